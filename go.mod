@@ -1,0 +1,3 @@
+module github.com/vpndiag/vpndiag
+
+go 1.25
