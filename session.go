@@ -226,3 +226,34 @@ type Diagnoser interface {
 	// automatically and listed in Step.Skipped).
 	Reply(ctx context.Context, caseID int64, r Reply) (*Step, error)
 }
+
+// FlowGraph is a flow's states and transitions, for diagrams and for
+// highlighting the path a case took.
+type FlowGraph struct {
+	// Name and Version identify the flow.
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	// Start is the initial state.
+	Start string `json:"start"`
+	// Nodes are the states.
+	Nodes []FlowNode `json:"nodes"`
+	// Edges are the transitions.
+	Edges []FlowEdge `json:"edges"`
+}
+
+// FlowNode is one state of a flow.
+type FlowNode struct {
+	State     string   `json:"state"`
+	Kind      StepKind `json:"kind"`
+	Title     string   `json:"title"`
+	KBArticle string   `json:"kb_article,omitempty"`
+}
+
+// FlowEdge is one transition: the event that fires it and its label
+// (a choice's label or a probe outcome).
+type FlowEdge struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Event string `json:"event"`
+	Label string `json:"label,omitempty"`
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/storage/sqlite"
+)
+
+// loadConfig loads the config file (VPNDIAG_CONFIG when path is empty).
+func (m *Main) loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		path = m.Getenv("VPNDIAG_CONFIG")
+	}
+	return config.Load(path, m.Getenv)
+}
+
+// openDB opens (creating when needed) the SQLite database at path and closes
+// it at Close. The directory is created for the default state path.
+func (m *Main) openDB(ctx context.Context, path string, maxEvidence int64) (*sqlite.DB, error) {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("cannot create the database directory %s (choose another with --db): %w", dir, errors.Unwrap(err))
+		}
+	}
+	db := sqlite.NewDB(path)
+	db.MaxEvidenceBytes = maxEvidence
+	if err := db.Open(); err != nil {
+		return nil, err
+	}
+	m.onClose(db.Close)
+	_ = ctx
+	return db, nil
+}
+
+// logger returns a slog logger writing to Stderr at the configured level
+// and format.
+func (m *Main) logger(cfg *config.Config) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(m.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, opts))
+}

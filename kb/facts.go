@@ -1,0 +1,89 @@
+// Package kb is the knowledge base: one Markdown article per topic of the
+// troubleshooting guide, written in our own words, and the guide's facts as
+// typed values that flows and analysers use instead of literals.
+package kb
+
+import "time"
+
+// The guide's requirements and rules of thumb.
+const (
+	// IKELifetime is the required phase 1 (IKE SA) lifetime: 28800 s, 8 hours.
+	IKELifetime = 28800 * time.Second
+	// ChildSALifetime is the required phase 2 (IPsec/child SA) lifetime: 3600 s.
+	ChildSALifetime = 3600 * time.Second
+	// IKEv2HourlyDropWorkaround is the phase 2 lifetime that avoids the
+	// IKEv2 tunnel drop every 60 minutes: 51 minutes.
+	IKEv2HourlyDropWorkaround = 51 * time.Minute
+	// KeepaliveInterval is how often to ping a cloud DNS server to keep the
+	// responder-only tunnel up: every 5 seconds.
+	KeepaliveInterval = 5 * time.Second
+	// DPDMissedReplies is how many DPD requests in a row may go unanswered
+	// before the cloud declares the customer's peer dead and closes the tunnel.
+	DPDMissedReplies = 3
+	// MaxSAPairs is how many inbound/outbound SA pairs the cloud supports.
+	MaxSAPairs = 1
+	// SelfServiceRoutingVersion is the management console version from which
+	// static VPN routes can be changed self-service.
+	SelfServiceRoutingVersion = "11.7.0"
+)
+
+// Ports and protocols.
+const (
+	DNSPort     = 53  // UDP and TCP, to the cloud DNS servers
+	IKEPort     = 500 // UDP, IKE
+	NATTPort    = 4500
+	ESPProtocol = 50 // IP protocol number of ESP
+	HTTPSPort   = 443
+	HTTPPort    = 80
+)
+
+// Finding codes, shared by the evidence analysers, the probes' findings and
+// the flows that branch on them. They are stable: support searches for them.
+const (
+	CodePhase1Lifetime     = "phase1-lifetime"      // IKE lifetime is not 28800 s
+	CodePhase2Lifetime     = "phase2-lifetime"      // child SA lifetime is not 3600 s (or 51 min)
+	CodeIKEv2HourlyDrop    = "ikev2-hourly-drop"    // IKEv2 with a 60-minute child lifetime and drops every hour
+	CodePFSDisabled        = "pfs-disabled"         // phase 2 without PFS
+	CodeMultipleSAPairs    = "multiple-sa-pairs"    // more than one traffic-selector / SA pair
+	CodeDPDDisabled        = "dpd-disabled"         // dead peer detection off
+	CodeNATTraversal       = "nat-traversal"        // NAT-T expectations (UDP 4500, forced encapsulation)
+	CodePeerMismatch       = "peer-mismatch"        // peer address not a cloud VPN endpoint of the site
+	CodeNoPSK              = "no-psk"               // no pre-shared key configured
+	CodeIKEVersionMismatch = "ike-version-mismatch" // device IKE version differs from the site's
+	CodeAuthFailed         = "auth-failed"          // authentication failed / PSK mismatch
+	CodePhase1NoProposal   = "phase1-no-proposal"   // NO_PROPOSAL_CHOSEN in IKE_SA_INIT / main mode
+	CodePhase2NoProposal   = "phase2-no-proposal"   // NO_PROPOSAL_CHOSEN for the child SA / quick mode
+	CodeTSUnacceptable     = "ts-unacceptable"      // TS_UNACCEPTABLE / proxy identities not matching
+	CodeDPDPeerDead        = "dpd-peer-dead"        // DPD declared the peer dead
+	CodeIKENoResponse      = "ike-no-response"      // IKE retransmits with no answer: UDP 500/4500 blocked or peer unreachable
+	CodeRekeyFailed        = "rekey-failed"         // rekeying failed
+	CodePeriodicDrop       = "periodic-drop"        // drops at a regular interval
+	CodeUnknownFormat      = "unknown-format"       // the file was not understood
+	CodeNoVPNConfig        = "no-vpn-config"        // a config with no VPN in it
+)
+
+// Article slugs. Every resolution cites one; each has kb/articles/SLUG.md.
+const (
+	ArticleDNSForwarder          = "dns-conditional-forwarder"
+	ArticleCloudResolvesInternal = "cloud-resolves-internal-domain"
+	ArticleDatabasePrivateIP     = "database-private-ip"
+	ArticleResponderOnly         = "responder-only-keepalive"
+	ArticleSingleSAPair          = "single-sa-pair"
+	ArticleAsymmetricRouting     = "two-tunnels-asymmetric-routing"
+	ArticleDPDIdle               = "dpd-idle-timeouts"
+	ArticleIKEv2HourlyDrop       = "ikev2-hourly-drop"
+	ArticleICMPOnlyDNS           = "icmp-only-dns"
+	ArticleConnectivityTest1     = "connectivity-test-ping-traceroute"
+	ArticleConnectivityTest2     = "connectivity-test-tcp-dns"
+	ArticlePingCloudDNS          = "ping-cloud-dns"
+	ArticleExternalDatabase      = "external-database-firewall"
+	ArticleInternalNetwork       = "connect-from-internal-network"
+	ArticleFullInternalRange     = "full-internal-range"
+	ArticleFrontEndIPs           = "front-end-private-ips"
+	ArticlePhase1                = "phase1-ike-failure"
+	ArticlePhase2                = "phase2-ipsec-failure"
+	ArticleResetTunnels          = "reset-tunnels"
+	ArticleConfigFile            = "configuration-file"
+	ArticleInternalRangeChanged  = "internal-range-changed"
+	ArticleFurtherAssistance     = "further-assistance"
+)
