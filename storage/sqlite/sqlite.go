@@ -1,0 +1,489 @@
+// Package sqlite implements the vpndiag service interfaces on SQLite, using
+// modernc.org/sqlite (pure Go, no cgo).
+//
+// # Layout
+//
+// A DB owns one *sql.DB. Each service (CaseService, SessionService, …) is a
+// thin type over a DB whose methods follow one shape: BeginTx, defer
+// Rollback, call helper functions that take a *Tx, Commit. Helpers never open
+// their own transaction, so one service call is one transaction. The schema
+// lives in migration/*.sql, embedded in the binary; Open applies every file
+// not yet recorded in the migrations table, each in its own transaction.
+//
+// # Connection settings
+//
+// Every connection is opened with these DSN parameters:
+//
+//   - journal_mode(WAL): readers never block the writer and the writer never
+//     blocks readers; a commit appends to the -wal file.
+//   - synchronous(FULL): see Durability below.
+//   - foreign_keys(1): references between tables are enforced.
+//   - busy_timeout(5000): a connection waits up to 5 s for a lock held by
+//     another process (e.g. `vpndiag export` reading while `serve` writes).
+//   - _txlock=immediate: a read-write transaction takes the write lock at
+//     BEGIN, so two transactions that both read and then write can never
+//     deadlock on the lock upgrade (SQLITE_BUSY that no timeout resolves).
+//     Read-only transactions (sql.TxOptions{ReadOnly: true}) stay deferred.
+//
+// Inside one process, write transactions are also queued on a Go semaphore
+// before BEGIN, so that concurrent writers (100 goroutines in the tests)
+// wait in order instead of polling SQLite's busy handler; busy_timeout only
+// matters between processes.
+//
+// # Durability
+//
+// The store runs with synchronous=FULL. Under WAL, synchronous=NORMAL syncs
+// the WAL only at checkpoints: a committed transaction survives a process
+// crash but can be lost on power failure or an OS crash. What this store
+// records is mostly the acknowledgement of something a person did (a Slack
+// button clicked, an answer typed, a file uploaded); once the bot has replied
+// "got it" and moved the flow on, losing that step would make the bot ask
+// again or contradict what the user already saw. With FULL the WAL is
+// fsynced at every commit, so a commit that returned is on disk. The cost is
+// one fsync per write transaction (about a millisecond on an SSD), which is
+// negligible at chat speed: a case produces tens of writes, not thousands.
+//
+// # Evidence
+//
+// Evidence content is stored as a raw DEFLATE stream (RFC 1951) split into
+// 1 MiB rows of evidence_chunks, so that a large log is written and read in
+// bounded memory and a zip writer can copy the stream without recompressing.
+// CreateEvidence first compresses the upload into a temporary file (counting
+// size and hashing as it goes, and enforcing MaxEvidenceBytes), then copies
+// the chunks in one short write transaction, so a slow upload never holds
+// the write lock.
+//
+// # Timestamps
+//
+// Times are stored as UTC text in RFC 3339 form with exactly nine fractional
+// digits, e.g. 2026-11-25T18:55:00.123456789Z. The fixed width keeps text
+// order equal to time order; values round-trip to the nanosecond.
+//
+// # A PostgreSQL store later
+//
+// The services hide SQL behind the root interfaces. A PostgreSQL store for
+// several bot replicas would differ in: per-case event seq assignment (a
+// row lock on the case, SELECT … FOR UPDATE, instead of SQLite's single
+// writer), BIGSERIAL/IDENTITY keys, JSONB columns, bytea or large objects
+// for evidence chunks, and no in-process write semaphore (concurrency is
+// the server's job); idempotency and dedup keys would rely on the same
+// unique constraints.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vpndiag/vpndiag"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// DefaultMaxEvidenceBytes is the evidence size cap used when
+// DB.MaxEvidenceBytes is 0.
+const DefaultMaxEvidenceBytes = 64 << 20
+
+// ChunkSize is the size of one stored piece of a compressed evidence stream.
+const ChunkSize = 1 << 20
+
+// dsnParams are added to every connection; see the package documentation.
+const dsnParams = "_pragma=busy_timeout(5000)" +
+	"&_pragma=journal_mode(WAL)" +
+	"&_pragma=synchronous(FULL)" +
+	"&_pragma=foreign_keys(1)" +
+	"&_txlock=immediate"
+
+// DB is the SQLite database behind every service of this package.
+type DB struct {
+	db *sql.DB
+
+	// writeSem serialises write transactions inside this process.
+	writeSem chan struct{}
+
+	// DSN is the database file path, as given to NewDB.
+	DSN string
+
+	// Now returns the current time; tests replace it with a fixed clock.
+	// Stored times come from it, truncated by nothing: the store keeps
+	// nanoseconds.
+	Now vpndiag.Clock
+
+	// MaxEvidenceBytes caps the size of one evidence file (redacted,
+	// uncompressed); 0 means DefaultMaxEvidenceBytes.
+	MaxEvidenceBytes int64
+}
+
+// NewDB returns a DB for the SQLite file at path. Connection parameters are
+// added by Open; path may be a plain file name or a "file:" URI. Call Open
+// before use.
+func NewDB(path string) *DB {
+	return &DB{
+		DSN:      path,
+		Now:      vpndiag.Now,
+		writeSem: make(chan struct{}, 1),
+	}
+}
+
+// dsn returns the driver DSN: the path with the connection parameters.
+func (db *DB) dsn() string {
+	sep := "?"
+	if strings.Contains(db.DSN, "?") {
+		sep = "&"
+	}
+	return db.DSN + sep + dsnParams
+}
+
+// path returns the file path part of the DSN, for messages.
+func (db *DB) path() string {
+	p := strings.TrimPrefix(db.DSN, "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+// Open opens the database, creating the file and its directory when
+// missing, checks that it is a readable SQLite database and applies pending
+// migrations. Errors carry a user-safe EUNAVAILABLE message that names the
+// file and what to do.
+func (db *DB) Open() error {
+	if db.DSN == "" {
+		return vpndiag.Errorf(vpndiag.EINVALID, "No database file is configured: set --db or database.path.")
+	}
+	path := db.path()
+	if path != ":memory:" && !strings.HasPrefix(path, "file::memory:") {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return fmt.Errorf("sqlite: open: %w", openError(path, err))
+		}
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			return fmt.Errorf("sqlite: open: %w", vpndiag.Errorf(vpndiag.EUNAVAILABLE,
+				"Cannot open database %s: it is a directory; point --db at a file inside it.", path))
+		}
+	}
+
+	sqldb, err := sql.Open("sqlite", db.dsn())
+	if err != nil {
+		return fmt.Errorf("sqlite: open: %w", openError(path, err))
+	}
+	sqldb.SetMaxOpenConns(8)
+	sqldb.SetMaxIdleConns(8)
+	db.db = sqldb
+
+	ctx := context.Background()
+	// Reading the schema makes SQLite read the file header and page 1, so a
+	// file that is not a database fails here rather than at the first query.
+	var n int
+	if err := sqldb.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
+		sqldb.Close()
+		db.db = nil
+		return fmt.Errorf("sqlite: open: %w", openError(path, err))
+	}
+	if err := db.migrate(ctx); err != nil {
+		sqldb.Close()
+		db.db = nil
+		return fmt.Errorf("sqlite: open: %w", openError(path, err))
+	}
+	return nil
+}
+
+// Close closes the database. It is safe to call on a DB that failed to open.
+func (db *DB) Close() error {
+	if db.db == nil {
+		return nil
+	}
+	if err := db.db.Close(); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// Check runs PRAGMA integrity_check and returns an EUNAVAILABLE error
+// listing the problems, or nil when the database is intact.
+func (db *DB) Check(ctx context.Context) error {
+	rows, err := db.db.QueryContext(ctx, `PRAGMA integrity_check`)
+	if err != nil {
+		return fmt.Errorf("sqlite: integrity check: %w", err)
+	}
+	defer rows.Close()
+	var probs []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return fmt.Errorf("sqlite: integrity check: %w", err)
+		}
+		if s != "ok" {
+			probs = append(probs, s)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: integrity check: %w", err)
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("sqlite: integrity check: %w", vpndiag.Errorf(vpndiag.EUNAVAILABLE,
+			"Database %s is damaged (%s); restore it from a backup.", db.path(), strings.Join(probs, "; ")))
+	}
+	return nil
+}
+
+// SQL returns the underlying *sql.DB, for tests and maintenance commands.
+func (db *DB) SQL() *sql.DB { return db.db }
+
+// Tx is a transaction with the time it started, which every row it writes
+// uses as its timestamp.
+type Tx struct {
+	*sql.Tx
+	db   *DB
+	now  time.Time
+	done bool
+	// write is true when the transaction holds the write semaphore.
+	write bool
+}
+
+// BeginTx starts a transaction. A read-write transaction (opts nil or not
+// ReadOnly) first waits for the in-process write semaphore, then takes
+// SQLite's write lock at BEGIN.
+func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	if db.db == nil {
+		return nil, fmt.Errorf("sqlite: begin: database %s is not open", db.path())
+	}
+	write := opts == nil || !opts.ReadOnly
+	if write {
+		select {
+		case db.writeSem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sqlite: begin: %w", ctx.Err())
+		}
+	}
+	tx, err := db.db.BeginTx(ctx, opts)
+	if err != nil {
+		if write {
+			<-db.writeSem
+		}
+		return nil, fmt.Errorf("sqlite: begin: %w", runtimeError(db.path(), err))
+	}
+	return &Tx{Tx: tx, db: db, now: db.Now().UTC(), write: write}, nil
+}
+
+// release gives back the write semaphore once.
+func (tx *Tx) release() {
+	if !tx.done {
+		tx.done = true
+		if tx.write {
+			<-tx.db.writeSem
+		}
+	}
+}
+
+// Commit commits the transaction. A full disk or a read-only file becomes
+// an EUNAVAILABLE error that says so.
+func (tx *Tx) Commit() error {
+	defer tx.release()
+	if err := tx.Tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", runtimeError(tx.db.path(), err))
+	}
+	return nil
+}
+
+// Rollback rolls the transaction back; after Commit it is a no-op returning
+// sql.ErrTxDone, so it can always be deferred.
+func (tx *Tx) Rollback() error {
+	defer tx.release()
+	return tx.Tx.Rollback()
+}
+
+// migrate applies the embedded migrations not yet recorded, in name order,
+// each in its own transaction.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (
+		name TEXT PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migration/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.migrateFile(ctx, name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateFile applies one migration unless it is recorded already.
+func (db *DB) migrateFile(ctx context.Context, name string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	} else if n > 0 {
+		return nil
+	}
+	buf, err := fs.ReadFile(migrationFS, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`,
+		name, formatTime(tx.now)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// sqliteCode returns the primary SQLite result code in err's chain, or 0.
+func sqliteCode(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code() & 0xff
+	}
+	return 0
+}
+
+// openError turns a failure to open path into one user-safe sentence that
+// names the file and what to do, keeping the cause for logs.
+func openError(path string, err error) error {
+	var verr *vpndiag.Error
+	if errors.As(err, &verr) {
+		return err
+	}
+	var msg string
+	switch code := sqliteCode(err); {
+	case code == sqlite3.SQLITE_NOTADB:
+		msg = fmt.Sprintf("Cannot open database %s: the file is not an SQLite database; point --db at another path or move the file away.", path)
+	case code == sqlite3.SQLITE_CORRUPT:
+		msg = fmt.Sprintf("Cannot open database %s: the file is damaged; restore it from a backup or move it away.", path)
+	case errors.Is(err, syscall.ENOTDIR):
+		msg = fmt.Sprintf("Cannot open database %s: part of the path is a file, not a directory; choose another --db path.", path)
+	case errors.Is(err, syscall.EROFS):
+		msg = fmt.Sprintf("Cannot open database %s: the file system is read-only; choose a --db path on a writable disk.", path)
+	case errors.Is(err, syscall.ENOSPC) || code == sqlite3.SQLITE_FULL:
+		msg = fmt.Sprintf("Cannot open database %s: the disk is full; free some space and try again.", path)
+	case errors.Is(err, fs.ErrPermission) || code == sqlite3.SQLITE_READONLY || code == sqlite3.SQLITE_PERM:
+		msg = fmt.Sprintf("Cannot open database %s: no permission to write it or its directory; make the directory writable or choose another --db path.", path)
+	case code == sqlite3.SQLITE_CANTOPEN:
+		msg = fmt.Sprintf("Cannot open database %s: the file or its directory cannot be created or written; make the directory writable or choose another --db path.", path)
+	case code == sqlite3.SQLITE_IOERR:
+		msg = fmt.Sprintf("Cannot open database %s: the disk reported an I/O error; check the disk and try again.", path)
+	default:
+		msg = fmt.Sprintf("Cannot open database %s: %s.", path, firstLine(err.Error()))
+	}
+	return fmt.Errorf("%w: %w", vpndiag.Errorf(vpndiag.EUNAVAILABLE, "%s", msg), err)
+}
+
+// runtimeError turns the storage failures a user can act on (full disk,
+// read-only file, I/O error) into a user-safe EUNAVAILABLE error; any other
+// error is returned as is.
+func runtimeError(path string, err error) error {
+	var msg string
+	switch sqliteCode(err) {
+	case sqlite3.SQLITE_FULL:
+		msg = fmt.Sprintf("Cannot write to database %s: the disk is full; free some space and try again.", path)
+	case sqlite3.SQLITE_READONLY:
+		msg = fmt.Sprintf("Cannot write to database %s: it is read-only; fix the file's permissions.", path)
+	case sqlite3.SQLITE_IOERR:
+		msg = fmt.Sprintf("Cannot write to database %s: the disk reported an I/O error; check the disk.", path)
+	case sqlite3.SQLITE_BUSY:
+		msg = fmt.Sprintf("Database %s is busy: another process holds it locked; try again.", path)
+	default:
+		return err
+	}
+	return fmt.Errorf("%w: %w", vpndiag.Errorf(vpndiag.EUNAVAILABLE, "%s", msg), err)
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// firstLine returns s up to its first newline, without a trailing period.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSuffix(s, ".")
+}
+
+// timeFormat is RFC 3339 with a fixed nine-digit fraction, so that text
+// order is time order.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// formatTime formats t in UTC for storage.
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// parseTime parses a stored time.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// nullTime formats an optional time; nil is NULL.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+// parseNullTime parses an optional stored time.
+func parseNullTime(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := parseTime(s.String)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// nullID stores 0 as NULL, for optional references.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// nullBytes stores nil as NULL and anything else as text.
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
