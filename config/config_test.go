@@ -110,3 +110,14 @@ func TestLoadBadFiles(t *testing.T) {
 		t.Fatalf("empty file: %v", err)
 	}
 }
+
+// The commented sample in deploy/ must stay a valid config with every option.
+func TestSampleConfigLoads(t *testing.T) {
+	c, err := config.Load("../deploy/vpndiag.example.yaml", env(nil))
+	if err != nil {
+		t.Fatalf("deploy/vpndiag.example.yaml: %v", err)
+	}
+	if len(c.Sites) != 1 || c.Sites[0].Name != "hq" || c.Slack.APIURL != "https://slack.com/api/" {
+		t.Errorf("sample not loaded as written: %+v", c)
+	}
+}
