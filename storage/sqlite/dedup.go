@@ -1,0 +1,46 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vpndiag/vpndiag"
+)
+
+// Ensure the service implements the interface.
+var _ vpndiag.DedupService = (*DedupService)(nil)
+
+// DedupService remembers delivery keys in SQLite.
+type DedupService struct {
+	db *DB
+}
+
+// NewDedupService returns a DedupService on db.
+func NewDedupService(db *DB) *DedupService {
+	return &DedupService{db: db}
+}
+
+// Claim records key and reports whether this is its first claim.
+func (s *DedupService) Claim(ctx context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, vpndiag.Errorf(vpndiag.EINVALID, "A delivery key is required.")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO dedup_keys (key, created_at) VALUES (?, ?)
+		ON CONFLICT (key) DO NOTHING`, key, formatTime(tx.now))
+	if err != nil {
+		return false, fmt.Errorf("claim: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
