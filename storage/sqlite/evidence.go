@@ -1,0 +1,406 @@
+package sqlite
+
+import (
+	"compress/flate"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"os"
+
+	"github.com/vpndiag/vpndiag"
+)
+
+// Ensure the service implements the interface.
+var _ vpndiag.EvidenceService = (*EvidenceService)(nil)
+
+// EvidenceService stores redacted evidence in SQLite as a raw DEFLATE stream
+// split into ChunkSize rows. Writing and reading use bounded memory whatever
+// the file size.
+type EvidenceService struct {
+	db *DB
+}
+
+// NewEvidenceService returns an EvidenceService on db.
+func NewEvidenceService(db *DB) *EvidenceService {
+	return &EvidenceService{db: db}
+}
+
+// maxEvidence returns the evidence size cap in bytes.
+func (db *DB) maxEvidence() int64 {
+	if db.MaxEvidenceBytes > 0 {
+		return db.MaxEvidenceBytes
+	}
+	return DefaultMaxEvidenceBytes
+}
+
+// CreateEvidence stores e with the redacted content read from r. The
+// content is compressed into a temporary file while Size, SHA256, CRC32 and
+// CompressedSize are computed; content over the size cap fails with
+// ETOOLARGE and stores nothing. The compressed stream is then copied into
+// the database in one write transaction. It sets ID, the sizes and hashes,
+// and CreatedAt.
+func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader) error {
+	if err := validateEvidence(e); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+	if err := s.checkCase(ctx, e.CaseID); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+
+	tmp, err := os.CreateTemp("", "vpndiag-evidence-*.deflate")
+	if err != nil {
+		return fmt.Errorf("create evidence: temporary file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+
+	if err := compressEvidence(ctx, e, r, tmp, s.db.maxEvidence()); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createEvidence(ctx, tx, e, tmp); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+	return tx.Commit()
+}
+
+// FindEvidenceByID returns the evidence with id, without content, or
+// ENOTFOUND.
+func (s *EvidenceService) FindEvidenceByID(ctx context.Context, id int64) (*vpndiag.Evidence, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	e, err := findEvidenceByID(ctx, tx, id)
+	if err != nil {
+		return nil, fmt.Errorf("find evidence: %w", err)
+	}
+	return e, nil
+}
+
+// FindEvidence returns a case's evidence, oldest first, without content.
+func (s *EvidenceService) FindEvidence(ctx context.Context, caseID int64) ([]*vpndiag.Evidence, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	es, err := findEvidence(ctx, tx, "WHERE case_id = ?", caseID)
+	if err != nil {
+		return nil, fmt.Errorf("find evidence: %w", err)
+	}
+	return es, nil
+}
+
+// OpenEvidence streams the redacted content of evidence id. The reader
+// checks the size and CRC-32 at the end and fails if they differ from what
+// was stored.
+func (s *EvidenceService) OpenEvidence(ctx context.Context, id int64) (io.ReadCloser, error) {
+	raw, e, err := s.openRaw(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("open evidence: %w", err)
+	}
+	return &contentReader{
+		raw:  raw,
+		fr:   flate.NewReader(raw),
+		crc:  crc32.NewIEEE(),
+		want: e,
+	}, nil
+}
+
+// OpenEvidenceRaw streams the stored raw DEFLATE stream (RFC 1951) of
+// evidence id, one chunk in memory at a time.
+func (s *EvidenceService) OpenEvidenceRaw(ctx context.Context, id int64) (io.ReadCloser, error) {
+	raw, _, err := s.openRaw(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("open evidence: %w", err)
+	}
+	return raw, nil
+}
+
+// openRaw returns a chunk reader for evidence id and its metadata.
+func (s *EvidenceService) openRaw(ctx context.Context, id int64) (*chunkReader, *vpndiag.Evidence, error) {
+	e, err := s.FindEvidenceByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &chunkReader{ctx: ctx, db: s.db, id: id, want: e.CompressedSize}, e, nil
+}
+
+// checkCase returns ENOTFOUND unless the case exists, before an upload is
+// read.
+func (s *EvidenceService) checkCase(ctx context.Context, caseID int64) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return requireCase(ctx, tx, caseID)
+}
+
+// validateEvidence checks the fields the caller must set.
+func validateEvidence(e *vpndiag.Evidence) error {
+	if e.Name == "" {
+		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence needs a file name.")
+	}
+	switch e.Kind {
+	case vpndiag.EvidenceConfig, vpndiag.EvidenceLog, vpndiag.EvidenceOther:
+	default:
+		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence kind %q is not config, log or other.", e.Kind)
+	}
+	return nil
+}
+
+// compressEvidence writes the raw DEFLATE stream of r to w, setting e's
+// Size, SHA256, CRC32 and CompressedSize; ETOOLARGE beyond max bytes.
+func compressEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader, w io.Writer, max int64) error {
+	cw := &countWriter{w: w}
+	fw, err := flate.NewWriter(cw, flate.DefaultCompression)
+	if err != nil {
+		return err
+	}
+	sum, crc := sha256.New(), crc32.NewIEEE()
+	n, err := io.Copy(io.MultiWriter(fw, sum, crc), io.LimitReader(ctxReader{ctx, r}, max+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.Name, err)
+	}
+	if n > max {
+		return vpndiag.Errorf(vpndiag.ETOOLARGE, "File %s is larger than the limit of %s; upload a shorter excerpt.",
+			e.Name, formatBytes(max))
+	}
+	if err := fw.Close(); err != nil {
+		return err
+	}
+	e.Size, e.SHA256, e.CRC32, e.CompressedSize = n, hex.EncodeToString(sum.Sum(nil)), crc.Sum32(), cw.n
+	return nil
+}
+
+// formatBytes renders a byte count for people.
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// createEvidence inserts e and the compressed stream read from r in chunks.
+func createEvidence(ctx context.Context, tx *Tx, e *vpndiag.Evidence, r io.Reader) error {
+	if err := requireCase(ctx, tx, e.CaseID); err != nil {
+		return err
+	}
+	e.CreatedAt = tx.now
+	res, err := tx.ExecContext(ctx, `INSERT INTO evidence (case_id, name, kind, media_type, vendor, size, sha256,
+		original_size, original_sha256, redactions, crc32, compressed_size, uploaded_by, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.CaseID, e.Name, string(e.Kind), e.MediaType, e.Vendor, e.Size, e.SHA256,
+		e.OriginalSize, e.OriginalSHA256, e.Redactions, int64(e.CRC32), e.CompressedSize, e.UploadedBy,
+		formatTime(e.CreatedAt))
+	if err != nil {
+		return err
+	}
+	if e.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO evidence_chunks (evidence_id, n, data) VALUES (?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	buf := make([]byte, ChunkSize)
+	for n := 0; ; n++ {
+		m, err := io.ReadFull(r, buf)
+		if m > 0 {
+			if _, err := stmt.ExecContext(ctx, e.ID, n, buf[:m]); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+// evidenceColumns are the columns scanEvidence reads, in order.
+const evidenceColumns = `id, case_id, name, kind, media_type, vendor, size, sha256, original_size,
+	original_sha256, redactions, crc32, compressed_size, uploaded_by, created_at`
+
+// findEvidenceByID returns evidence id, or ENOTFOUND.
+func findEvidenceByID(ctx context.Context, tx *Tx, id int64) (*vpndiag.Evidence, error) {
+	es, err := findEvidence(ctx, tx, "WHERE id = ?", id)
+	if err != nil {
+		return nil, err
+	} else if len(es) == 0 {
+		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "Evidence %d not found.", id)
+	}
+	return es[0], nil
+}
+
+// findEvidence returns the evidence matching the where clause, by ID.
+func findEvidence(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Evidence, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+evidenceColumns+` FROM evidence `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	es := []*vpndiag.Evidence{}
+	for rows.Next() {
+		var e vpndiag.Evidence
+		var crc int64
+		var createdAt string
+		if err := rows.Scan(&e.ID, &e.CaseID, &e.Name, &e.Kind, &e.MediaType, &e.Vendor, &e.Size, &e.SHA256,
+			&e.OriginalSize, &e.OriginalSHA256, &e.Redactions, &crc, &e.CompressedSize, &e.UploadedBy,
+			&createdAt); err != nil {
+			return nil, err
+		}
+		e.CRC32 = uint32(crc)
+		if e.CreatedAt, err = parseTime(createdAt); err != nil {
+			return nil, err
+		}
+		es = append(es, &e)
+	}
+	return es, rows.Err()
+}
+
+// chunkReader reads an evidence stream chunk by chunk, each chunk with its
+// own query, so that no transaction stays open while a caller streams.
+// Evidence is never changed once stored, so the chunks are consistent.
+type chunkReader struct {
+	ctx  context.Context
+	db   *DB
+	id   int64
+	n    int    // next chunk to load
+	buf  []byte // the loaded chunk, reused
+	pos  int    // read position in buf
+	read int64  // bytes returned so far
+	want int64  // the stored compressed size
+	eof  bool
+}
+
+// Read implements io.Reader.
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for r.pos >= len(r.buf) {
+		if r.eof {
+			return 0, io.EOF
+		}
+		if err := r.load(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.buf[r.pos:])
+	r.pos += n
+	r.read += int64(n)
+	return n, nil
+}
+
+// load reads the next chunk into buf, or marks the end of the stream.
+func (r *chunkReader) load() error {
+	rows, err := r.db.db.QueryContext(r.ctx, `SELECT data FROM evidence_chunks WHERE evidence_id = ? AND n = ?`, r.id, r.n)
+	if err != nil {
+		return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, err)
+	}
+	defer rows.Close()
+	r.buf, r.pos = r.buf[:0], 0
+	if rows.Next() {
+		var data sql.RawBytes
+		if err := rows.Scan(&data); err != nil {
+			return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, err)
+		}
+		r.buf = append(r.buf, data...)
+		r.n++
+	} else {
+		r.eof = true
+		if r.read != r.want {
+			return fmt.Errorf("evidence %d: stored stream is %d bytes, want %d", r.id, r.read, r.want)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, err)
+	}
+	return rows.Close()
+}
+
+// Close implements io.Closer.
+func (r *chunkReader) Close() error {
+	r.buf, r.eof = nil, true
+	return nil
+}
+
+// contentReader decompresses an evidence stream and checks its size and
+// CRC-32 at the end.
+type contentReader struct {
+	raw  *chunkReader
+	fr   io.ReadCloser
+	crc  hash.Hash32
+	n    int64
+	want *vpndiag.Evidence
+}
+
+// Read implements io.Reader.
+func (r *contentReader) Read(p []byte) (int, error) {
+	n, err := r.fr.Read(p)
+	r.crc.Write(p[:n])
+	r.n += int64(n)
+	if errors.Is(err, io.EOF) {
+		if r.n != r.want.Size || r.crc.Sum32() != r.want.CRC32 {
+			return n, fmt.Errorf("evidence %d: content is %d bytes with CRC-32 %08x, want %d bytes with %08x",
+				r.want.ID, r.n, r.crc.Sum32(), r.want.Size, r.want.CRC32)
+		}
+	}
+	return n, err
+}
+
+// Close implements io.Closer.
+func (r *contentReader) Close() error {
+	ferr := r.fr.Close()
+	rerr := r.raw.Close()
+	return errors.Join(ferr, rerr)
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+// Write implements io.Writer.
+func (w *countWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// ctxReader stops reading when the context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+// Read implements io.Reader.
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
