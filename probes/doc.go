@@ -1,0 +1,52 @@
+// Package probes runs the network checks of the troubleshooting guide: DNS
+// lookups, ping, TCP connects, traceroute, IKE reachability and a keep-alive
+// monitor. It knows nothing of Slack, SQLite or relays: the relay runs these
+// same functions inside the customer's network through Local, which
+// implements vpndiag.Prober.
+//
+// # Shape
+//
+// Every kind is one ProbeFunc in its own file, listed in the explicit
+// Registry (the layout of prometheus/blackbox_exporter's prober package).
+// A ProbeFunc takes a context, whose deadline is the probe's timeout, and a
+// vpndiag.ProbeRequest; it parses req.Params into the kind's typed request
+// (ParseDNSRequest, …) and returns a vpndiag.ProbeResult with an Outcome, a
+// one-line Summary, timings, and the kind's typed result (DNSResult, …) as
+// JSON in Detail (DecodeDetail reads it back). Invalid parameters are an
+// EINVALID error naming the field; unknown Params keys are refused, so a
+// typo never falls back to a default silently.
+//
+// Local validates the request first (an invalid one returns an error and
+// runs nothing), turns req.Timeout into a context deadline (the kind's
+// default when zero, at most MaxTimeout), dispatches through the registry
+// and recovers a panic into an OutcomeError result.
+//
+// # Params
+//
+// Values are strings. Durations take Go syntax ("500ms", "5s") or a number
+// of seconds; booleans take true/false/yes/no.
+//
+// dns: Target is the name to look up (an IP address with type PTR).
+//   - server: the resolver, IP or ip:port (port 53 by default); default the
+//     first nameserver of /etc/resolv.conf.
+//   - type: record type, default A (AAAA, CNAME, MX, TXT, PTR, SRV, NS, SOA…).
+//   - tcp: ask over TCP from the start; default false (UDP, retried over TCP
+//     when the answer is truncated).
+//   - expect: comma-separated addresses, at least one of which must be in
+//     the answer, else the outcome is fail.
+//   - compare: the cloud DNS server, IP or ip:port. Set, the probe asks both
+//     server (the customer's internal resolver) and compare for the name, at
+//     once, and says whether the internal resolver returns the private
+//     address the cloud returns: the conditional-forwarder check.
+//
+// Default timeout 5 s.
+//
+// # Outcomes
+//
+// Besides the common vpndiag outcomes (ok, fail, timeout, refused,
+// unreachable, error), kinds add their own:
+//
+//   - dns: nxdomain, servfail, nodata; REFUSED is refused. Compare mode:
+//     forwarded, public-answer, mismatch, not-forwarded, cloud-no-answer, or
+//     the internal resolver's timeout/refused/unreachable.
+package probes

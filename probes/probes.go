@@ -1,0 +1,216 @@
+package probes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/vpndiag/vpndiag"
+)
+
+// ProbeFunc runs one probe kind. The context's deadline is the probe's
+// timeout. It always returns a result: invalid parameters give OutcomeError
+// with a user-safe Error, and so does a probe that cannot run (permissions).
+type ProbeFunc func(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult
+
+// Registry maps every probe kind to the function that runs it.
+var Registry = map[vpndiag.ProbeKind]ProbeFunc{
+	vpndiag.ProbeDNS:        ProbeDNS,
+}
+
+// kindSpec is what Local needs to know of a kind besides its function:
+// how to validate a request without running it, and the timeout to apply
+// when the request has none.
+type kindSpec struct {
+	validate func(req *vpndiag.ProbeRequest) error
+	timeout  func(req *vpndiag.ProbeRequest) time.Duration
+}
+
+// specs holds a kindSpec for every key of Registry.
+var specs = map[vpndiag.ProbeKind]kindSpec{
+	vpndiag.ProbeDNS: {
+		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseDNSRequest(r); return err },
+		timeout:  fixedTimeout(5 * time.Second),
+	},
+}
+
+func fixedTimeout(d time.Duration) func(*vpndiag.ProbeRequest) time.Duration {
+	return func(*vpndiag.ProbeRequest) time.Duration { return d }
+}
+
+// MaxTimeout bounds any probe's timeout but a keepalive's; a request asking
+// for more is invalid.
+const MaxTimeout = 10 * time.Minute
+
+// Validate checks req (kind, target, every Param) without running it. The
+// error is an EINVALID *vpndiag.Error whose message names the bad field.
+func Validate(req *vpndiag.ProbeRequest) error {
+	if req == nil {
+		return vpndiag.Errorf(vpndiag.EINVALID, "No probe request given.")
+	}
+	spec, ok := specs[req.Kind]
+	if !ok {
+		return vpndiag.Errorf(vpndiag.EINVALID, "Unknown probe kind %q; kinds are %s.", req.Kind, kindList())
+	}
+	if req.Timeout < 0 {
+		return vpndiag.Errorf(vpndiag.EINVALID, "The probe timeout must not be negative (got %s).", req.Timeout)
+	}
+	if max := maxTimeoutFor(req.Kind); req.Timeout > max {
+		return vpndiag.Errorf(vpndiag.EINVALID, "The probe timeout %s is over the limit of %s.", req.Timeout, max)
+	}
+	return spec.validate(req)
+}
+
+func maxTimeoutFor(kind vpndiag.ProbeKind) time.Duration {
+	return MaxTimeout
+}
+
+// timeoutFor is the timeout Local applies: the request's, or the kind's
+// default, which leaves the probe's own parameters room to finish.
+func timeoutFor(req *vpndiag.ProbeRequest) time.Duration {
+	if req.Timeout > 0 {
+		return req.Timeout
+	}
+	return min(specs[req.Kind].timeout(req), maxTimeoutFor(req.Kind))
+}
+
+func kindList() string {
+	s := ""
+	for i, k := range vpndiag.ProbeKinds {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(k)
+	}
+	return s
+}
+
+// Local runs probes in this process. It implements vpndiag.Prober: the
+// terminal runner and tests use it directly, and a relay uses it to run the
+// jobs the bot sends.
+type Local struct {
+	// Funcs maps kinds to probe functions; nil means Registry.
+	Funcs map[vpndiag.ProbeKind]ProbeFunc
+	// Logger receives panics and internal detail; nil means slog.Default().
+	Logger *slog.Logger
+	// Now stamps StartedAt; nil means vpndiag.Now.
+	Now vpndiag.Clock
+}
+
+var _ vpndiag.Prober = (*Local)(nil)
+
+// Probe validates req, applies its timeout (req.Timeout, or the kind's
+// default) as a context deadline, runs the kind's function and returns its
+// result. An invalid request returns an EINVALID error and runs nothing; a
+// probe that panics returns a result with OutcomeError.
+func (l *Local) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.ProbeResult, error) {
+	if err := Validate(req); err != nil {
+		return nil, err
+	}
+	funcs := l.Funcs
+	if funcs == nil {
+		funcs = Registry
+	}
+	fn, ok := funcs[req.Kind]
+	if !ok {
+		return nil, vpndiag.Errorf(vpndiag.EINVALID, "The probe kind %q is not available here.", req.Kind)
+	}
+	now := vpndiag.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeoutFor(req))
+	defer cancel()
+
+	started := now()
+	mono := time.Now()
+	res := l.run(ctx, fn, req)
+	res.ID, res.CaseID, res.Kind, res.Target = req.ID, req.CaseID, req.Kind, req.Target
+	res.StartedAt = started
+	res.Duration = time.Since(mono)
+	if res.Outcome == "" {
+		res.Outcome = vpndiag.OutcomeError
+	}
+	return res, nil
+}
+
+// run calls fn and turns a panic into an OutcomeError result.
+func (l *Local) run(ctx context.Context, fn ProbeFunc, req *vpndiag.ProbeRequest) (res *vpndiag.ProbeResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			logger := l.Logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.Error("probe panicked", "kind", req.Kind, "target", req.Target, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res = &vpndiag.ProbeResult{
+				Outcome: vpndiag.OutcomeError,
+				Summary: fmt.Sprintf("the %s probe failed with an internal error", req.Kind),
+				Error:   fmt.Sprintf("Internal error in the %s probe.", req.Kind),
+			}
+		}
+	}()
+	res = fn(ctx, req)
+	if res == nil {
+		res = &vpndiag.ProbeResult{Outcome: vpndiag.OutcomeError, Error: fmt.Sprintf("The %s probe returned no result.", req.Kind)}
+	}
+	return res
+}
+
+// newResult starts a result for req.
+func newResult(req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+	return &vpndiag.ProbeResult{
+		ID: req.ID, CaseID: req.CaseID, Kind: req.Kind, Target: req.Target,
+		StartedAt: vpndiag.Now(),
+	}
+}
+
+// finish completes res with the outcome, summary and typed detail.
+func finish(res *vpndiag.ProbeResult, started time.Time, outcome vpndiag.Outcome, summary string, detail any) *vpndiag.ProbeResult {
+	res.Outcome = outcome
+	res.Summary = summary
+	if detail != nil {
+		b, err := json.Marshal(detail)
+		if err != nil {
+			res.Outcome = vpndiag.OutcomeError
+			res.Error = "Internal error encoding the probe result."
+		} else {
+			res.Detail = b
+		}
+	}
+	res.Duration = time.Since(started)
+	return res
+}
+
+// failed completes res as OutcomeError with err's user-safe message.
+func failed(res *vpndiag.ProbeResult, started time.Time, err error) *vpndiag.ProbeResult {
+	res.Outcome = vpndiag.OutcomeError
+	res.Error = vpndiag.ErrorMessage(err)
+	res.Summary = fmt.Sprintf("%s probe could not run: %s", res.Kind, res.Error)
+	res.Duration = time.Since(started)
+	return res
+}
+
+// DecodeDetail decodes res.Detail into v (a *DNSResult, *PingResult, …).
+func DecodeDetail(res *vpndiag.ProbeResult, v any) error {
+	if res == nil || len(res.Detail) == 0 {
+		return errors.New("probes: result has no detail")
+	}
+	if err := json.Unmarshal(res.Detail, v); err != nil {
+		return fmt.Errorf("probes: decode %s detail: %w", res.Kind, err)
+	}
+	return nil
+}
+
+// ctxOutcome classifies a probe ended by its context: the deadline is a
+// timeout, a cancellation is an error (someone stopped it).
+func ctxOutcome(ctx context.Context) vpndiag.Outcome {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return vpndiag.OutcomeError
+	}
+	return vpndiag.OutcomeTimeout
+}
