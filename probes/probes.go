@@ -19,7 +19,7 @@ type ProbeFunc func(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.Pro
 
 // Registry maps every probe kind to the function that runs it.
 var Registry = map[vpndiag.ProbeKind]ProbeFunc{
-	vpndiag.ProbeDNS:        ProbeDNS,
+	vpndiag.ProbeDNS: ProbeDNS,
 }
 
 // kindSpec is what Local needs to know of a kind besides its function:
