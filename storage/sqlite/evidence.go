@@ -221,16 +221,12 @@ func createEvidence(ctx context.Context, tx *Tx, e *vpndiag.Evidence, r io.Reade
 	if e.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO evidence_chunks (evidence_id, n, data) VALUES (?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
 	buf := make([]byte, ChunkSize)
 	for n := 0; ; n++ {
 		m, err := io.ReadFull(r, buf)
 		if m > 0 {
-			if _, err := stmt.ExecContext(ctx, e.ID, n, buf[:m]); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO evidence_chunks (evidence_id, n, data) VALUES (?, ?, ?)`,
+				e.ID, n, buf[:m]); err != nil {
 				return err
 			}
 		}

@@ -138,14 +138,9 @@ func addKeepaliveSamples(ctx context.Context, tx *Tx, caseID int64, samples []vp
 	if err := requireCase(ctx, tx, caseID); err != nil {
 		return err
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO keepalive_samples (case_id, monitor, time, ok, rtt_ns)
-		VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
 	for _, s := range samples {
-		if _, err := stmt.ExecContext(ctx, caseID, s.Monitor, formatTime(s.Time), s.OK, int64(s.RTT)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO keepalive_samples (case_id, monitor, time, ok, rtt_ns)
+			VALUES (?, ?, ?, ?, ?)`, caseID, s.Monitor, formatTime(s.Time), s.OK, int64(s.RTT)); err != nil {
 			return err
 		}
 	}

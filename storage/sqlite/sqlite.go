@@ -116,9 +116,9 @@ type DB struct {
 	// DSN is the database file path, as given to NewDB.
 	DSN string
 
-	// Now returns the current time; tests replace it with a fixed clock.
-	// Stored times come from it, truncated by nothing: the store keeps
-	// nanoseconds.
+	// Now returns the current time, used for every timestamp the store
+	// sets (CreatedAt, UpdatedAt, event times); tests replace it with a
+	// fixed or stepping clock. Times keep their nanoseconds.
 	Now vpndiag.Clock
 
 	// MaxEvidenceBytes caps the size of one evidence file (redacted,
@@ -126,9 +126,10 @@ type DB struct {
 	MaxEvidenceBytes int64
 }
 
-// NewDB returns a DB for the SQLite file at path. Connection parameters are
-// added by Open; path may be a plain file name or a "file:" URI. Call Open
-// before use.
+// NewDB returns a DB for the SQLite file at path. Open adds the connection
+// parameters described in the package documentation; path may carry more
+// of its own after a "?" (e.g. "vpndiag.db?_pragma=cache_size(-8000)").
+// Call Open before use.
 func NewDB(path string) *DB {
 	return &DB{
 		DSN:      path,
@@ -302,6 +303,17 @@ func (tx *Tx) Commit() error {
 func (tx *Tx) Rollback() error {
 	defer tx.release()
 	return tx.Tx.Rollback()
+}
+
+// ExecContext executes a statement in the transaction. A full disk, a
+// read-only file or an I/O error becomes an EUNAVAILABLE error that says so;
+// other errors (constraints included) are returned as they are.
+func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := tx.Tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, runtimeError(tx.db.path(), err)
+	}
+	return res, nil
 }
 
 // migrate applies the embedded migrations not yet recorded, in name order,

@@ -138,6 +138,7 @@ func TestDB_Open_BadFiles(t *testing.T) {
 			err := db.Open()
 			defer db.Close()
 			wantCode(t, err, vpndiag.EUNAVAILABLE)
+			t.Log(err)
 			msg := vpndiag.ErrorMessage(err)
 			if !strings.Contains(msg, tt.want) || !strings.Contains(msg, tt.path) || strings.Contains(msg, "\n") {
 				t.Fatalf("message = %q, want one line naming %s and saying %q", msg, tt.path, tt.want)
@@ -146,6 +147,13 @@ func TestDB_Open_BadFiles(t *testing.T) {
 				t.Fatal("error does not wrap its cause")
 			}
 		})
+	}
+	// The file that is not a database was left as it was.
+	if b, err := os.ReadFile(notDB); err != nil || string(b) != strings.Repeat("this is not a database\n", 400) {
+		t.Fatalf("not-a-database file changed (%v)", err)
+	}
+	if _, err := os.Stat(notDB + "-wal"); err == nil {
+		t.Fatal("a -wal file was created next to the file that is not a database")
 	}
 }
 
@@ -174,4 +182,69 @@ func TestDB_Check(t *testing.T) {
 	if err := db.Check(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestDB_Pragmas(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"foreign_keys", "1"},
+		{"busy_timeout", "5000"},
+	} {
+		t.Run(tt.pragma, func(t *testing.T) {
+			var got string
+			if err := db.SQL().QueryRowContext(ctx, "PRAGMA "+tt.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			} else if got != tt.want {
+				t.Fatalf("PRAGMA %s = %q, want %q", tt.pragma, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDB_DiskFull stands in for a full disk with a page limit, which makes
+// SQLite fail the same way (SQLITE_FULL).
+func TestDB_DiskFull(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	t.Run("Open", func(t *testing.T) {
+		path := filepath.Join(dir, "tiny.db")
+		db := sqlite.NewDB(path + "?_pragma=max_page_count(4)")
+		err := db.Open()
+		defer db.Close()
+		wantCode(t, err, vpndiag.EUNAVAILABLE)
+		if msg := vpndiag.ErrorMessage(err); !strings.Contains(msg, "disk is full") || !strings.Contains(msg, path) {
+			t.Fatalf("message = %q", msg)
+		}
+	})
+
+	t.Run("Write", func(t *testing.T) {
+		path := filepath.Join(dir, "small.db")
+		db := sqlite.NewDB(path + "?_pragma=max_page_count(60)")
+		if err := db.Open(); err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		c := MustCreateCase(t, db, 1)
+		es := sqlite.NewEvidenceService(db)
+		err := es.CreateEvidence(ctx, &vpndiag.Evidence{CaseID: c.ID, Name: "big.log", Kind: vpndiag.EvidenceLog},
+			&logReader{left: 8 << 20, seed: 3})
+		wantCode(t, err, vpndiag.EUNAVAILABLE)
+		if msg := vpndiag.ErrorMessage(err); !strings.Contains(msg, "disk is full") {
+			t.Fatalf("message = %q", msg)
+		}
+		if list, err := es.FindEvidence(ctx, c.ID); err != nil || len(list) != 0 {
+			t.Fatalf("evidence after failed write = %d, %v; want none", len(list), err)
+		}
+		// Small writes still work.
+		if err := sqlite.NewEventService(db).AppendEvent(ctx, &vpndiag.Event{CaseID: c.ID, Kind: vpndiag.EventNote}); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
