@@ -1,0 +1,114 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/vpndiag/vpndiag"
+)
+
+// Guard is a vpndiag.Prober that runs only what its policy allows: it
+// checks and rewrites each request, applies the concurrency and rate
+// limits, and hands the rewritten request to Next. The relay agent runs
+// every job through one; the in-process transport for `vpndiag diagnose`
+// and tests is a Guard around the local prober.
+type Guard struct {
+	policy   *Policy
+	next     vpndiag.Prober
+	resolver Resolver
+	now      func() time.Time
+
+	slots chan struct{}
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// NewGuard returns a Guard enforcing p around next, resolving names with
+// p.Resolver (or the system's resolver).
+func NewGuard(p *Policy, next vpndiag.Prober) *Guard {
+	return &Guard{
+		policy:   p,
+		next:     next,
+		resolver: NewResolver(p.Resolver),
+		now:      time.Now,
+		slots:    make(chan struct{}, p.MaxConcurrent),
+		tokens:   float64(p.Rate),
+	}
+}
+
+// Policy returns the policy the guard enforces.
+func (g *Guard) Policy() *Policy { return g.policy }
+
+// Probe implements vpndiag.Prober. A refusal is a result with
+// vpndiag.OutcomeDenied; a target that cannot be resolved is a result with
+// vpndiag.OutcomeError. Neither is an error.
+func (g *Guard) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.ProbeResult, error) {
+	start := g.now()
+	checked, err := g.policy.Check(ctx, g.resolver, req)
+	if err == nil {
+		err = g.take()
+	}
+	if err == nil {
+		select {
+		case g.slots <- struct{}{}:
+			defer func() { <-g.slots }()
+		default:
+			err = deny("%d probes are already running (max_concurrent: %d)", g.policy.MaxConcurrent, g.policy.MaxConcurrent)
+		}
+	}
+	if err != nil {
+		return refusal(req, start, g.now(), err), nil
+	}
+	res, err := g.next.Probe(ctx, checked)
+	if err != nil {
+		return nil, err
+	}
+	// Report the target as asked, so callers match results to requests;
+	// the detail and summary show the address used.
+	res.Target = req.Target
+	return res, nil
+}
+
+// take takes one token from the rate limiter's bucket, refilled
+// continuously at Rate per RatePer with a capacity of Rate.
+func (g *Guard) take() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	if !g.last.IsZero() {
+		g.tokens += float64(now.Sub(g.last)) / float64(g.policy.RatePer) * float64(g.policy.Rate)
+		if g.tokens > float64(g.policy.Rate) {
+			g.tokens = float64(g.policy.Rate)
+		}
+	}
+	g.last = now
+	if g.tokens < 1 {
+		return deny("rate limit reached (%d probes per %s); try again shortly", g.policy.Rate, g.policy.RatePer)
+	}
+	g.tokens--
+	return nil
+}
+
+// refusal turns a policy or resolution error into a result.
+func refusal(req *vpndiag.ProbeRequest, start, end time.Time, err error) *vpndiag.ProbeResult {
+	res := &vpndiag.ProbeResult{
+		ID: req.ID, CaseID: req.CaseID, Kind: req.Kind, Target: req.Target,
+		StartedAt: start.UTC(), Duration: end.Sub(start),
+	}
+	var d *Denied
+	if errors.As(err, &d) {
+		res.Outcome = vpndiag.OutcomeDenied
+		res.Error = d.Error()
+		res.Summary = fmt.Sprintf("%s %s: %s", req.Kind, req.Target, d.Error())
+	} else {
+		res.Outcome = vpndiag.OutcomeError
+		res.Error = vpndiag.ErrorMessage(err)
+		res.Summary = fmt.Sprintf("%s %s: %s", req.Kind, req.Target, res.Error)
+	}
+	return res
+}
