@@ -41,6 +41,16 @@
 //
 // Default timeout 5 s.
 //
+// tcp: Target is host:port, or a host with the port parameter.
+//   - port: the TCP port (1..65535), when Target has none.
+//   - tls: after connecting, run a TLS handshake and report the
+//     certificate's subject, issuer, names, expiry and whether it verifies
+//     against the system roots (an untrusted certificate is reported, not
+//     refused); default false.
+//   - sni: the server name to send; default Target's host when it is a name.
+//
+// Default timeout 10 s.
+//
 // # Outcomes
 //
 // Besides the common vpndiag outcomes (ok, fail, timeout, refused,
@@ -49,4 +59,6 @@
 //   - dns: nxdomain, servfail, nodata; REFUSED is refused. Compare mode:
 //     forwarded, public-answer, mismatch, not-forwarded, cloud-no-answer, or
 //     the internal resolver's timeout/refused/unreachable.
+//   - tcp: refused (RST), unreachable (no route, ICMP unreachable), timeout
+//     (SYN unanswered), tls-failed (connected, handshake failed).
 package probes

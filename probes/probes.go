@@ -20,6 +20,7 @@ type ProbeFunc func(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.Pro
 // Registry maps every probe kind to the function that runs it.
 var Registry = map[vpndiag.ProbeKind]ProbeFunc{
 	vpndiag.ProbeDNS: ProbeDNS,
+	vpndiag.ProbeTCP: ProbeTCP,
 }
 
 // kindSpec is what Local needs to know of a kind besides its function:
@@ -35,6 +36,10 @@ var specs = map[vpndiag.ProbeKind]kindSpec{
 	vpndiag.ProbeDNS: {
 		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseDNSRequest(r); return err },
 		timeout:  fixedTimeout(5 * time.Second),
+	},
+	vpndiag.ProbeTCP: {
+		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseTCPRequest(r); return err },
+		timeout:  fixedTimeout(10 * time.Second),
 	},
 }
 
