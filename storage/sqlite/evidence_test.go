@@ -296,3 +296,38 @@ func (r *logReader) Read(p []byte) (int, error) {
 
 // sum returns the hex SHA-256 of everything generated.
 func (r *logReader) sum() string { return hex.EncodeToString(r.h.Sum(nil)) }
+
+// TestEvidenceService_DetectsDamage changes the stored checksum and size
+// behind the service's back: reading must fail rather than return content
+// that does not match its metadata.
+func TestEvidenceService_DetectsDamage(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	es := sqlite.NewEvidenceService(db)
+	c := MustCreateCase(t, db, 1)
+	e := &vpndiag.Evidence{CaseID: c.ID, Name: "a.conf", Kind: vpndiag.EvidenceConfig}
+	if err := es.CreateEvidence(ctx, e, strings.NewReader("conn hq\n  right=203.0.113.10\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, update string
+		open         func(context.Context, int64) (io.ReadCloser, error)
+	}{
+		{"CRC", `UPDATE evidence SET crc32 = crc32 + 1 WHERE id = ?`, es.OpenEvidence},
+		{"CompressedSize", `UPDATE evidence SET crc32 = crc32 - 1, compressed_size = compressed_size + 1 WHERE id = ?`, es.OpenEvidenceRaw},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := db.SQL().ExecContext(ctx, tt.update, e.ID); err != nil {
+				t.Fatal(err)
+			}
+			rc, err := tt.open(ctx, e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			if _, err := io.ReadAll(rc); err == nil {
+				t.Fatal("damaged evidence read without error")
+			}
+		})
+	}
+}

@@ -248,3 +248,31 @@ func TestDB_DiskFull(t *testing.T) {
 		}
 	})
 }
+
+// TestDB_BeginTx_WriterWaits checks that a second writer waits for the
+// first, gives up with its context, and that reads go on meanwhile.
+func TestDB_BeginTx_WriterWaits(t *testing.T) {
+	db := MustOpenDB(t)
+	c := MustCreateCase(t, db, 1)
+	ctx := context.Background()
+
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err = sqlite.NewEventService(db).AppendEvent(short, &vpndiag.Event{CaseID: c.ID, Kind: vpndiag.EventNote})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second writer: %v, want context.DeadlineExceeded", err)
+	}
+	if _, err := sqlite.NewCaseService(db).FindCaseByID(ctx, c.ID); err != nil {
+		t.Fatalf("read while a writer holds the lock: %v", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.NewEventService(db).AppendEvent(ctx, &vpndiag.Event{CaseID: c.ID, Kind: vpndiag.EventNote}); err != nil {
+		t.Fatalf("writer after rollback: %v", err)
+	}
+}
