@@ -129,7 +129,8 @@ type DB struct {
 	MaxEvidenceBytes int64
 }
 
-// NewDB returns a DB for the SQLite file at path. Open adds the connection
+// NewDB returns a DB for the SQLite file at path (":memory:" for a
+// throw-away database on one connection). Open adds the connection
 // parameters described in the package documentation; path may carry more
 // of its own after a "?" (e.g. "vpndiag.db?_pragma=cache_size(-8000)").
 // Call Open before use.
@@ -168,7 +169,8 @@ func (db *DB) Open() error {
 		return vpndiag.Errorf(vpndiag.EINVALID, "No database file is configured: set --db or database.path.")
 	}
 	path := db.path()
-	if path != ":memory:" && !strings.HasPrefix(path, "file::memory:") {
+	memory := path == ":memory:" || strings.HasPrefix(path, ":memory:")
+	if !memory {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return fmt.Errorf("sqlite: open: %w", openError(path, err))
 		}
@@ -182,8 +184,13 @@ func (db *DB) Open() error {
 	if err != nil {
 		return fmt.Errorf("sqlite: open: %w", openError(path, err))
 	}
-	sqldb.SetMaxOpenConns(8)
-	sqldb.SetMaxIdleConns(8)
+	if memory {
+		// Every connection to ":memory:" is a database of its own: use one.
+		sqldb.SetMaxOpenConns(1)
+	} else {
+		sqldb.SetMaxOpenConns(8)
+		sqldb.SetMaxIdleConns(8)
+	}
 	db.db = sqldb
 
 	ctx := context.Background()

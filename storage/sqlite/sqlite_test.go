@@ -276,3 +276,16 @@ func TestDB_BeginTx_WriterWaits(t *testing.T) {
 		t.Fatalf("writer after rollback: %v", err)
 	}
 }
+
+func TestDB_Memory(t *testing.T) {
+	db := sqlite.NewDB(":memory:")
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := MustCreateCase(t, db, 1)
+	got, err := sqlite.NewCaseService(db).FindCaseByMarker(context.Background(), c.Marker)
+	if err != nil || got.ID != c.ID {
+		t.Fatalf("FindCaseByMarker = %+v, %v", got, err)
+	}
+}
