@@ -1,0 +1,405 @@
+// Package redact replaces secrets in device configurations and logs before
+// anything is stored: pre-shared keys, passwords, private keys, certificates,
+// SNMP communities and API tokens. Like `sos clean`, the same secret always
+// gets the same placeholder (e.g. <redacted:psk:1>), so a redacted file can
+// still be compared with another; the mapping stays in memory with the
+// Redactor and is never written anywhere by this package.
+//
+// Public IP addresses and host names can optionally be obfuscated too, with
+// a private map of their own.
+//
+// Redaction works line by line and never changes the number of lines, so a
+// line number in a finding points at the same line in the original file.
+package redact
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/vpndiag/vpndiag/evidence/internal/multimatch"
+)
+
+// Kinds of secrets, used in placeholders.
+const (
+	KindPSK         = "psk"
+	KindPassword    = "password"
+	KindPrivateKey  = "private-key"
+	KindCertificate = "certificate"
+	KindCommunity   = "snmp-community"
+	KindToken       = "token"
+	KindSecret      = "secret" // any other secret value
+	KindIP          = "ip"     // an obfuscated public IP address
+	KindHost        = "host"   // an obfuscated host name
+)
+
+// Options choose what is obfuscated beyond secrets.
+type Options struct {
+	// PublicIPs replaces public IPv4 addresses with <ip:N>.
+	PublicIPs bool
+	// Hostnames replaces fully qualified host names with <host:N>.
+	Hostnames bool
+}
+
+// Secret is one replaced value and its placeholder. It is kept in memory only.
+type Secret struct {
+	// Placeholder is what replaced the value, e.g. <redacted:psk:1>.
+	Placeholder string
+	// Kind is one of the Kind constants.
+	Kind string
+	// Value is the original text.
+	Value string
+}
+
+// Redactor redacts lines and remembers which secret got which placeholder.
+// It is safe for concurrent use; use one Redactor for files that should
+// share placeholders.
+type Redactor struct {
+	opts Options
+
+	mu      sync.Mutex
+	byValue map[string]string // kind + "\x00" + value → placeholder
+	secrets []Secret
+	counts  map[string]int // per kind, for numbering
+	n       int            // replacements made (occurrences)
+}
+
+// New returns a Redactor.
+func New(opts Options) *Redactor {
+	return &Redactor{opts: opts, byValue: map[string]string{}, counts: map[string]int{}}
+}
+
+// Count returns the number of replacements made so far (occurrences, not
+// distinct secrets).
+func (r *Redactor) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+// Secrets returns the distinct secrets replaced so far, in the order first
+// seen. The caller must keep them out of storage and bundles.
+func (r *Redactor) Secrets() []Secret {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Secret(nil), r.secrets...)
+}
+
+// placeholder returns the placeholder for value of kind, allocating one.
+func (r *Redactor) placeholder(kind, value string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	// The same value is one secret whatever rule found it, except that
+	// addresses and names keep their own numbering.
+	key := value
+	if kind == KindIP || kind == KindHost {
+		key = kind + "\x00" + value
+	}
+	if p, ok := r.byValue[key]; ok {
+		return p
+	}
+	r.counts[kind]++
+	var p string
+	if kind == KindIP || kind == KindHost {
+		p = fmt.Sprintf("<%s:%d>", kind, r.counts[kind])
+	} else {
+		p = fmt.Sprintf("<redacted:%s:%d>", kind, r.counts[kind])
+	}
+	r.byValue[key] = p
+	r.secrets = append(r.secrets, Secret{Placeholder: p, Kind: kind, Value: value})
+	return p
+}
+
+// rule is one secret syntax: the regexp's group "v" is the secret.
+type rule struct {
+	re   *regexp.Regexp
+	kind string
+	// kindOf, when set, chooses the kind from the whole match.
+	kindOf func(m string) string
+}
+
+// skipValue reports values that are syntax, not secrets, or already masked.
+func skipValue(v string) bool {
+	t := strings.Trim(v, `"'`)
+	if t == "" || t[0] == '=' || strings.HasPrefix(t, "<redacted:") || strings.HasPrefix(t, "&lt;redacted:") {
+		return true
+	}
+	if strings.Trim(t, "*xX") == "" { // ***** or XXXX: masked by the vendor or the customer
+		return true
+	}
+	switch strings.ToLower(t) {
+	case "ascii-text", "hexadecimal", "key", "address", "hostname", "local", "remote", "enc", "encrypted",
+		"text", "0", "5", "6", "7", "8", "9", "mask", "keyring", "none", "enable", "disable", "yes", "no",
+		"{", ";", "ro", "rw", "version":
+		return true
+	}
+	return false
+}
+
+func kindByName(m string) string {
+	l := strings.ToLower(m)
+	switch {
+	case strings.Contains(l, "psk") || strings.Contains(l, "pre-shared") || strings.Contains(l, "preshared") || strings.Contains(l, "shared-secret"):
+		return KindPSK
+	case strings.Contains(l, "community"):
+		return KindCommunity
+	case strings.Contains(l, "pass") || strings.Contains(l, "pwd"):
+		return KindPassword
+	case strings.Contains(l, "token") || strings.Contains(l, "api"):
+		return KindToken
+	case strings.Contains(l, "private") || strings.Contains(l, "prv"):
+		return KindPrivateKey
+	case strings.Contains(l, "crt") || strings.Contains(l, "cert"):
+		return KindCertificate
+	}
+	return KindSecret
+}
+
+// quotedOrWord is a value: a double- or single-quoted string or a word.
+const quotedOrWord = `(?P<v>"[^"]*"|'[^']*'|[^\s;]+)`
+
+// rules are tried in order on a line that holds a trigger word; a value
+// replaced by an earlier rule is not seen as a secret by a later one.
+var rules = []rule{
+	// FortiGate: set psksecret ENC <...>, set password ENC <...>, any "set X ENC value".
+	{re: regexp.MustCompile(`(?i)\bset\s+\S+\s+ENC\s+(?P<v>\S+)`), kindOf: kindByName},
+	// FortiGate and others: set psksecret <plain>, set password <plain>.
+	{re: regexp.MustCompile(`(?i)\bset\s+(?:psksecret|password|passwd|secret|ppk-secret|auth-pwd|sslvpn-password|passphrase|key|community)\s+` + quotedOrWord), kindOf: kindByName},
+	// Yamaha RTX: ipsec ike pre-shared-key 1 text <key>.
+	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+\d+\s+(?:text|ascii)\s+` + quotedOrWord), kind: KindPSK},
+	// Juniper: pre-shared-key ascii-text "$9$..." / hexadecimal.
+	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+(?:ascii-text|hexadecimal)\s+` + quotedOrWord), kind: KindPSK},
+	// Palo Alto set commands: authentication pre-shared-key key <key>.
+	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+key\s+` + quotedOrWord), kind: KindPSK},
+	// Cisco IOS keyring: pre-shared-key address A [mask M] key [0|6] <key>.
+	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+(?:address|hostname)\s+\S+(?:\s+\S+)?\s+key\s+(?:\d\s+)?` + quotedOrWord), kind: KindPSK},
+	// Cisco IOS: crypto isakmp key [0|6] <key> address A.
+	{re: regexp.MustCompile(`(?i)\bcrypto\s+isakmp\s+key\s+(?:\d\s+)?(?P<v>\S+)`), kind: KindPSK},
+	// Cisco ASA / IOS IKEv2: [ikev1] pre-shared-key <key>, pre-shared-key [local|remote] [0|6] <key>,
+	// ikev2 local-authentication pre-shared-key <key>.
+	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+(?:(?:local|remote)\s+)?(?:\d\s+)?` + quotedOrWord), kind: KindPSK},
+	// Vendor-neutral parameter sheets and GUI steps: "Pre-Shared Key : <key>".
+	{re: regexp.MustCompile(`(?i)\bpre-?shared[ -]?key\s*[:=]\s*(?P<v>\S.*?)\s*$`), kind: KindPSK},
+	// SonicWall: shared-secret <key>.
+	{re: regexp.MustCompile(`(?i)\bshared-secret\s+` + quotedOrWord), kind: KindPSK},
+	// strongSwan swanctl.conf: secret = <value> (any secrets section).
+	{re: regexp.MustCompile(`(?i)^\s*(?:secret|pin|psk)\s*=\s*(?P<v>"[^"]*"|'[^']*'|\S.*?)\s*$`), kind: KindPSK},
+	// ipsec.secrets (strongSwan, libreswan): ... : PSK "key", : EAP "x", user : XAUTH "pw".
+	{re: regexp.MustCompile(`(?i):\s*(?:PSK|EAP|XAUTH|NTLM)\s+` + quotedOrWord), kindOf: func(m string) string {
+		if strings.Contains(strings.ToUpper(m), "PSK") {
+			return KindPSK
+		}
+		return KindPassword
+	}},
+	// ipsec.secrets: : RSA key.pem "passphrase".
+	{re: regexp.MustCompile(`(?i):\s*(?:RSA|ECDSA|BLISS|P12|PKCS8|PKCS12)\s+\S+\s+` + quotedOrWord), kind: KindPassword},
+	// Cisco: enable password/secret, passwd, username u password/secret [N] x.
+	{re: regexp.MustCompile(`(?i)\b(?:enable\s+(?:password|secret)(?:\s+level\s+\d+)?|passwd|username\s+\S+(?:\s+privilege\s+\d+)?\s+(?:password|secret)|(?:tacacs|radius)-server\s+(?:\S+\s+)*?key|key-string|authentication-key\s+\d+\s+md5)\s+(?:\d\s+)?` + quotedOrWord), kind: KindPassword},
+	// SNMP communities: Cisco snmp-server community X, snmp-server host H [version V] X, Junos community X.
+	{re: regexp.MustCompile(`(?i)\bsnmp-server\s+community\s+` + quotedOrWord), kind: KindCommunity},
+	{re: regexp.MustCompile(`(?i)^\s*(?:set\s+snmp\s+)?community\s+` + quotedOrWord), kind: KindCommunity},
+	// Junos secrets: encrypted-password, authentication-key, secret, simple-password.
+	{re: regexp.MustCompile(`(?i)\b(?:encrypted-password|authentication-key|simple-password|secret)\s+` + quotedOrWord), kind: KindPassword},
+	// XML elements (pfSense, Palo Alto, others): <pre-shared-key>x</pre-shared-key> ...
+	{re: regexp.MustCompile(`(?i)<(?:pre-shared-key|psk|password|passwd|secret|private-key|prv|crt|certificate|community|bcrypt-hash|sha512-hash|md5-hash|authorizedkeys|api-?key|apikey|token|phash|key|ppk-secret)>(?P<v>[^<]+)</`), kindOf: kindByName},
+	// Palo Alto encrypted values anywhere.
+	{re: regexp.MustCompile(`(?P<v>-AQ==[A-Za-z0-9+/=_-]+)`), kind: KindSecret},
+	// API tokens.
+	{re: regexp.MustCompile(`(?P<v>\bxox[abposre]-[0-9A-Za-z-]{8,})`), kind: KindToken},
+	{re: regexp.MustCompile(`(?P<v>\bxapp-[0-9A-Za-z-]{8,})`), kind: KindToken},
+	{re: regexp.MustCompile(`(?P<v>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)`), kind: KindToken},
+	{re: regexp.MustCompile(`(?P<v>\bgh[pousr]_[0-9A-Za-z]{20,})`), kind: KindToken},
+	{re: regexp.MustCompile(`(?i)\bbearer\s+(?P<v>[A-Za-z0-9._~+/-]{12,}=*)`), kind: KindToken},
+	{re: regexp.MustCompile(`(?i)\b(?:aws_secret_access_key|secret_access_key|api[_-]?key|api[_-]?token|access[_-]?token|auth[_-]?token|client[_-]?secret|signing[_-]?secret)["']?\s*[:=]\s*` + quotedOrWord), kind: KindToken},
+	// Generic key = value / key: value with an unmistakable secret name.
+	{re: regexp.MustCompile(`(?i)\b(?:password|passwd|passphrase)["']?\s*[:=]\s*` + quotedOrWord), kind: KindPassword},
+}
+
+// triggers are the words one of which a line must hold for the rules to be
+// tried at all: scanning for them is much cheaper than running the rules.
+var triggers = multimatch.New([]string{
+	"psk", "secret", "pass", "pre-shared", "preshared", "isakmp key", "key-string", "-key", "key ",
+	"community", "ENC ", "xox", "xapp-", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+	"bearer", "token", "api", "<key>", "<prv>", "<crt>", "<cert", "-AQ==", "pin ", "pin=", "XAUTH",
+	"EAP", "NTLM", "RSA ", "ECDSA", "P12", "PKCS", "-hash>", "authorizedkeys", "SECRET-DATA",
+}, true)
+
+// ipOrHostTrigger finds lines that may hold an address or a name.
+var (
+	ipRe   = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`)
+	hostRe = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|cloud|local|internal|corp|lan|intra|biz|info|eu|uk|de|fr|nl|us|ca|au|jp|cn|in|br|ch|se|no|dk|fi|it|es|pl|be|at|ie|nz|sg|hk|za|co|app|dev|ai|me|tv|gov|edu|mil|int|example|test|invalid|home|site|online|tech|xyz)\b`)
+)
+
+// Line returns line (without its newline) with every secret on it replaced.
+// It does not handle multi-line blocks (PEM, certificate chains): use Copy
+// or a Reader for whole files.
+func (r *Redactor) Line(line string) string {
+	if triggers.Contains([]byte(line)) {
+		line = r.secretsIn(line)
+	}
+	if r.opts.PublicIPs {
+		line = r.obfuscateIPs(line)
+	}
+	if r.opts.Hostnames {
+		line = r.obfuscateHosts(line)
+	}
+	return line
+}
+
+// secretsIn applies the rules.
+func (r *Redactor) secretsIn(line string) string {
+	if strings.Contains(line, "## SECRET-DATA") {
+		line = r.junosSecretData(line)
+	}
+	for _, ru := range rules {
+		vi := ru.re.SubexpIndex("v")
+		// Replace right to left so earlier indexes stay valid.
+		ms := ru.re.FindAllStringSubmatchIndex(line, -1)
+		for i := len(ms) - 1; i >= 0; i-- {
+			m := ms[i]
+			s, e := m[2*vi], m[2*vi+1]
+			if s < 0 || insidePlaceholder(line, m[0], e) {
+				continue
+			}
+			v := line[s:e]
+			if skipValue(v) {
+				continue
+			}
+			kind := ru.kind
+			if ru.kindOf != nil {
+				kind = ru.kindOf(line[m[0]:m[1]])
+			}
+			// Keep quotes; redact what is inside them.
+			if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+				s, e, v = s+1, e-1, v[1:len(v)-1]
+			}
+			p := r.placeholder(kind, v)
+			if ru.re == xmlRule {
+				p = strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(p)
+			}
+			line = line[:s] + p + line[e:]
+		}
+	}
+	return line
+}
+
+// insidePlaceholder reports whether [s, e) overlaps a placeholder already
+// on the line (whose kind names, like "password:", must not look like
+// secrets to a later rule).
+func insidePlaceholder(line string, s, e int) bool {
+	for off := 0; ; {
+		i := strings.Index(line[off:], "redacted:")
+		if i < 0 {
+			return false
+		}
+		i += off
+		j := strings.IndexByte(line[i:], '>')
+		if j < 0 {
+			j = len(line) - i
+		}
+		if s < i+j && e > i {
+			return true
+		}
+		off = i + j
+		if off >= len(line) {
+			return false
+		}
+	}
+}
+
+// xmlRule is the rule for XML elements, whose placeholder must be escaped
+// so that the file stays well-formed XML.
+var xmlRule = func() *regexp.Regexp {
+	for _, ru := range rules {
+		if strings.HasPrefix(ru.re.String(), "(?i)<(") {
+			return ru.re
+		}
+	}
+	panic("redact: no XML rule")
+}()
+
+// junosQuoted finds quoted strings on a Junos line marked ## SECRET-DATA.
+var junosQuoted = regexp.MustCompile(`"([^"]*)"`)
+
+func (r *Redactor) junosSecretData(line string) string {
+	body, comment, _ := strings.Cut(line, "## SECRET-DATA")
+	ms := junosQuoted.FindAllStringSubmatchIndex(body, -1)
+	if len(ms) == 0 {
+		// Unquoted: the last word before the semicolon.
+		f := strings.Fields(strings.TrimRight(strings.TrimSpace(body), ";"))
+		if len(f) >= 2 && !skipValue(f[len(f)-1]) {
+			v := f[len(f)-1]
+			i := strings.LastIndex(body, v)
+			body = body[:i] + r.placeholder(kindByName(body), v) + body[i+len(v):]
+		}
+		return body + "## SECRET-DATA" + comment
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		s, e := ms[i][2], ms[i][3]
+		if skipValue(body[s:e]) {
+			continue
+		}
+		body = body[:s] + r.placeholder(kindByName(body), body[s:e]) + body[e:]
+	}
+	return body + "## SECRET-DATA" + comment
+}
+
+func (r *Redactor) obfuscateIPs(line string) string {
+	return ipRe.ReplaceAllStringFunc(line, func(s string) string {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !publicIP(a) {
+			return s
+		}
+		return r.placeholder(KindIP, s)
+	})
+}
+
+// fileExt are name endings that look like host names but are files.
+var fileExt = []string{".txt", ".pem", ".conf", ".log", ".xml", ".der", ".crt", ".key", ".sh", ".cfg"}
+
+func (r *Redactor) obfuscateHosts(line string) string {
+	return hostRe.ReplaceAllStringFunc(line, func(s string) string {
+		l := strings.ToLower(s)
+		for _, e := range fileExt {
+			if strings.HasSuffix(l, e) {
+				return s
+			}
+		}
+		return r.placeholder(KindHost, l)
+	})
+}
+
+// publicIP reports whether a is a globally routable unicast address.
+func publicIP(a netip.Addr) bool {
+	if !a.IsGlobalUnicast() || a.IsPrivate() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),   // CGNAT
+	netip.MustParsePrefix("169.254.0.0/16"),  // link-local
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+// String redacts a whole text, multi-line blocks included.
+func (r *Redactor) String(s string) string {
+	var b bytes.Buffer
+	_, _ = r.Copy(&b, strings.NewReader(s))
+	return b.String()
+}

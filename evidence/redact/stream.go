@@ -1,0 +1,251 @@
+package redact
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"regexp"
+	"strings"
+)
+
+// MaxBlock bounds how much of one PEM block or certificate chain is held in
+// memory; a longer block is still redacted whole.
+const MaxBlock = 1 << 20
+
+// maxLine is the longest line handled in one piece; longer lines are
+// redacted in pieces of this size.
+const maxLine = 1 << 20
+
+// Copy writes the redacted content of src to dst and returns the number of
+// bytes written. Line endings (LF or CRLF) and the number of lines are kept.
+func (r *Redactor) Copy(dst io.Writer, src io.Reader) (int64, error) {
+	n, err := io.Copy(dst, NewReader(src, r))
+	return n, err
+}
+
+// Reader reads redacted content from an underlying reader, line by line, in
+// bounded memory.
+type Reader struct {
+	red  *Redactor
+	in   *bufio.Reader
+	out  bytes.Buffer
+	st   blockState
+	err  error // from the underlying reader, returned once out is drained
+	done bool
+}
+
+// NewReader returns a Reader that redacts src with red.
+func NewReader(src io.Reader, red *Redactor) *Reader {
+	return &Reader{red: red, in: bufio.NewReaderSize(src, 64<<10)}
+}
+
+// Read implements io.Reader.
+func (rd *Reader) Read(p []byte) (int, error) {
+	for rd.out.Len() == 0 && !rd.done {
+		rd.fill()
+	}
+	if rd.out.Len() > 0 {
+		return rd.out.Read(p)
+	}
+	if rd.err != nil {
+		return 0, rd.err
+	}
+	return 0, io.EOF
+}
+
+// fill processes input lines until some output is ready or input ends.
+func (rd *Reader) fill() {
+	for i := 0; i < 256 && rd.out.Len() < 32<<10; i++ {
+		line, err := rd.in.ReadSlice('\n')
+		if len(line) > 0 {
+			rd.line(line)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			rd.st.flush(rd.red, &rd.out)
+			if err != io.EOF {
+				rd.err = err
+			}
+			rd.done = true
+			return
+		}
+	}
+}
+
+// line handles one line with its ending (if any).
+func (rd *Reader) line(raw []byte) {
+	body, end := splitEnding(raw)
+	if rd.st.active() {
+		rd.st.add(rd.red, body, end, &rd.out)
+		return
+	}
+	if rd.st.starts(body) {
+		rd.st.add(rd.red, body, end, &rd.out)
+		return
+	}
+	rd.st.track(body)
+	if !triggers.Contains(body) && !rd.red.opts.PublicIPs && !rd.red.opts.Hostnames {
+		rd.out.Write(raw)
+		return
+	}
+	rd.out.WriteString(rd.red.Line(string(body)))
+	rd.out.WriteString(end)
+}
+
+func splitEnding(raw []byte) ([]byte, string) {
+	switch {
+	case bytes.HasSuffix(raw, []byte("\r\n")):
+		return raw[:len(raw)-2], "\r\n"
+	case bytes.HasSuffix(raw, []byte("\n")):
+		return raw[:len(raw)-1], "\n"
+	}
+	return raw, ""
+}
+
+// blockState follows multi-line secrets: PEM blocks (-----BEGIN X-----
+// ... -----END X-----, possibly inside quotes as FortiGate writes them) and
+// Cisco certificate chains (hex lines after "certificate ..." up to "quit").
+type blockState struct {
+	kind    string   // "" when not in a block
+	pem     bool     // a PEM block, else a Cisco hex chain
+	prefix  string   // text before -----BEGIN on the first line
+	indent  string   // indentation of the first hex line
+	lines   []string // the block's lines so far (bounded)
+	ends    []string // their line endings
+	size    int
+	inChain bool // inside "crypto pki/ca certificate chain"
+	certHdr bool // the previous line was a "certificate ..." line of a chain
+}
+
+var (
+	beginRe    = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]+)-----`)
+	chainRe    = regexp.MustCompile(`(?i)^\s*crypto\s+(?:pki|ca)\s+certificate\s+chain\b`)
+	certLineRe = regexp.MustCompile(`(?i)^\s+certificate\s+(?:(?:ca|self-signed|rollover)\s+)?[0-9a-f]+\s*$`)
+	hexLineRe  = regexp.MustCompile(`^\s*[0-9A-Fa-f]{2,}(?:\s+[0-9A-Fa-f]{2,})*\s*$`)
+)
+
+func (b *blockState) active() bool { return b.kind != "" }
+
+// track follows the context that Cisco hex chains need.
+func (b *blockState) track(body []byte) {
+	if chainRe.Match(body) {
+		b.inChain = true
+		b.certHdr = false
+		return
+	}
+	if b.inChain {
+		if len(body) > 0 && body[0] != ' ' && body[0] != '\t' {
+			b.inChain = false
+			b.certHdr = false
+			return
+		}
+		b.certHdr = certLineRe.Match(body)
+	}
+}
+
+// starts reports whether body opens a block, and sets it up.
+func (b *blockState) starts(body []byte) bool {
+	if b.inChain && b.certHdr && hexLineRe.Match(body) {
+		b.kind, b.pem = KindCertificate, false
+		b.indent = string(body[:len(body)-len(bytes.TrimLeft(body, " \t"))])
+		return true
+	}
+	if !bytes.Contains(body, []byte("-----BEGIN ")) {
+		return false
+	}
+	m := beginRe.FindSubmatchIndex(body)
+	if m == nil {
+		return false
+	}
+	label := string(body[m[2]:m[3]])
+	b.kind = KindCertificate
+	if strings.Contains(label, "PRIVATE KEY") || strings.Contains(label, "ENCRYPTED") {
+		b.kind = KindPrivateKey
+	} else if !strings.Contains(label, "CERTIFICATE") {
+		b.kind = KindSecret
+	}
+	b.pem = true
+	b.prefix = string(body[:m[0]])
+	return true
+}
+
+// add takes one line of an open block and closes it when it ends.
+func (b *blockState) add(red *Redactor, body []byte, end string, out *bytes.Buffer) {
+	if !b.pem {
+		t := bytes.TrimSpace(body)
+		if !hexLineRe.Match(body) || bytes.EqualFold(t, []byte("quit")) {
+			b.flush(red, out)
+			// The terminating line is ordinary text.
+			out.WriteString(red.Line(string(body)))
+			out.WriteString(end)
+			return
+		}
+		b.keep(string(body), end)
+		return
+	}
+	b.keep(string(body), end)
+	if i := bytes.Index(body, []byte("-----END ")); i >= 0 {
+		if j := bytes.Index(body[i+9:], []byte("-----")); j >= 0 {
+			b.flush(red, out)
+		}
+	}
+}
+
+// keep remembers a line of the block, bounded by MaxBlock.
+func (b *blockState) keep(line, end string) {
+	if b.size < MaxBlock {
+		b.lines = append(b.lines, line)
+		b.size += len(line)
+	} else {
+		// Remember only that a line was there, to keep the line count.
+		b.lines = append(b.lines, "")
+	}
+	b.ends = append(b.ends, end)
+}
+
+// flush writes the redacted block: the placeholder where the block began,
+// empty lines for the rest, and whatever followed the END marker.
+func (b *blockState) flush(red *Redactor, out *bytes.Buffer) {
+	if b.kind == "" {
+		return
+	}
+	var suffix string
+	content := strings.Join(b.lines, "\n")
+	if b.pem {
+		content = strings.TrimPrefix(content, b.prefix)
+		if i := strings.Index(content, "-----END "); i >= 0 {
+			if j := strings.Index(content[i+9:], "-----"); j >= 0 {
+				cut := i + 9 + j + 5
+				suffix = content[cut:]
+				content = content[:cut]
+			}
+		}
+	} else {
+		var hex strings.Builder
+		for _, l := range b.lines {
+			hex.WriteString(strings.Join(strings.Fields(l), ""))
+		}
+		content = hex.String()
+	}
+	p := red.placeholder(b.kind, content)
+	for i := range b.ends {
+		switch {
+		case i == 0 && b.pem:
+			out.WriteString(b.prefix + p)
+		case i == 0:
+			out.WriteString(b.indent + p)
+		}
+		if i == len(b.ends)-1 {
+			out.WriteString(suffix)
+		}
+		out.WriteString(b.ends[i])
+	}
+	if len(b.ends) == 0 {
+		out.WriteString(b.prefix + p + suffix)
+	}
+	inChain := b.inChain
+	*b = blockState{inChain: inChain}
+}
