@@ -51,6 +51,21 @@
 //
 // Default timeout 10 s.
 //
+// ping: Target is an IP address or a name.
+//   - count: echo requests, 1..100, default 3.
+//   - interval: between requests, 100ms..1m, default 1s.
+//   - size: ICMP payload bytes as ping -s, 24..65000, default 56.
+//   - df: set don't-fragment (path-MTU test), default false.
+//   - wait: how long to wait for replies after the last request, default 2s.
+//   - ttl: IP time to live, 1..255, default 64.
+//
+// The probe opens an unprivileged ICMP datagram socket first (allowed by
+// the sysctl net.ipv4.ping_group_range), then a raw socket (CAP_NET_RAW);
+// when neither is permitted it fails with an EFORBIDDEN error naming both
+// remedies. pro-bing's own timeout is infinite by default: the probe sets it
+// from the context deadline and the count, so it always ends. Default
+// timeout: (count-1)×interval + wait + 1 s.
+//
 // # Outcomes
 //
 // Besides the common vpndiag outcomes (ok, fail, timeout, refused,
@@ -61,4 +76,8 @@
 //     the internal resolver's timeout/refused/unreachable.
 //   - tcp: refused (RST), unreachable (no route, ICMP unreachable), timeout
 //     (SYN unanswered), tls-failed (connected, handshake failed).
+//   - ping: ok (every request answered), loss (some), timeout (none),
+//     too-big (don't-fragment packet over the local path MTU), unreachable
+//     (no route here), error (not permitted). pro-bing ignores ICMP errors
+//     from the path, so an unreachable reported by a router shows as timeout.
 package probes

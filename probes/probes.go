@@ -19,8 +19,9 @@ type ProbeFunc func(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.Pro
 
 // Registry maps every probe kind to the function that runs it.
 var Registry = map[vpndiag.ProbeKind]ProbeFunc{
-	vpndiag.ProbeDNS: ProbeDNS,
-	vpndiag.ProbeTCP: ProbeTCP,
+	vpndiag.ProbeDNS:  ProbeDNS,
+	vpndiag.ProbeTCP:  ProbeTCP,
+	vpndiag.ProbePing: ProbePing,
 }
 
 // kindSpec is what Local needs to know of a kind besides its function:
@@ -40,6 +41,15 @@ var specs = map[vpndiag.ProbeKind]kindSpec{
 	vpndiag.ProbeTCP: {
 		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseTCPRequest(r); return err },
 		timeout:  fixedTimeout(10 * time.Second),
+	},
+	vpndiag.ProbePing: {
+		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParsePingRequest(r); return err },
+		timeout: func(r *vpndiag.ProbeRequest) time.Duration {
+			if p, err := ParsePingRequest(r); err == nil {
+				return time.Duration(p.Count-1)*p.Interval + p.Wait + time.Second
+			}
+			return 10 * time.Second
+		},
 	},
 }
 
