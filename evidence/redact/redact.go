@@ -65,6 +65,7 @@ type Redactor struct {
 	secrets []Secret
 	counts  map[string]int // per kind, for numbering
 	n       int            // replacements made (occurrences)
+	known   []Secret       // secrets long enough to be replaced wherever they appear
 }
 
 // New returns a Redactor.
@@ -110,7 +111,11 @@ func (r *Redactor) placeholder(kind, value string) string {
 		p = fmt.Sprintf("<redacted:%s:%d>", kind, r.counts[kind])
 	}
 	r.byValue[key] = p
-	r.secrets = append(r.secrets, Secret{Placeholder: p, Kind: kind, Value: value})
+	sec := Secret{Placeholder: p, Kind: kind, Value: value}
+	r.secrets = append(r.secrets, sec)
+	if kind != KindIP && kind != KindHost && len(value) >= minEcho && !strings.ContainsAny(value, "\n") {
+		r.known = append(r.known, sec)
+	}
 	return p
 }
 
@@ -234,12 +239,44 @@ var (
 	hostRe = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|cloud|local|internal|corp|lan|intra|biz|info|eu|uk|de|fr|nl|us|ca|au|jp|cn|in|br|ch|se|no|dk|fi|it|es|pl|be|at|ie|nz|sg|hk|za|co|app|dev|ai|me|tv|gov|edu|mil|int|example|test|invalid|home|site|online|tech|xyz)\b`)
 )
 
+// minEcho is the shortest secret that is also replaced where it appears
+// outside its syntax (echoed in a comment or a log line): shorter values
+// would replace ordinary words.
+const minEcho = 6
+
+// echoes replaces known secrets wherever they appear in line.
+func (r *Redactor) echoes(line string) string {
+	r.mu.Lock()
+	known := r.known
+	r.mu.Unlock()
+	for _, s := range known {
+		if strings.Contains(line, s.Value) {
+			r.mu.Lock()
+			r.n += strings.Count(line, s.Value)
+			r.mu.Unlock()
+			line = strings.ReplaceAll(line, s.Value, s.Placeholder)
+		}
+	}
+	return line
+}
+
+// hasKnown reports whether any secret has been learnt that must be looked
+// for on every line.
+func (r *Redactor) hasKnown() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.known) > 0
+}
+
 // Line returns line (without its newline) with every secret on it replaced.
 // It does not handle multi-line blocks (PEM, certificate chains): use Copy
 // or a Reader for whole files.
 func (r *Redactor) Line(line string) string {
 	if triggers.Contains([]byte(line)) {
 		line = r.secretsIn(line)
+	}
+	if r.hasKnown() {
+		line = r.echoes(line)
 	}
 	if r.opts.PublicIPs {
 		line = r.obfuscateIPs(line)

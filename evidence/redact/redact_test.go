@@ -218,6 +218,9 @@ func FuzzRedact(f *testing.F) {
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMII"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		red := redact.New(redact.Options{PublicIPs: true})
+		if err := red.Learn(bytes.NewReader(in)); err != nil {
+			t.Fatal(err)
+		}
 		var out bytes.Buffer
 		if _, err := red.Copy(&out, bytes.NewReader(in)); err != nil {
 			t.Fatal(err)
@@ -226,7 +229,12 @@ func FuzzRedact(f *testing.F) {
 			t.Fatalf("line count %d → %d", a, b)
 		}
 		for _, s := range red.Secrets() {
-			if len(s.Value) >= 8 && !strings.Contains(s.Value, "\n") && bytes.Contains(out.Bytes(), []byte(s.Value)) {
+			// Addresses and names are obfuscated only where they stand
+			// alone, so they may survive inside longer text.
+			if s.Kind == redact.KindIP || s.Kind == redact.KindHost {
+				continue
+			}
+			if len(s.Value) >= 6 && !strings.Contains(s.Value, "\n") && bytes.Contains(out.Bytes(), []byte(s.Value)) {
 				t.Fatalf("secret %q survived", s.Value)
 			}
 		}

@@ -17,6 +17,14 @@ const MaxBlock = 1 << 20
 // redacted in pieces of this size.
 const maxLine = 1 << 20
 
+// Learn reads src to the end and remembers its secrets without writing
+// anything, so that a following Copy of the same content also replaces a
+// secret where it appears before the line that defines it.
+func (r *Redactor) Learn(src io.Reader) error {
+	_, err := io.Copy(io.Discard, NewReader(src, r))
+	return err
+}
+
 // Copy writes the redacted content of src to dst and returns the number of
 // bytes written. Line endings (LF or CRLF) and the number of lines are kept.
 func (r *Redactor) Copy(dst io.Writer, src io.Reader) (int64, error) {
@@ -87,7 +95,7 @@ func (rd *Reader) line(raw []byte) {
 		return
 	}
 	rd.st.track(body)
-	if !triggers.Contains(body) && !rd.red.opts.PublicIPs && !rd.red.opts.Hostnames {
+	if !triggers.Contains(body) && !rd.red.opts.PublicIPs && !rd.red.opts.Hostnames && !rd.red.hasKnown() {
 		rd.out.Write(raw)
 		return
 	}
