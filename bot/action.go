@@ -1,0 +1,78 @@
+package bot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vpndiag/vpndiag"
+)
+
+// ActionVersion prefixes every action ID the bot issues, so that buttons of a
+// future layout can be told apart from today's.
+const ActionVersion = "vd1"
+
+// Keys of actions that are not choices of a question step. Choice keys of
+// flows never start with an underscore.
+const (
+	KeyInput    = "_input"    // open the modal of an input step
+	KeySkip     = "_skip"     // "nothing to upload" on an evidence step
+	KeyContinue = "_continue" // continue after an info step
+	KeyRun      = "_run"      // run a probe step's probes (again)
+	KeyExport   = "_export"   // export the bundle from an escalation step
+)
+
+// maxActionID is Slack's limit on an action_id.
+const maxActionID = 255
+
+// Action is what a button carries: the case, the session Seq of the step it
+// answers and the choice (or one of the Key* actions).
+type Action struct {
+	CaseID int64
+	Seq    int
+	Key    string
+}
+
+// ID encodes a as vd1:<caseID>:<seq>:<key>.
+func (a Action) ID() string {
+	return fmt.Sprintf("%s:%d:%d:%s", ActionVersion, a.CaseID, a.Seq, a.Key)
+}
+
+// ParseAction decodes an action ID issued by Action.ID. Anything else (an
+// older layout, a forged or truncated ID) is an EINVALID error.
+func ParseAction(id string) (Action, error) {
+	bad := vpndiag.Errorf(vpndiag.EINVALID, "I don't recognise that button; it may come from an older version of the bot.")
+	if len(id) > maxActionID {
+		return Action{}, bad
+	}
+	parts := strings.SplitN(id, ":", 4)
+	if len(parts) != 4 || parts[0] != ActionVersion {
+		return Action{}, bad
+	}
+	caseID, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || caseID <= 0 || parts[1] != strconv.FormatInt(caseID, 10) {
+		return Action{}, bad
+	}
+	seq, err := strconv.Atoi(parts[2])
+	if err != nil || seq < 0 || parts[2] != strconv.Itoa(seq) {
+		return Action{}, bad
+	}
+	if !ValidKey(parts[3]) {
+		return Action{}, bad
+	}
+	return Action{CaseID: caseID, Seq: seq, Key: parts[3]}, nil
+}
+
+// ValidKey reports whether k can be carried in an action ID: 1 to 64
+// characters of letters, digits, '_', '-' and '.'.
+func ValidKey(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,113 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Locks serialises work per key (a case): two clicks on one case run one
+// after the other, clicks on different cases run in parallel.
+type Locks struct {
+	mu    sync.Mutex
+	locks map[int64]*keyLock
+}
+
+type keyLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+// Lock waits until key is free or ctx is done, and returns the function that
+// frees it.
+func (l *Locks) Lock(ctx context.Context, key int64) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[int64]*keyLock{}
+	}
+	k := l.locks[key]
+	if k == nil {
+		k = &keyLock{ch: make(chan struct{}, 1)}
+		l.locks[key] = k
+	}
+	k.refs++
+	l.mu.Unlock()
+
+	release := func() {
+		l.mu.Lock()
+		k.refs--
+		if k.refs == 0 {
+			delete(l.locks, key)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case k.ch <- struct{}{}:
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			<-k.ch
+			release()
+		})
+	}, nil
+}
+
+// ErrBusy is returned by Pool.Submit when the queue is full.
+var ErrBusy = errors.New("bot: work queue full")
+
+// Pool runs submitted work on a fixed number of goroutines with a bounded
+// queue, so a burst of Slack deliveries cannot start unbounded goroutines.
+type Pool struct {
+	queue chan func()
+	wg    sync.WaitGroup
+	once  sync.Once
+	mu    sync.RWMutex
+	done  bool
+}
+
+// NewPool starts workers goroutines with a queue of queue jobs.
+func NewPool(workers, queue int) *Pool {
+	if workers < 1 {
+		workers = 1
+	}
+	p := &Pool{queue: make(chan func(), queue)}
+	for range workers {
+		p.wg.Go(func() {
+			for fn := range p.queue {
+				fn()
+			}
+		})
+	}
+	return p
+}
+
+// Submit queues fn without blocking; ErrBusy when the queue is full or the
+// pool is closed.
+func (p *Pool) Submit(fn func()) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.done {
+		return ErrBusy
+	}
+	select {
+	case p.queue <- fn:
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+// Close stops accepting work and waits for queued work to finish.
+func (p *Pool) Close() {
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.done = true
+		close(p.queue)
+		p.mu.Unlock()
+	})
+	p.wg.Wait()
+}
