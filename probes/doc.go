@@ -66,6 +66,30 @@
 // from the context deadline and the count, so it always ends. Default
 // timeout: (count-1)×interval + wait + 1 s.
 //
+// traceroute: Target is an IPv4 address or a name.
+//   - method: icmp (echo requests, as Windows tracert; default) or udp (to
+//     ports 33434 and up, as Unix traceroute).
+//   - max_hops: largest TTL, 1..64, default 30; first_hop: first TTL,
+//     default 1.
+//   - queries: probes per hop, 1..10, default 3.
+//   - wait: how long to wait for a hop's answers, default 1s.
+//   - customer_cidrs: comma-separated customer networks, and edge: the
+//     customer VPN gateway's inside address. Given, the result says (with
+//     InterpretPath) whether the last hop that answered is the target,
+//     inside the customer network, the VPN edge, or past the tunnel.
+//
+// A trace stops at the target, at an ICMP unreachable, or after 5 silent
+// hops in a row. Default timeout: (max_hops-first_hop+1)×wait + 1 s.
+//
+// The probes are sent with golang.org/x/net/ipv4 (per-packet TTL on a UDP
+// socket, or on the raw ICMP socket for echoes) and the answers read and
+// parsed with golang.org/x/net/icmp, matched to our probes by the quoted
+// original datagram (UDP ports, or echo id and sequence). These are kept,
+// maintained libraries; only the matching is ours. Reading ICMP
+// time-exceeded messages needs a raw socket, so traceroute needs
+// CAP_NET_RAW; without it the probe fails with an EFORBIDDEN error that
+// says so.
+//
 // # Outcomes
 //
 // Besides the common vpndiag outcomes (ok, fail, timeout, refused,
@@ -80,4 +104,7 @@
 //     too-big (don't-fragment packet over the local path MTU), unreachable
 //     (no route here), error (not permitted). pro-bing ignores ICMP errors
 //     from the path, so an unreachable reported by a router shows as timeout.
+//   - traceroute: ok (target reached), incomplete (some hops answered),
+//     timeout (none did), unreachable (a router sent host/network/protocol
+//     unreachable or administratively prohibited).
 package probes

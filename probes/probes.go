@@ -22,6 +22,8 @@ var Registry = map[vpndiag.ProbeKind]ProbeFunc{
 	vpndiag.ProbeDNS:  ProbeDNS,
 	vpndiag.ProbeTCP:  ProbeTCP,
 	vpndiag.ProbePing: ProbePing,
+
+	vpndiag.ProbeTraceroute: ProbeTraceroute,
 }
 
 // kindSpec is what Local needs to know of a kind besides its function:
@@ -49,6 +51,15 @@ var specs = map[vpndiag.ProbeKind]kindSpec{
 				return time.Duration(p.Count-1)*p.Interval + p.Wait + time.Second
 			}
 			return 10 * time.Second
+		},
+	},
+	vpndiag.ProbeTraceroute: {
+		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseTracerouteRequest(r); return err },
+		timeout: func(r *vpndiag.ProbeRequest) time.Duration {
+			if p, err := ParseTracerouteRequest(r); err == nil {
+				return time.Duration(p.MaxHops-p.FirstHop+1)*p.Wait + time.Second
+			}
+			return 30 * time.Second
 		},
 	},
 }
