@@ -87,3 +87,24 @@ const (
 	ArticleInternalRangeChanged  = "internal-range-changed"
 	ArticleFurtherAssistance     = "further-assistance"
 )
+
+// Codes lists every finding code above, so that flows can check at load
+// that a rule names a code that exists.
+var Codes = []string{
+	CodePhase1Lifetime, CodePhase2Lifetime, CodeIKEv2HourlyDrop, CodePFSDisabled,
+	CodeMultipleSAPairs, CodeDPDDisabled, CodeNATTraversal, CodePeerMismatch,
+	CodeNoPSK, CodeIKEVersionMismatch, CodeAuthFailed, CodePhase1NoProposal,
+	CodePhase2NoProposal, CodeTSUnacceptable, CodeDPDPeerDead, CodeIKENoResponse,
+	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
+}
+
+// Slugs lists every article slug above, in the order of the guide.
+var Slugs = []string{
+	ArticleDNSForwarder, ArticleCloudResolvesInternal, ArticleDatabasePrivateIP,
+	ArticleResponderOnly, ArticleSingleSAPair, ArticleAsymmetricRouting,
+	ArticleDPDIdle, ArticleIKEv2HourlyDrop, ArticleICMPOnlyDNS,
+	ArticleConnectivityTest1, ArticleConnectivityTest2, ArticlePingCloudDNS,
+	ArticleExternalDatabase, ArticleInternalNetwork, ArticleFullInternalRange,
+	ArticleFrontEndIPs, ArticlePhase1, ArticlePhase2, ArticleResetTunnels,
+	ArticleConfigFile, ArticleInternalRangeChanged, ArticleFurtherAssistance,
+}
