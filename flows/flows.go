@@ -1,0 +1,78 @@
+// Package flows is the diagnosis engine: the troubleshooting guide's
+// decision tree as finite-state machines (github.com/looplab/fsm), walked
+// one step at a time for a case, independent of any user interface.
+//
+// # Definitions
+//
+// Each flow is a folder, NAME/, holding flow.yaml (the current version),
+// README.md (what it diagnoses, steps, guide section, example) and
+// scenarios.yaml (walks that must reach a given end, run by the tests).
+// Older versions live in NAME/versions/vN.yaml, so that a session started
+// on one can finish; a session whose version is gone is refused with a
+// "migrate" message until Engine.Migrate moves it. The definitions are
+// embedded and validated at load: every state reachable from the start,
+// every non-terminal state with an exit, every choice and outcome leading to
+// a defined state, every resolution citing a kb article that exists, and no
+// dead end. A problem names the flow, the version and the state.
+//
+// A state is a step of one of the kinds of vpndiag.StepKind. Its exits are
+// FSM events: a question's choice keys, a probe step's outcome events, an
+// evidence step's finding-rule events plus "none" and "skip", and "next" for
+// input and info steps. A target "@flow" hands the session over to another
+// flow's start (triage → the topic flow); the path records it.
+//
+// # Sessions
+//
+// The FSM keeps no state between calls: the engine stores the state name in
+// vpndiag.Session after every transition (through SessionService.
+// ApplyTransition, with the answer, the events and the case update in one
+// transaction, compare-and-swap on Seq) and restores a machine with
+// SetState before firing the next event. Session.Path lists "flow:state"
+// entries; Session.Vars holds typed inputs and remembered probe outcomes
+// ("probe:KIND TARGET k=v…").
+//
+// # Automatic answers
+//
+// A step the case already answers is taken without asking and listed in
+// Step.Skipped: a question by an auto rule on a site-profile fact, a session
+// variable or a stored finding; an input by the profile or an earlier
+// answer; a probe step by an earlier result of the same probe; an evidence
+// step by a stored finding that one of its rules names.
+package flows
+
+import (
+	"embed"
+	"io/fs"
+	"sync"
+)
+
+// definitions holds every flow folder's definition files.
+//
+// When a flow keeps an older version, add "*/versions/*.yaml" here (a
+// test fails until it is).
+//
+//go:embed */flow.yaml
+var definitions embed.FS
+
+var (
+	defaultOnce sync.Once
+	defaultSet  *Set
+	defaultErr  error
+)
+
+// Default returns the embedded flows. They are validated by the tests and
+// by `vpndiag check`, so a failure here is a build defect: it panics.
+func Default() *Set {
+	defaultOnce.Do(func() { defaultSet, defaultErr = Load(definitions) })
+	if defaultErr != nil {
+		panic(defaultErr)
+	}
+	return defaultSet
+}
+
+// LoadDefault loads and validates the embedded flows, returning every
+// problem instead of panicking (for `vpndiag check`).
+func LoadDefault() (*Set, error) { return Load(definitions) }
+
+// FS returns the embedded definition files.
+func FS() fs.FS { return definitions }
