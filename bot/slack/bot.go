@@ -1,0 +1,296 @@
+// Package slack is the Slack transport of the vpndiag bot, on
+// github.com/slack-go/slack: the /vpn-diagnose slash command, flow steps as
+// Block Kit messages with buttons and modals in a case thread, evidence
+// files shared in the thread, bundle uploads, in Socket Mode (default) or
+// HTTP mode with Slack's request signatures verified.
+//
+// Every delivery is acknowledged first and worked on afterwards by a bounded
+// worker pool; work on one case is serialised; deliveries Slack repeats
+// (retries, replayed envelopes, double clicks) change nothing the second time.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/bot"
+	"github.com/vpndiag/vpndiag/config"
+)
+
+// DefaultCommand is the slash command the manifest registers.
+const DefaultCommand = "/vpn-diagnose"
+
+// Config configures a Bot.
+type Config struct {
+	// BotToken (xoxb-…) calls the Web API and downloads files.
+	BotToken string
+	// AppToken (xapp-…) opens Socket Mode connections.
+	AppToken string
+	// SigningSecret verifies HTTP-mode requests.
+	SigningSecret string
+	// APIURL is the Slack API base, ending in "/"; Slack's when empty.
+	APIURL string
+	// MaxBodyBytes caps an HTTP request body; config.DefaultMaxBodyBytes when zero.
+	MaxBodyBytes int64
+	// MaxUploadBytes caps an evidence file; config.DefaultMaxUploadBytes when zero.
+	MaxUploadBytes int64
+	// Command is the slash command as registered; DefaultCommand when empty.
+	Command string
+	// Policy says who may diagnose and export. When it names user groups
+	// and has no Members, the bot resolves them with usergroups.users.list,
+	// cached for five minutes.
+	Policy bot.Policy
+	// Workers and Queue size the worker pool; 8 and 256 when zero.
+	Workers, Queue int
+	// JobTimeout bounds one piece of work (a click, probes, an export);
+	// 5 minutes when zero.
+	JobTimeout time.Duration
+	// MaxRetryAfter caps the wait before the one retry after Slack answers
+	// "rate limited"; 30 s when zero.
+	MaxRetryAfter time.Duration
+	// Clock is the time source (signature window, markers); vpndiag.Now when nil.
+	Clock vpndiag.Clock
+	// SocketPingInterval is how long Socket Mode waits for Slack's ping
+	// before reconnecting; slack-go's default (30 s) when zero.
+	SocketPingInterval time.Duration
+	// ReconnectMin and ReconnectMax bound the jittered backoff between
+	// Socket Mode reconnects; 1 s and 2 min when zero.
+	ReconnectMin, ReconnectMax time.Duration
+	// HTTPClient calls Slack; http.DefaultClient's settings with a 30 s
+	// timeout when nil.
+	HTTPClient *http.Client
+}
+
+// FromConfig returns the Config of a loaded configuration file.
+func FromConfig(c *config.Config) Config {
+	return Config{
+		BotToken:       c.Slack.BotToken,
+		AppToken:       c.Slack.AppToken,
+		SigningSecret:  c.Slack.SigningSecret,
+		APIURL:         c.Slack.APIURL,
+		MaxBodyBytes:   c.Slack.MaxBodyBytes,
+		MaxUploadBytes: c.Evidence.MaxUploadBytes,
+		Policy: bot.Policy{
+			Channels:    c.Slack.AllowedChannels,
+			Users:       c.Slack.AllowedUsers,
+			Usergroups:  c.Slack.AllowedUsergroups,
+			ExportUsers: c.Slack.ExportUsers,
+			Admins:      c.Slack.Admins,
+		},
+	}
+}
+
+// Deps are the services the bot drives.
+type Deps struct {
+	// Cases, Sessions-backed Diagnoser, Sites, Events and Dedup are required.
+	Cases     vpndiag.CaseService
+	Sites     vpndiag.SiteService
+	Events    vpndiag.EventService
+	Dedup     vpndiag.DedupService
+	Diagnoser vpndiag.Diagnoser
+	// Findings, when set, lets status count a case's findings.
+	Findings vpndiag.FindingService
+	// Prober runs probe steps; without it probe steps say probes are unavailable.
+	Prober vpndiag.Prober
+	// Evidence analyses files shared in case threads; without it files are refused politely.
+	Evidence bot.EvidenceIntake
+	// Exporter builds bundles; without it export is refused politely.
+	Exporter bot.Exporter
+	// Logger receives the bot's log lines; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Bot is the Slack bot. Create it with New, serve it with Handler (HTTP
+// mode) or RunSocketMode, and Close it to drain the work queue.
+type Bot struct {
+	cfg      Config
+	deps     Deps
+	api      *slackgo.Client
+	log      *slog.Logger
+	now      vpndiag.Clock
+	verifier *Verifier
+	policy   *bot.Policy
+	pool     *bot.Pool
+	locks    bot.Locks
+	apiURL   *url.URL
+
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New checks cfg and deps and returns a Bot whose worker pool is running.
+func New(cfg Config, deps Deps) (*Bot, error) {
+	var missing []string
+	if deps.Cases == nil {
+		missing = append(missing, "Cases")
+	}
+	if deps.Sites == nil {
+		missing = append(missing, "Sites")
+	}
+	if deps.Events == nil {
+		missing = append(missing, "Events")
+	}
+	if deps.Dedup == nil {
+		missing = append(missing, "Dedup")
+	}
+	if deps.Diagnoser == nil {
+		missing = append(missing, "Diagnoser")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("slack bot: missing dependencies: %s", strings.Join(missing, ", "))
+	}
+	if cfg.BotToken == "" {
+		return nil, errors.New("slack bot: a bot token is required")
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = config.DefaultMaxBodyBytes
+	}
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = config.DefaultMaxUploadBytes
+	}
+	if cfg.Command == "" {
+		cfg.Command = DefaultCommand
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Queue == 0 {
+		cfg.Queue = 256
+	}
+	if cfg.JobTimeout == 0 {
+		cfg.JobTimeout = 5 * time.Minute
+	}
+	if cfg.MaxRetryAfter == 0 {
+		cfg.MaxRetryAfter = 30 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = vpndiag.Now
+	}
+	if cfg.ReconnectMin == 0 {
+		cfg.ReconnectMin = time.Second
+	}
+	if cfg.ReconnectMax == 0 {
+		cfg.ReconnectMax = 2 * time.Minute
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	opts := []slackgo.Option{slackgo.OptionHTTPClient(cfg.HTTPClient)}
+	if cfg.AppToken != "" {
+		opts = append(opts, slackgo.OptionAppLevelToken(cfg.AppToken))
+	}
+	apiURL := "https://slack.com/api/"
+	if cfg.APIURL != "" {
+		apiURL = cfg.APIURL
+		opts = append(opts, slackgo.OptionAPIURL(cfg.APIURL))
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return nil, fmt.Errorf("slack bot: api url: %w", err)
+	}
+	b := &Bot{
+		cfg:      cfg,
+		deps:     deps,
+		api:      slackgo.New(cfg.BotToken, opts...),
+		log:      deps.Logger.With("component", "slack"),
+		now:      cfg.Clock,
+		verifier: &Verifier{Secret: cfg.SigningSecret, Clock: cfg.Clock},
+		pool:     bot.NewPool(cfg.Workers, cfg.Queue),
+		apiURL:   u,
+	}
+	policy := cfg.Policy
+	if policy.Members == nil && (len(policy.Usergroups) > 0 || hasGroup(policy.ExportUsers)) {
+		policy.Members = &bot.CachedMembers{Source: usergroups{b}, Clock: cfg.Clock}
+	}
+	b.policy = &policy
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	return b, nil
+}
+
+func hasGroup(ids []string) bool {
+	for _, id := range ids {
+		if strings.HasPrefix(id, "S") {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops accepting work, waits for queued work to finish, then cancels
+// what is still running.
+func (b *Bot) Close() error {
+	done := make(chan struct{})
+	go func() { b.pool.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(b.cfg.JobTimeout):
+		b.cancel()
+		<-done
+	}
+	b.cancel()
+	return nil
+}
+
+// submit queues work with a context bounded by JobTimeout. It reports false
+// when the queue is full, so the caller can tell the user to try again.
+func (b *Bot) submit(name string, fn func(ctx context.Context)) bool {
+	err := b.pool.Submit(func() {
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.JobTimeout)
+		defer cancel()
+		defer func() {
+			if r := recover(); r != nil {
+				b.log.Error("slack: work panicked", "job", name, "panic", r)
+			}
+		}()
+		fn(ctx)
+	})
+	if err != nil {
+		b.log.Warn("slack: work queue full; delivery refused", "job", name)
+		return false
+	}
+	return true
+}
+
+// claim reports whether every key is claimed for the first time. A key
+// already claimed means the delivery was handled before: nothing is done.
+func (b *Bot) claim(ctx context.Context, keys ...string) (bool, error) {
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		first, err := b.deps.Dedup.Claim(ctx, k)
+		if err != nil {
+			return false, fmt.Errorf("claim %s: %w", k, err)
+		}
+		if !first {
+			b.log.Info("slack: duplicate delivery ignored", "key", k)
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// usergroups resolves user groups with usergroups.users.list.
+type usergroups struct{ b *Bot }
+
+func (u usergroups) UsergroupMembers(ctx context.Context, group string) ([]string, error) {
+	var ms []string
+	err := u.b.call(ctx, "usergroups.users.list", func(ctx context.Context) error {
+		var err error
+		ms, err = u.b.api.GetUserGroupMembersContext(ctx, group)
+		return err
+	})
+	return ms, err
+}

@@ -1,0 +1,291 @@
+package slack
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	slackgo "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+
+	"github.com/vpndiag/vpndiag"
+)
+
+// onEvent queues the work of an Events API callback. eventID is the outer
+// event_id; envelope the Socket Mode envelope ID, if any.
+func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string) {
+	if ev.Type != slackevents.CallbackEvent {
+		return
+	}
+	var eventID string
+	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
+		eventID = cb.EventID
+	}
+	keys := []string{envKey(envelope)}
+	if eventID != "" {
+		keys = append(keys, "slack:evt:"+eventID)
+	}
+	switch e := ev.InnerEvent.Data.(type) {
+	case *slackevents.MessageEvent:
+		if e.BotID != "" || e.Message == nil || len(e.Message.Files) == 0 || e.ThreadTimeStamp == "" {
+			return
+		}
+		b.submit("files", func(ctx context.Context) {
+			if ok, err := b.claim(ctx, keys...); err != nil || !ok {
+				if err != nil {
+					b.log.Error("slack: dedup", "error", err)
+				}
+				return
+			}
+			cs := b.caseOfThread(ctx, e.Channel, e.ThreadTimeStamp)
+			if cs == nil {
+				return
+			}
+			for _, f := range e.Message.Files {
+				b.intake(ctx, cs, f.ID, e.User)
+			}
+		})
+	case *slackevents.FileSharedEvent:
+		b.submit("file_shared", func(ctx context.Context) {
+			if ok, err := b.claim(ctx, keys...); err != nil || !ok {
+				if err != nil {
+					b.log.Error("slack: dedup", "error", err)
+				}
+				return
+			}
+			f, err := b.fileInfo(ctx, e.FileID)
+			if err != nil {
+				return
+			}
+			for _, sh := range []map[string][]slackgo.ShareFileInfo{f.Shares.Public, f.Shares.Private} {
+				for _, info := range sh[e.ChannelID] {
+					if info.ThreadTs == "" {
+						continue
+					}
+					if cs := b.caseOfThread(ctx, e.ChannelID, info.ThreadTs); cs != nil {
+						b.intake(ctx, cs, e.FileID, e.UserID)
+						return
+					}
+				}
+			}
+		})
+	}
+}
+
+// caseOfThread returns the open case whose thread is threadTS, or nil.
+func (b *Bot) caseOfThread(ctx context.Context, channel, threadTS string) *vpndiag.Case {
+	open := vpndiag.CaseOpen
+	cs, _, err := b.deps.Cases.FindCases(ctx, vpndiag.CaseFilter{ChannelID: &channel, Status: &open, Limit: 500})
+	if err != nil {
+		b.log.Error("slack: find cases", "error", err)
+		return nil
+	}
+	for _, c := range cs {
+		if c.ThreadTS == threadTS {
+			return c
+		}
+	}
+	return nil
+}
+
+func (b *Bot) fileInfo(ctx context.Context, id string) (*slackgo.File, error) {
+	var f *slackgo.File
+	err := b.call(ctx, "files.info", func(ctx context.Context) error {
+		var err error
+		f, _, _, err = b.api.GetFileInfoContext(ctx, id, 0, 0)
+		return err
+	})
+	return f, err
+}
+
+// binaryTypes are media types refused without downloading.
+var binaryTypes = []string{"image/", "video/", "audio/", "application/zip", "application/pdf", "application/x-", "application/octet-stream", "application/vnd."}
+
+// intake downloads one file shared in a case thread (at most once per file),
+// hands it to evidence analysis, says what was found in the thread, and
+// answers an evidence step with the findings.
+func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, fileID, user string) {
+	to := replyTo{channel: cs.ChannelID, user: user, threadTS: cs.ThreadTS}
+	if ok, err := b.claim(ctx, "slack:file:"+fileID); err != nil || !ok {
+		if err != nil {
+			b.log.Error("slack: dedup", "error", err)
+		}
+		return
+	}
+	if err := b.policy.CanDiagnose(ctx, user, cs.ChannelID); err != nil {
+		b.tell(ctx, to, userMessage(err))
+		return
+	}
+	if b.deps.Evidence == nil {
+		b.tell(ctx, to, "Evidence analysis is not enabled on this bot, so I did not read that file.")
+		return
+	}
+	f, err := b.fileInfo(ctx, fileID)
+	if err != nil {
+		b.tell(ctx, to, userMessage(err))
+		return
+	}
+	name := f.Name
+	if name == "" {
+		name = fileID
+	}
+	refuse := func(why string) {
+		b.log.Info("slack: file refused", "case", cs.ID, "file", fileID, "name", name, "why", why)
+		_, _ = b.post(ctx, cs.ChannelID, cs.ThreadTS, fmt.Sprintf("%s was not read: %s", name, why),
+			[]slackgo.Block{section(fmt.Sprintf(":no_entry_sign: *%s* was not read: %s", esc(name), why))})
+	}
+	if int64(f.Size) > b.cfg.MaxUploadBytes {
+		refuse(fmt.Sprintf("it is %s, over the limit of %s. Upload the relevant part (the VPN section of the config, or the log lines around the failure).", humanBytes(int64(f.Size)), humanBytes(b.cfg.MaxUploadBytes)))
+		return
+	}
+	for _, p := range binaryTypes {
+		if strings.HasPrefix(f.Mimetype, p) {
+			refuse(fmt.Sprintf("it is a %s file; I read text configs and logs. Export them as text and upload them again.", esc(f.Mimetype)))
+			return
+		}
+	}
+	url := f.URLPrivateDownload
+	if url == "" {
+		url = f.URLPrivate
+	}
+	summary, findings, err := b.download(ctx, cs, url, name, user)
+	switch {
+	case errors.Is(err, errTooLarge):
+		refuse(fmt.Sprintf("it is over the limit of %s.", humanBytes(b.cfg.MaxUploadBytes)))
+		return
+	case errors.Is(err, errBinary):
+		refuse("it looks binary; I read text configs and logs. Export them as text and upload them again.")
+		return
+	case err != nil:
+		b.log.Warn("slack: evidence failed", "case", cs.ID, "file", fileID, "error", err)
+		refuse(esc(userMessage(err)))
+		return
+	}
+	text, blocks := evidenceMessage(name, user, summary, findings)
+	if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, text, blocks); err != nil {
+		b.log.Warn("slack: evidence result not posted", "case", cs.ID, "error", err)
+	}
+	b.answerEvidence(ctx, cs, fileID, user, findings)
+}
+
+func (b *Bot) answerEvidence(ctx context.Context, cs *vpndiag.Case, fileID, user string, findings []*vpndiag.Finding) {
+	unlock, err := b.locks.Lock(ctx, cs.ID)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	cur, err := b.deps.Diagnoser.Current(ctx, cs.ID)
+	if err != nil || cur.Kind != vpndiag.StepEvidence {
+		return
+	}
+	next, err := b.deps.Diagnoser.Reply(ctx, cs.ID, vpndiag.Reply{Seq: cur.Seq, Findings: findings, Actor: user, IdempotencyKey: "slack:file:" + fileID})
+	if vpndiag.ErrorCode(err) == vpndiag.ECONFLICT {
+		return
+	} else if err != nil {
+		b.log.Warn("slack: evidence reply", "case", cs.ID, "error", err)
+		b.tell(ctx, replyTo{channel: cs.ChannelID, user: user, threadTS: cs.ThreadTS}, userMessage(err))
+		return
+	}
+	if err := b.advance(ctx, cs, next, user); err != nil {
+		b.log.Warn("slack: next step", "case", cs.ID, "error", err)
+	}
+}
+
+var (
+	errTooLarge = errors.New("file over the upload limit")
+	errBinary   = errors.New("file is binary")
+)
+
+// download streams the file with the bot token (Authorization: Bearer) into
+// evidence analysis, refusing binary content and stopping at the size cap.
+func (b *Bot) download(ctx context.Context, cs *vpndiag.Case, url, name, user string) (string, []*vpndiag.Finding, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		w := &capWriter{w: pw, left: b.cfg.MaxUploadBytes}
+		err := b.api.GetFileContext(ctx, url, w)
+		if err == nil && w.over {
+			err = errTooLarge
+		}
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close()
+	br := bufio.NewReaderSize(pr, 8192)
+	head, err := br.Peek(8192)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		if errors.Is(err, errTooLarge) {
+			return "", nil, errTooLarge
+		}
+		return "", nil, fmt.Errorf("download %s: %w", name, err)
+	}
+	if looksBinary(head) {
+		return "", nil, errBinary
+	}
+	src := &errReader{r: br}
+	summary, findings, err := b.deps.Evidence.Attach(ctx, cs.ID, name, src, user)
+	if src.err != nil {
+		if errors.Is(src.err, errTooLarge) {
+			return "", nil, errTooLarge
+		}
+		return "", nil, fmt.Errorf("download %s: %w", name, src.err)
+	}
+	return summary, findings, err
+}
+
+// capWriter passes at most left bytes and then fails, so a download stops
+// at the cap.
+type capWriter struct {
+	w    io.Writer
+	left int64
+	over bool
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.left {
+		c.over = true
+		return 0, errTooLarge
+	}
+	c.left -= int64(len(p))
+	return c.w.Write(p)
+}
+
+// errReader remembers a read error other than EOF.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.err = err
+	}
+	return n, err
+}
+
+// looksBinary reports whether head holds a NUL byte or is sniffed as a
+// non-text type.
+func looksBinary(head []byte) bool {
+	if len(head) == 0 {
+		return false
+	}
+	if bytes.IndexByte(head, 0) >= 0 {
+		return true
+	}
+	ct := http.DetectContentType(head)
+	return !strings.HasPrefix(ct, "text/") && ct != "application/json" && !strings.Contains(ct, "xml")
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,226 @@
+package slack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/bot"
+	botslack "github.com/vpndiag/vpndiag/bot/slack"
+	"github.com/vpndiag/vpndiag/bundle"
+	"github.com/vpndiag/vpndiag/probes"
+	"github.com/vpndiag/vpndiag/storage/sqlite"
+)
+
+// withWholeBot wires the real in-process prober, evidence storage in the
+// real store and the real bundle exporter.
+func withWholeBot(h **Harness) func(*botslack.Config, *botslack.Deps) {
+	return func(_ *botslack.Config, d *botslack.Deps) {
+		d.Prober = &probes.Local{}
+		d.Evidence = bot.EvidenceFunc(func(ctx context.Context, caseID int64, name string, r io.Reader, actor string) (string, []*vpndiag.Finding, error) {
+			ev := &vpndiag.Evidence{CaseID: caseID, Name: name, Kind: vpndiag.EvidenceConfig, MediaType: "text/plain", UploadedBy: actor}
+			if err := sqlite.NewEvidenceService((*h).DB).CreateEvidence(ctx, ev, r); err != nil {
+				return "", nil, err
+			}
+			return fmt.Sprintf("stored %d bytes", ev.Size), nil, nil
+		})
+		d.Exporter = bot.ExportFunc(func(ctx context.Context, caseID int64, w io.Writer) (string, error) {
+			db := (*h).DB
+			x := &bundle.Exporter{Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db), Events: sqlite.NewEventService(db),
+				Probes: sqlite.NewProbeService(db), Evidence: sqlite.NewEvidenceService(db), Findings: sqlite.NewFindingService(db), Sites: sqlite.NewSiteService(db)}
+			c, err := x.Cases.FindCaseByID(ctx, caseID)
+			if err != nil {
+				return "", err
+			}
+			if _, err := x.Export(ctx, c.Marker, w); err != nil {
+				return "", err
+			}
+			return bundle.DefaultFileName(c.Marker), nil
+		})
+	}
+}
+
+// listen starts a TCP listener on loopback that accepts and closes.
+func listen(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestWholeCase drives a case only through Slack payloads: slash command,
+// button clicks, modal submissions, a file shared in the thread, export.
+func TestWholeCase(t *testing.T) {
+	var h *Harness
+	h = MustHarness(t, withWholeBot(&h))
+	port := listen(t)
+	const user, channel = "U1", "C1"
+
+	// /vpn-diagnose start: acknowledged at once, root message and first step.
+	if r := h.Command(user, channel, "start tunnel is down since 9:00"); r.Status != 200 || r.Body != "" {
+		t.Fatalf("start: %d %q", r.Status, r.Body)
+	}
+	msgs := h.WaitMessages(channel, 2)
+	cs := h.MustCase(channel)
+	root, first := msgs[0], msgs[1]
+	if root.TS != cs.ThreadTS || root.ThreadTS != "" || !strings.Contains(root.Text, cs.Marker) || !strings.Contains(root.Text, "tunnel is down since 9:00") {
+		t.Fatalf("root message %+v for case %+v", root, cs)
+	}
+	if first.ThreadTS != root.TS || !strings.Contains(first.Text, "What do you see?") {
+		t.Fatalf("first step %+v", first)
+	}
+	ids := ActionIDs(t, first)
+	want := []string{fmt.Sprintf("vd1:%d:0:dns", cs.ID), fmt.Sprintf("vd1:%d:0:tunnel_down", cs.ID)}
+	if fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Fatalf("buttons %v, want sorted %v", ids, want)
+	}
+
+	// Click "Names do not resolve"; the step is edited in place.
+	click := h.ClickPayload(user, channel, root.TS, first.TS, ids[0])
+	if r := h.Interaction(click); r.Status != 200 || r.Body != "" {
+		t.Fatalf("click: %d %q", r.Status, r.Body)
+	}
+	msgs = h.WaitMessages(channel, 3)
+	h.Settle()
+	msgs = h.Fake.Messages(channel)
+	if m := msgs[1]; m.Updates != 1 || !strings.Contains(BlocksText(m), "<@U1> answered *Names do not resolve*") || len(ActionIDs(t, m)) != 0 {
+		t.Fatalf("answered step not edited in place: %+v", m)
+	}
+	second := msgs[2]
+	if !strings.Contains(second.Text, "Which resolver") {
+		t.Fatalf("second step %q", second.Text)
+	}
+
+	// The same delivery again (a Slack retry) changes nothing; a second
+	// click on the old button is told the step is done.
+	before := len(h.Fake.Calls(""))
+	if r := h.Interaction(click, botslack.HeaderRetryNum, "1", "X-Slack-Retry-Reason", "http_timeout"); r.Status != 200 {
+		t.Fatalf("retry: %d", r.Status)
+	}
+	h.Settle()
+	if n := len(h.Fake.Calls("")); n != before {
+		t.Fatalf("a retried delivery made %d Slack calls", n-before)
+	}
+	h.Interaction(h.ClickPayload(user, channel, root.TS, first.TS, ids[1]))
+	if eph := h.WaitEphemeral(1); eph[0] != "This step is already done." {
+		t.Fatalf("old button: %q", eph[0])
+	}
+
+	// "Our internal resolver" → input step with a button that opens a modal.
+	h.Interaction(h.ClickPayload(user, channel, root.TS, second.TS, ActionIDs(t, second)[0]))
+	msgs = h.WaitMessages(channel, 4)
+	input := msgs[3]
+	if !strings.Contains(input.Text, "public IP") {
+		t.Fatalf("input step %q", input.Text)
+	}
+	h.Interaction(h.ClickPayload(user, channel, root.TS, input.TS, ActionIDs(t, input)[0]))
+	h.Fake.WaitFor(t, 5e9, "views.open", func() bool { return len(h.Fake.Calls("views.open")) == 1 })
+	if got := h.Fake.Calls("views.open")[0]; !strings.Contains(string(got.JSON), `"trigger_id":"`) {
+		t.Fatalf("views.open without trigger: %s", got.JSON)
+	}
+	// An invalid value is answered with the error next to the field.
+	r := h.Interaction(h.SubmitPayload(user, 0, "not-an-ip"))
+	var resp struct {
+		Action string            `json:"response_action"`
+		Errors map[string]string `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &resp); err != nil || resp.Action != "errors" || !strings.Contains(resp.Errors["value"], "is not an IP address") {
+		t.Fatalf("invalid modal value: %d %s", r.Status, r.Body)
+	}
+	if r := h.Interaction(h.SubmitPayload(user, 0, " 127.0.0.1 ")); r.Status != 200 || r.Body != "" {
+		t.Fatalf("valid modal value: %d %q", r.Status, r.Body)
+	}
+	msgs = h.WaitMessages(channel, 5)
+	portStep := msgs[4]
+	h.Settle()
+	if m := h.Fake.Messages(channel)[3]; !strings.Contains(BlocksText(m), "<@U1> answered *127.0.0.1*") {
+		t.Fatalf("input step not edited: %s", BlocksText(m))
+	}
+
+	// The port; then the probe step runs by itself against the listener.
+	h.Interaction(h.ClickPayload(user, channel, root.TS, portStep.TS, ActionIDs(t, portStep)[0]))
+	h.Fake.WaitFor(t, 5e9, "second views.open", func() bool { return len(h.Fake.Calls("views.open")) == 2 })
+	h.Interaction(h.SubmitPayload(user, 1, strconv.Itoa(port)))
+	msgs = h.WaitMessages(channel, 7)
+	h.Settle()
+	msgs = h.Fake.Messages(channel)
+	probe, evidence := msgs[5], msgs[6]
+	if probe.Updates != 1 || !strings.Contains(BlocksText(probe), "*ok*") || !strings.Contains(BlocksText(probe), "127.0.0.1") {
+		t.Fatalf("probe step not updated with its result: %s", BlocksText(probe))
+	}
+	if !strings.Contains(evidence.Text, "Upload your VPN device configuration") {
+		t.Fatalf("evidence step %q", evidence.Text)
+	}
+
+	// A config shared in the thread is downloaded, stored and answered.
+	h.Fake.AddFile("F1", "swanctl.conf", "text/plain", []byte("connections { hq { version = 2 } }\n"), nil)
+	ev := h.FileEvent(user, channel, root.TS, "F1")
+	if r := h.Event(ev); r.Status != 200 {
+		t.Fatalf("file event: %d", r.Status)
+	}
+	h.Event(ev, botslack.HeaderRetryNum, "1")
+	msgs = h.WaitMessages(channel, 9)
+	h.Settle()
+	msgs = h.Fake.Messages(channel)
+	if len(msgs) != 9 {
+		t.Fatalf("%d messages after the file, want 9 (file answered once, then the escalation)", len(msgs))
+	}
+	if !strings.Contains(msgs[7].Text, "swanctl.conf: stored 35 bytes") {
+		t.Fatalf("evidence answer %q", msgs[7].Text)
+	}
+	if dl := h.Fake.Calls("download"); len(dl) != 1 || dl[0].Auth != "Bearer "+"xoxb-fake-bot-token" {
+		t.Fatalf("downloads %+v", dl)
+	}
+	esc := msgs[8]
+	if !strings.Contains(esc.Text, "Open a support case") || len(ActionIDs(t, esc)) != 1 {
+		t.Fatalf("escalation step %q %v", esc.Text, ActionIDs(t, esc))
+	}
+
+	// /vpn-diagnose export: the bundle arrives in the case thread.
+	h.Command(user, channel, "export")
+	h.Fake.WaitFor(t, 10e9, "the bundle upload", func() bool { return len(h.Fake.Uploads()) == 1 })
+	up := h.Fake.Uploads()[0]
+	if up.Channel != channel || up.ThreadTS != root.TS || up.Filename != cs.Marker+"-bundle.zip" {
+		t.Fatalf("upload %+v", up)
+	}
+	if _, err := bundle.Verify(bytes.NewReader(up.Content), int64(len(up.Content))); err != nil {
+		t.Fatalf("the uploaded bundle does not verify: %v", err)
+	}
+	for _, m := range []string{"files.getUploadURLExternal", "upload", "files.completeUploadExternal"} {
+		if n := len(h.Fake.Calls(m)); n != 1 {
+			t.Errorf("%s called %d times", m, n)
+		}
+	}
+	// Every answer is in the store, once.
+	answers, err := h.Sessions.FindAnswers(context.Background(), cs.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range answers {
+		got = append(got, a.State+"="+a.Choice+a.Value)
+	}
+	if len(answers) != 6 {
+		t.Fatalf("answers %v", got)
+	}
+	t.Logf("answers: %v", got)
+}
