@@ -1,0 +1,242 @@
+package lab
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Gateway names one of the lab's two strongSwan gateways.
+type Gateway string
+
+const (
+	// CustomerGateway is the customer's VPN device: it initiates.
+	CustomerGateway Gateway = "cgw"
+	// CloudGateway is the cloud VPN endpoint: responder only, DPD on.
+	CloudGateway Gateway = "cld"
+)
+
+// strongswanConf renders a gateway's strongswan.conf: only the plugins the
+// lab needs (kernel-libipsec for userspace ESP; no resolve plugin, which
+// would rewrite the host's resolv.conf), shortened retransmits, a vici
+// socket and a log file in the gateway's run directory.
+func strongswanConf(dir string) string {
+	return fmt.Sprintf(`# strongswan.conf of a vpndiag lab gateway; charon runs with STRONGSWAN_CONF pointing here.
+charon {
+	load = random nonce openssl aes sha1 sha2 hmac kdf gmp curve25519 kernel-libipsec kernel-netlink socket-default vici
+	# Shortened for the lab: a dead peer is given up after about 7 s
+	# (1 + 1.4 + 1.96 + 2.74 s) instead of about 165 s.
+	retransmit_timeout = 1.0
+	retransmit_base = 1.4
+	retransmit_tries = 3
+	plugins {
+		vici {
+			socket = unix://%[1]s/charon.vici
+		}
+	}
+	syslog {
+		daemon {
+			default = -1
+		}
+	}
+	filelog {
+		lab {
+			path = %[1]s/charon.log
+			time_format = %%Y-%%m-%%dT%%H:%%M:%%S
+			ike_name = yes
+			append = yes
+			flush_line = yes
+			default = 1
+			knl = 0
+		}
+	}
+}
+`, dir)
+}
+
+// confState is what the rendered configurations depend on.
+type confState struct {
+	psk         string
+	faults      map[string]bool
+	dpdDelay    time.Duration
+	idleTimeout time.Duration
+	dropPeriod  time.Duration
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%ds", int(d/time.Second)) }
+
+// customerSwanctl renders the customer gateway's swanctl.conf: IKEv2,
+// IKE lifetime 28800 s, child SA 3600 s rekeyed at 51 min, PFS, UDP
+// encapsulation forced (libipsec sends ESP only in UDP 4500).
+func customerSwanctl(s confState) string {
+	var b strings.Builder
+	psk := s.psk
+	if s.faults[FaultPSKMismatch] {
+		psk = "mistyped-" + s.psk
+	}
+	espProposal := "aes256-sha256-modp2048"
+	if s.faults[FaultPFSMismatch] {
+		espProposal = "aes256-sha256-modp3072"
+	}
+	startAction, closeAction := "start", "start"
+	if s.faults[FaultCustomerNeverInitiates] {
+		startAction, closeAction = "trap", "trap"
+	}
+	if s.faults[FaultPeriodicDrop] {
+		closeAction = "trap"
+	}
+	fmt.Fprintf(&b, `# swanctl.conf of the customer VPN gateway (vpndiag lab)
+connections {
+	%[1]s {
+		version = 2
+		local_addrs = %[2]s
+		remote_addrs = %[3]s
+		proposals = aes256-sha256-modp2048
+		rekey_time = %[4]s
+		encap = yes
+		mobike = no
+		keyingtries = 0
+		local {
+			auth = psk
+			id = %[2]s
+		}
+		remote {
+			auth = psk
+			id = %[3]s
+		}
+		children {
+			%[5]s {
+				local_ts = %[6]s
+				remote_ts = %[7]s
+				esp_proposals = %[8]s
+				rekey_time = %[9]s
+				life_time = %[10]s
+				start_action = %[11]s
+				close_action = %[12]s
+			}
+`, CustomerConn, CustomerGWAddr, CloudGWAddr, secs(ikeLifetime), CustomerChild, CustomerCIDR, CloudCIDR,
+		espProposal, secs(childRekey), secs(childLifetime), startAction, closeAction)
+	if s.faults[FaultTSMismatch] {
+		fmt.Fprintf(&b, `			%[1]s {
+				local_ts = %[2]s
+				remote_ts = %[3]s
+				esp_proposals = %[4]s
+				rekey_time = %[5]s
+				life_time = %[6]s
+				start_action = start
+				close_action = start
+			}
+`, SecondChild, CustomerSecondCIDR, CloudCIDR, espProposal, secs(childRekey), secs(childLifetime))
+	}
+	fmt.Fprintf(&b, `		}
+	}
+}
+secrets {
+	ike-cloud {
+		id-1 = %s
+		id-2 = %s
+		secret = "%s"
+	}
+}
+`, CustomerGWAddr, CloudGWAddr, psk)
+	return b.String()
+}
+
+// cloudSwanctl renders the cloud gateway's swanctl.conf: a responder that
+// never initiates (no start action, no rekeying of its own: the customer
+// rekeys), DPD on.
+func cloudSwanctl(s confState) string {
+	childLife := childLifetime
+	extra := ""
+	if s.faults[FaultPeriodicDrop] {
+		// Scaled down; the lab ends each CHILD_SA at DropPeriod, before this
+		// hard lifetime, because strongSwan would re-create a CHILD_SA
+		// itself after its hard expiry, which a responder must not do.
+		childLife = s.dropPeriod + 5*time.Second
+	}
+	if s.faults[FaultCustomerNeverInitiates] {
+		extra = "\t\t\t\tinactivity = " + secs(s.idleTimeout) + "\n"
+	}
+	return fmt.Sprintf(`# swanctl.conf of the cloud VPN gateway (vpndiag lab): responder only
+connections {
+	%[1]s {
+		version = 2
+		local_addrs = %[2]s
+		remote_addrs = %[3]s
+		proposals = aes256-sha256-modp2048
+		# Never rekeys nor reauthenticates itself: the customer does (IKE lifetime %[4]s).
+		rekey_time = 0s
+		dpd_delay = %[5]s
+		encap = yes
+		mobike = no
+		unique = replace
+		local {
+			auth = psk
+			id = %[2]s
+		}
+		remote {
+			auth = psk
+			id = %[3]s
+		}
+		children {
+			%[6]s {
+				local_ts = %[7]s
+				remote_ts = %[8]s
+				esp_proposals = aes256-sha256-modp2048
+				rekey_time = 0s
+				life_time = %[9]s
+				dpd_action = clear
+				start_action = none
+				close_action = none
+%[10]s			}
+		}
+	}
+}
+secrets {
+	ike-customer {
+		id-1 = %[2]s
+		id-2 = %[3]s
+		secret = "%[11]s"
+	}
+}
+`, CloudConn, CloudGWAddr, CustomerGWAddr, secs(ikeLifetime), secs(s.dpdDelay), CloudChild, CloudCIDR, CustomerCIDR,
+		secs(childLife), extra, s.psk)
+}
+
+// cloudDNSConf renders the cloud DNS server's dnsmasq configuration: it is
+// authoritative for the cloud domain and forwards nothing.
+func cloudDNSConf(dir string) string {
+	return fmt.Sprintf(`# dnsmasq: cloud DNS server (vpndiag lab)
+no-resolv
+no-hosts
+bind-interfaces
+listen-address=%[1]s
+user=root
+pid-file=%[2]s/dnsmasq.pid
+log-facility=%[2]s/dnsmasq.log
+log-queries
+local=/%[3]s/
+host-record=%[4]s,%[5]s
+host-record=dns.%[3]s,%[1]s
+`, CloudDNSAddr, dir, CloudDomain, FrontEndFQDN, FrontEndAddr)
+}
+
+// resolverConf renders the customer's internal resolver: with the
+// conditional forwarder it sends the cloud domain to the cloud DNS server;
+// without it, it answers the environment's public address.
+func resolverConf(dir string, forwarder bool) string {
+	rule := fmt.Sprintf("# conditional forwarder for the cloud domain\nserver=/%s/%s\n", CloudDomain, CloudDNSAddr)
+	if !forwarder {
+		rule = fmt.Sprintf("# no conditional forwarder: the public answer\naddress=/%s/%s\n", FrontEndFQDN, FrontEndPublicAddr)
+	}
+	return fmt.Sprintf(`# dnsmasq: customer internal resolver (vpndiag lab)
+no-resolv
+no-hosts
+bind-interfaces
+listen-address=%[1]s
+user=root
+pid-file=%[2]s/dnsmasq.pid
+log-facility=%[2]s/dnsmasq.log
+log-queries
+%[3]s`, ResolverAddr, dir, rule)
+}

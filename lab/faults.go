@@ -1,0 +1,315 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vpndiag/vpndiag"
+)
+
+// Fault names.
+const (
+	FaultPSKMismatch            = "psk-mismatch"
+	FaultUDPBlocked             = "udp-500-4500-blocked"
+	FaultESPBlocked             = "esp-blocked"
+	FaultPFSMismatch            = "pfs-mismatch"
+	FaultTSMismatch             = "ts-mismatch"
+	FaultDNSDown                = "dns-down"
+	FaultCustomerNeverInitiates = "customer-never-initiates"
+	FaultDPDUnanswered          = "dpd-unanswered"
+	FaultFrontEndPing           = "frontend-ping"
+	FaultNoConditionalForwarder = "no-conditional-forwarder"
+	FaultPeriodicDrop           = "periodic-drop"
+)
+
+// FaultInfo describes a fault.
+type FaultInfo struct {
+	// Name is what Fault and Clear take.
+	Name string
+	// Summary says what the fault changes in the lab.
+	Summary string
+	// Effect says what it does at the network level and what charon logs.
+	Effect string
+}
+
+// faults is the registry, in the order Faults lists them.
+var faults = []FaultInfo{
+	{FaultPSKMismatch, "the customer gateway's pre-shared key differs from the cloud's",
+		"IKE_AUTH fails: customer logs `received AUTHENTICATION_FAILED notify error`, cloud logs `tried 1 shared key for ... but MAC mismatched`; no tunnel"},
+	{FaultUDPBlocked, "the path drops UDP 500 and 4500 both ways",
+		"no IKE and no ESP-in-UDP: customer logs `retransmit N of request with message ID 0` and `giving up after 3 retransmits`; no tunnel"},
+	{FaultESPBlocked, "the path drops IP protocol 50 and ESP in UDP 4500 (non-zero SPI), IKE passes",
+		"the SAs stay ESTABLISHED/INSTALLED but no traffic passes"},
+	{FaultPFSMismatch, "the customer's CHILD_SA proposal uses DH group modp3072, the cloud's modp2048",
+		"the first CHILD_SA (in IKE_AUTH, no KE) comes up; the forced rekey fails: customer logs `received NO_PROPOSAL_CHOSEN notify`; the lab then ends the old CHILD_SA as its expiry would, and re-creating it fails too: no traffic"},
+	{FaultTSMismatch, "the customer proposes a second subnet (192.168.20.0/24) as a second SA pair",
+		"the cloud answers TS_UNACCEPTABLE for it (`traffic selectors ... unacceptable`); 192.168.10.0/24 still works, 192.168.20.0/24 does not"},
+	{FaultDNSDown, "the cloud DNS server's service is stopped (the host still answers ping)",
+		"DNS queries to the cloud DNS server time out or are refused; ping still works"},
+	{FaultCustomerNeverInitiates, "the customer gateway brings the tunnel up only on traffic; the cloud ends idle CHILD_SAs",
+		"no SA until traffic flows: the first packet is dropped (`could not find an outbound IPsec SA`), the lab initiates, then traffic passes; idle for IdleTimeout, the cloud closes it again"},
+	{FaultDPDUnanswered, "the path drops the customer's INFORMATIONAL responses (DPD replies)",
+		"the cloud logs `sending DPD request`, retransmits and `giving up after 3 retransmits`, and deletes its SAs; traffic stops"},
+	{FaultFrontEndPing, "none: the front-end drops ICMP by design (the baseline)",
+		"ping to the front-end gets no answer; TCP 443 and 80 connect"},
+	{FaultNoConditionalForwarder, "the customer's internal resolver has no conditional forwarder for the cloud domain",
+		"the environment FQDN resolves to its public address (203.0.113.80) instead of the private one"},
+	{FaultPeriodicDrop, "the cloud's CHILD_SA ends every DropPeriod (lifetime scaled down to seconds); the customer re-creates it on traffic",
+		"the cloud logs `closing CHILD_SA`, the customer `received DELETE for ESP CHILD_SA`; the next packet is lost, then the lab initiates again"},
+}
+
+// Faults lists every fault the lab can apply.
+func Faults() []FaultInfo { return slices.Clone(faults) }
+
+// LookupFault returns the fault named name.
+func LookupFault(name string) (FaultInfo, error) {
+	for _, f := range faults {
+		if f.Name == name {
+			return f, nil
+		}
+	}
+	names := make([]string, len(faults))
+	for i, f := range faults {
+		names[i] = f.Name
+	}
+	return FaultInfo{}, vpndiag.Errorf(vpndiag.EINVALID, "Unknown fault %q; the faults are: %s.", name, strings.Join(names, ", "))
+}
+
+// Active returns the faults applied now.
+func (l *Lab) Active() ([]string, error) {
+	st, err := l.loadState()
+	if err != nil {
+		return nil, err
+	}
+	return st.Faults, nil
+}
+
+// The nftables tables the path faults add to the path router.
+const (
+	tableUDP = "vpnlab_udp"
+	tableESP = "vpnlab_esp"
+	tableDPD = "vpnlab_dpd"
+)
+
+// Fault applies the named fault and returns when it is in effect. Applying
+// an active fault again re-applies it.
+func (l *Lab) Fault(ctx context.Context, name string) error {
+	if _, err := LookupFault(name); err != nil {
+		return err
+	}
+	var st *state
+	err := l.withState(func(s *state) error {
+		if !slices.Contains(s.Faults, name) {
+			s.Faults = append(s.Faults, name)
+		}
+		if name == FaultPeriodicDrop {
+			s.NextDrop = time.Now().Add(s.DropPeriod)
+		}
+		st = s
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("fault %s: %w", name, err)
+	}
+	if err := l.apply(ctx, name, st); err != nil {
+		return fmt.Errorf("fault %s: %w", name, err)
+	}
+	l.opts.Logf("lab %s: fault %s applied", l.Name, name)
+	return nil
+}
+
+// Clear removes the named fault and returns when the lab is back to its
+// baseline: the tunnel up and carrying traffic. Clearing an inactive fault
+// also restores the baseline.
+func (l *Lab) Clear(ctx context.Context, name string) error {
+	if _, err := LookupFault(name); err != nil {
+		return err
+	}
+	var st *state
+	err := l.withState(func(s *state) error {
+		s.Faults = slices.DeleteFunc(s.Faults, func(f string) bool { return f == name })
+		if name == FaultPeriodicDrop {
+			s.NextDrop = time.Time{}
+		}
+		st = s
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("clear %s: %w", name, err)
+	}
+	if err := l.undo(ctx, name, st); err != nil {
+		return fmt.Errorf("clear %s: %w", name, err)
+	}
+	if err := l.restore(ctx, st); err != nil {
+		return fmt.Errorf("clear %s: %w", name, err)
+	}
+	l.opts.Logf("lab %s: fault %s cleared", l.Name, name)
+	return nil
+}
+
+// reconfigure writes and loads every configuration for st.
+func (l *Lab) reconfigure(ctx context.Context, st *state) error {
+	if err := l.writeConfigs(st); err != nil {
+		return err
+	}
+	if err := l.load(ctx, CloudGateway); err != nil {
+		return err
+	}
+	return l.load(ctx, CustomerGateway)
+}
+
+func (l *Lab) apply(ctx context.Context, name string, st *state) error {
+	switch name {
+	case FaultPSKMismatch, FaultTSMismatch:
+		if err := l.reconfigure(ctx, st); err != nil {
+			return err
+		}
+		l.reconnect(ctx, st, true)
+	case FaultPFSMismatch:
+		if err := l.reconfigure(ctx, st); err != nil {
+			return err
+		}
+		l.reconnect(ctx, st, true)
+		// The mismatch shows at the first rekey (CREATE_CHILD_SA carries a KE
+		// payload, IKE_AUTH does not).
+		off := fileSize(l.CharonLog(CustomerGateway))
+		_, _ = l.swanctl(ctx, CustomerGateway, "--rekey", "--child", CustomerChild)
+		if err := waitLog(ctx, l.CharonLog(CustomerGateway), off, "NO_PROPOSAL_CHOSEN", 10*time.Second); err != nil {
+			return err
+		}
+		// The old CHILD_SA would live on until its hard lifetime; end it as
+		// that expiry would, and let the customer try to re-create it.
+		_, _ = l.swanctl(ctx, CustomerGateway, "--terminate", "--child", CustomerChild, "--timeout", "5")
+		_, _ = l.swanctl(ctx, CustomerGateway, "--initiate", "--child", CustomerChild, "--timeout", "10")
+	case FaultCustomerNeverInitiates:
+		if err := l.reconfigure(ctx, st); err != nil {
+			return err
+		}
+		l.reconnect(ctx, st, true)
+	case FaultPeriodicDrop:
+		if err := l.reconfigure(ctx, st); err != nil {
+			return err
+		}
+		l.reconnect(ctx, st, true)
+	case FaultNoConditionalForwarder:
+		if err := l.writeConfigs(st); err != nil {
+			return err
+		}
+		return l.startResolver(ctx, false)
+	case FaultDNSDown:
+		return l.stopDnsmasq("dns")
+	case FaultFrontEndPing:
+		// The baseline: the front-end always drops ICMP.
+	case FaultUDPBlocked:
+		if err := l.nft(ctx, l.NS.Path, fmt.Sprintf(`table inet %s {
+	chain forward {
+		type filter hook forward priority -10; policy accept;
+		udp dport { 500, 4500 } counter drop
+		udp sport { 500, 4500 } counter drop
+	}
+}
+`, tableUDP)); err != nil {
+			return err
+		}
+		// Start over, so the customer's log shows IKE getting no answer.
+		l.reconnect(ctx, st, false)
+	case FaultESPBlocked:
+		// libipsec sends ESP only inside UDP 4500: drop that too (a non-zero
+		// first word is an SPI; IKE on 4500 starts with four zero bytes).
+		return l.nft(ctx, l.NS.Path, fmt.Sprintf(`table inet %s {
+	chain forward {
+		type filter hook forward priority -10; policy accept;
+		ip protocol esp counter drop
+		udp dport 4500 @th,64,32 != 0 counter drop
+		udp sport 4500 @th,64,32 != 0 counter drop
+	}
+}
+`, tableESP))
+	case FaultDPDUnanswered:
+		// IKE in UDP 4500: 4 zero bytes, then the IKE header, whose exchange
+		// type is at byte 18 (37 = INFORMATIONAL) and flags at byte 19
+		// (0x20 = response). Offsets are in bits from the UDP header.
+		return l.nft(ctx, l.NS.Path, fmt.Sprintf(`table inet %s {
+	chain forward {
+		type filter hook forward priority -10; policy accept;
+		ip saddr %s udp dport 4500 @th,64,32 0 @th,240,8 37 @th,248,8 & 0x20 == 0x20 counter drop
+		ip saddr %s udp dport 500 @th,240,8 37 @th,248,8 & 0x20 == 0x20 counter drop
+	}
+}
+`, tableDPD, CustomerGWAddr, CustomerGWAddr))
+	}
+	return nil
+}
+
+func (l *Lab) undo(ctx context.Context, name string, st *state) error {
+	switch name {
+	case FaultPSKMismatch, FaultTSMismatch, FaultPFSMismatch, FaultCustomerNeverInitiates, FaultPeriodicDrop:
+		if err := l.reconfigure(ctx, st); err != nil {
+			return err
+		}
+		l.reconnect(ctx, st, true)
+	case FaultNoConditionalForwarder:
+		if err := l.writeConfigs(st); err != nil {
+			return err
+		}
+		return l.startResolver(ctx, true)
+	case FaultDNSDown:
+		return l.startDNS(ctx, true)
+	case FaultUDPBlocked:
+		return l.nftDelete(ctx, l.NS.Path, tableUDP)
+	case FaultESPBlocked:
+		return l.nftDelete(ctx, l.NS.Path, tableESP)
+	case FaultDPDUnanswered:
+		return l.nftDelete(ctx, l.NS.Path, tableDPD)
+	}
+	return nil
+}
+
+// restore brings the tunnel back up if the remaining faults allow it.
+func (l *Lab) restore(ctx context.Context, st *state) error {
+	cs := st.conf()
+	for _, f := range []string{FaultPSKMismatch, FaultUDPBlocked, FaultPFSMismatch, FaultDPDUnanswered, FaultESPBlocked} {
+		if cs.faults[f] {
+			return nil // the tunnel cannot come up (or carry traffic) yet
+		}
+	}
+	if cs.faults[FaultCustomerNeverInitiates] {
+		return nil // comes up with traffic
+	}
+	if l.TunnelUp(ctx) {
+		if err := l.WaitTunnel(ctx, 5*time.Second); err == nil {
+			return nil
+		}
+	}
+	l.reconnect(ctx, st, true)
+	return l.WaitTunnel(ctx, 20*time.Second)
+}
+
+// waitLog waits until the file at path contains needle after offset.
+func waitLog(ctx context.Context, path string, offset int64, needle string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		if _, found := scanFrom(path, offset, needle); found {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%q not logged in %s within %v", needle, path, timeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// fileSize is the size of the file at path, 0 when it does not exist.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
