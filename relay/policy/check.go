@@ -195,9 +195,13 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// ParamServerName is the parameter the policy sets to the original name
-// when it rewrites a target to its checked address, for TLS SNI and display.
-const ParamServerName = "server_name"
+// serverNameParam names, per kind, the parameter the policy sets to the
+// original name when it rewrites the Target to its checked address, so
+// that TLS still sends the name (SNI). Kinds without one show the name in
+// the result's Target, which the Guard restores.
+var serverNameParam = map[vpndiag.ProbeKind]string{
+	vpndiag.ProbeTCP: "sni",
+}
 
 // networkParams names, per kind, the parameters that hold network targets
 // besides the request's Target. For dns the Target is the queried name,
@@ -232,12 +236,12 @@ func (p *Policy) Check(ctx context.Context, r Resolver, req *vpndiag.ProbeReques
 			return nil, err
 		}
 		out.Target = c.Target
-		if c.Name != "" {
+		if key := serverNameParam[req.Kind]; c.Name != "" && key != "" {
 			if out.Params == nil {
 				out.Params = map[string]string{}
 			}
-			if out.Params[ParamServerName] == "" {
-				out.Params[ParamServerName] = c.Name
+			if out.Params[key] == "" {
+				out.Params[key] = c.Name
 			}
 		}
 	}
@@ -255,7 +259,7 @@ func (p *Policy) Check(ctx context.Context, r Resolver, req *vpndiag.ProbeReques
 		servers++
 	}
 	if req.Kind == vpndiag.ProbeDNS && servers == 0 {
-		return nil, deny("a dns probe must name its server (the relay does not query its own resolver on request)")
+		return nil, deny("the dns probe must name its server (the server parameter); the relay does not query its own resolver on request")
 	}
 	return &out, nil
 }

@@ -112,3 +112,18 @@ func refusal(req *vpndiag.ProbeRequest, start, end time.Time, err error) *vpndia
 	}
 	return res
 }
+
+// Next returns the prober the guard hands allowed requests to.
+func (g *Guard) Next() vpndiag.Prober { return g.next }
+
+// Check checks req against the policy with the guard's resolver, without
+// the limits and without running it; see Policy.Check.
+func (g *Guard) Check(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.ProbeRequest, error) {
+	return g.policy.Check(ctx, g.resolver, req)
+}
+
+// Refusal turns an error of Check into a result: vpndiag.OutcomeDenied for
+// a policy refusal, vpndiag.OutcomeError otherwise.
+func Refusal(req *vpndiag.ProbeRequest, start time.Time, err error) *vpndiag.ProbeResult {
+	return refusal(req, start, time.Now(), err)
+}

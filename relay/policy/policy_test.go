@@ -222,7 +222,7 @@ func TestCheckRefusals(t *testing.T) {
 		{"garbage", broad, tcp("10.20.0.5/24"), "is neither an IP address nor a DNS name", ""},
 		{"dns server forbidden", broad, dnsReq("db.example.cloud", "169.254.169.254:53", ""), "169.254.169.254 is not in the allowlist", ""},
 		{"dns compare forbidden", broad, dnsReq("db.example.cloud", "10.20.0.2", "[::1]:53"), "::1 is not in the allowlist", ""},
-		{"dns without server", broad, dnsReq("db.example.cloud", "", ""), "a dns probe must name its server", ""},
+		{"dns without server", broad, dnsReq("db.example.cloud", "", ""), "the dns probe must name its server", ""},
 		{"dns queried name is not a target", narrow, dnsReq("anything.example.org", "10.20.0.2", ""), "", ""},
 		{"allowed address", narrow, tcp("10.20.0.5:443"), "", "10.20.0.5:443"},
 		{"allowed decimal", narrow, tcp("169082885:443"), "", "10.20.0.5:443"},
@@ -248,6 +248,9 @@ func TestCheckRefusals(t *testing.T) {
 			}
 			if tt.target != "" && out.Target != tt.target {
 				t.Fatalf("rewritten target = %q, want %q", out.Target, tt.target)
+			}
+			if h, _ := policy.ParseTarget(tt.req.Target); h.Name != "" && tt.req.Kind == vpndiag.ProbeTCP && out.Params["sni"] != h.Name {
+				t.Fatalf("sni = %q, want the name %q kept for TLS", out.Params["sni"], h.Name)
 			}
 		})
 	}

@@ -1,0 +1,384 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/relay/agent"
+)
+
+// tcpListener accepts and closes connections on 127.0.0.1:0.
+func tcpListener(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// dnsServer answers every A query with 10.20.0.9 after delay, over UDP on
+// 127.0.0.1:0.
+func dnsServer(tb testing.TB, delay time.Duration) string {
+	tb.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		time.Sleep(delay)
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.ParseIP("10.20.0.9")})
+		_ = w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	tb.Cleanup(func() { _ = srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+func TestEndToEnd(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), nil)
+	ra.WaitConnected(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	addr := tcpListener(t)
+	res, err := e.Hub().Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeTCP, Target: addr, Relay: "hq-1", Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatalf("tcp through the relay: %v", err)
+	}
+	if res.Outcome != vpndiag.OutcomeOK || res.Relay != "hq-1" || res.CaseID != e.caseID || res.Target != addr {
+		t.Fatalf("tcp result = %+v", res)
+	}
+	server := dnsServer(t, 0)
+	res, err = e.Hub().Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeDNS, Target: "db.example.cloud", Params: map[string]string{"server": server}, Relay: "site:hq"})
+	if err != nil || res.Outcome != vpndiag.OutcomeOK || !strings.Contains(res.Summary, "10.20.0.9") {
+		t.Fatalf("dns through the relay of site hq = %+v, %v", res, err)
+	}
+	stored, err := e.probes.FindProbeResults(ctx, e.caseID)
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("stored results = %d, %v; want 2", len(stored), err)
+	}
+	st, err := e.Hub().Relays(ctx)
+	if err != nil || len(st) != 1 || !st[0].Connected || st[0].Site != "hq" || st[0].LastHeartbeat.IsZero() || st[0].Since.IsZero() {
+		t.Fatalf("relay status = %+v, %v", st, err)
+	}
+	toks, _ := e.tokens.FindRelayTokens(ctx)
+	if toks[0].LastSeenAt == nil {
+		t.Fatal("the token's LastSeenAt was not updated")
+	}
+}
+
+// Every policy refusal of the relay comes back as a denied result.
+func TestPolicyRefusalsThroughRelay(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), nil)
+	ra.WaitConnected(t)
+	tests := []struct {
+		kind   vpndiag.ProbeKind
+		target string
+		want   string
+	}{
+		{vpndiag.ProbeTCP, "169.254.169.254:80", "refused by relay policy: 169.254.169.254 is not in the allowlist"},
+		{vpndiag.ProbeTCP, "2852039166:80", "refused by relay policy: 2852039166 (169.254.169.254) is not in the allowlist"},
+		{vpndiag.ProbeTCP, "[::ffff:169.254.169.254]:80", "(169.254.169.254) is not in the allowlist"},
+		{vpndiag.ProbeTCP, "[::1]:22", "refused by relay policy: ::1 is not in the allowlist"},
+		{vpndiag.ProbeTCP, "0.0.0.0:22", "refused by relay policy: 0.0.0.0 is in 0.0.0.0/8"},
+		{vpndiag.ProbeTCP, "10.1.2.3:22", "refused by relay policy: 10.1.2.3 is not in the allowlist"},
+		{vpndiag.ProbeTraceroute, "127.0.0.1", `probe kind "traceroute" is not allowed`},
+	}
+	for _, tt := range tests {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := e.Hub().Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: tt.kind, Target: tt.target, Relay: "hq-1"})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s %s: %v", tt.kind, tt.target, err)
+		}
+		if res.Outcome != vpndiag.OutcomeDenied || !strings.Contains(res.Error, tt.want) {
+			t.Errorf("%s %s = %s %q, want denied %q", tt.kind, tt.target, res.Outcome, res.Error, tt.want)
+		}
+	}
+}
+
+func TestWrongToken(t *testing.T) {
+	e := MustEnv(t)
+	e.Enrol("hq-1")
+	ra := e.StartAgent("vpdr_not-a-real-token", nil)
+	select {
+	case <-ra.exited:
+		err := ra.err
+		var ae *agent.AuthError
+		if !errors.As(err, &ae) || ae.Status != 401 || !strings.Contains(ae.Message, "not recognised") {
+			t.Fatalf("Run = %v, want a 401 AuthError", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a relay with a wrong token kept running")
+	}
+}
+
+func TestTokenOfAnotherRelay(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), func(a *agent.Agent) { a.Name = "hq-2" })
+	select {
+	case <-ra.exited:
+		err := ra.err
+		var ae *agent.AuthError
+		if !errors.As(err, &ae) || ae.Status != 403 || !strings.Contains(ae.Message, "belongs to relay hq-1, not hq-2") {
+			t.Fatalf("Run = %v, want a 403 AuthError", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a relay with another relay's token kept running")
+	}
+}
+
+// Revoking the token in the database (as `vpndiag relay token revoke` does
+// from another process) cuts the live relay within a heartbeat, and the
+// relay stops.
+func TestRevokeCutsLiveRelay(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), nil)
+	ra.WaitConnected(t)
+	start := time.Now()
+	if err := e.tokens.RevokeRelayToken(context.Background(), "hq-1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ra.exited:
+		err := ra.err
+		var ae *agent.AuthError
+		if !errors.As(err, &ae) || !strings.Contains(ae.Message, "was revoked") {
+			t.Fatalf("Run = %v, want the revocation", err)
+		}
+		t.Logf("revoked relay cut off and stopped after %s", time.Since(start).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("the revoked relay is still running")
+	}
+	_, err := e.Hub().Probe(context.Background(), &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTCP, Target: "127.0.0.1:1", Relay: "hq-1"})
+	if !isCode(err, vpndiag.EUNAVAILABLE) || !strings.Contains(vpndiag.ErrorMessage(err), "Relay hq-1 is offline since") {
+		t.Fatalf("probe on the revoked relay = %v", err)
+	}
+}
+
+func TestHubRevokeRelayIsImmediate(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), nil)
+	ra.WaitConnected(t)
+	start := time.Now()
+	if err := e.Hub().RevokeRelay(context.Background(), "hq-1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ra.exited:
+		err := ra.err
+		if time.Since(start) > time.Second {
+			t.Errorf("cut off after %s, want at once", time.Since(start))
+		}
+		var ae *agent.AuthError
+		if !errors.As(err, &ae) {
+			t.Fatalf("Run = %v, want an AuthError", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the revoked relay is still running")
+	}
+}
+
+func TestOfflineRelay(t *testing.T) {
+	e := MustEnv(t)
+	e.Enrol("hq-1")
+	ctx := context.Background()
+	_, err := e.Hub().Probe(ctx, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTCP, Target: "127.0.0.1:1", Relay: "hq-1"})
+	if !isCode(err, vpndiag.EUNAVAILABLE) || vpndiag.ErrorMessage(err) != "Relay hq-1 has not connected since the bot started." {
+		t.Fatalf("never connected: %v", err)
+	}
+	_, err = e.Hub().Probe(ctx, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTCP, Target: "127.0.0.1:1", Relay: "site:hq"})
+	if !isCode(err, vpndiag.EUNAVAILABLE) || vpndiag.ErrorMessage(err) != "No relay of site hq is connected." {
+		t.Fatalf("site without relays: %v", err)
+	}
+	ra := e.StartAgent(e.Enrol("hq-2"), nil)
+	ra.WaitConnected(t)
+	ra.Stop()
+	time.Sleep(100 * time.Millisecond)
+	_, err = e.Hub().Probe(ctx, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTCP, Target: "127.0.0.1:1", Relay: "hq-2"})
+	if !isCode(err, vpndiag.EUNAVAILABLE) || !strings.HasPrefix(vpndiag.ErrorMessage(err), "Relay hq-2 is offline since ") {
+		t.Fatalf("after it left: %v", err)
+	}
+	st, _ := e.Hub().Relays(ctx)
+	if len(st) != 2 || st[1].Connected || st[1].Since.IsZero() || !strings.Contains(st[1].Reason, "bye") {
+		t.Fatalf("status = %+v", st)
+	}
+	_, err = e.Hub().Probe(ctx, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTCP, Target: "127.0.0.1:1"})
+	if !isCode(err, vpndiag.EINVALID) {
+		t.Fatalf("no relay named: %v", err)
+	}
+}
+
+// A relay whose connection dies while it runs a job: the waiting call
+// fails at once and clearly; the relay finishes the job, reconnects and
+// delivers the result, which is stored once.
+func TestDisconnectMidJob(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), nil)
+	ra.WaitConnected(t)
+	server := dnsServer(t, 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		ra.dialer.Cut()
+	}()
+	start := time.Now()
+	res, err := e.Hub().Probe(ctx, &vpndiag.ProbeRequest{ID: "job-mid", CaseID: e.caseID, Kind: vpndiag.ProbeDNS, Target: "db.example.cloud", Params: map[string]string{"server": server}, Relay: "hq-1", Timeout: 5 * time.Second})
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("probe = %+v, want a disconnect error", res)
+	}
+	if !isCode(err, vpndiag.EUNAVAILABLE) || !strings.Contains(vpndiag.ErrorMessage(err), "Relay hq-1 disconnected while running the dns probe of db.example.cloud") {
+		t.Fatalf("error = %v", err)
+	}
+	if took > time.Second {
+		t.Fatalf("the call failed after %s, want at once (the job was still running)", took)
+	}
+	t.Logf("mid-job disconnect reported after %s", took.Round(time.Millisecond))
+	// The relay reconnects and delivers the late result; it is stored once.
+	ra.WaitConnected(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rs, _ := e.probes.FindProbeResults(ctx, e.caseID)
+		if len(rs) == 1 && rs[0].ID == "job-mid" && rs[0].Outcome == vpndiag.OutcomeOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("late result not stored once: %+v", rs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for len(ra.Pending()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p := ra.Pending(); len(p) > 0 {
+		t.Fatalf("the relay still holds %v unacknowledged", p)
+	}
+}
+
+// After the hub restarts, the relay is back within 5 s of the hub listening.
+func TestReconnectAfterHubRestart(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), func(a *agent.Agent) { a.MaxBackoff = 0; a.MinBackoff = 0 })
+	ra.WaitConnected(t)
+	addr := e.addr
+	e.stop()
+	time.Sleep(3 * time.Second) // an outage long enough to reach the backoff cap
+	up := time.Now()
+	e.start(addr)
+	ra.WaitConnected(t)
+	took := time.Since(up)
+	t.Logf("reconnected %s after the hub came back (backoff cap %s)", took.Round(time.Millisecond), agent.DefaultMaxBackoff)
+	if took > 5*time.Second {
+		t.Fatalf("reconnected after %s, want within 5 s", took)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := e.Hub().Probe(ctx, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTCP, Target: tcpListener(t), Relay: "hq-1"})
+	if err != nil || res.Outcome != vpndiag.OutcomeOK {
+		t.Fatalf("probe after reconnect = %+v, %v", res, err)
+	}
+}
+
+// A dead link (packets stop, nothing closes) is detected from heartbeats
+// on both sides within DeadAfter(heartbeat), and the relay reconnects.
+func TestDeadLinkDetected(t *testing.T) {
+	e := MustEnv(t)
+	px := newFreezeProxy(t, e.addr)
+	ra := e.StartAgent(e.Enrol("hq-1"), func(a *agent.Agent) { a.Hub = "https://" + px.addr })
+	ra.WaitConnected(t)
+	start := time.Now()
+	px.freeze.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, _ := e.Hub().Relays(context.Background())
+		if !st[0].Connected {
+			t.Logf("hub declared the frozen link dead after %s (heartbeat 200ms)", time.Since(start).Round(time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hub still thinks the frozen link is up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	px.freeze.Store(false)
+	ra.WaitConnected(t)
+	t.Logf("relay reconnected %s after the freeze began", time.Since(start).Round(time.Millisecond))
+}
+
+// freezeProxy forwards TCP to a backend until freeze is set; then it stops
+// forwarding without closing anything, like a dead network path.
+type freezeProxy struct {
+	addr   string
+	freeze atomic.Bool
+}
+
+func newFreezeProxy(tb testing.TB, backend string) *freezeProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	px := &freezeProxy{addr: l.Addr().String()}
+	pipe := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if err != nil {
+				dst.Close()
+				return
+			}
+			for px.freeze.Load() {
+				time.Sleep(10 * time.Millisecond) // hold the bytes: the path is dead
+				if n > 0 {
+					n = 0 // and lose them
+				}
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				src.Close()
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", backend)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			tb.Cleanup(func() { c.Close(); b.Close() })
+			go pipe(b, c)
+			go pipe(c, b)
+		}
+	}()
+	return px
+}
