@@ -114,7 +114,7 @@ func flowDiagram(f *flowPart, id int) template.HTML {
 		widest = max(widest, len(row))
 	}
 	width := margin*2 + widest*nodeW + (widest-1)*nodeGap + 120 // room on the right for back edges
-	height := margin*2 + nLayers*layerH - (layerH - nodeH)
+	height := margin*2 + nLayers*layerH // room under the last layer for sideways edges
 	cx := func(i int) float64 {
 		return float64(margin) + float64(widest*nodeW+(widest-1)*nodeGap)/2 + pos[i]*float64(nodeW+nodeGap)
 	}
@@ -130,8 +130,8 @@ func flowDiagram(f *flowPart, id int) template.HTML {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="flow" viewBox="0 0 %d %d" width="%d" role="img" aria-label="Flow %s v%d">`,
 		width, height, width, esc(g.Name), g.Version)
 	fmt.Fprintf(&b, `<defs>`+
-		`<marker id="fd%d-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#9aa5b1"/></marker>`+
-		`<marker id="fd%d-arrow-on" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#1f6feb"/></marker>`+
+		`<marker id="fd%d-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#9aa5b1"/></marker>`+
+		`<marker id="fd%d-arrow-on" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#1f6feb"/></marker>`+
 		`</defs>`, id, id)
 
 	// Edges, merged per (from, to), untaken first so taken ones draw on top.
@@ -167,22 +167,33 @@ func flowDiagram(f *flowPart, id int) template.HTML {
 	for _, ed := range edges {
 		var d string
 		var lx, ly float64
+		anchor := "middle"
 		x1, x2 := cx(ed.from), cx(ed.to)
-		if layer[ed.to] > layer[ed.from] {
+		switch {
+		case layer[ed.to] > layer[ed.from]:
+			// Down: bottom centre to top centre; the label sits in the gap
+			// under the source's layer.
 			y1, y2 := ty(ed.from)+nodeH, ty(ed.to)
 			d = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", x1, y1, x1, y1+40, x2, y2-40, x2, y2)
-			lx, ly = (x1+x2)/2, (y1+y2)/2
-		} else {
-			// Back or sideways edge: leave and enter on the right side.
-			y1, y2 := ty(ed.from)+nodeH/2, ty(ed.to)+nodeH/2
-			xa, xb := x1+nodeW/2, x2+nodeW/2
-			bulge := math.Max(xa, xb) + 50 + math.Abs(y1-y2)*0.15
-			if ed.from == ed.to {
-				y2 += 14
-				y1 -= 14
-			}
-			d = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", xa, y1, bulge, y1, bulge, y2, xb, y2)
-			lx, ly = bulge-6, (y1+y2)/2
+			lx, ly, anchor = x2+5, y2-9, "start"
+		case ed.from == ed.to:
+			// A loop on the right side.
+			xa, y := x1+nodeW/2, ty(ed.from)+nodeH/2
+			d = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", xa, y-12, xa+34, y-26, xa+34, y+26, xa, y+12)
+			lx, ly = xa+24, y-24
+		case layer[ed.to] == layer[ed.from]:
+			// Sideways: under the layer, bottom to bottom.
+			y := ty(ed.from) + nodeH
+			dip := y + (layerH-nodeH)*0.7
+			d = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", x1+20, y, x1+20, dip, x2-20, dip, x2-20, y)
+			lx, ly = (x1+x2)/2, y+(layerH-nodeH)*0.55+12
+		default:
+			// Up: from the source's top right to the target's bottom right,
+			// label in the gap above the source.
+			xa, y1 := x1+nodeW/4, ty(ed.from)
+			xb, y2 := x2+nodeW/4, ty(ed.to)+nodeH
+			d = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", xa, y1, xa+50, y1-50, xb+50, y2+50, xb, y2)
+			lx, ly = xa+30, y1-(layerH-nodeH)*0.35
 		}
 		cls, mk := "e", "arrow"
 		if ed.on {
@@ -194,7 +205,7 @@ func flowDiagram(f *flowPart, id int) template.HTML {
 			if ed.on {
 				lcls = "el on"
 			}
-			fmt.Fprintf(&labels, `<text class="%s" x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, lcls, lx, ly+4, esc(truncate(strings.Join(ed.labels, " / "), 30)))
+			fmt.Fprintf(&labels, `<text class="%s" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, lcls, lx, ly+4, anchor, esc(truncate(strings.Join(ed.labels, " / "), 30)))
 		}
 	}
 	// Nodes.
