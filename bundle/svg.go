@@ -114,7 +114,7 @@ func flowDiagram(f *flowPart, id int) template.HTML {
 		widest = max(widest, len(row))
 	}
 	width := margin*2 + widest*nodeW + (widest-1)*nodeGap + 120 // room on the right for back edges
-	height := margin*2 + nLayers*layerH // room under the last layer for sideways edges
+	height := margin*2 + nLayers*layerH                         // room under the last layer for sideways edges
 	cx := func(i int) float64 {
 		return float64(margin) + float64(widest*nodeW+(widest-1)*nodeGap)/2 + pos[i]*float64(nodeW+nodeGap)
 	}
