@@ -279,7 +279,7 @@ func (c *conn) serve(ctx context.Context) {
 			switch {
 			case expired:
 				c.close(fmt.Sprintf("no heartbeat for %s", dead))
-			case errors.Is(err, errProtocol):
+			case errors.As(err, new(*protocolError)):
 				c.close("protocol error: " + err.Error())
 			default:
 				c.close("connection lost")
@@ -314,7 +314,10 @@ func (c *conn) serve(ctx context.Context) {
 	}
 }
 
-var errProtocol = errors.New("protocol")
+// protocolError is a message the peer should not have sent.
+type protocolError struct{ err error }
+
+func (e *protocolError) Error() string { return e.err.Error() }
 
 func (c *conn) read(ctx context.Context) (*Message, error) {
 	_, b, err := c.ws.Read(ctx)
@@ -323,7 +326,7 @@ func (c *conn) read(ctx context.Context) (*Message, error) {
 	}
 	m, err := Decode(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errProtocol, err)
+		return nil, &protocolError{err}
 	}
 	return m, nil
 }

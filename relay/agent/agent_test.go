@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/miekg/dns"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/relay/agent"
 )
 
@@ -381,4 +386,203 @@ func newFreezeProxy(tb testing.TB, backend string) *freezeProxy {
 		}
 	}()
 	return px
+}
+
+// rawRelay speaks the protocol by hand, to send what a well-behaved agent
+// would not (the same result twice, an unknown message type).
+func rawRelay(t *testing.T, e *env, token string) *websocket.Conn {
+	t.Helper()
+	client := agent.NewHTTPClient(e.pool)
+	url, _ := agent.EndpointURL(e.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client, HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	rawSend(t, ws, &relay.Message{Type: relay.TypeHello, Hello: &relay.Hello{Name: "raw", Version: "test", HeartbeatInterval: time.Second}})
+	if m := rawRead(t, ws); m.Type != relay.TypeHello {
+		t.Fatalf("hub answered %s, want hello", m.Type)
+	}
+	return ws
+}
+
+func rawSend(t *testing.T, ws *websocket.Conn, m *relay.Message) {
+	t.Helper()
+	b, err := relay.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawRead returns the next message that is not a heartbeat.
+func rawRead(t *testing.T, ws *websocket.Conn) *relay.Message {
+	t.Helper()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, b, err := ws.Read(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := relay.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type != relay.TypeHeartbeat {
+			return m
+		}
+	}
+}
+
+func TestDuplicateResultStoredOnce(t *testing.T) {
+	e := MustEnv(t)
+	ws := rawRelay(t, e, e.Enrol("hq-1"))
+	type out struct {
+		res *vpndiag.ProbeResult
+		err error
+	}
+	done := make(chan out, 2)
+	go func() {
+		res, err := e.Hub().Probe(context.Background(), &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeTCP, Target: "10.20.0.5:443", Relay: "hq-1", Timeout: 5 * time.Second})
+		done <- out{res, err}
+	}()
+	m := rawRead(t, ws)
+	if m.Type != relay.TypeJob || m.Job.Target != "10.20.0.5:443" || m.Job.Timeout != 5*time.Second {
+		t.Fatalf("relay got %+v, want the job", m)
+	}
+	// The relay tries to claim another case; the hub keeps the job's.
+	res := &vpndiag.ProbeResult{ID: m.Job.ID, CaseID: 999, Kind: vpndiag.ProbeTCP, Target: m.Job.Target, Outcome: vpndiag.OutcomeOK, Summary: "connected"}
+	for range 2 {
+		rawSend(t, ws, &relay.Message{Type: relay.TypeResult, Result: res})
+		if a := rawRead(t, ws); a.Type != relay.TypeAck || a.Ack.Job != m.Job.ID {
+			t.Fatalf("hub answered %+v, want an ack", a)
+		}
+	}
+	got := <-done
+	if got.err != nil || got.res.Outcome != vpndiag.OutcomeOK || got.res.Relay != "hq-1" || got.res.CaseID != e.caseID {
+		t.Fatalf("Probe = %+v, %v", got.res, got.err)
+	}
+	select {
+	case o := <-done:
+		t.Fatalf("Probe returned twice: %+v", o)
+	default:
+	}
+	rs, err := e.probes.FindProbeResults(context.Background(), e.caseID)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("stored %d results, %v; want 1", len(rs), err)
+	}
+	if other, _ := e.probes.FindProbeResults(context.Background(), 999); len(other) != 0 {
+		t.Fatal("the relay wrote into another case")
+	}
+	// A result for a job never sent is acknowledged and dropped.
+	rawSend(t, ws, &relay.Message{Type: relay.TypeResult, Result: &vpndiag.ProbeResult{ID: "forged", CaseID: e.caseID, Outcome: vpndiag.OutcomeOK}})
+	if a := rawRead(t, ws); a.Type != relay.TypeAck || a.Ack.Job != "forged" {
+		t.Fatalf("hub answered %+v", a)
+	}
+	if rs, _ := e.probes.FindProbeResults(context.Background(), e.caseID); len(rs) != 1 {
+		t.Fatalf("a forged result was stored: %d results", len(rs))
+	}
+}
+
+func TestProtocolViolationClosesLink(t *testing.T) {
+	e := MustEnv(t)
+	ws := rawRelay(t, e, e.Enrol("hq-1"))
+	if err := ws.Write(context.Background(), websocket.MessageText, []byte(`{"v":1,"type":"shell","bye":{"reason":"x"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	m := rawRead(t, ws)
+	if m.Type != relay.TypeBye || !strings.Contains(m.Bye.Reason, `protocol error: decode: unknown message type "shell"`) {
+		t.Fatalf("hub answered %+v, want bye with the protocol error", m)
+	}
+	st, _ := e.Hub().Relays(context.Background())
+	if st[0].Connected {
+		t.Fatal("the hub kept a relay that broke the protocol")
+	}
+}
+
+// A keep-alive monitor started on a relay keeps running after the relay
+// restarts (from its state file) and its samples reach the case.
+func TestMonitorSurvivesRelayRestart(t *testing.T) {
+	e := MustEnv(t)
+	token := e.Enrol("hq-1")
+	statePath := filepath.Join(t.TempDir(), "relay.token.state")
+	withState := func(a *agent.Agent) { a.StatePath = statePath }
+	ra := e.StartAgent(token, withState)
+	ra.WaitConnected(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	job := func(action string) *vpndiag.ProbeResult {
+		t.Helper()
+		res, err := e.Hub().Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeKeepalive, Target: "127.0.0.1", Relay: "hq-1",
+			Params: map[string]string{agent.ParamMonitor: action, agent.ParamMonitorName: "ka-hq", agent.ParamMonitorInterval: "1s"}})
+		if err != nil {
+			t.Fatalf("monitor %s: %v", action, err)
+		}
+		return res
+	}
+	if res := job("start"); res.Outcome != vpndiag.OutcomeOK || !strings.Contains(res.Summary, "keep-alive monitor ka-hq started") {
+		t.Fatalf("start = %+v", res)
+	}
+	waitSamples := func(n int) []vpndiag.KeepaliveSample {
+		t.Helper()
+		for {
+			ss, err := e.probes.FindKeepaliveSamples(ctx, e.caseID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ss) >= n {
+				return ss
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%d samples stored, want %d", len(ss), n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	ss := waitSamples(2)
+	if !ss[0].OK || ss[0].Monitor != "ka-hq" || ss[0].RTT <= 0 {
+		t.Fatalf("first sample = %+v, want a reply from 127.0.0.1", ss[0])
+	}
+	ra.Stop()
+	before := len(waitSamples(2))
+	state, err := os.ReadFile(statePath)
+	if err != nil || !strings.Contains(string(state), `"name": "ka-hq"`) {
+		t.Fatalf("state file = %s, %v", state, err)
+	}
+
+	ra2 := e.StartAgent(token, withState)
+	ra2.WaitConnected(t)
+	st, _ := e.Hub().Relays(ctx)
+	if len(st[0].Monitors) != 1 || st[0].Monitors[0] != "ka-hq" {
+		t.Fatalf("relay status after restart = %+v, want monitor ka-hq", st[0])
+	}
+	waitSamples(before + 2)
+	if res := job("status"); !strings.Contains(res.Summary, "ka-hq (127.0.0.1 every 1s, up") {
+		t.Fatalf("status = %+v", res)
+	}
+	if res := job("stop"); res.Outcome != vpndiag.OutcomeOK {
+		t.Fatalf("stop = %+v", res)
+	}
+	if state, _ := os.ReadFile(statePath); strings.Contains(string(state), "ka-hq") {
+		t.Fatalf("stopped monitor still in the state file: %s", state)
+	}
+	if res := job("stop"); res.Outcome != vpndiag.OutcomeError || !strings.Contains(res.Error, "No keep-alive monitor named ka-hq") {
+		t.Fatalf("second stop = %+v", res)
+	}
+}
+
+func TestMonitorRefusedByPolicy(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), nil)
+	ra.WaitConnected(t)
+	res, err := e.Hub().Probe(context.Background(), &vpndiag.ProbeRequest{Kind: vpndiag.ProbeKeepalive, Target: "169.254.169.254", Relay: "hq-1",
+		Params: map[string]string{agent.ParamMonitor: "start"}})
+	if err != nil || res.Outcome != vpndiag.OutcomeDenied || res.Error != "refused by relay policy: 169.254.169.254 is not in the allowlist" {
+		t.Fatalf("monitor of the metadata address = %+v, %v", res, err)
+	}
 }
