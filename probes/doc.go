@@ -90,6 +90,23 @@
 // CAP_NET_RAW; without it the probe fails with an EFORBIDDEN error that
 // says so.
 //
+// ike: Target is the VPN endpoint's address or name. The probe sends an
+// IKEv2 IKE_SA_INIT request (RFC 7296: header, SA, KE, Nonce,
+// NAT_DETECTION_SOURCE_IP and _DESTINATION_IP notifies) and reports what
+// answered. It never sends IKE_AUTH: no handshake completes and no
+// pre-shared key is needed. A COOKIE request is followed once.
+//   - port: the IKE port, default 500; natt_port: the NAT-T port, default
+//     4500, where messages carry the 4-byte non-ESP marker.
+//   - mode: both (default, the two ports at once), ike or natt.
+//   - proposals: comma-separated strongSwan-style proposals such as
+//     aes256-sha256-modp2048 (several algorithms of a kind are
+//     alternatives); default DefaultIKEProposals. At most 8.
+//   - dh: the group of the KE payload, one of the proposals' groups;
+//     default the first.
+//   - retransmit: first retransmission interval (it doubles), default 1s.
+//
+// Default timeout 8 s. ParseIKEMessage is fuzzed (FuzzParseIKEMessage).
+//
 // # Outcomes
 //
 // Besides the common vpndiag outcomes (ok, fail, timeout, refused,
@@ -107,4 +124,10 @@
 //   - traceroute: ok (target reached), incomplete (some hops answered),
 //     timeout (none did), unreachable (a router sent host/network/protocol
 //     unreachable or administratively prohibited).
+//   - ike (per port in IKEAttempt, overall the first port that answered):
+//     ok (IKE_SA_INIT response: SA, KE, Nonce), no-proposal-chosen,
+//     invalid-ke (with the group the responder wants), cookie, notify
+//     (another notify), not-ike (an answer that is not an IKEv2 response),
+//     timeout (nothing: UDP blocked or nobody there), refused (ICMP port
+//     unreachable).
 package probes

@@ -24,6 +24,7 @@ var Registry = map[vpndiag.ProbeKind]ProbeFunc{
 	vpndiag.ProbePing: ProbePing,
 
 	vpndiag.ProbeTraceroute: ProbeTraceroute,
+	vpndiag.ProbeIKE:        ProbeIKE,
 }
 
 // kindSpec is what Local needs to know of a kind besides its function:
@@ -61,6 +62,10 @@ var specs = map[vpndiag.ProbeKind]kindSpec{
 			}
 			return 30 * time.Second
 		},
+	},
+	vpndiag.ProbeIKE: {
+		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseIKERequest(r); return err },
+		timeout:  fixedTimeout(8 * time.Second),
 	},
 }
 
