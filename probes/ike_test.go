@@ -334,7 +334,11 @@ func TestParseIKEMessageMalformed(t *testing.T) {
 		{"length past the data", func() []byte { b := bytes.Clone(good); binary.BigEndian.PutUint32(b[24:], 9999); return b }()},
 		{"payload length zero", func() []byte { b := bytes.Clone(good); b[30], b[31] = 0, 0; return b }()},
 		{"payload length past the end", func() []byte { b := bytes.Clone(good); b[30], b[31] = 0xff, 0xff; return b }()},
-		{"truncated chain", func() []byte { b := bytes.Clone(good[:len(good)-8]); binary.BigEndian.PutUint32(b[24:], uint32(len(b))); return b }()},
+		{"truncated chain", func() []byte {
+			b := bytes.Clone(good[:len(good)-8])
+			binary.BigEndian.PutUint32(b[24:], uint32(len(b)))
+			return b
+		}()},
 		{"transform length past the proposal", func() []byte { b := bytes.Clone(good); b[28+4+8+3] = 200; return b }()},
 	}
 	if _, err := probes.ParseIKEMessage(good); err != nil {
