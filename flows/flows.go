@@ -76,3 +76,5 @@ func LoadDefault() (*Set, error) { return Load(definitions) }
 
 // FS returns the embedded definition files.
 func FS() fs.FS { return definitions }
+
+//go:generate go test -run TestDiagrams -update .
