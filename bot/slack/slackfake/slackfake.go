@@ -3,7 +3,8 @@
 // the endpoints the bot calls (chat.postMessage, chat.update,
 // chat.postEphemeral, views.open, files.info, file downloads,
 // files.getUploadURLExternal, the upload URL, files.completeUploadExternal,
-// usergroups.users.list, apps.connections.open) and a Socket Mode websocket
+// usergroups.users.list, apps.connections.open), response URLs under
+// /hooks/ (recorded as "response_url"), and a Socket Mode websocket
 // that sends envelopes and collects acks. Every call is recorded.
 package slackfake
 
@@ -113,6 +114,10 @@ func New(tb testing.TB) *Server {
 		}
 		c.Handle("/files-pri/", s.download)
 		c.Handle("/upload/v1/", s.upload)
+		c.Handle("/hooks/", func(w http.ResponseWriter, r *http.Request) {
+			s.record("response_url", r)
+			_, _ = io.WriteString(w, "ok")
+		})
 		c.Handle("/socket", s.socket.serve)
 	})
 	s.Start()

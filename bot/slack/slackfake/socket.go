@@ -104,7 +104,7 @@ func (s *Server) WaitAck(tb testing.TB, envelopeID string, timeout time.Duration
 }
 
 func (k *socket) serve(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, nil)
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: []string{"api.slack.com"}})
 	if err != nil {
 		return
 	}
