@@ -113,3 +113,200 @@ func TestLabBaseline(t *testing.T) {
 		t.Errorf("site profile: %v", err)
 	}
 }
+
+// logAfter returns what gw's charon logged after offset.
+func logAfter(t *testing.T, l *lab.Lab, gw lab.Gateway, offset int64) string {
+	t.Helper()
+	b, err := os.ReadFile(l.CharonLog(gw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) < offset {
+		return string(b)
+	}
+	return string(b[offset:])
+}
+
+func logSize(l *lab.Lab, gw lab.Gateway) int64 {
+	fi, err := os.Stat(l.CharonLog(gw))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// eventually polls cond every 200 ms until it holds or timeout passes.
+func eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestLabFaults applies each fault to one lab in turn, checks its effect at
+// the network level and in the charon logs, clears it and checks the tunnel
+// is back.
+func TestLabFaults(t *testing.T) {
+	ctx := context.Background()
+	l := lab.Up(ctx, t, lab.Options{
+		Name: labName("f"), DPDDelay: 4 * time.Second, IdleTimeout: 6 * time.Second, DropPeriod: 6 * time.Second,
+	})
+	none := netip.Addr{}
+	tests := []struct {
+		fault string
+		check func(t *testing.T, cust, cloud int64)
+	}{
+		{lab.FaultPSKMismatch, func(t *testing.T, cust, cloud int64) {
+			if l.TunnelUp(ctx) || ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("tunnel up with mismatched PSKs")
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "AUTHENTICATION_FAILED") {
+				t.Errorf("customer log lacks AUTHENTICATION_FAILED:\n%s", log)
+			}
+		}},
+		{lab.FaultUDPBlocked, func(t *testing.T, cust, cloud int64) {
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("traffic passes with UDP 500/4500 blocked")
+			}
+			if !eventually(10*time.Second, func() bool {
+				return strings.Contains(logAfter(t, l, lab.CustomerGateway, cust), "retransmit 2 of request with message ID 0")
+			}) {
+				t.Errorf("customer log shows no IKE retransmits:\n%s", logAfter(t, l, lab.CustomerGateway, cust))
+			}
+		}},
+		{lab.FaultESPBlocked, func(t *testing.T, cust, cloud int64) {
+			if !l.TunnelUp(ctx) {
+				t.Error("SAs went down; only ESP should be blocked")
+			}
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("traffic passes with ESP blocked")
+			}
+		}},
+		{lab.FaultPFSMismatch, func(t *testing.T, cust, cloud int64) {
+			log := logAfter(t, l, lab.CustomerGateway, cust)
+			if !strings.Contains(log, "received NO_PROPOSAL_CHOSEN notify") {
+				t.Errorf("customer log lacks NO_PROPOSAL_CHOSEN:\n%s", log)
+			}
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("traffic passes after the failed rekey")
+			}
+		}},
+		{lab.FaultTSMismatch, func(t *testing.T, cust, cloud int64) {
+			if !ping(ctx, l, l.NS.LAN, lab.LANHostAddr, lab.CloudDNSAddr, 2) {
+				t.Error("the agreed subnet lost the tunnel")
+			}
+			if ping(ctx, l, l.NS.LAN, lab.LANHostSecondAddr, lab.CloudDNSAddr, 2) {
+				t.Error("the second subnet got through")
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "received TS_UNACCEPTABLE notify") {
+				t.Errorf("customer log lacks TS_UNACCEPTABLE:\n%s", log)
+			}
+		}},
+		{lab.FaultDNSDown, func(t *testing.T, cust, cloud int64) {
+			if !ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("the DNS host must still answer ping")
+			}
+			if got, err := lookup(l, l.NS.LAN, lab.CloudDNSAddr, lab.FrontEndFQDN); err == nil {
+				t.Errorf("cloud DNS answered while down: %v", got)
+			}
+		}},
+		{lab.FaultCustomerNeverInitiates, func(t *testing.T, cust, cloud int64) {
+			if s, err := l.SAs(ctx, lab.CustomerGateway); err != nil || s.IKECount != 0 {
+				t.Errorf("customer has SAs before any traffic: %v %+v", err, s)
+			}
+			if !ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 6) {
+				t.Error("traffic did not bring the tunnel up")
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "could not find an outbound IPsec SA") {
+				t.Errorf("customer log lacks the dropped first packet:\n%s", log)
+			}
+			if !l.TunnelUp(ctx) {
+				t.Error("tunnel not up after traffic")
+			}
+			// Idle, the cloud ends it; nothing brings it back until traffic flows.
+			if !eventually(15*time.Second, func() bool { return !l.TunnelUp(ctx) }) {
+				t.Error("idle tunnel stayed up")
+			}
+		}},
+		{lab.FaultDPDUnanswered, func(t *testing.T, cust, cloud int64) {
+			if !eventually(25*time.Second, func() bool {
+				s, err := l.SAs(ctx, lab.CloudGateway)
+				return err == nil && s.IKECount == 0
+			}) {
+				t.Error("cloud did not declare the customer dead")
+			}
+			log := logAfter(t, l, lab.CloudGateway, cloud)
+			if !strings.Contains(log, "sending DPD request") || !strings.Contains(log, "giving up after 3 retransmits") {
+				t.Errorf("cloud log lacks DPD give-up:\n%s", log)
+			}
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("traffic passes after the cloud declared the peer dead")
+			}
+		}},
+		{lab.FaultFrontEndPing, func(t *testing.T, cust, cloud int64) {
+			if ping(ctx, l, l.NS.LAN, none, lab.FrontEndAddr, 2) {
+				t.Error("front-end answered ping")
+			}
+			if err := dialTLS(l, l.NS.LAN); err != nil {
+				t.Errorf("front-end 443: %v", err)
+			}
+		}},
+		{lab.FaultNoConditionalForwarder, func(t *testing.T, cust, cloud int64) {
+			got, err := lookup(l, l.NS.LAN, lab.ResolverAddr, lab.FrontEndFQDN)
+			if err != nil || len(got) != 1 || got[0] != lab.FrontEndPublicAddr {
+				t.Errorf("resolver without forwarder: %v, %v; want %v", got, err, lab.FrontEndPublicAddr)
+			}
+		}},
+		{lab.FaultPeriodicDrop, func(t *testing.T, cust, cloud int64) {
+			// Ping every 500 ms for 2.5 periods: each drop loses a reply.
+			var lost []time.Time
+			end := time.Now().Add(15 * time.Second)
+			for time.Now().Before(end) {
+				at := time.Now()
+				if !ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 1) {
+					lost = append(lost, at)
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			if len(lost) < 2 {
+				t.Errorf("lost %d pings in 15 s; want drops every 6 s", len(lost))
+			}
+			t.Logf("lost pings at %v", lost)
+			if n := strings.Count(logAfter(t, l, lab.CustomerGateway, cust), "received DELETE for ESP CHILD_SA"); n < 2 {
+				t.Errorf("customer saw %d CHILD_SA deletes; want >= 2", n)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault, func(t *testing.T) {
+			cust, cloud := logSize(l, lab.CustomerGateway), logSize(l, lab.CloudGateway)
+			t0 := time.Now()
+			if err := l.Fault(ctx, tt.fault); err != nil {
+				t.Fatal(err)
+			}
+			applied := time.Since(t0)
+			tt.check(t, cust, cloud)
+			checked := time.Since(t0)
+			if err := l.Clear(ctx, tt.fault); err != nil {
+				t.Fatal(err)
+			}
+			if !l.TunnelUp(ctx) || !ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("tunnel not restored after clearing")
+			}
+			if got, err := lookup(l, l.NS.LAN, lab.ResolverAddr, lab.FrontEndFQDN); err != nil || len(got) != 1 || got[0] != lab.FrontEndAddr {
+				t.Errorf("DNS not restored: %v %v", got, err)
+			}
+			if act, _ := l.Active(); len(act) != 0 {
+				t.Errorf("faults still active: %v", act)
+			}
+			t.Logf("%s: apply %v, check %v, clear %v", tt.fault, applied.Round(time.Millisecond),
+				(checked - applied).Round(time.Millisecond), (time.Since(t0) - checked).Round(time.Millisecond))
+		})
+	}
+}

@@ -105,7 +105,7 @@ func (l *Lab) WaitTunnel(ctx context.Context, timeout time.Duration) error {
 // carries on (a fault that blocks IKE then shows in the log as retransmits).
 func (l *Lab) reconnect(ctx context.Context, st *state, wait bool) {
 	if wait {
-		_, _ = l.swanctl(ctx, CustomerGateway, "--terminate", "--ike", CustomerConn, "--timeout", "5")
+		_, _ = l.swanctl(ctx, CustomerGateway, "--terminate", "--ike", CustomerConn, "--timeout", "2")
 	}
 	// --force: without waiting for the peer, which may be unreachable.
 	_, _ = l.swanctl(ctx, CustomerGateway, "--terminate", "--ike", CustomerConn, "--force", "--timeout", "1")

@@ -445,14 +445,18 @@ func (l *Lab) stopDnsmasq(sub string) error {
 	}
 	var pid int
 	if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
-		return os.Remove(pidFile)
+		_ = os.Remove(pidFile)
+		return nil
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
 		for i := 0; i < 100 && len(alive([]int{pid})) > 0; i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	return os.Remove(pidFile)
+	if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Exec runs a command inside one of the lab's namespaces (with
