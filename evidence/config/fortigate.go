@@ -1,0 +1,271 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// fgEntry is one "edit NAME" entry of a FortiGate config table.
+type fgEntry struct {
+	name string
+	line int
+	set  map[string]Value[[]string]
+}
+
+func (e *fgEntry) get(k string) (Value[string], bool) {
+	v, ok := e.set[k]
+	if !ok {
+		return Value[string]{}, false
+	}
+	return At(strings.Join(v.V, " "), v.Line), true
+}
+
+// fgTables reads "config PATH / edit NAME / set K V… / next / end" blocks
+// into PATH → entries. It is lenient with missing "end" lines (a new
+// top-level "config" starts over) and skips "!" and "#" comment lines.
+func fgTables(ls []string) map[string][]*fgEntry {
+	tables := map[string][]*fgEntry{}
+	var path []string
+	var cur *fgEntry
+	for i, raw := range ls {
+		t := strings.TrimSpace(raw)
+		if t == "" || t[0] == '!' || t[0] == '#' {
+			continue
+		}
+		f := fgFields(t)
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "config":
+			if raw[0] != ' ' && raw[0] != '\t' {
+				path = nil
+			}
+			if cur != nil {
+				path = append(path, "edit:"+cur.name)
+			}
+			path = append(path, strings.Join(f[1:], " "))
+			cur = nil
+		case "edit":
+			if len(f) > 1 {
+				cur = &fgEntry{name: f[1], line: i + 1, set: map[string]Value[[]string]{}}
+				key := strings.Join(path, "/")
+				tables[key] = append(tables[key], cur)
+			}
+		case "next":
+			cur = nil
+		case "end":
+			cur = nil
+			// Pop to the enclosing table, and out of its entry if nested.
+			if len(path) > 0 {
+				path = path[:len(path)-1]
+			}
+			if n := len(path); n > 0 && strings.HasPrefix(path[n-1], "edit:") {
+				path = path[:n-1]
+			}
+		case "set":
+			if cur != nil && len(f) > 1 {
+				cur.set[f[1]] = At(f[2:], i+1)
+			}
+		}
+	}
+	return tables
+}
+
+// fgFields splits a FortiGate line into words, honouring double quotes and
+// dropping a trailing " ! comment" (seen in published samples).
+func fgFields(s string) []string {
+	var out []string
+	var b strings.Builder
+	inq, any := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			inq = !inq
+			any = true
+		case !inq && (c == ' ' || c == '\t'):
+			if any {
+				out = append(out, b.String())
+				b.Reset()
+				any = false
+			}
+		case !inq && c == '!' && !any && len(out) > 0:
+			return out
+		default:
+			b.WriteByte(c)
+			any = true
+		}
+	}
+	if any {
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// parseFortiGate reads FortiOS configuration (show / show full-configuration).
+func parseFortiGate(ls []string) *Config {
+	c := &Config{Vendor: "fortigate", Syntax: "cli", Routing: Default("static")}
+	tables := fgTables(ls)
+	p1s := append([]*fgEntry(nil), tables["vpn ipsec phase1-interface"]...)
+	routeBased := len(p1s)
+	p1s = append(p1s, tables["vpn ipsec phase1"]...)
+	p2s := append(tables["vpn ipsec phase2-interface"], tables["vpn ipsec phase2"]...)
+	if bgp := tables["router bgp/neighbor"]; len(bgp) > 0 {
+		c.Routing = At("bgp", bgp[0].line)
+	}
+	for i, p1 := range p1s {
+		t := &Tunnel{Name: p1.name, Line: p1.line}
+		t.RouteBased = At(i < routeBased, p1.line)
+		if v, ok := p1.get("remote-gw"); ok {
+			t.Peers = append(t.Peers, v)
+		} else if v, ok := p1.get("remotegw-ddns"); ok {
+			t.Peers = append(t.Peers, v)
+		}
+		if v, ok := p1.get("local-gw"); ok {
+			t.Local = v
+		} else if v, ok := p1.get("interface"); ok {
+			t.Local = v
+		}
+		t.IKEVersion = Default(1)
+		if v, ok := p1.get("ike-version"); ok {
+			if n, ok := atoi(v.V); ok {
+				t.IKEVersion = At(n, v.Line)
+			}
+		}
+		t.Phase1.Lifetime = Default(86400 * time.Second)
+		if v, ok := p1.get("keylife"); ok {
+			if n, ok := atoi(v.V); ok {
+				t.Phase1.Lifetime = At(time.Duration(n)*time.Second, v.Line)
+			}
+		}
+		if v, ok := p1.set["proposal"]; ok {
+			for _, p := range v.V {
+				t.Phase1.Proposals = append(t.Phase1.Proposals, At(p, v.Line))
+			}
+		}
+		if v, ok := p1.set["dhgrp"]; ok {
+			for _, g := range v.V {
+				if n, ok := dhGroup(g); ok {
+					t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(n, v.Line))
+				}
+			}
+		}
+		t.Auth = Default("psk")
+		if v, ok := p1.get("authmethod"); ok {
+			a := v.V
+			if a == "signature" {
+				a = "pubkey"
+			}
+			t.Auth = At(a, v.Line)
+		}
+		t.PSK = At(false, p1.line)
+		if v, ok := p1.get("psksecret"); ok {
+			t.PSK = At(true, v.Line)
+		}
+		if t.Auth.V == "pubkey" {
+			t.PSK = At(false, t.Auth.Line)
+		}
+		t.DPD.Enabled = Default(true)
+		if v, ok := p1.get("dpd"); ok {
+			t.DPD.Enabled = At(v.V != "disable", v.Line)
+			t.DPD.Action = v
+		}
+		if v, ok := p1.get("dpd-retryinterval"); ok {
+			if n, ok := atoi(strings.Fields(v.V)[0]); ok {
+				t.DPD.Interval = At(time.Duration(n)*time.Second, v.Line)
+			}
+		}
+		if v, ok := p1.get("dpd-retrycount"); ok {
+			if n, ok := atoi(v.V); ok {
+				t.DPD.Retries = At(n, v.Line)
+			}
+		}
+		t.NATT = Default("enabled")
+		if v, ok := p1.get("nattraversal"); ok {
+			switch v.V {
+			case "disable":
+				t.NATT = At("disabled", v.Line)
+			case "forced":
+				t.NATT = At("forced", v.Line)
+			default:
+				t.NATT = At("enabled", v.Line)
+			}
+		}
+		var mine []*fgEntry
+		for _, p2 := range p2s {
+			if v, ok := p2.get("phase1name"); ok && v.V == p1.name {
+				mine = append(mine, p2)
+			}
+		}
+		if len(mine) == 0 {
+			c.note(p1.line, "phase 1 %q has no phase 2 in this file", p1.name)
+		}
+		for j, p2 := range mine {
+			loc, rem := "0.0.0.0/0", "0.0.0.0/0"
+			line := p2.line
+			if v, ok := p2.set["src-subnet"]; ok && len(v.V) >= 1 {
+				loc, line = fgSubnet(v.V), v.Line
+			} else if v, ok := p2.get("src-name"); ok {
+				loc, line = v.V, v.Line
+			}
+			if v, ok := p2.set["dst-subnet"]; ok && len(v.V) >= 1 {
+				rem, line = fgSubnet(v.V), v.Line
+			} else if v, ok := p2.get("dst-name"); ok {
+				rem, line = v.V, v.Line
+			}
+			t.Selectors = append(t.Selectors, Selector{Local: loc, Remote: rem, Line: line})
+			if j > 0 {
+				c.note(p2.line, "phase 2 %q is a further SA pair of %q; phase 2 values are read from the first", p2.name, p1.name)
+				continue
+			}
+			t.Phase2.Lifetime = Default(43200 * time.Second)
+			typ, _ := p2.get("keylife-type")
+			if v, ok := p2.get("keylifeseconds"); ok && typ.V != "kbs" {
+				if n, ok := atoi(v.V); ok {
+					t.Phase2.Lifetime = At(time.Duration(n)*time.Second, v.Line)
+				}
+			}
+			if v, ok := p2.get("keylifekbs"); ok {
+				if n, ok := atoi(v.V); ok {
+					t.Phase2.LifetimeKB = At(int64(n), v.Line)
+				}
+			}
+			if v, ok := p2.set["proposal"]; ok {
+				for _, p := range v.V {
+					t.Phase2.Proposals = append(t.Phase2.Proposals, At(p, v.Line))
+				}
+			}
+			t.PFS = Default(true)
+			if v, ok := p2.get("pfs"); ok {
+				t.PFS = At(v.V != "disable", v.Line)
+			}
+			if t.PFS.V {
+				if v, ok := p2.set["dhgrp"]; ok {
+					for _, g := range v.V {
+						if n, ok := dhGroup(g); ok {
+							t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(n, v.Line))
+						}
+					}
+				} else {
+					t.Phase2.DHGroups = []Value[int]{Default(14), Default(5)}
+				}
+			}
+			if v, ok := p2.get("auto-negotiate"); ok && v.V == "disable" {
+				c.note(v.Line, "auto-negotiate disable: phase 2 of %q is only brought up by traffic, and may not come back after a rekey until traffic flows", p1.name)
+			}
+		}
+		c.Tunnels = append(c.Tunnels, t)
+	}
+	return c
+}
+
+// fgSubnet turns "10.0.0.0 255.255.0.0" or "10.0.0.0/16" into a CIDR.
+func fgSubnet(v []string) string {
+	if len(v) >= 2 {
+		if p, ok := maskToPrefix(v[0], v[1], false); ok {
+			return p
+		}
+	}
+	return strings.Join(v, " ")
+}

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+	"time"
+)
+
+var (
+	genTunnelRe = regexp.MustCompile(`(?i)^\s*(?:IPSec Tunnel #\s*\d+|.*Add a new Phase ?1 entry)`)
+	genP1Re     = regexp.MustCompile(`(?i)(#1: Internet Key Exchange|Phase ?1 proposal|Phase ?1 entry)`)
+	genP2Re     = regexp.MustCompile(`(?i)(#2: IPSec Configuration|Phase ?2 entry|Phase ?2 proposal)`)
+	genOtherRe  = regexp.MustCompile(`(?i)^\s*!?\s*#[3-9]:`)
+	genLabelRe  = regexp.MustCompile(`^\s*(?:-\s*|[a-z]\.\s*)?([A-Za-z][A-Za-z0-9 /'().-]*?)\s*:\s*(.*?)\s*$`)
+	genBGPRe    = regexp.MustCompile(`(?i)Border Gateway Protocol|BGP Configuration`)
+	genStaticRe = regexp.MustCompile(`(?i)Static Routing Configuration`)
+)
+
+// parseGeneric reads vendor-neutral "Label : value" parameter sheets, as
+// cloud VPN services publish them, and pfSense GUI step lists.
+func parseGeneric(ls []string, vendor, syntax string) *Config {
+	c := &Config{Vendor: vendor, Syntax: syntax}
+	var t *Tunnel
+	section := 0
+	outside := false
+	newTunnel := func(line int, name string) {
+		t = &Tunnel{Name: name, Line: line}
+		c.Tunnels = append(c.Tunnels, t)
+		section = 0
+		outside = false
+	}
+	for i, l := range ls {
+		n := i + 1
+		if genTunnelRe.MatchString(l) {
+			newTunnel(n, strings.Trim(strings.TrimSpace(l), "!# "))
+			continue
+		}
+		switch {
+		case genP1Re.MatchString(l):
+			section = 1
+		case genP2Re.MatchString(l):
+			section = 2
+		case genOtherRe.MatchString(l):
+			section = 3
+		}
+		if genBGPRe.MatchString(l) {
+			c.Routing = At("bgp", n)
+		} else if genStaticRe.MatchString(l) && !c.Routing.Known() {
+			c.Routing = At("static", n)
+		}
+		if strings.Contains(l, "Outside IP Addresses") {
+			outside = true
+		} else if strings.Contains(l, "Inside IP Addresses") {
+			outside = false
+		}
+		m := genLabelRe.FindStringSubmatch(l)
+		if m == nil || strings.HasPrefix(strings.TrimSpace(l), "!") {
+			continue
+		}
+		label, val := strings.ToLower(m[1]), m[2]
+		if t == nil {
+			switch label {
+			case "ike version", "key exchange version", "lifetime", "pre-shared key", "perfect forward secrecy", "pfs key group":
+				newTunnel(n, "tunnel")
+			default:
+				continue
+			}
+		}
+		switch label {
+		case "ike version", "key exchange version":
+			lv := strings.ToLower(val)
+			switch {
+			case strings.Contains(lv, "2"):
+				t.IKEVersion = At(2, n)
+			case strings.Contains(lv, "1"):
+				t.IKEVersion = At(1, n)
+			}
+		case "lifetime":
+			if d, ok := parseDuration(val, time.Second); ok {
+				if section == 2 {
+					t.Phase2.Lifetime = At(d, n)
+				} else {
+					t.Phase1.Lifetime = At(d, n)
+				}
+			}
+		case "diffie-hellman", "dh key group", "dh group":
+			if g, ok := dhGroup(strings.TrimPrefix(strings.ToLower(val), "diffie-hellman ")); ok {
+				t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, n))
+			}
+		case "perfect forward secrecy", "pfs key group", "pfs group", "pfs":
+			lv := strings.ToLower(val)
+			if g, ok := dhGroup(strings.TrimPrefix(lv, "diffie-hellman ")); ok {
+				t.PFS = At(true, n)
+				t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, n))
+			} else if lv == "off" || lv == "disabled" || lv == "none" || lv == "no" {
+				t.PFS = At(false, n)
+			}
+		case "dpd interval", "delay between requesting peer acknowledgement":
+			if d, ok := parseDuration(val, time.Second); ok {
+				t.DPD.Interval = At(d, n)
+				t.DPD.Enabled = At(d > 0, n)
+			}
+		case "dpd retries", "number of consecutive failures allowed before disconnect":
+			if r, ok := atoi(strings.Fields(val + " x")[0]); ok {
+				t.DPD.Retries = At(r, n)
+			}
+		case "deed peer detection", "dead peer detection":
+			t.DPD.Enabled = At(strings.Contains(strings.ToLower(val), "enable"), n)
+		case "pre-shared key":
+			v := strings.ToLower(strings.TrimSpace(val))
+			t.PSK = At(v != "" && v != "none", n)
+		case "authentication method":
+			if strings.Contains(strings.ToLower(val), "psk") || strings.Contains(strings.ToLower(val), "pre-shared") {
+				t.Auth = At("psk", n)
+			} else if val != "" {
+				t.Auth = At(val, n)
+			}
+		case "virtual private gateway", "remote gateway":
+			if (outside || label == "remote gateway") && val != "" {
+				t.Peers = append(t.Peers, At(val, n))
+			}
+		case "customer gateway":
+			if outside && val != "" {
+				t.Local = At(val, n)
+			}
+		case "encryption algorithm", "authentication algorithm", "hash algorithm", "encryption algorithms", "encryption algorigthms", "hash algorithms":
+			if section == 2 {
+				t.Phase2.Proposals = append(t.Phase2.Proposals, At(label+" "+val, n))
+			} else {
+				t.Phase1.Proposals = append(t.Phase1.Proposals, At(label+" "+val, n))
+			}
+		case "nat traversal":
+			lv := strings.ToLower(val)
+			switch {
+			case strings.Contains(lv, "disable") || lv == "off":
+				t.NATT = At("disabled", n)
+			case strings.Contains(lv, "force"):
+				t.NATT = At("forced", n)
+			default:
+				t.NATT = At("enabled", n)
+			}
+		}
+	}
+	for _, t := range c.Tunnels {
+		if !t.PFS.Known() && len(t.Phase2.DHGroups) == 0 && t.Phase2.Lifetime.Known() {
+			c.note(t.Line, "%s: no PFS setting found", t.Name)
+		}
+	}
+	if !c.Routing.Known() {
+		c.Routing = Value[string]{}
+	}
+	return c
+}

@@ -1,0 +1,426 @@
+package config
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// xmlStatements flattens an XML document into statements: the element path
+// (an <entry name="X"> element becomes X, a repeated element NAME becomes
+// NAME#k, <member> adds nothing) followed by the text, with the line of the
+// text. Elements without text and without children give a statement too.
+func xmlStatements(text string) ([]stmt, error) {
+	dec := xml.NewDecoder(strings.NewReader(text))
+	dec.Strict = false
+	dec.AutoClose = xml.HTMLAutoClose
+	dec.Entity = xml.HTMLEntity
+	type frame struct {
+		seg      string
+		counts   map[string]int
+		children int
+		text     bytes.Buffer
+		line     int
+	}
+	stack := []*frame{{counts: map[string]int{}}}
+	var out []stmt
+	path := func() []string {
+		var p []string
+		for _, fr := range stack[1:] {
+			if fr.seg != "" {
+				p = append(p, fr.seg)
+			}
+		}
+		return p
+	}
+	for {
+		line, _ := dec.InputPos()
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return out, fmt.Errorf("xml: line %d: %w", line, err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			parent := stack[len(stack)-1]
+			parent.children++
+			seg := t.Name.Local
+			for _, a := range t.Attr {
+				if a.Name.Local == "name" && seg == "entry" {
+					seg = a.Value
+				}
+			}
+			if seg == "member" {
+				seg = ""
+			} else if seg == t.Name.Local {
+				n := parent.counts[seg]
+				parent.counts[seg]++
+				seg = seg + "#" + strconv.Itoa(n)
+			}
+			l, _ := dec.InputPos()
+			stack = append(stack, &frame{seg: seg, counts: map[string]int{}, line: l})
+		case xml.CharData:
+			stack[len(stack)-1].text.Write(t)
+		case xml.EndElement:
+			if len(stack) == 1 {
+				continue
+			}
+			fr := stack[len(stack)-1]
+			txt := strings.TrimSpace(fr.text.String())
+			if fr.children == 0 {
+				p := path()
+				if txt != "" {
+					p = append(p, txt)
+				}
+				out = append(out, stmt{f: p, line: fr.line})
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	return out, nil
+}
+
+// stripIndex removes "#k" from a path segment.
+func stripIndex(s string) string {
+	if i := strings.LastIndexByte(s, '#'); i > 0 {
+		if _, err := strconv.Atoi(s[i+1:]); err == nil {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// panSetStatements reads PAN-OS "set" commands, including the
+// "edit … / set … / top / up" form of published samples.
+func panSetStatements(ls []string) []stmt {
+	var out []stmt
+	var ctx [][]string
+	for i, raw := range ls {
+		t := strings.TrimSpace(raw)
+		if t == "" || t[0] == '!' || t[0] == '#' {
+			continue
+		}
+		f := fgFields(t)
+		switch f[0] {
+		case "edit":
+			ctx = append(ctx, f[1:])
+		case "top":
+			ctx = nil
+		case "up":
+			if len(ctx) > 0 {
+				ctx = ctx[:len(ctx)-1]
+			}
+		case "set":
+			var full []string
+			for _, c := range ctx {
+				full = append(full, c...)
+			}
+			full = append(full, f[1:]...)
+			var clean []string
+			for _, w := range full {
+				if w != "[" && w != "]" {
+					clean = append(clean, strings.Trim(w, "[]"))
+				}
+			}
+			out = append(out, stmt{f: clean, line: i + 1})
+		}
+	}
+	return out
+}
+
+// after returns the words after keyword in f, or nil.
+func after(f []string, keyword string) []string {
+	for i, w := range f {
+		if w == keyword {
+			return f[i+1:]
+		}
+	}
+	return nil
+}
+
+// panLifetime reads "lifetime seconds|minutes|hours|days N" anywhere in f.
+func panLifetime(f []string) (time.Duration, bool) {
+	r := after(f, "lifetime")
+	if len(r) < 2 {
+		return 0, false
+	}
+	return parseDuration(r[1]+" "+r[0], time.Second)
+}
+
+// parsePaloAlto reads PAN-OS statements (from set commands or XML).
+func parsePaloAlto(st []stmt, syntax string) *Config {
+	c := &Config{Vendor: "paloalto", Syntax: syntax, Routing: Default("static")}
+	type prof struct {
+		lifetime Value[time.Duration]
+		groups   []Value[int]
+		noPFS    Value[bool]
+		props    []Value[string]
+		line     int
+	}
+	ike, ipsec := map[string]*prof{}, map[string]*prof{}
+	type gw struct {
+		line           int
+		peer           []Value[string]
+		local          Value[string]
+		version        Value[int]
+		v1prof, v2prof string
+		psk            Value[bool]
+		auth           Value[string]
+		natt           Value[string]
+		dpd1, dpd2     Value[bool]
+		dpdInterval    Value[time.Duration]
+		dpdRetry       Value[int]
+		sawV1, sawV2   bool
+	}
+	gws := map[string]*gw{}
+	type tun struct {
+		name, gateway, profile string
+		line                   int
+		iface                  Value[string]
+		proxy                  map[string]*Selector
+		order                  []string
+	}
+	var tuns []*tun
+	tunBy := map[string]*tun{}
+	for _, s := range st {
+		f := s.f
+		// Cut everything before "network" (XML paths start at /config/devices/…).
+		for i, w := range f {
+			if stripIndex(w) == "network" {
+				f = f[i+1:]
+				break
+			}
+			if i == len(f)-1 {
+				f = nil
+			}
+		}
+		for i := range f {
+			f[i] = stripIndex(f[i])
+		}
+		switch {
+		case has(f, "ike", "crypto-profiles", "ike-crypto-profiles") && len(f) > 4,
+			has(f, "ike", "crypto-profiles", "ipsec-crypto-profiles") && len(f) > 4:
+			m := ike
+			if f[2] == "ipsec-crypto-profiles" {
+				m = ipsec
+			}
+			p := m[f[3]]
+			if p == nil {
+				p = &prof{line: s.line}
+				m[f[3]] = p
+			}
+			r := f[4:]
+			if d, ok := panLifetime(r); ok {
+				p.lifetime = At(d, s.line)
+			}
+			if g := after(r, "dh-group"); g != nil {
+				for _, w := range g {
+					if w == "no-pfs" {
+						p.noPFS = At(true, s.line)
+					} else if n, ok := dhGroup(w); ok && strings.HasPrefix(w, "group") {
+						p.groups = append(p.groups, At(n, s.line))
+					} else {
+						break
+					}
+				}
+			}
+			for _, k := range []string{"encryption", "hash", "authentication"} {
+				if v := after(r, k); len(v) > 0 && r[0] != "lifetime" && r[0] != "dh-group" {
+					p.props = append(p.props, At(k+" "+strings.Join(v, " "), s.line))
+					break
+				}
+			}
+		case has(f, "ike", "gateway") && len(f) > 3:
+			g := gws[f[2]]
+			if g == nil {
+				g = &gw{line: s.line}
+				gws[f[2]] = g
+			}
+			r := f[3:]
+			switch {
+			case has(r, "peer-address"):
+				if len(r) > 2 && r[1] != "dynamic" {
+					g.peer = append(g.peer, At(r[2], s.line))
+				}
+			case has(r, "local-address", "ip") && len(r) > 2:
+				g.local = At(r[2], s.line)
+			case has(r, "authentication", "pre-shared-key"):
+				g.psk = At(true, s.line)
+				g.auth = At("psk", s.line)
+			case has(r, "authentication", "certificate"):
+				g.auth = At("pubkey", s.line)
+				g.psk = At(false, s.line)
+			case has(r, "protocol", "version") && len(r) > 2:
+				switch r[2] {
+				case "ikev1":
+					g.version = At(1, s.line)
+				case "ikev2":
+					g.version = At(2, s.line)
+				case "ikev2-preferred":
+					g.version = At(0, s.line)
+				}
+			case has(r, "protocol-common", "nat-traversal", "enable") && len(r) > 3:
+				if r[3] == "yes" {
+					g.natt = At("enabled", s.line)
+				} else {
+					g.natt = At("disabled", s.line)
+				}
+			case has(r, "protocol", "ikev1") || has(r, "protocol", "ikev2"):
+				v2 := r[1] == "ikev2"
+				if v2 {
+					g.sawV2 = true
+				} else {
+					g.sawV1 = true
+				}
+				if p := after(r, "ike-crypto-profile"); len(p) > 0 {
+					if v2 {
+						g.v2prof = p[0]
+					} else {
+						g.v1prof = p[0]
+					}
+				}
+				if d := after(r, "dpd"); d != nil || after(r, "liveness-check") != nil {
+					en := true
+					if e := after(r, "enable"); len(e) > 0 {
+						en = e[0] == "yes"
+					}
+					if v2 {
+						g.dpd2 = At(en, s.line)
+					} else {
+						g.dpd1 = At(en, s.line)
+					}
+					if iv := after(r, "interval"); len(iv) > 0 {
+						if n, ok := atoi(iv[0]); ok {
+							g.dpdInterval = At(time.Duration(n)*time.Second, s.line)
+						}
+					}
+					if rt := after(r, "retry"); len(rt) > 0 {
+						if n, ok := atoi(rt[0]); ok {
+							g.dpdRetry = At(n, s.line)
+						}
+					}
+				}
+			}
+		case has(f, "tunnel", "ipsec") && len(f) > 3:
+			t := tunBy[f[2]]
+			if t == nil {
+				t = &tun{name: f[2], line: s.line, proxy: map[string]*Selector{}}
+				tunBy[f[2]] = t
+				tuns = append(tuns, t)
+			}
+			r := f[3:]
+			switch {
+			case has(r, "auto-key", "ike-gateway") && len(r) > 2:
+				t.gateway = r[2]
+			case has(r, "auto-key", "ipsec-crypto-profile") && len(r) > 2:
+				t.profile = r[2]
+			case has(r, "auto-key", "proxy-id") && len(r) > 3:
+				p := t.proxy[r[2]]
+				if p == nil {
+					p = &Selector{Line: s.line}
+					t.proxy[r[2]] = p
+					t.order = append(t.order, r[2])
+				}
+				if v := after(r[3:], "local"); len(v) > 0 {
+					p.Local = v[0]
+				}
+				if v := after(r[3:], "remote"); len(v) > 0 {
+					p.Remote = v[0]
+				}
+			case has(r, "tunnel-interface") && len(r) > 1:
+				t.iface = At(r[1], s.line)
+			}
+		case len(f) > 3 && f[0] == "virtual-router" && after(f, "bgp") != nil:
+			if e := after(f, "enable"); len(e) > 0 && e[0] == "yes" || after(f, "peer-group") != nil {
+				if c.Routing.From != FromFile {
+					c.Routing = At("bgp", s.line)
+				}
+			}
+		}
+	}
+	for _, tu := range tuns {
+		t := &Tunnel{Name: tu.name, Line: tu.line}
+		g := gws[tu.gateway]
+		if g == nil {
+			c.note(tu.line, "IKE gateway %q of tunnel %q is not in this file", tu.gateway, tu.name)
+			g = &gw{}
+		}
+		t.Peers, t.Local = g.peer, g.local
+		t.IKEVersion = Default(1)
+		if g.version.Known() {
+			t.IKEVersion = g.version
+		}
+		t.Auth, t.PSK = g.auth, g.psk
+		if !t.PSK.Known() {
+			t.PSK = At(false, g.line)
+		}
+		t.NATT = Default("disabled")
+		if g.natt.Known() {
+			t.NATT = g.natt
+		}
+		dpd := g.dpd1
+		pn := g.v1prof
+		if t.IKEVersion.V != 1 {
+			dpd, pn = g.dpd2, g.v2prof
+		}
+		t.DPD.Enabled = Default(true)
+		if dpd.Known() {
+			t.DPD.Enabled = dpd
+		}
+		t.DPD.Interval, t.DPD.Retries = g.dpdInterval, g.dpdRetry
+		t.Phase1.Lifetime = Default(8 * time.Hour)
+		if pn == "" {
+			pn = "default"
+		}
+		if p := ike[pn]; p != nil {
+			if p.lifetime.Known() {
+				t.Phase1.Lifetime = p.lifetime
+			}
+			t.Phase1.DHGroups, t.Phase1.Proposals = p.groups, p.props
+		} else if pn != "default" {
+			c.note(g.line, "IKE crypto profile %q is not in this file", pn)
+		}
+		t.Phase2.Lifetime = Default(time.Hour)
+		t.PFS = Default(true)
+		t.Phase2.DHGroups = []Value[int]{Default(2)}
+		pp := tu.profile
+		if pp == "" {
+			pp = "default"
+		}
+		if p := ipsec[pp]; p != nil {
+			if p.lifetime.Known() {
+				t.Phase2.Lifetime = p.lifetime
+			}
+			t.Phase2.Proposals = p.props
+			if len(p.groups) > 0 {
+				t.PFS = At(true, p.groups[0].Line)
+				t.Phase2.DHGroups = p.groups
+			}
+			if p.noPFS.Known() {
+				t.PFS = At(false, p.noPFS.Line)
+				t.Phase2.DHGroups = nil
+			}
+		} else if pp != "default" {
+			c.note(tu.line, "IPsec crypto profile %q is not in this file", pp)
+		}
+		for _, n := range tu.order {
+			t.Selectors = append(t.Selectors, *tu.proxy[n])
+		}
+		t.RouteBased = Default(true)
+		if tu.iface.Known() {
+			t.RouteBased = At(true, tu.iface.Line)
+		}
+		if len(t.Selectors) == 0 {
+			t.Selectors = []Selector{{Local: "any", Remote: "any", Line: tu.iface.Line}}
+		}
+		c.Tunnels = append(c.Tunnels, t)
+	}
+	return c
+}

@@ -1,0 +1,467 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// node is a section of a brace-structured file (swanctl.conf).
+type node struct {
+	name     string
+	line     int
+	kv       map[string]Value[string]
+	children []*node
+}
+
+func (n *node) child(name string) *node {
+	for _, c := range n.children {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// parseBraces reads "name { key = value … }" sections.
+func parseBraces(ls []string) *node {
+	root := &node{kv: map[string]Value[string]{}}
+	stack := []*node{root}
+	for i, raw := range ls {
+		l := strings.TrimSpace(uncomment(raw, "#"))
+		for l != "" {
+			cur := stack[len(stack)-1]
+			switch {
+			case strings.HasPrefix(l, "}"):
+				if len(stack) > 1 {
+					stack = stack[:len(stack)-1]
+				}
+				l = strings.TrimSpace(l[1:])
+				continue
+			case strings.Contains(l, "{") && !strings.Contains(strings.SplitN(l, "{", 2)[0], "="):
+				name, rest, _ := strings.Cut(l, "{")
+				n := &node{name: strings.TrimSpace(name), line: i + 1, kv: map[string]Value[string]{}}
+				cur.children = append(cur.children, n)
+				stack = append(stack, n)
+				l = strings.TrimSpace(rest)
+				continue
+			}
+			if k, v, ok := strings.Cut(l, "="); ok {
+				v = strings.TrimSpace(v)
+				if j := strings.IndexByte(v, '}'); j >= 0 && !strings.ContainsAny(v[:j], `"'`) {
+					cur.kv[strings.TrimSpace(k)] = At(strings.TrimSpace(v[:j]), i+1)
+					l = strings.TrimSpace(v[j:])
+					continue
+				}
+				cur.kv[strings.TrimSpace(k)] = At(v, i+1)
+			}
+			break
+		}
+	}
+	return root
+}
+
+// parseSwanctl reads a strongSwan swanctl.conf.
+func parseSwanctl(ls []string) *Config {
+	c := &Config{Vendor: "strongswan", Syntax: "swanctl", Routing: Default("static")}
+	root := parseBraces(ls)
+	conns := root.child("connections")
+	secrets := root.child("secrets")
+	var pskLine int
+	if secrets != nil {
+		for _, s := range secrets.children {
+			if strings.HasPrefix(s.name, "ike") {
+				if v, ok := s.kv["secret"]; ok {
+					pskLine = v.Line
+					break
+				}
+			}
+		}
+	}
+	if conns == nil {
+		c.note(0, "no connections section")
+		return c
+	}
+	for _, cn := range conns.children {
+		t := &Tunnel{Name: cn.name, Line: cn.line}
+		if v, ok := cn.kv["remote_addrs"]; ok {
+			for _, a := range splitList(v.V) {
+				t.Peers = append(t.Peers, At(a, v.Line))
+			}
+		}
+		if v, ok := cn.kv["local_addrs"]; ok {
+			t.Local = v
+		}
+		t.IKEVersion = Default(0)
+		if v, ok := cn.kv["version"]; ok {
+			if n, ok := atoi(v.V); ok && n <= 2 {
+				t.IKEVersion = At(n, v.Line)
+			}
+		}
+		if v, ok := cn.kv["proposals"]; ok {
+			t.Phase1.Proposals = append(t.Phase1.Proposals, v)
+			for _, g := range proposalDH(v.V) {
+				t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, v.Line))
+			}
+		}
+		t.Phase1.Lifetime = Default(4 * time.Hour)
+		if v, ok := cn.kv["rekey_time"]; ok {
+			if d, ok := parseDuration(v.V, time.Second); ok {
+				t.Phase1.Lifetime = At(d, v.Line)
+			}
+		}
+		if v, ok := cn.kv["over_time"]; ok {
+			if d, ok := parseDuration(v.V, time.Second); ok && t.Phase1.Lifetime.Known() {
+				t.Phase1.HardLifetime = At(t.Phase1.Lifetime.V+d, v.Line)
+			}
+		}
+		if v, ok := cn.kv["reauth_time"]; ok {
+			c.note(v.Line, "reauth_time %s: the IKE SA is re-authenticated (not only rekeyed) at that interval", v.V)
+		}
+		t.DPD.Enabled = Default(false)
+		if v, ok := cn.kv["dpd_delay"]; ok {
+			if d, ok := parseDuration(v.V, time.Second); ok {
+				t.DPD.Enabled = At(d > 0, v.Line)
+				t.DPD.Interval = At(d, v.Line)
+			}
+		}
+		t.NATT = Default("enabled")
+		if v, ok := cn.kv["encap"]; ok && strings.EqualFold(v.V, "yes") {
+			t.NATT = At("forced", v.Line)
+		}
+		if loc := cn.child("local"); loc != nil {
+			if v, ok := loc.kv["auth"]; ok {
+				t.Auth = v
+				if v.V == "pubkey" || strings.HasPrefix(v.V, "eap") || v.V == "xauth" {
+					t.PSK = At(false, v.Line)
+				}
+			}
+		}
+		if t.Auth.V == "psk" {
+			if pskLine > 0 {
+				t.PSK = At(true, pskLine)
+			} else {
+				c.note(t.Auth.Line, "auth = psk but no secrets section in this file; the key may be in another swanctl file")
+			}
+		}
+		t.RouteBased = Default(false)
+		if v, ok := cn.kv["if_id_in"]; ok {
+			t.RouteBased = At(true, v.Line)
+		}
+		if ch := cn.child("children"); ch != nil {
+			for i, child := range ch.children {
+				loc, rem := []string{"dynamic"}, []string{"dynamic"}
+				line := child.line
+				if v, ok := child.kv["local_ts"]; ok {
+					loc, line = splitList(v.V), v.Line
+				}
+				if v, ok := child.kv["remote_ts"]; ok {
+					rem, line = splitList(v.V), v.Line
+				}
+				for _, l := range loc {
+					for _, r := range rem {
+						t.Selectors = append(t.Selectors, Selector{Local: l, Remote: r, Line: line})
+					}
+				}
+				if i > 0 {
+					c.note(child.line, "CHILD_SA %q is a further SA pair; phase 2 values are read from the first child", child.name)
+					continue
+				}
+				t.Phase2.Lifetime = Default(time.Hour)
+				if v, ok := child.kv["rekey_time"]; ok {
+					if d, ok := parseDuration(v.V, time.Second); ok {
+						t.Phase2.Lifetime = At(d, v.Line)
+					}
+				}
+				if v, ok := child.kv["life_time"]; ok {
+					if d, ok := parseDuration(v.V, time.Second); ok {
+						t.Phase2.HardLifetime = At(d, v.Line)
+					}
+				}
+				if v, ok := child.kv["esp_proposals"]; ok {
+					t.Phase2.Proposals = append(t.Phase2.Proposals, v)
+					gs := proposalDH(v.V)
+					for _, g := range gs {
+						t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, v.Line))
+					}
+					t.PFS = At(len(gs) > 0, v.Line)
+				} else {
+					t.PFS = Default(false)
+				}
+				if v, ok := child.kv["dpd_action"]; ok {
+					t.DPD.Action = v
+				}
+				if v, ok := child.kv["if_id_in"]; ok {
+					t.RouteBased = At(true, v.Line)
+				}
+			}
+		}
+		c.Tunnels = append(c.Tunnels, t)
+	}
+	return c
+}
+
+// conn is one "conn NAME" section of an ipsec.conf.
+type conn struct {
+	name string
+	line int
+	kv   map[string]Value[string]
+}
+
+// parseConns reads the conn sections of an ipsec.conf, applying
+// conn %default and also= includes.
+func parseConns(ls []string) []*conn {
+	var all []*conn
+	var cur *conn
+	for i, raw := range ls {
+		l := uncomment(raw, "#")
+		t := strings.TrimSpace(l)
+		if t == "" {
+			continue
+		}
+		indented := l[0] == ' ' || l[0] == '\t'
+		if !indented {
+			f := strings.Fields(t)
+			switch {
+			case f[0] == "conn" && len(f) == 2:
+				cur = &conn{name: f[1], line: i + 1, kv: map[string]Value[string]{}}
+				all = append(all, cur)
+				continue
+			case f[0] == "config" || f[0] == "include" || f[0] == "version" || f[0] == "ca" || !strings.Contains(t, "="):
+				cur = nil
+				continue
+			}
+			// key=value at column 0 still belongs to the conn above: some
+			// files do not indent.
+		}
+		if cur == nil {
+			continue
+		}
+		if k, v, ok := strings.Cut(t, "="); ok {
+			cur.kv[strings.TrimSpace(k)] = At(strings.Trim(strings.TrimSpace(v), `"`), i+1)
+		}
+	}
+	byName := map[string]*conn{}
+	var def *conn
+	var out []*conn
+	for _, c := range all {
+		byName[c.name] = c
+		if c.name == "%default" {
+			def = c
+		}
+	}
+	for _, c := range all {
+		if strings.HasPrefix(c.name, "%") {
+			continue
+		}
+		merged := map[string]Value[string]{}
+		if def != nil {
+			for k, v := range def.kv {
+				merged[k] = v
+			}
+		}
+		var include func(cc *conn, depth int)
+		include = func(cc *conn, depth int) {
+			if depth > 8 {
+				return
+			}
+			if a, ok := cc.kv["also"]; ok {
+				for _, n := range splitList(a.V) {
+					if o := byName[n]; o != nil {
+						include(o, depth+1)
+					}
+				}
+			}
+			for k, v := range cc.kv {
+				merged[k] = v
+			}
+		}
+		include(c, 0)
+		out = append(out, &conn{name: c.name, line: c.line, kv: merged})
+	}
+	return out
+}
+
+// parseIPsecConf reads an ipsec.conf of strongSwan (libre=false) or
+// libreswan (libre=true); the syntax is shared, the defaults are not.
+func parseIPsecConf(ls []string, libre bool) *Config {
+	c := &Config{Vendor: "strongswan", Syntax: "ipsec.conf", Routing: Default("static")}
+	if libre {
+		c.Vendor = "libreswan"
+	}
+	conns := parseConns(ls)
+	if len(conns) == 0 {
+		c.note(0, "no conn sections")
+	}
+	for _, cn := range conns {
+		if v, ok := cn.kv["auto"]; ok && v.V == "ignore" {
+			continue
+		}
+		t := &Tunnel{Name: cn.name, Line: cn.line}
+		kv := cn.kv
+		get := func(keys ...string) (Value[string], bool) {
+			for _, k := range keys {
+				if v, ok := kv[k]; ok {
+					return v, true
+				}
+			}
+			return Value[string]{}, false
+		}
+		if v, ok := get("right"); ok {
+			t.Peers = append(t.Peers, v)
+		}
+		if v, ok := get("left"); ok {
+			t.Local = v
+		}
+		// IKE version.
+		if libre {
+			t.IKEVersion = Default(2)
+			if v, ok := get("ikev2"); ok {
+				switch v.V {
+				case "no", "never":
+					t.IKEVersion = At(1, v.Line)
+				case "permit", "propose", "yes":
+					t.IKEVersion = At(2, v.Line)
+				case "insist":
+					t.IKEVersion = At(2, v.Line)
+				}
+			}
+			if v, ok := get("keyexchange"); ok {
+				if v.V == "ikev1" {
+					t.IKEVersion = At(1, v.Line)
+				} else if v.V == "ikev2" {
+					t.IKEVersion = At(2, v.Line)
+				}
+			}
+		} else {
+			t.IKEVersion = Default(0)
+			if v, ok := get("keyexchange"); ok {
+				switch v.V {
+				case "ikev1":
+					t.IKEVersion = At(1, v.Line)
+				case "ikev2":
+					t.IKEVersion = At(2, v.Line)
+				case "ike":
+					t.IKEVersion = At(0, v.Line)
+				}
+			}
+		}
+		// Proposals.
+		if v, ok := get("ike"); ok {
+			t.Phase1.Proposals = append(t.Phase1.Proposals, v)
+			for _, g := range proposalDH(v.V) {
+				t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, v.Line))
+			}
+		}
+		espV, espOK := get("esp", "phase2alg")
+		if espOK {
+			t.Phase2.Proposals = append(t.Phase2.Proposals, espV)
+			for _, g := range proposalDH(espV.V) {
+				t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, espV.Line))
+			}
+		}
+		// Lifetimes.
+		if libre {
+			t.Phase1.Lifetime = Default(8 * time.Hour)
+			t.Phase2.Lifetime = Default(8 * time.Hour)
+		} else {
+			t.Phase1.Lifetime = Default(3 * time.Hour)
+			t.Phase2.Lifetime = Default(time.Hour)
+		}
+		if v, ok := get("ikelifetime"); ok {
+			if d, ok := parseDuration(v.V, time.Second); ok {
+				t.Phase1.Lifetime = At(d, v.Line)
+			}
+		}
+		if v, ok := get("salifetime", "keylife", "lifetime"); ok {
+			if d, ok := parseDuration(v.V, time.Second); ok {
+				t.Phase2.Lifetime = At(d, v.Line)
+			}
+		}
+		if v, ok := get("lifebytes"); ok {
+			if n, ok := atoi(v.V); ok {
+				t.Phase2.LifetimeKB = At(int64(n/1024), v.Line)
+			}
+		}
+		if v, ok := get("rekeymargin", "margintime"); ok {
+			c.note(v.Line, "%s=%s: rekeying starts that long before the lifetime ends", "rekeymargin", v.V)
+		}
+		// PFS.
+		if libre {
+			t.PFS = Default(true)
+			if v, ok := get("pfs"); ok {
+				t.PFS = At(v.V == "yes", v.Line)
+			}
+		} else {
+			switch {
+			case espOK:
+				t.PFS = At(len(t.Phase2.DHGroups) > 0, espV.Line)
+			default:
+				t.PFS = Default(false)
+			}
+			if v, ok := get("pfs"); ok && v.V == "no" {
+				t.PFS = At(false, v.Line)
+			}
+		}
+		// DPD.
+		t.DPD.Enabled = Default(false)
+		if v, ok := get("dpdaction"); ok {
+			t.DPD.Action = v
+			t.DPD.Enabled = At(v.V != "none", v.Line)
+			if !libre {
+				t.DPD.Interval = Default(30 * time.Second)
+			}
+		}
+		if v, ok := get("dpddelay"); ok {
+			if d, ok := parseDuration(v.V, time.Second); ok {
+				t.DPD.Interval = At(d, v.Line)
+				if libre || !t.DPD.Enabled.Known() || t.DPD.Enabled.From == FromDefault {
+					t.DPD.Enabled = At(d > 0, v.Line)
+				}
+			}
+		}
+		// NAT-T.
+		t.NATT = Default("enabled")
+		if v, ok := get("forceencaps", "encapsulation"); ok && v.V == "yes" {
+			t.NATT = At("forced", v.Line)
+		} else if ok && v.V == "no" {
+			t.NATT = At("disabled", v.Line)
+		}
+		// Selectors.
+		loc, rem := []string{"(left address)"}, []string{"(right address)"}
+		line := cn.line
+		if v, ok := get("leftsubnet", "leftsubnets"); ok {
+			loc, line = splitList(strings.Trim(v.V, "{}")), v.Line
+		}
+		if v, ok := get("rightsubnet", "rightsubnets"); ok {
+			rem, line = splitList(strings.Trim(v.V, "{}")), v.Line
+		}
+		for _, l := range loc {
+			for _, r := range rem {
+				t.Selectors = append(t.Selectors, Selector{Local: l, Remote: r, Line: line})
+			}
+		}
+		t.RouteBased = Default(false)
+		if v, ok := get("mark", "vti-interface", "ipsec-interface"); ok {
+			t.RouteBased = At(true, v.Line)
+		}
+		// Authentication.
+		if v, ok := get("authby", "leftauth"); ok {
+			switch v.V {
+			case "secret", "psk":
+				t.Auth = At("psk", v.Line)
+				c.note(v.Line, "pre-shared keys live in ipsec.secrets, not in this file")
+			case "pubkey", "rsasig", "rsa", "ecdsa", "rsa-sha2":
+				t.Auth = At("pubkey", v.Line)
+				t.PSK = At(false, v.Line)
+			default:
+				t.Auth = v
+			}
+		} else if libre {
+			t.Auth = Default("pubkey")
+		} else {
+			t.Auth = Default("pubkey")
+		}
+		c.Tunnels = append(c.Tunnels, t)
+	}
+	return c
+}

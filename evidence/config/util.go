@@ -1,0 +1,163 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// lines splits text into lines without their endings (LF or CRLF).
+func lines(text string) []string {
+	ls := strings.Split(text, "\n")
+	for i, l := range ls {
+		ls[i] = strings.TrimSuffix(l, "\r")
+	}
+	if n := len(ls); n > 0 && ls[n-1] == "" {
+		ls = ls[:n-1]
+	}
+	return ls
+}
+
+// parseDuration reads "8h", "28800s", "60m", "1d", "10800" (unit is the
+// unit of a bare number) and "8 hours". ok is false when it is not a
+// duration.
+func parseDuration(s string, unit time.Duration) (time.Duration, bool) {
+	s = strings.TrimSpace(strings.Trim(strings.TrimSpace(s), `"'`))
+	if s == "" {
+		return 0, false
+	}
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	if i == 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseFloat(s[:i], 64)
+	if err != nil || n < 0 || n > 1e9 {
+		return 0, false
+	}
+	switch strings.ToLower(strings.TrimSpace(s[i:])) {
+	case "":
+	case "s", "sec", "secs", "second", "seconds":
+		unit = time.Second
+	case "m", "min", "mins", "minute", "minutes":
+		unit = time.Minute
+	case "h", "hr", "hrs", "hour", "hours":
+		unit = time.Hour
+	case "d", "day", "days":
+		unit = 24 * time.Hour
+	default:
+		return 0, false
+	}
+	return time.Duration(n * float64(unit)), true
+}
+
+// atoi parses a non-negative decimal integer.
+func atoi(s string) (int, bool) {
+	n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(s), `";`))
+	return n, err == nil && n >= 0
+}
+
+// dhGroup maps a group name as vendors write it ("group14", "modp2048",
+// "x25519", "ecp256", "14", "dh14", "Group 2") to its IANA number.
+func dhGroup(s string) (int, bool) {
+	l := strings.ToLower(strings.TrimSpace(s))
+	for _, p := range []string{"diffie-hellman group", "group ", "group", "dhgroup", "dh-group", "dh", "modp-", "pfs"} {
+		if strings.HasPrefix(l, p) {
+			if n, ok := atoi(strings.TrimPrefix(l, p)); ok && n > 0 && n < 64 {
+				return n, true
+			}
+		}
+	}
+	if n, ok := atoi(l); ok && n > 0 && n < 64 {
+		return n, true
+	}
+	named := map[string]int{
+		"modp768": 1, "modp1024": 2, "modp1536": 5, "modp2048": 14, "modp3072": 15, "modp4096": 16,
+		"modp6144": 17, "modp8192": 18, "ecp256": 19, "ecp384": 20, "ecp521": 21,
+		"modp1024s160": 22, "modp2048s224": 23, "modp2048s256": 24, "ecp192": 25, "ecp224": 26,
+		"ecp224bp": 27, "ecp256bp": 28, "ecp384bp": 29, "ecp512bp": 30, "curve25519": 31, "x25519": 31,
+		"curve448": 32, "x448": 32,
+	}
+	n, ok := named[l]
+	return n, ok
+}
+
+// proposalDH returns the DH groups named in a strongSwan/libreswan style
+// proposal list "aes128-sha256-modp2048,aes256gcm16-x25519" or
+// "aes256-sha1;dh14".
+func proposalDH(list string) []int {
+	var out []int
+	seen := map[int]bool{}
+	for _, p := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		for _, tok := range strings.FieldsFunc(p, func(r rune) bool { return r == '-' || r == ';' || r == '+' || r == '!' }) {
+			if n, ok := dhGroup(tok); ok && !isNumberOnly(tok) && !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func isNumberOnly(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
+}
+
+// splitList splits "a,b c" into items.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+}
+
+// uncomment removes a trailing comment starting with one of marks outside
+// quotes.
+func uncomment(s string, marks string) string {
+	inq := byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inq != 0:
+			if c == inq {
+				inq = 0
+			}
+		case c == '"' || c == '\'':
+			inq = c
+		case strings.IndexByte(marks, c) >= 0:
+			return strings.TrimRight(s[:i], " \t")
+		}
+	}
+	return s
+}
+
+// maskToPrefix turns "10.0.0.0 255.255.0.0" (or a wildcard mask
+// "0.0.255.255" when wildcard) into "10.0.0.0/16"; ok is false otherwise.
+func maskToPrefix(addr, mask string, wildcard bool) (string, bool) {
+	parts := strings.Split(mask, ".")
+	if len(parts) != 4 {
+		return "", false
+	}
+	bits := 0
+	var seenZero bool
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 255 {
+			return "", false
+		}
+		if wildcard {
+			n = 255 - n
+		}
+		for b := 7; b >= 0; b-- {
+			if n&(1<<b) != 0 {
+				if seenZero {
+					return "", false
+				}
+				bits++
+			} else {
+				seenZero = true
+			}
+		}
+	}
+	return addr + "/" + strconv.Itoa(bits), true
+}
