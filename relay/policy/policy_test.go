@@ -123,11 +123,19 @@ func dnsServer(tb testing.TB, answer func(name string) []string) string {
 // called once per query.
 func dnsServerType(tb testing.TB, answer func(name string, qtype uint16) []string) string {
 	tb.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	// UDP and TCP on one port: retry when the TCP port is taken.
+	var pc net.PacketConn
+	var l net.Listener
+	var err error
+	for range 20 {
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			tb.Fatal(err)
+		}
+		if l, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		pc.Close()
 	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
 	if err != nil {
 		tb.Fatal(err)
 	}
