@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,129 @@ func TestLabFaults(t *testing.T) {
 			t.Logf("%s: apply %v, check %v, clear %v", tt.fault, applied.Round(time.Millisecond),
 				(checked - applied).Round(time.Millisecond), (time.Since(t0) - checked).Round(time.Millisecond))
 		})
+	}
+}
+
+// TestLabCleanup checks that Up removes leftovers of a lab of the same name
+// (here: a lab whose holder never called Down), that Down is idempotent and
+// leaves no namespace, link, /etc/netns entry or process behind.
+func TestLabCleanup(t *testing.T) {
+	if err := lab.Requirements(); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	ctx := context.Background()
+	name := labName("c")
+	first, err := lab.Start(ctx, lab.Options{Name: name, Dir: t.TempDir()})
+	if first != nil {
+		t.Cleanup(func() { _ = first.Down() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := charonPids(t, first)
+	if len(pids) != 2 {
+		t.Fatalf("want 2 charon processes, got %v", pids)
+	}
+	// A second lab of the same name takes over: the first's leftovers go.
+	second := lab.Up(ctx, t, lab.Options{Name: name})
+	for _, p := range pids {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", p)); err == nil {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p)); !strings.Contains(string(b), ") Z") {
+				t.Errorf("charon %d of the first lab still running", p)
+			}
+		}
+	}
+	if !ping(ctx, second, second.NS.LAN, netip.Addr{}, lab.CloudDNSAddr, 2) {
+		t.Error("second lab's tunnel does not carry traffic")
+	}
+	pids = charonPids(t, second)
+	for i := 0; i < 2; i++ {
+		if err := second.Down(); err != nil {
+			t.Errorf("down #%d: %v", i+1, err)
+		}
+	}
+	if left := lab.Leftovers(ctx, name); len(left) > 0 {
+		t.Errorf("leftovers after Down: %v", left)
+	}
+	for _, p := range pids {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p)); err == nil && !strings.Contains(string(b), ") Z") {
+			t.Errorf("charon %d still running after Down", p)
+		}
+	}
+	if _, err := second.Exec(ctx, "elsewhere", "true"); err == nil {
+		t.Error("Exec in a namespace outside the lab must be refused")
+	}
+}
+
+// charonPids lists the charon processes in the lab's gateway namespaces.
+func charonPids(t *testing.T, l *lab.Lab) []int {
+	t.Helper()
+	var pids []int
+	for _, ns := range []string{l.NS.CustomerGW, l.NS.CloudGW} {
+		ps, err := execOut("ip", "netns", "pids", ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range strings.Fields(ps) {
+			var p int
+			fmt.Sscan(f, &p)
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p)); err == nil && strings.TrimSpace(string(b)) == "charon" {
+				pids = append(pids, p)
+			}
+		}
+	}
+	return pids
+}
+
+func execOut(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
+
+func TestValidName(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{"vl01ab", true}, {"ab", true}, {"a", false}, {"abcdefghijk", false}, {"1abc", false},
+		{"Lab", false}, {"a-b", false}, {"a b", false}, {"", false},
+	} {
+		if err := lab.ValidName(tt.name); (err == nil) != tt.ok {
+			t.Errorf("ValidName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+func TestLookupFault(t *testing.T) {
+	for _, f := range lab.Faults() {
+		if _, err := lab.LookupFault(f.Name); err != nil || f.Summary == "" || f.Effect == "" {
+			t.Errorf("fault %q: %v", f.Name, err)
+		}
+	}
+	if _, err := lab.LookupFault("psk"); err == nil || !strings.Contains(err.Error(), "psk-mismatch") {
+		t.Errorf("unknown fault: %v; want an error listing the faults", err)
+	}
+	if len(lab.Faults()) != 11 {
+		t.Errorf("want 11 faults, got %d", len(lab.Faults()))
+	}
+}
+
+func TestParseSAs(t *testing.T) {
+	out := `customer: #3, ESTABLISHED, IKEv2, af1aae503779be1d_i* 1d2ec843ad6fa24f_r
+  local  '198.51.100.2' @ 198.51.100.2[4500]
+  remote '203.0.113.10' @ 203.0.113.10[4500]
+  AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048
+  established 2s ago, rekeying in 27769s
+  customer: #4, reqid 1, INSTALLED, TUNNEL-in-UDP, ESP:AES_CBC-256/HMAC_SHA2_256_128/MODP_2048
+    installed 2s ago, rekeying in 2800s, expires in 3598s
+    local  192.168.10.0/24
+    remote 10.100.0.0/16
+`
+	s := lab.ParseSAs(out)
+	if s.IKE != "ESTABLISHED" || s.IKECount != 1 || s.Children["customer"] != "INSTALLED" || s.Encap != "TUNNEL-in-UDP" || !s.Up("customer") {
+		t.Errorf("ParseSAs = %+v", s)
+	}
+	if e := lab.ParseSAs(""); e.IKE != "" || e.Up("customer") || len(e.Children) != 0 {
+		t.Errorf("ParseSAs(empty) = %+v", e)
 	}
 }

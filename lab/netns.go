@@ -128,6 +128,15 @@ func alive(pids []int) []int {
 	return out
 }
 
+// Teardown removes everything a lab named prefix may have left, whether or
+// not its holder is still running: see teardown.
+func Teardown(ctx context.Context, prefix string) error {
+	if err := ValidName(prefix); err != nil {
+		return err
+	}
+	return teardown(ctx, prefix)
+}
+
 // teardown removes everything a lab with this prefix may have left: its
 // processes, namespaces (and with them their veths) and /etc/netns entries.
 // It never touches namespaces outside the prefix's fixed set of names.
