@@ -2,17 +2,104 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	iofs "io/fs"
+	"os"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/bundle"
+	"github.com/vpndiag/vpndiag/flows"
+	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 func (m *Main) runExport(ctx context.Context, args []string) error {
-	fs := m.flagSet("export", "CASE [-o FILE] [--force]", `
+	fs := m.flagSet("export", "CASE [-o FILE] [--force] [--db FILE] [--config FILE]", `
 Write a case's support bundle: summary, timeline, decision path, probe
-results, findings, redacted attachments and checksums, in one archive.`)
-	out := fs.String("o", "", "output file")
-	if err := parse(fs, args); err != nil {
+results, findings, redacted attachments and checksums, in one zip archive
+that opens without vpndiag. CASE is the case marker, e.g. VPN-20261125-7KQ2.
+The case is only read; a case still in progress exports what it has.
+Check a bundle with 'vpndiag bundle verify FILE'.`)
+	out := fs.String("o", "", "output file (default CASE-bundle.zip in the current directory)")
+	force := fs.Bool("force", false, "replace the output file when it exists")
+	dbPath := fs.String("db", "", "SQLite database file (default: the config's db, or the user's state directory)")
+	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	_ = out
-	return fmt.Errorf("export: the support bundle is not built yet")
+	if len(pos) != 1 {
+		return usageError("export: give one case marker, e.g. vpndiag export VPN-20261125-7KQ2")
+	}
+	marker, err := bundle.NormalizeMarker(pos[0])
+	if err != nil {
+		return err
+	}
+	cfg, err := m.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	path := *dbPath
+	if path == "" {
+		path = cfg.DB
+	}
+	// Exporting must not create a database: no database means no case.
+	if _, err := os.Stat(path); errors.Is(err, iofs.ErrNotExist) {
+		return vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no database at %s, so no case %s (choose the database with --db).", path, marker)
+	}
+	db, err := m.openDB(ctx, path, cfg.Evidence.MaxUploadBytes)
+	if err != nil {
+		return err
+	}
+	x := &bundle.Exporter{
+		Cases:    sqlite.NewCaseService(db),
+		Sessions: sqlite.NewSessionService(db),
+		Events:   sqlite.NewEventService(db),
+		Probes:   sqlite.NewProbeService(db),
+		Evidence: sqlite.NewEvidenceService(db),
+		Findings: sqlite.NewFindingService(db),
+		Sites:    sqlite.NewSiteService(db),
+		Graph:    flowGraph,
+	}
+	res, err := x.ExportFile(ctx, marker, *out, *force)
+	if err != nil {
+		return err
+	}
+	state := string(res.Manifest.Status)
+	if res.Manifest.InProgress {
+		state = "in progress"
+	}
+	fmt.Fprintf(m.Stdout, "%s: support bundle written to %s (%d files, %s, case %s)\n",
+		res.Marker, res.Path, len(res.Manifest.Files)+1, humanBytes(res.Size), state)
+	return nil
+}
+
+// flowGraph returns the graph of a flow at a version (the current version
+// when version is 0) for the bundle's diagram.
+func flowGraph(name string, version int) (vpndiag.FlowGraph, bool) {
+	set := flows.Default()
+	var d *flows.Def
+	var err error
+	if version > 0 {
+		d, err = set.Version(name, version)
+	} else {
+		d, err = set.Current(name)
+	}
+	if err != nil {
+		return vpndiag.FlowGraph{}, false
+	}
+	return d.Graph(), true
+}
+
+// humanBytes formats a size for people.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
