@@ -107,6 +107,40 @@
 //
 // Default timeout 8 s. ParseIKEMessage is fuzzed (FuzzParseIKEMessage).
 //
+// keepalive (one-shot): Target is the IP address (or name) to ping, the
+// guide's cloud DNS server. It runs a Monitor for a bounded time and returns
+// every sample, the up/down transitions and any periodic drop.
+//   - interval: between pings, 100ms..1h, default kb.KeepaliveInterval (5s).
+//   - duration: how long to run, up to MaxKeepaliveDuration (1h), default 1m.
+//   - ping_timeout: one ping's wait, default min(interval, 2s).
+//   - down_after: failed pings in a row that mark the target down, default
+//     2; up_after: replies in a row that mark it up, default 1.
+//
+// Default timeout: duration + ping_timeout + 1 s.
+//
+// # Keep-alive monitor
+//
+// Monitor is the long-running form, for the responder-only tunnel the
+// guide keeps up by pinging every 5 s: NewMonitor (or LoadMonitor to resume
+// from its state file after a restart), Start, Status, Stop. Each sample
+// goes to a KeepaliveSink (vpndiag.ProbeService implements it); samples the
+// sink refuses stay pending, in memory and in the state file, until it
+// accepts them. The state file is rewritten atomically after every sample.
+// Transitions and DetectPeriodicDrops are pure functions over samples and
+// transitions: the latter finds drops at a regular interval and marks a
+// period of about 60 minutes as the IKEv2 hourly drop
+// (kb.CodeIKEv2HourlyDrop).
+//
+// # Tests
+//
+// DNS, TCP and IKE tests use real servers on 127.0.0.1 (miekg/dns, TCP and
+// TLS listeners, an IKE responder written from RFC 7296). Ping,
+// traceroute and keep-alive tests build chains of network namespaces with
+// veths (internal/nstest) and run the probe inside them by re-executing the
+// test binary under `ip netns exec`; they skip with a message when not
+// root. Packet loss is made with nftables or by switching a router's
+// forwarding off.
+//
 // # Outcomes
 //
 // Besides the common vpndiag outcomes (ok, fail, timeout, refused,
@@ -130,4 +164,6 @@
 //     (another notify), not-ike (an answer that is not an IKEv2 response),
 //     timeout (nothing: UDP blocked or nobody there), refused (ICMP port
 //     unreachable).
+//   - keepalive: ok (never down), drops (down at least once),
+//     periodic-drop (down at a regular interval), timeout (never up).
 package probes

@@ -12,7 +12,9 @@ import (
 
 func TestMain(m *testing.M) {
 	nstest.Main(m, map[string]nstest.HelperFunc{
-		"probe": helperProbe,
+		"probe":     helperProbe,
+		"keepalive": helperKeepalive,
+		"flap":      helperFlap,
 	})
 }
 

@@ -25,6 +25,7 @@ var Registry = map[vpndiag.ProbeKind]ProbeFunc{
 
 	vpndiag.ProbeTraceroute: ProbeTraceroute,
 	vpndiag.ProbeIKE:        ProbeIKE,
+	vpndiag.ProbeKeepalive:  ProbeKeepalive,
 }
 
 // kindSpec is what Local needs to know of a kind besides its function:
@@ -67,14 +68,24 @@ var specs = map[vpndiag.ProbeKind]kindSpec{
 		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseIKERequest(r); return err },
 		timeout:  fixedTimeout(8 * time.Second),
 	},
+	vpndiag.ProbeKeepalive: {
+		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseKeepaliveRequest(r); return err },
+		timeout: func(r *vpndiag.ProbeRequest) time.Duration {
+			if p, err := ParseKeepaliveRequest(r); err == nil {
+				return p.Duration + p.Timeout + time.Second
+			}
+			return 2 * time.Minute
+		},
+	},
 }
 
 func fixedTimeout(d time.Duration) func(*vpndiag.ProbeRequest) time.Duration {
 	return func(*vpndiag.ProbeRequest) time.Duration { return d }
 }
 
-// MaxTimeout bounds any probe's timeout but a keepalive's; a request asking
-// for more is invalid.
+// MaxTimeout bounds any probe's timeout but a keepalive's (which is bounded
+// by MaxKeepaliveDuration plus a minute); a request asking for more is
+// invalid.
 const MaxTimeout = 10 * time.Minute
 
 // Validate checks req (kind, target, every Param) without running it. The
@@ -97,6 +108,9 @@ func Validate(req *vpndiag.ProbeRequest) error {
 }
 
 func maxTimeoutFor(kind vpndiag.ProbeKind) time.Duration {
+	if kind == vpndiag.ProbeKeepalive {
+		return MaxKeepaliveDuration + time.Minute
+	}
 	return MaxTimeout
 }
 
