@@ -23,6 +23,7 @@ func Graph(name string) (vpndiag.FlowGraph, bool) {
 
 // Graph returns the flow's states and transitions, states in breadth-first
 // order from the start, hand-overs as nodes "@flow" of kind KindHandover.
+// Titles and labels carry the guide's numbers; case facts stay {name}.
 func (d *Def) Graph() vpndiag.FlowGraph {
 	g := vpndiag.FlowGraph{Name: d.Name, Version: d.Version, Start: d.Start}
 	seen := map[string]bool{d.Start: true}
@@ -35,9 +36,9 @@ func (d *Def) Graph() vpndiag.FlowGraph {
 			continue
 		}
 		st := d.States[name]
-		g.Nodes = append(g.Nodes, vpndiag.FlowNode{State: name, Kind: st.Kind, Title: st.Title, KBArticle: st.KB})
+		g.Nodes = append(g.Nodes, vpndiag.FlowNode{State: name, Kind: st.Kind, Title: staticText(st.Title), KBArticle: st.KB})
 		for _, x := range st.exits() {
-			g.Edges = append(g.Edges, vpndiag.FlowEdge{From: name, To: x.To, Event: x.Event, Label: x.Label})
+			g.Edges = append(g.Edges, vpndiag.FlowEdge{From: name, To: x.To, Event: x.Event, Label: staticText(x.Label)})
 			if !seen[x.To] {
 				seen[x.To] = true
 				queue = append(queue, x.To)
@@ -45,6 +46,13 @@ func (d *Def) Graph() vpndiag.FlowGraph {
 		}
 	}
 	return g
+}
+
+// staticText fills the placeholders that do not depend on a case (the
+// guide's numbers, fallbacks); case facts stay as {name}.
+func staticText(s string) string {
+	out, _ := Facts{}.Expand(s)
+	return out
 }
 
 // Stats counts a graph's states (hand-over nodes excluded), transitions and

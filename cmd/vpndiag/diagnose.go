@@ -2,17 +2,130 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/flows"
+	"github.com/vpndiag/vpndiag/flows/terminal"
+	"github.com/vpndiag/vpndiag/probes"
+	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 func (m *Main) runDiagnose(ctx context.Context, args []string) error {
-	fs := m.flagSet("diagnose", "[--db FILE] [--answers FILE] [--format json]", `
-Walk a case through the troubleshooting flows in this terminal, probes run
-locally, everything stored in a local SQLite file.`)
-	db := fs.String("db", "", "SQLite database file (default in the user's state directory)")
+	fs := m.flagSet("diagnose", "[--db FILE] [--site NAME|FILE.yaml] [--answers FILE] [--format json] [--case MARKER] [--flow NAME]", `
+Walk a case through the troubleshooting flows in this terminal: numbered
+choices, typed values checked, probes run locally, everything stored in a
+local SQLite file as it is answered. Stop at any prompt (Ctrl-D) and run
+again with --case to continue at the same question.
+
+Non-interactive: --answers FILE, or answers piped on stdin, one a line: a
+choice's number, its key or the start of its label; a typed value; a file
+path or "skip" for uploads.`)
+	dbPath := fs.String("db", "", "SQLite database file (default: the config's db, or the user's state directory)")
+	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
+	answers := fs.String("answers", "", "read answers from FILE instead of the terminal")
+	format := fs.String("format", "text", "output: text, or json (the path taken and the outcome on stdout; the conversation on stderr)")
+	caseMarker := fs.String("case", "", "resume the case with this marker")
+	site := fs.String("site", "", "site profile: a saved profile's name (or one from the config), or a YAML file to save and use")
+	flow := fs.String("flow", "", "start a new case with this flow instead of triage (see vpndiag flows list)")
+	migrate := fs.Bool("migrate", false, "with --case: move the case to the current flow version when its own is gone")
+	manual := fs.Bool("manual-probes", false, "do not run probes here: show the commands and ask for their result")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	_ = db
-	return fmt.Errorf("diagnose: the flows are not built yet")
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("diagnose: unexpected argument %q", fs.Arg(0)))
+	}
+	if *format != "text" && *format != "json" {
+		return usageError(fmt.Sprintf("diagnose: --format %q must be text or json", *format))
+	}
+	if *migrate && *caseMarker == "" {
+		return usageError("diagnose: --migrate needs --case")
+	}
+	cfg, err := m.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	path := *dbPath
+	if path == "" {
+		path = cfg.DB
+	}
+
+	in, interactive := m.Stdin, isTerminal(m.Stdin)
+	if *answers != "" {
+		f, err := os.Open(*answers)
+		if err != nil {
+			return vpndiag.Errorf(vpndiag.EINVALID, "Cannot read the answers file %s: %v.", *answers, errors.Unwrap(err))
+		}
+		defer f.Close()
+		in, interactive = f, false
+	}
+	db, err := m.openDB(ctx, path, cfg.Evidence.MaxUploadBytes)
+	if err != nil {
+		return err
+	}
+	svc := flows.Services{
+		Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db),
+		Events: sqlite.NewEventService(db), Sites: sqlite.NewSiteService(db),
+		Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+	}
+	// A site named in the config is saved so the runner finds it by name.
+	for i := range cfg.Sites {
+		if cfg.Sites[i].Name == *site {
+			s := cfg.Sites[i]
+			if err := svc.Sites.UpsertSite(ctx, &s); err != nil {
+				return err
+			}
+		}
+	}
+
+	out := m.Stdout
+	if *format == "json" {
+		out = m.Stderr
+	}
+	r := &terminal.Runner{
+		Engine: flows.NewEngine(nil, svc), Services: svc,
+		In: in, Out: out, Interactive: interactive, Actor: m.actor(),
+	}
+	if !*manual {
+		r.Prober = &probes.Local{Logger: m.logger(cfg)}
+	}
+	hint := ""
+	if *dbPath != "" {
+		hint = " --db " + *dbPath
+	}
+	res, err := r.Run(ctx, terminal.Options{Case: *caseMarker, Flow: *flow, Site: *site, Migrate: *migrate, ResumeHint: hint})
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return nil
+}
+
+// actor names the person at the terminal.
+func (m *Main) actor() string {
+	for _, k := range []string{"USER", "LOGNAME", "USERNAME"} {
+		if v := m.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "terminal"
+}
+
+// isTerminal reports whether r is a character device (a terminal).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
