@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/kb"
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/relay/policy"
 )
@@ -30,8 +31,8 @@ const (
 	ParamMonitorInterval = "interval"
 )
 
-// DefaultMonitorInterval is the guide's keep-alive interval (kb.KeepaliveInterval).
-const DefaultMonitorInterval = 5 * time.Second
+// DefaultMonitorInterval is the guide's keep-alive interval.
+const DefaultMonitorInterval = kb.KeepaliveInterval
 
 // MaxMonitors bounds the monitors one relay runs.
 const MaxMonitors = 16
