@@ -380,6 +380,21 @@ func TestLocal(t *testing.T) {
 			t.Fatalf("res %+v err %v deadline %s", res, err, deadline)
 		}
 	})
+	t.Run("every kind is registered and validated", func(t *testing.T) {
+		if len(probes.Registry) != len(vpndiag.ProbeKinds) {
+			t.Errorf("Registry has %d kinds, vpndiag.ProbeKinds %d", len(probes.Registry), len(vpndiag.ProbeKinds))
+		}
+		for _, k := range vpndiag.ProbeKinds {
+			if _, ok := probes.Registry[k]; !ok {
+				t.Errorf("kind %s not in Registry", k)
+				continue
+			}
+			err := probes.Validate(&vpndiag.ProbeRequest{Kind: k, Target: "127.0.0.1", Params: map[string]string{"nope": "1"}})
+			if vpndiag.ErrorCode(err) != vpndiag.EINVALID || !strings.Contains(vpndiag.ErrorMessage(err), `no parameter "nope"`) {
+				t.Errorf("kind %s: Validate of an unknown parameter: %v", k, err)
+			}
+		}
+	})
 }
 
 func BenchmarkDNSProbe(b *testing.B) {
