@@ -2,18 +2,137 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/bot"
+	botslack "github.com/vpndiag/vpndiag/bot/slack"
+	"github.com/vpndiag/vpndiag/bundle"
+	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/flows"
+	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
-	fs := m.flagSet("serve", "[--config FILE] [--listen ADDR]", `
-Run the Slack bot: Socket Mode by default, or HTTP mode (slack.mode: http),
-and the hub that relays dial into.`)
+	fs := m.flagSet("serve", "[--config FILE] [--listen ADDR] [--db FILE]", `
+Run the Slack bot: Socket Mode by default (slack.mode: socket; needs
+SLACK_BOT_TOKEN and SLACK_APP_TOKEN), or HTTP mode (slack.mode: http; needs
+SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET) serving /slack/commands,
+/slack/interactions and /slack/events. The listen address also serves
+/healthz in both modes. Set SLACK_API_URL to point the bot at another Slack
+API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG)")
 	listen := fs.String("listen", "", "HTTP listen address (overrides slack.listen)")
+	dbPath := fs.String("db", "", "SQLite database file (overrides db)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	_, _ = cfgPath, listen
-	return fmt.Errorf("serve: the Slack bot is not built yet (issue: the Slack bot); use 'vpndiag diagnose' in a terminal")
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0)))
+	}
+	cfg, err := m.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		if _, _, err := net.SplitHostPort(*listen); err != nil {
+			return usageError(fmt.Sprintf("serve: --listen %q is not host:port", *listen))
+		}
+		cfg.Slack.Listen = *listen
+	}
+	if *dbPath != "" {
+		cfg.DB = *dbPath
+	}
+	if err := cfg.ValidateServe(); err != nil {
+		return err
+	}
+	log := m.logger(cfg)
+	db, err := m.openDB(ctx, cfg.DB, cfg.Evidence.MaxUploadBytes)
+	if err != nil {
+		return err
+	}
+	deps, err := serveDeps(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	deps.Logger = log
+	b, err := botslack.New(botslack.FromConfig(cfg), deps)
+	if err != nil {
+		return err
+	}
+	m.onClose(b.Close)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	if cfg.Slack.Mode == "http" {
+		h := b.Handler()
+		mux.Handle(botslack.PathCommands, h)
+		mux.Handle(botslack.PathInteractions, h)
+		mux.Handle(botslack.PathEvents, h)
+	}
+	ln, err := net.Listen("tcp", cfg.Slack.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: cannot listen on %s (choose another with --listen): %w", cfg.Slack.Listen, errors.Unwrap(err))
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	errc := make(chan error, 2)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve: %w", err)
+		}
+	}()
+	log.Info("vpndiag serve: listening", "addr", ln.Addr().String(), "mode", cfg.Slack.Mode, "db", cfg.DB, "version", vpndiag.Version)
+	if cfg.Slack.Mode == "socket" {
+		go func() { errc <- b.RunSocketMode(ctx) }()
+	}
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	log.Info("vpndiag serve: stopped")
+	return err
+}
+
+// serveDeps wires the bot to the store, the flow engine and the bundle
+// exporter, and loads the configured site profiles. Probes (the relay hub)
+// and evidence analysis plug into Deps.Prober and Deps.Evidence here.
+func serveDeps(ctx context.Context, cfg *config.Config, db *sqlite.DB) (botslack.Deps, error) {
+	d := botslack.Deps{
+		Cases:    sqlite.NewCaseService(db),
+		Sites:    sqlite.NewSiteService(db),
+		Events:   sqlite.NewEventService(db),
+		Dedup:    sqlite.NewDedupService(db),
+		Findings: sqlite.NewFindingService(db),
+	}
+	for i := range cfg.Sites {
+		if err := d.Sites.UpsertSite(ctx, &cfg.Sites[i]); err != nil {
+			return d, fmt.Errorf("serve: load site %q: %w", cfg.Sites[i].Name, err)
+		}
+	}
+	sessions := sqlite.NewSessionService(db)
+	d.Diagnoser = flows.NewEngine(nil, flows.Services{Cases: d.Cases, Sessions: sessions, Events: d.Events, Sites: d.Sites,
+		Findings: d.Findings, Probes: sqlite.NewProbeService(db)})
+	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: sqlite.NewProbeService(db),
+		Evidence: sqlite.NewEvidenceService(db), Findings: d.Findings, Sites: d.Sites,
+		Graph: func(flow string, _ int) (vpndiag.FlowGraph, bool) { return flows.Graph(flow) }}
+	d.Exporter = bot.ExportFunc(func(ctx context.Context, caseID int64, w io.Writer) (string, error) {
+		c, err := d.Cases.FindCaseByID(ctx, caseID)
+		if err != nil {
+			return "", err
+		}
+		if _, err := x.Export(ctx, c.Marker, w); err != nil {
+			return "", err
+		}
+		return bundle.DefaultFileName(c.Marker), nil
+	})
+	return d, nil
 }
