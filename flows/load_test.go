@@ -3,6 +3,8 @@ package flows_test
 import (
 	"errors"
 	"flag"
+	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/kb"
+	"github.com/vpndiag/vpndiag/probes"
 )
 
 var update = flag.Bool("update", false, "rewrite the rendered diagrams under docs/flows")
@@ -365,5 +368,50 @@ func TestGraphAndRender(t *testing.T) {
 	d := flows.RenderDOT(g, []string{"reset_tunnels"})
 	if !strings.Contains(d, `"reset_tunnels" [label="The cloud cannot reset`) || !strings.Contains(d, `penwidth=3`) {
 		t.Errorf("dot:\n%s", d)
+	}
+}
+
+// TestProbeTemplatesAreValid expands every probe template of every flow
+// with a full site profile and sample inputs and checks the request with
+// the probes package, so a parameter the probe does not know fails here.
+func TestProbeTemplatesAreValid(t *testing.T) {
+	set := flows.Default()
+	vars := map[string]string{}
+	for _, name := range set.Names() {
+		def, _ := set.Current(name)
+		for _, st := range def.States {
+			if st.Input != nil {
+				vars[st.Input.Var] = sampleValue(st.Input.Kind)
+			}
+		}
+	}
+	site := testSite()
+	site.InternalResolvers = []netip.Addr{netip.MustParseAddr("192.168.1.53")}
+	for _, name := range set.Names() {
+		def, _ := set.Current(name)
+		for sname, st := range def.States {
+			for i, p := range st.Probes {
+				f := flows.Facts{Site: site, Vars: maps.Clone(vars)}
+				f.Vars["item"] = "x"
+				if p.Each != "" {
+					l, _ := f.List(p.Each)
+					f.Vars["item"] = l[0]
+				}
+				target, missing := f.Expand(p.Target)
+				params := map[string]string{}
+				for k, v := range p.Params {
+					ev, m := f.Expand(v)
+					params[k], missing = ev, append(missing, m...)
+				}
+				if len(missing) > 0 {
+					t.Errorf("%s.%s probes[%d]: unknown %v", name, sname, i, missing)
+					continue
+				}
+				req := &vpndiag.ProbeRequest{Kind: p.Kind, Target: target, Params: params, Timeout: p.Timeout}
+				if err := probes.Validate(req); err != nil {
+					t.Errorf("%s.%s probes[%d] %+v: %s", name, sname, i, req, vpndiag.ErrorMessage(err))
+				}
+			}
+		}
 	}
 }
