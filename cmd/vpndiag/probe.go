@@ -2,17 +2,362 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/probes"
 )
 
+// probeFlag maps a command-line flag of `vpndiag probe KIND` to a Params
+// key of the probe (the flag's name is the key with - for _).
+type probeFlag struct {
+	key     string
+	usage   string
+	boolean bool
+}
+
+// probeFlags are each kind's flags, in the order --help lists them. The
+// probes package documents every key.
+var probeFlags = map[vpndiag.ProbeKind][]probeFlag{
+	vpndiag.ProbeDNS: {
+		{"server", "resolver to ask, IP or ip:port (default: first nameserver of /etc/resolv.conf)", false},
+		{"type", "record type: A, AAAA, CNAME, MX, TXT, PTR, SRV, NS, SOA (default A)", false},
+		{"tcp", "ask over TCP (default UDP, TCP on truncation)", true},
+		{"compare", "cloud DNS server, IP or ip:port: compare its answer with --server's (conditional-forwarder check)", false},
+		{"expect", "comma-separated addresses, one of which must be in the answer", false},
+	},
+	vpndiag.ProbePing: {
+		{"count", "echo requests, 1..100 (default 3)", false},
+		{"interval", "time between requests, e.g. 500ms (default 1s)", false},
+		{"size", "ICMP payload bytes, 24..65000 (default 56)", false},
+		{"df", "set don't-fragment (path MTU test)", true},
+		{"wait", "wait for replies after the last request (default 2s)", false},
+		{"ttl", "IP time to live (default 64)", false},
+	},
+	vpndiag.ProbeTCP: {
+		{"port", "TCP port, when the target is not host:port", false},
+		{"tls", "run a TLS handshake and report the certificate", true},
+		{"sni", "TLS server name (default the target's host name)", false},
+	},
+	vpndiag.ProbeTraceroute: {
+		{"method", "icmp or udp (default icmp)", false},
+		{"max_hops", "largest TTL, 1..64 (default 30)", false},
+		{"first_hop", "first TTL (default 1)", false},
+		{"queries", "probes per hop, 1..10 (default 3)", false},
+		{"wait", "wait for a hop's answers (default 1s)", false},
+		{"customer_cidrs", "comma-separated customer networks, to interpret where the trace stops", false},
+		{"edge", "the customer VPN gateway's inside address, to interpret where the trace stops", false},
+	},
+	vpndiag.ProbeIKE: {
+		{"port", "IKE port (default 500)", false},
+		{"natt_port", "NAT-T port, with the non-ESP marker (default 4500)", false},
+		{"mode", "both, ike (port only) or natt (natt-port only) (default both)", false},
+		{"proposals", "comma-separated proposals such as aes256-sha256-modp2048", false},
+		{"dh", "DH group of the KE payload, one of the proposals' (default the first)", false},
+		{"retransmit", "first retransmission interval, doubling (default 1s)", false},
+	},
+	vpndiag.ProbeKeepalive: {
+		{"interval", "time between pings (default 5s)", false},
+		{"duration", "how long to run, up to 1h (default 1m)", false},
+		{"ping_timeout", "one ping's wait (default min(interval, 2s))", false},
+		{"down_after", "failed pings in a row that mark the target down (default 2)", false},
+		{"up_after", "replies in a row that mark it up (default 1)", false},
+	},
+}
+
+// probeTargets says what each kind's TARGET is, for usage lines.
+var probeTargets = map[vpndiag.ProbeKind]string{
+	vpndiag.ProbeDNS:        "NAME",
+	vpndiag.ProbePing:       "HOST",
+	vpndiag.ProbeTCP:        "HOST:PORT",
+	vpndiag.ProbeTraceroute: "HOST",
+	vpndiag.ProbeIKE:        "HOST",
+	vpndiag.ProbeKeepalive:  "HOST",
+}
+
+// goodOutcomes exit 0; any other outcome exits 1 after the result is
+// printed, so that scripts can test a probe.
+var goodOutcomes = map[vpndiag.Outcome]bool{vpndiag.OutcomeOK: true, probes.OutcomeForwarded: true}
+
 func (m *Main) runProbe(ctx context.Context, args []string) error {
-	fs := m.flagSet("probe", "KIND [flags] [--relay NAME] [--format json]", `
-Run one probe (dns, ping, tcp, traceroute, ike, keepalive) locally or through
-a connected relay, and print its result.`)
+	kinds := make([]string, 0, len(vpndiag.ProbeKinds))
+	for _, k := range vpndiag.ProbeKinds {
+		kinds = append(kinds, string(k))
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := m.flagSet("probe", "KIND TARGET [flags] [--format json]", `
+Run one probe in this process and print its result. KIND is one of
+`+strings.Join(kinds, ", ")+`; 'vpndiag probe KIND --help' lists its flags.
+
+Examples:
+  vpndiag probe dns --server 10.0.0.2 --compare 10.8.0.2 db.corp.example
+  vpndiag probe tcp --tls db.corp.example:443
+  vpndiag probe ike 203.0.113.10
+
+The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		return usageError("probe: no probe kind given; kinds are " + strings.Join(kinds, ", "))
+	}
+	kind := vpndiag.ProbeKind(args[0])
+	flags, ok := probeFlags[kind]
+	if !ok {
+		return usageError(fmt.Sprintf("probe: unknown probe kind %q; kinds are %s", args[0], strings.Join(kinds, ", ")))
+	}
+	fs := m.flagSet("probe "+string(kind), probeTargets[kind]+" [flags] [--format json]",
+		fmt.Sprintf("Run the %s probe in this process and print its result (see the probes package\ndocumentation for what each flag means).", kind))
 	format := fs.String("format", "text", "output format: text or json")
-	if err := parse(fs, args); err != nil {
+	timeout := fs.Duration("timeout", 0, "probe timeout (default: the kind's own)")
+	var extra paramList
+	fs.Var(&extra, "param", "extra probe parameter key=value (repeatable)")
+	values := map[string]*string{}
+	bools := map[string]*bool{}
+	for _, f := range flags {
+		name := strings.ReplaceAll(f.key, "_", "-")
+		if f.boolean {
+			bools[name] = fs.Bool(name, false, f.usage)
+		} else {
+			values[name] = fs.String(name, "", f.usage)
+		}
+	}
+	rest, err := parseInterspersed(fs, args[1:]) // bundle.go: flags before or after TARGET
+	if err != nil {
 		return err
 	}
-	_ = format
-	return fmt.Errorf("probe: the probes are not built yet")
+	if *format != "text" && *format != "json" {
+		return usageError(fmt.Sprintf("probe: --format must be text or json, not %q", *format))
+	}
+	if len(rest) != 1 {
+		return usageError(fmt.Sprintf("probe %s: give exactly one %s (got %d arguments)", kind, probeTargets[kind], len(rest)))
+	}
+	req := &vpndiag.ProbeRequest{ID: "cli-" + time.Now().UTC().Format("20060102T150405.000"), Kind: kind, Target: rest[0], Timeout: *timeout, Params: map[string]string{}}
+	fs.Visit(func(f *flag.Flag) {
+		key := strings.ReplaceAll(f.Name, "-", "_")
+		if p, ok := values[f.Name]; ok {
+			req.Params[key] = *p
+		} else if b, ok := bools[f.Name]; ok {
+			req.Params[key] = fmt.Sprint(*b)
+		}
+	})
+	for k, v := range extra {
+		req.Params[k] = v
+	}
+
+	res, err := (&probes.Local{Logger: slog.New(slog.NewTextHandler(m.Stderr, nil))}).Probe(ctx, req)
+	if err != nil {
+		if vpndiag.ErrorCode(err) == vpndiag.EINVALID {
+			return usageError(fmt.Sprintf("probe %s: %s", kind, vpndiag.ErrorMessage(err)))
+		}
+		return err
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printProbeResult(m.Stdout, res)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return ctx.Err()
+	}
+	switch {
+	case res.Outcome == vpndiag.OutcomeError:
+		return vpndiag.Errorf(vpndiag.EUNAVAILABLE, "probe %s: %s", kind, res.Error)
+	case !goodOutcomes[res.Outcome]:
+		return probeOutcomeError{kind, res.Outcome}
+	}
+	return nil
+}
+
+// probeOutcomeError is a probe that ran but whose outcome is not ok: exit
+// status 1, one line on stderr.
+type probeOutcomeError struct {
+	kind    vpndiag.ProbeKind
+	outcome vpndiag.Outcome
+}
+
+func (e probeOutcomeError) Error() string {
+	return fmt.Sprintf("probe %s: outcome %s", e.kind, e.outcome)
+}
+
+// paramList collects --param key=value flags.
+type paramList map[string]string
+
+func (p *paramList) String() string { return "" }
+
+func (p *paramList) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	if *p == nil {
+		*p = paramList{}
+	}
+	(*p)[strings.TrimSpace(k)] = v
+	return nil
+}
+
+// printProbeResult writes a result for people: the outcome and summary,
+// then the kind's key details.
+func printProbeResult(w io.Writer, res *vpndiag.ProbeResult) {
+	fmt.Fprintf(w, "%s %s: %s\n", res.Kind, res.Outcome, res.Summary)
+	if res.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", res.Error)
+	}
+	switch res.Kind {
+	case vpndiag.ProbeDNS:
+		var d probes.DNSResult
+		if probes.DecodeDetail(res, &d) == nil {
+			label := "server"
+			if d.Cloud != nil {
+				label = "internal resolver"
+			}
+			printDNSQuery(w, label, &d.Query)
+			if d.Cloud != nil {
+				printDNSQuery(w, "cloud DNS server", d.Cloud)
+			}
+		}
+	case vpndiag.ProbePing:
+		var d probes.PingResult
+		if probes.DecodeDetail(res, &d) == nil {
+			fmt.Fprintf(w, "  %d sent, %d received, %.0f%% loss, %d-byte payload", d.Sent, d.Received, d.Loss, d.Size)
+			if d.DF {
+				fmt.Fprint(w, ", don't fragment")
+			}
+			sock := "unprivileged ICMP socket"
+			if d.Privileged {
+				sock = "raw ICMP socket"
+			}
+			fmt.Fprintf(w, ", %s\n", sock)
+			if d.Received > 0 {
+				fmt.Fprintf(w, "  rtt min/avg/max/stddev = %s/%s/%s/%s\n", msec(d.MinRTT), msec(d.AvgRTT), msec(d.MaxRTT), msec(d.StdDevRTT))
+			}
+		}
+	case vpndiag.ProbeTCP:
+		var d probes.TCPResult
+		if probes.DecodeDetail(res, &d) == nil {
+			fmt.Fprintf(w, "  %s connect %s", d.Address, msec(d.ConnectTime))
+			if d.LocalAddress != "" {
+				fmt.Fprintf(w, " from %s", d.LocalAddress)
+			}
+			fmt.Fprintln(w)
+			if t := d.TLS; t != nil {
+				fmt.Fprintf(w, "  %s %s, handshake %s, server name %q\n", t.Version, t.CipherSuite, msec(t.HandshakeTime), t.ServerName)
+				fmt.Fprintf(w, "  subject %s\n  issuer  %s\n", t.Subject, t.Issuer)
+				if len(t.DNSNames) > 0 {
+					fmt.Fprintf(w, "  names   %s\n", strings.Join(t.DNSNames, ", "))
+				}
+				fmt.Fprintf(w, "  valid   %s to %s\n", t.NotBefore.Format(time.DateOnly), t.NotAfter.Format(time.DateOnly))
+				if t.Verified {
+					fmt.Fprintln(w, "  verified against the system roots")
+				} else {
+					fmt.Fprintf(w, "  not verified: %s\n", t.VerifyError)
+				}
+			}
+		}
+	case vpndiag.ProbeTraceroute:
+		var d probes.TracerouteResult
+		if probes.DecodeDetail(res, &d) == nil {
+			for _, h := range d.Hops {
+				fmt.Fprintf(w, "  %2d ", h.TTL)
+				if h.Address == "" {
+					fmt.Fprintln(w, " *")
+					continue
+				}
+				fmt.Fprintf(w, " %-15s", h.Address)
+				for _, p := range h.Probes {
+					switch {
+					case p.Address == "":
+						fmt.Fprint(w, "  *")
+					default:
+						fmt.Fprintf(w, "  %s", msec(p.RTT))
+						if p.Note != "" {
+							fmt.Fprint(w, " "+p.Note)
+						}
+					}
+				}
+				fmt.Fprintln(w)
+			}
+			if d.Path != nil {
+				fmt.Fprintf(w, "  path: %s: %s\n", d.Path.Verdict, d.Path.Explanation)
+			}
+		}
+	case vpndiag.ProbeIKE:
+		var d probes.IKEResult
+		if probes.DecodeDetail(res, &d) == nil {
+			fmt.Fprintf(w, "  offered %s, KE group %d\n", strings.Join(d.Proposals, ", "), d.DHGroup)
+			for _, a := range d.Attempts {
+				marker := ""
+				if a.NATT {
+					marker = " (non-ESP marker)"
+				}
+				fmt.Fprintf(w, "  UDP %d%s: %s after %d request(s)", a.Port, marker, a.Outcome, a.Sent)
+				if a.RTT > 0 {
+					fmt.Fprintf(w, ", %s", msec(a.RTT))
+				}
+				fmt.Fprintln(w)
+				for _, n := range a.Notifies {
+					fmt.Fprintf(w, "    notify %s", n.Name)
+					if len(n.Data) > 0 && len(n.Data) <= 32 {
+						fmt.Fprintf(w, " %s", hex.EncodeToString(n.Data))
+					}
+					fmt.Fprintln(w)
+				}
+				if a.Chosen != "" {
+					fmt.Fprintf(w, "    chosen %s, responder SPI %s\n", a.Chosen, a.ResponderSPI)
+				}
+			}
+		}
+	case vpndiag.ProbeKeepalive:
+		var d probes.KeepaliveResult
+		if probes.DecodeDetail(res, &d) == nil {
+			fmt.Fprintf(w, "  %d pings every %s, %d replies\n", d.Sent, d.Interval, d.Received)
+			for _, t := range d.Transitions {
+				state := "down"
+				if t.Up {
+					state = "up"
+				}
+				fmt.Fprintf(w, "  %s %s\n", t.Time.Format("15:04:05.000"), state)
+			}
+			if p := d.Periodic; p != nil {
+				fmt.Fprintf(w, "  periodic drop every %s (%d drops, finding %s)\n", p.Period.Round(time.Millisecond), p.Drops, p.Code)
+			}
+		}
+	}
+	fmt.Fprintf(w, "  took %s\n", msec(res.Duration))
+}
+
+func printDNSQuery(w io.Writer, label string, q *probes.DNSQuery) {
+	fmt.Fprintf(w, "  %s %s over %s", label, q.Server, q.Transport)
+	if q.Truncated {
+		fmt.Fprint(w, " (UDP answer truncated, retried over TCP)")
+	}
+	if q.Rcode == "" {
+		fmt.Fprintf(w, ": %s\n", q.Error)
+		return
+	}
+	fmt.Fprintf(w, ": %s in %s", q.Rcode, msec(q.QueryTime))
+	if q.Authoritative {
+		fmt.Fprint(w, ", authoritative")
+	}
+	fmt.Fprintln(w)
+	for _, a := range q.Answers {
+		fmt.Fprintf(w, "    %s\t%d\t%s\t%s\n", a.Name, a.TTL, a.Type, a.Data)
+	}
+}
+
+// msec formats a duration in milliseconds with two decimals.
+func msec(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
 }
