@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -125,6 +126,18 @@ type Bot struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// connected is true while a Socket Mode connection is up (Slack said hello).
+	connected atomic.Bool
+}
+
+// Connected reports whether the bot can hear from Slack: in Socket Mode,
+// whether the websocket is up; in HTTP mode Slack calls in, so always true.
+func (b *Bot) Connected() bool {
+	if b.cfg.AppToken == "" {
+		return true
+	}
+	return b.connected.Load()
 }
 
 // New checks cfg and deps and returns a Bot whose worker pool is running.

@@ -98,10 +98,13 @@ func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt 
 	case socketmode.EventTypeConnected:
 		b.log.Info("slack: socket mode connected")
 	case socketmode.EventTypeHello:
+		b.connected.Store(true)
 		b.log.Debug("slack: socket mode hello")
 	case socketmode.EventTypeDisconnect:
+		b.connected.Store(false)
 		b.log.Info("slack: Slack asked to reconnect")
 	case socketmode.EventTypeConnectionError:
+		b.connected.Store(false)
 		if ce, ok := evt.Data.(*slackgo.ConnectionErrorEvent); ok {
 			b.log.Warn("slack: socket mode connection error", "error", ce.ErrorObj, "attempt", ce.Attempt, "backoff", ce.Backoff)
 		}
