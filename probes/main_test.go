@@ -15,6 +15,7 @@ func TestMain(m *testing.M) {
 		"probe":     helperProbe,
 		"keepalive": helperKeepalive,
 		"flap":      helperFlap,
+		"servers":   helperServers,
 	})
 }
 
