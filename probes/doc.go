@@ -139,7 +139,10 @@
 // veths (internal/nstest) and run the probe inside them by re-executing the
 // test binary under `ip netns exec`; they skip with a message when not
 // root. Packet loss is made with nftables or by switching a router's
-// forwarding off.
+// forwarding off. The ike probe is also tested against strongSwan's charon
+// (Debian packages strongswan-charon, strongswan-swanctl) in a namespace,
+// for a response, NO_PROPOSAL_CHOSEN and INVALID_KE_PAYLOAD; that test
+// skips when charon is not installed.
 //
 // # Outcomes
 //
