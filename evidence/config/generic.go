@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -32,7 +33,11 @@ func parseGeneric(ls []string, vendor, syntax string) *Config {
 	for i, l := range ls {
 		n := i + 1
 		if genTunnelRe.MatchString(l) {
-			newTunnel(n, strings.Trim(strings.TrimSpace(l), "!# "))
+			name := strings.Trim(strings.TrimSpace(l), "!# ")
+			if strings.Contains(strings.ToLower(name), "phase1 entry") || strings.Contains(strings.ToLower(name), "phase 1 entry") {
+				name = fmt.Sprintf("phase 1 entry #%d", len(c.Tunnels)+1)
+			}
+			newTunnel(n, name)
 			continue
 		}
 		switch {

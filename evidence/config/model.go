@@ -231,5 +231,11 @@ func (c *Config) Summary() string {
 
 // note adds a note.
 func (c *Config) note(line int, format string, args ...any) {
-	c.Notes = append(c.Notes, Note{Line: line, Text: fmt.Sprintf(format, args...)})
+	n := Note{Line: line, Text: fmt.Sprintf(format, args...)}
+	for _, o := range c.Notes {
+		if o == n {
+			return
+		}
+	}
+	c.Notes = append(c.Notes, n)
 }

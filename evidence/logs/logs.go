@@ -600,3 +600,20 @@ func near(d, want, tol time.Duration) bool {
 func roundPeriod(d time.Duration) time.Duration {
 	return d.Round(time.Minute)
 }
+
+// DetectFamily scores the start of a file against the log families and
+// returns the best with its score; "" and 0 when none fits.
+func DetectFamily(head []byte) (string, int) {
+	a := newAnalyzer("")
+	a.detect(head)
+	best, name := 0, ""
+	for i, s := range a.famScore {
+		if s > best {
+			best, name = s, families[i].name
+		}
+	}
+	if best < 2 {
+		return "", best
+	}
+	return name, best
+}

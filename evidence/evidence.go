@@ -1,0 +1,347 @@
+// Package evidence analyses files a user attaches to a case — VPN device
+// configurations and logs — against the troubleshooting guide: it detects
+// what a file is from its content, redacts secrets before anything is kept,
+// parses configurations into a normalised model and checks them against the
+// guide's rules and the site profile, analyses logs for known failures, and
+// stores the redacted file, its findings and an event.
+package evidence
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/evidence/config"
+	"github.com/vpndiag/vpndiag/evidence/logs"
+	"github.com/vpndiag/vpndiag/evidence/redact"
+	"github.com/vpndiag/vpndiag/kb"
+)
+
+// DefaultMaxBytes caps a file when no limit is configured.
+const DefaultMaxBytes = 64 << 20
+
+// headSize is how much of a file detection looks at.
+const headSize = 64 << 10
+
+// Report is what was learnt from one file.
+type Report struct {
+	// Name is the file name as given.
+	Name string `json:"name"`
+	// Kind is config, log or other (not understood).
+	Kind vpndiag.EvidenceKind `json:"kind"`
+	// Format is the detected vendor and format, e.g. "strongswan-swanctl"
+	// or "strongswan-charon"; empty when not recognised.
+	Format string `json:"format,omitempty"`
+	// Encoding is the text encoding read: utf-8, utf-16le, utf-16be or latin-1.
+	Encoding string `json:"encoding,omitempty"`
+	// Understood says in a few lines what was recognised and read.
+	Understood []string `json:"understood"`
+	// NotUnderstood says what could not be read or checked: the report is
+	// never an "all good" for what it did not see.
+	NotUnderstood []string `json:"not_understood,omitempty"`
+	// Config is the normalised configuration, for config files.
+	Config *config.Config `json:"config,omitempty"`
+	// Log is the log analysis, for log files.
+	Log *logs.Result `json:"log,omitempty"`
+	// Findings are worst first.
+	Findings []*vpndiag.Finding `json:"findings"`
+	// Redactions counts the secrets replaced.
+	Redactions int `json:"redactions"`
+	// Size is the size of the file as read, in bytes.
+	Size int64 `json:"size"`
+}
+
+// Options tune an analysis.
+type Options struct {
+	// Redactor redacts the content; nil makes a new one. Share one across
+	// files to share placeholders.
+	Redactor *redact.Redactor
+	// Redacted, when set, receives the redacted content (UTF-8).
+	Redacted io.Writer
+	// MaxConfigBytes caps how much of a config file is parsed (whole
+	// config files are held in memory); DefaultMaxBytes when 0.
+	MaxConfigBytes int64
+}
+
+// Analyze reads one file and reports what it is and what is wrong with it.
+// site may be nil. An error is returned only when the file cannot be read;
+// an empty, binary or unknown file gives a report that says so.
+func Analyze(ctx context.Context, name string, r io.Reader, site *vpndiag.Site) (*Report, error) {
+	return AnalyzeWith(ctx, name, r, site, Options{})
+}
+
+// countingReader counts bytes read.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// AnalyzeWith is Analyze with options.
+func AnalyzeWith(ctx context.Context, name string, r io.Reader, site *vpndiag.Site, opt Options) (*Report, error) {
+	red := opt.Redactor
+	if red == nil {
+		red = redact.New(redact.Options{})
+	}
+	maxCfg := opt.MaxConfigBytes
+	if maxCfg <= 0 {
+		maxCfg = DefaultMaxBytes
+	}
+	rep := &Report{Name: name, Kind: vpndiag.EvidenceOther, Findings: []*vpndiag.Finding{}}
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, headSize)
+	head, err := br.Peek(headSize)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("evidence: read %s: %w", name, err)
+	}
+	defer func() { rep.Size = cr.n }()
+	if len(bytes.TrimSpace(head)) == 0 {
+		rep.NotUnderstood = append(rep.NotUnderstood, "the file is empty (or only white space)")
+		rep.Findings = append(rep.Findings, unknownFinding(name, "the file is empty: there is nothing to check"))
+		return rep, nil
+	}
+	bin, enc := sniff(head)
+	if bin != "" {
+		rep.NotUnderstood = append(rep.NotUnderstood, "the file is "+bin+", not text")
+		rep.Findings = append(rep.Findings, unknownFinding(name, "the file is "+bin+"; attach device configurations or logs as text"))
+		return rep, nil
+	}
+	rep.Encoding = enc
+	if enc != "utf-8" {
+		rep.Understood = append(rep.Understood, "text encoding "+enc+", converted to UTF-8")
+		// Detection needs the converted head.
+		dh, _ := io.ReadAll(io.LimitReader(decoder(bytes.NewReader(head), enc), headSize))
+		head = dh
+	}
+	var in io.Reader = decoder(br, enc)
+
+	cands := config.Detect(string(head))
+	fam, famScore := logs.DetectFamily(head)
+	isConfig := len(cands) > 0 && (fam == "" || cands[0].Score >= 6 && cands[0].Score >= 2*famScore)
+	switch {
+	case isConfig:
+		err = analyzeConfig(ctx, rep, in, site, red, opt.Redacted, maxCfg)
+	default:
+		err = analyzeLog(ctx, rep, in, fam, red, opt.Redacted)
+		if err == nil && fam != "" && len(cands) > 0 {
+			rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("the file also looks like a %s configuration; only its log lines were analysed", cands[0].Format))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	sortFindings(rep.Findings)
+	return rep, nil
+}
+
+func sortFindings(fs []*vpndiag.Finding) {
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity.Rank() > fs[j].Severity.Rank() })
+}
+
+func unknownFinding(name, what string) *vpndiag.Finding {
+	return &vpndiag.Finding{
+		Code:      kb.CodeUnknownFormat,
+		Severity:  vpndiag.SeverityWarning,
+		Summary:   name + ": " + what,
+		Detail:    fmt.Sprintf("Nothing in this file could be checked, so it says nothing about whether the VPN is configured correctly (kb: %s).", kb.ArticleFurtherAssistance),
+		Fix:       "Attach the VPN part of the device configuration (e.g. show running-config, swanctl.conf, show full-configuration) or the IKE/IPsec logs as text.",
+		KBArticle: kb.ArticleFurtherAssistance,
+		Evidence:  []vpndiag.EvidenceRef{{Name: name}},
+		Source:    "evidence/detect",
+	}
+}
+
+func analyzeConfig(ctx context.Context, rep *Report, in io.Reader, site *vpndiag.Site, red *redact.Redactor, out io.Writer, max int64) error {
+	rep.Kind = vpndiag.EvidenceConfig
+	var buf bytes.Buffer
+	n0 := red.Count()
+	lr := &io.LimitedReader{R: in, N: max}
+	if _, err := io.Copy(&buf, redact.NewReader(lr, red)); err != nil {
+		return fmt.Errorf("evidence: read %s: %w", rep.Name, err)
+	}
+	rep.Redactions = red.Count() - n0
+	if lr.N <= 0 {
+		rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("only the first %d MiB were read", max>>20))
+	}
+	if out != nil {
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("evidence: write redacted %s: %w", rep.Name, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	text := buf.String()
+	cands := config.Detect(text)
+	if len(cands) == 0 {
+		rep.Kind = vpndiag.EvidenceOther
+		rep.NotUnderstood = append(rep.NotUnderstood, "no known configuration format")
+		rep.Findings = append(rep.Findings, unknownFinding(rep.Name, "the format of this file was not recognised"))
+		return nil
+	}
+	format := cands[0].Format
+	rep.Format = format
+	for _, m := range config.Mixed(cands) {
+		rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("the file also holds %s content (mixed vendors); only the %s part was read", m.Format, format))
+	}
+	cfg, err := config.Parse(format, text)
+	if errors.Is(err, config.ErrUnsupported) {
+		rep.Understood = append(rep.Understood, "recognised as "+config.Unsupported[format]+" configuration")
+		rep.NotUnderstood = append(rep.NotUnderstood, config.Unsupported[format]+" configurations are recognised but not analysed")
+		f := unknownFinding(rep.Name, "recognised as a "+config.Unsupported[format]+" configuration, which is not analysed")
+		f.Severity = vpndiag.SeverityInfo
+		rep.Findings = append(rep.Findings, f)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("evidence: parse %s: %w", rep.Name, err)
+	}
+	rep.Config = cfg
+	lines := strings.Split(text, "\n")
+	rep.Understood = append(rep.Understood, fmt.Sprintf("%s configuration, %d lines, %d tunnel(s)", format, len(lines), len(cfg.Tunnels)))
+	for _, t := range cfg.Tunnels {
+		var peers []string
+		for _, p := range t.Peers {
+			peers = append(peers, p.V)
+		}
+		rep.Understood = append(rep.Understood, fmt.Sprintf("tunnel %q (line %d), peer %s, IKEv%s", t.Name, t.Line, orDash(strings.Join(peers, ", ")), ikeV(t.IKEVersion)))
+	}
+	for _, n := range cfg.Notes {
+		if n.Line > 0 {
+			rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("line %d: %s", n.Line, n.Text))
+		} else {
+			rep.NotUnderstood = append(rep.NotUnderstood, n.Text)
+		}
+	}
+	if len(cfg.Tunnels) == 0 {
+		rep.Findings = append(rep.Findings, &vpndiag.Finding{
+			Code:      kb.CodeNoVPNConfig,
+			Severity:  vpndiag.SeverityWarning,
+			Summary:   fmt.Sprintf("%s: a %s configuration with no IPsec VPN tunnel in it", rep.Name, format),
+			Detail:    fmt.Sprintf("No phase 1 / crypto map / connection was found, so nothing about the VPN could be checked (kb: %s).", kb.ArticleConfigFile),
+			Fix:       "Attach the configuration of the device that terminates the VPN, including its IPsec section.",
+			KBArticle: kb.ArticleConfigFile,
+			Evidence:  []vpndiag.EvidenceRef{{Name: rep.Name}},
+			Source:    "evidence/config",
+		})
+		return nil
+	}
+	fs, notChecked := CheckConfig(rep.Name, cfg, lines, site)
+	rep.Findings = append(rep.Findings, fs...)
+	for _, n := range notChecked {
+		rep.NotUnderstood = append(rep.NotUnderstood, "not checked: "+n)
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func ikeV(v config.Value[int]) string {
+	switch {
+	case !v.Known():
+		return "?"
+	case v.V == 0:
+		return "1/2"
+	}
+	return fmt.Sprint(v.V)
+}
+
+func analyzeLog(ctx context.Context, rep *Report, in io.Reader, fam string, red *redact.Redactor, out io.Writer) error {
+	n0 := red.Count()
+	var src io.Reader = redact.NewReader(in, red)
+	if out != nil {
+		src = io.TeeReader(src, out)
+	}
+	res, err := logs.Analyze(ctx, rep.Name, src)
+	if err != nil {
+		return fmt.Errorf("evidence: analyse %s: %w", rep.Name, err)
+	}
+	rep.Redactions = red.Count() - n0
+	rep.Log = res
+	rep.Findings = append(rep.Findings, res.Findings...)
+	if res.LongLines > 0 {
+		rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("%d line(s) longer than %d KiB were only read in part", res.LongLines, logs.MaxLine>>10))
+	}
+	if fam == "" && res.Family == "" {
+		if len(res.Findings) == 0 {
+			rep.Kind = vpndiag.EvidenceOther
+			rep.NotUnderstood = append(rep.NotUnderstood, "neither a known configuration format nor a known log format")
+			rep.Findings = append(rep.Findings, unknownFinding(rep.Name, "the format of this file was not recognised"))
+			return nil
+		}
+		rep.Kind = vpndiag.EvidenceLog
+		rep.NotUnderstood = append(rep.NotUnderstood, "the log format was not recognised; only known failure messages were looked for")
+		rep.Understood = append(rep.Understood, fmt.Sprintf("log of %d lines", res.Lines))
+		return nil
+	}
+	rep.Kind = vpndiag.EvidenceLog
+	rep.Format = res.Family
+	if rep.Format == "" {
+		rep.Format = fam
+	}
+	span := ""
+	if !res.First.IsZero() {
+		span = fmt.Sprintf(", %s to %s", res.First.Format("Jan _2 15:04:05"), res.Last.Format("Jan _2 15:04:05"))
+	}
+	rep.Understood = append(rep.Understood, fmt.Sprintf("%s log, %d lines%s, %d examined", rep.Format, res.Lines, span, res.Matched))
+	if res.NewestFirst {
+		rep.Understood = append(rep.Understood, "the log is ordered newest first")
+	}
+	if len(res.Findings) == 0 {
+		rep.NotUnderstood = append(rep.NotUnderstood, "no known failure message was found; this does not prove the tunnel is healthy (the failure may be on the other side or outside the time covered)")
+	}
+	return nil
+}
+
+// CrossCheck looks at several reports together (e.g. a configuration and
+// a log of the same device) for what no single file shows.
+func CrossCheck(reports []*Report) []*vpndiag.Finding {
+	var ikev2 *Report
+	var line int
+	for _, r := range reports {
+		if r.Config == nil {
+			continue
+		}
+		for _, t := range r.Config.Tunnels {
+			if t.IKEVersion.Known() && t.IKEVersion.V == 2 {
+				ikev2, line = r, t.IKEVersion.Line
+			}
+		}
+	}
+	var out []*vpndiag.Finding
+	for _, r := range reports {
+		if r.Log == nil || r.Log.DropPeriod == 0 || ikev2 == nil {
+			continue
+		}
+		if p := r.Log.DropPeriod; p >= kb.ChildSALifetime-5*60e9 && p <= kb.ChildSALifetime+5*60e9 {
+			out = append(out, &vpndiag.Finding{
+				Code:     kb.CodeIKEv2HourlyDrop,
+				Severity: vpndiag.SeverityError,
+				Summary:  fmt.Sprintf("%s drops the tunnel about every %s and %s uses IKEv2", r.Name, p.Round(60e9), ikev2.Name),
+				Detail: fmt.Sprintf("IKEv2 tunnels whose phase 2 lifetime is %s can drop every hour when the CHILD_SA rekey collides with the cloud's (kb: %s).",
+					kb.ChildSALifetime, kb.ArticleIKEv2HourlyDrop),
+				Fix:       fmt.Sprintf("Set the phase 2 (CHILD_SA) lifetime to %d minutes.", int(kb.IKEv2HourlyDropWorkaround.Minutes())),
+				KBArticle: kb.ArticleIKEv2HourlyDrop,
+				Evidence:  []vpndiag.EvidenceRef{{Name: ikev2.Name, Line: line}, {Name: r.Name}},
+				Source:    "evidence/crosscheck",
+			})
+		}
+	}
+	return out
+}

@@ -1,0 +1,331 @@
+package evidence
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/evidence/config"
+	"github.com/vpndiag/vpndiag/kb"
+)
+
+// checker builds findings about one config file.
+type checker struct {
+	name  string
+	lines []string // the redacted file, for the text of evidence lines
+	site  *vpndiag.Site
+	out   []*vpndiag.Finding
+	// cur is the tunnel being checked; its line stands in for a value
+	// that is a default (not in the file).
+	cur *config.Tunnel
+	// notChecked lists checks that could not be made, for the report.
+	notChecked []string
+}
+
+func (c *checker) ref(line int) vpndiag.EvidenceRef {
+	r := vpndiag.EvidenceRef{Name: c.name, Line: line}
+	if line > 0 && line <= len(c.lines) {
+		t := strings.TrimSpace(c.lines[line-1])
+		if len(t) > 300 {
+			t = t[:300] + "…"
+		}
+		r.Text = t
+	}
+	return r
+}
+
+// where formats "file:line" or "file (default)" for a summary.
+func (c *checker) where(line int) string {
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", c.name, line)
+	}
+	return c.name
+}
+
+func (c *checker) add(code string, sev vpndiag.Severity, line int, article, summary, detail, fix string) {
+	if line == 0 && c.cur != nil {
+		line = c.cur.Line
+	}
+	f := &vpndiag.Finding{
+		Code:      code,
+		Severity:  sev,
+		Summary:   c.where(line) + ": " + summary,
+		Detail:    fmt.Sprintf("%s (kb: %s)", detail, article),
+		Fix:       fix,
+		KBArticle: article,
+		Source:    "rules/" + code,
+	}
+	f.Evidence = []vpndiag.EvidenceRef{c.ref(line)}
+	c.out = append(c.out, f)
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%d s", int64(d/time.Second)) }
+
+// describe says how a value is set: "set to 10800 s" or "not set, so the
+// vendor default of 86400 s applies".
+func describe(v config.Value[time.Duration]) string {
+	if v.From == config.FromDefault {
+		return fmt.Sprintf("not set, so the default of %s applies", secs(v.V))
+	}
+	return "set to " + secs(v.V)
+}
+
+// CheckConfig applies the guide's rules to a parsed configuration. lines
+// are the (redacted) lines of the file, for the evidence text; site may be
+// nil. It returns the findings and the checks that could not be made.
+func CheckConfig(name string, cfg *config.Config, lines []string, site *vpndiag.Site) ([]*vpndiag.Finding, []string) {
+	c := &checker{name: name, lines: lines, site: site}
+	for _, t := range cfg.Tunnels {
+		c.tunnel(cfg, t)
+	}
+	if site != nil && site.Routing != "" && cfg.Routing.Known() && cfg.Routing.From == config.FromFile && string(site.Routing) != cfg.Routing.V {
+		c.notChecked = append(c.notChecked, fmt.Sprintf("routing: the file uses %s, the site profile says %s", cfg.Routing.V, site.Routing))
+	}
+	return c.out, dedupe(c.notChecked)
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (c *checker) tunnel(cfg *config.Config, t *config.Tunnel) {
+	c.cur = t
+	tn := fmt.Sprintf("tunnel %q", t.Name)
+	ikev2 := t.IKEVersion.Known() && t.IKEVersion.V == 2 || c.site != nil && c.site.IKEVersion == 2 && (!t.IKEVersion.Known() || t.IKEVersion.V == 0)
+
+	// Phase 1 lifetime.
+	switch p1 := t.Phase1.Lifetime; {
+	case !p1.Known():
+		c.notChecked = append(c.notChecked, tn+": phase 1 lifetime not found")
+	case p1.V != kb.IKELifetime:
+		c.add(kb.CodePhase1Lifetime, vpndiag.SeverityWarning, p1.Line, kb.ArticlePhase1,
+			fmt.Sprintf("%s: phase 1 (IKE) lifetime is %s; the cloud expects %s", tn, describe(p1), secs(kb.IKELifetime)),
+			"Different phase 1 lifetimes make one side rekey or expire the IKE SA when the other does not expect it; tunnels then drop at rekey time.",
+			fmt.Sprintf("Set the phase 1 lifetime to %s (8 hours)%s.", secs(kb.IKELifetime), vendorHint(cfg, "p1")))
+	}
+
+	// Phase 2 lifetime, with the IKEv2 hourly drop workaround.
+	switch p2 := t.Phase2.Lifetime; {
+	case !p2.Known():
+		c.notChecked = append(c.notChecked, tn+": phase 2 lifetime not found")
+	case p2.V == kb.ChildSALifetime:
+		if ikev2 {
+			c.add(kb.CodeIKEv2HourlyDrop, vpndiag.SeverityInfo, p2.Line, kb.ArticleIKEv2HourlyDrop,
+				fmt.Sprintf("%s: IKEv2 with a phase 2 lifetime of %s", tn, secs(p2.V)),
+				"This is what the cloud expects, but some IKEv2 devices drop the tunnel every 60 minutes instead of rekeying the CHILD_SA at the same moment as the cloud.",
+				fmt.Sprintf("Only if the tunnel drops every hour: set the phase 2 lifetime to %d minutes (%s).", int(kb.IKEv2HourlyDropWorkaround.Minutes()), secs(kb.IKEv2HourlyDropWorkaround)))
+		}
+	case p2.V == kb.IKEv2HourlyDropWorkaround && ikev2:
+		// The documented workaround: compliant.
+	default:
+		fix := fmt.Sprintf("Set the phase 2 lifetime to %s (1 hour)%s", secs(kb.ChildSALifetime), vendorHint(cfg, "p2"))
+		if ikev2 {
+			fix += fmt.Sprintf("; with IKEv2, %d minutes is also accepted and avoids the hourly drop", int(kb.IKEv2HourlyDropWorkaround.Minutes()))
+		}
+		c.add(kb.CodePhase2Lifetime, vpndiag.SeverityWarning, p2.Line, kb.ArticlePhase2,
+			fmt.Sprintf("%s: phase 2 (IPsec) lifetime is %s; the cloud expects %s", tn, describe(p2), secs(kb.ChildSALifetime)),
+			"A different phase 2 lifetime makes the two ends rekey the IPsec SAs at different times, which drops traffic or the tunnel.",
+			fix+".")
+	}
+
+	// PFS.
+	switch {
+	case !t.PFS.Known():
+		c.notChecked = append(c.notChecked, tn+": PFS setting not found")
+	case !t.PFS.V:
+		how := "is off"
+		if t.PFS.From == config.FromDefault {
+			how = "is not configured (off by default)"
+		}
+		c.add(kb.CodePFSDisabled, vpndiag.SeverityError, t.PFS.Line, kb.ArticlePhase2,
+			fmt.Sprintf("%s: perfect forward secrecy (PFS) %s", tn, how),
+			"The cloud negotiates phase 2 with PFS; a device without PFS gets NO_PROPOSAL_CHOSEN for the IPsec SA, or drops at rekey.",
+			"Enable PFS for phase 2 with the Diffie-Hellman group given in the cloud's VPN configuration file (e.g. group 14).")
+	}
+
+	// Traffic selectors / SA pairs.
+	if n := len(t.Selectors); n > kb.MaxSAPairs {
+		var pairs []string
+		for _, s := range t.Selectors {
+			pairs = append(pairs, s.String())
+		}
+		c.add(kb.CodeMultipleSAPairs, vpndiag.SeverityError, t.Selectors[0].Line, kb.ArticleSingleSAPair,
+			fmt.Sprintf("%s: %d traffic-selector (SA) pairs: %s", tn, n, strings.Join(pairs, "; ")),
+			fmt.Sprintf("The cloud supports %d inbound/outbound SA pair per tunnel; more pairs make only one network work, or the tunnel flap as pairs replace each other.", kb.MaxSAPairs),
+			"Summarise your networks into one local CIDR (or use 0.0.0.0/0) and the cloud side into its full internal range, so that there is exactly one pair.")
+	} else if n == 0 && !t.RouteBased.V {
+		c.notChecked = append(c.notChecked, tn+": traffic selectors not found")
+	}
+
+	// DPD.
+	switch {
+	case !t.DPD.Enabled.Known():
+		c.notChecked = append(c.notChecked, tn+": DPD setting not found")
+	case !t.DPD.Enabled.V:
+		how := "is off"
+		if t.DPD.Enabled.From == config.FromDefault {
+			how = "is not configured (off by default)"
+		}
+		c.add(kb.CodeDPDDisabled, vpndiag.SeverityWarning, t.DPD.Enabled.Line, kb.ArticleDPDIdle,
+			fmt.Sprintf("%s: dead peer detection %s", tn, how),
+			fmt.Sprintf("The cloud sends DPD requests and closes the tunnel after %d unanswered; without DPD your device also keeps a dead tunnel up instead of renegotiating.", kb.DPDMissedReplies),
+			"Enable DPD (e.g. every 10 seconds, 3 retries) and keep the tunnel busy with a keep-alive ping to a cloud DNS server.")
+	}
+
+	// NAT-T.
+	if t.NATT.Known() && t.NATT.V == "disabled" {
+		sev := vpndiag.SeverityInfo
+		summary := fmt.Sprintf("%s: NAT traversal is disabled", tn)
+		detail := fmt.Sprintf("Without NAT-T, IKE and ESP cannot pass a NAT device: fine only when the device's outside address is public and not translated (UDP %d is then not used).", kb.NATTPort)
+		if behindNAT(t.Local.V) {
+			sev = vpndiag.SeverityError
+			summary += fmt.Sprintf(" but the local address %s is private, so the device sits behind NAT", t.Local.V)
+			detail = fmt.Sprintf("Behind NAT, IKE and ESP must be encapsulated in UDP %d; with NAT-T off the tunnel cannot come up.", kb.NATTPort)
+		}
+		c.add(kb.CodeNATTraversal, sev, t.NATT.Line, kb.ArticlePhase1, summary, detail,
+			fmt.Sprintf("If the device is behind NAT, enable NAT traversal and allow UDP %d both ways.", kb.NATTPort))
+	} else if t.NATT.Known() && t.NATT.V == "forced" {
+		c.add(kb.CodeNATTraversal, vpndiag.SeverityInfo, t.NATT.Line, kb.ArticlePhase1,
+			fmt.Sprintf("%s: UDP encapsulation is forced", tn),
+			fmt.Sprintf("All traffic goes over UDP %d even without NAT; firewalls on the path must allow it.", kb.NATTPort),
+			fmt.Sprintf("Allow UDP %d both ways, or let NAT-T be detected automatically.", kb.NATTPort))
+	}
+
+	// PSK.
+	switch {
+	case t.Auth.Known() && t.Auth.V != "psk":
+		c.add(kb.CodeNoPSK, vpndiag.SeverityError, t.Auth.Line, kb.ArticlePhase1,
+			fmt.Sprintf("%s: authenticates with %s, not a pre-shared key", tn, t.Auth.V),
+			"The cloud authenticates site-to-site tunnels with the pre-shared key from its VPN configuration file.",
+			"Configure pre-shared key authentication with the key from the cloud's VPN configuration file.")
+	case t.PSK.Known() && !t.PSK.V:
+		c.add(kb.CodeNoPSK, vpndiag.SeverityError, t.PSK.Line, kb.ArticlePhase1,
+			fmt.Sprintf("%s: no pre-shared key is configured", tn),
+			"Without the pre-shared key phase 1 authentication fails (AUTHENTICATION_FAILED).",
+			"Configure the pre-shared key from the cloud's VPN configuration file for this peer.")
+	case !t.PSK.Known():
+		c.notChecked = append(c.notChecked, tn+": pre-shared key not in this file")
+	}
+
+	// Against the site profile.
+	if c.site == nil {
+		c.notChecked = append(c.notChecked, "peers, IKE version and networks against the site profile: no --site given")
+		return
+	}
+	if c.site.IKEVersion != 0 && t.IKEVersion.Known() && t.IKEVersion.V != 0 && t.IKEVersion.V != c.site.IKEVersion {
+		how := "uses"
+		if t.IKEVersion.From == config.FromDefault {
+			how = "uses by default"
+		}
+		c.add(kb.CodeIKEVersionMismatch, vpndiag.SeverityCritical, t.IKEVersion.Line, kb.ArticlePhase1,
+			fmt.Sprintf("%s %s IKEv%d; site %q is set up for IKEv%d", tn, how, t.IKEVersion.V, c.site.Name, c.site.IKEVersion),
+			"Phase 1 cannot be negotiated when the IKE versions differ.",
+			fmt.Sprintf("Set the IKE version to IKEv%d.", c.site.IKEVersion))
+	}
+	if len(c.site.VPNEndpoints) > 0 {
+		for _, p := range t.Peers {
+			a, err := netip.ParseAddr(p.V)
+			if err != nil {
+				c.notChecked = append(c.notChecked, fmt.Sprintf("%s: peer %q is not an IP address", tn, p.V))
+				continue
+			}
+			found := false
+			for _, e := range c.site.VPNEndpoints {
+				if e == a {
+					found = true
+				}
+			}
+			if !found {
+				var eps []string
+				for _, e := range c.site.VPNEndpoints {
+					eps = append(eps, e.String())
+				}
+				c.add(kb.CodePeerMismatch, vpndiag.SeverityCritical, p.Line, kb.ArticleConfigFile,
+					fmt.Sprintf("%s: peer %s is not a VPN endpoint of site %q (%s)", tn, a, c.site.Name, strings.Join(eps, ", ")),
+					"The device negotiates with an address the cloud does not use for this site, so IKE gets no answer.",
+					"Set the peer to the VPN endpoint addresses from the cloud's VPN configuration file.")
+			}
+		}
+	}
+	c.selectorsVsSite(tn, t)
+}
+
+// selectorsVsSite checks that the remote side of the selectors covers the
+// cloud's full internal range and the local side lies in the customer's
+// ranges.
+func (c *checker) selectorsVsSite(tn string, t *config.Tunnel) {
+	if !c.site.CloudCIDR.IsValid() {
+		return
+	}
+	for _, s := range t.Selectors {
+		rem, err := netip.ParsePrefix(s.Remote)
+		if err != nil {
+			if s.Remote != "any" && s.Remote != "0.0.0.0/0" {
+				c.notChecked = append(c.notChecked, fmt.Sprintf("%s: remote selector %q is not a CIDR", tn, s.Remote))
+			}
+			continue
+		}
+		if !(rem.Bits() <= c.site.CloudCIDR.Bits() && rem.Contains(c.site.CloudCIDR.Addr())) {
+			c.add(kb.CodeTSUnacceptable, vpndiag.SeverityError, s.Line, kb.ArticleFullInternalRange,
+				fmt.Sprintf("%s: remote traffic selector %s does not cover the cloud's internal range %s", tn, rem, c.site.CloudCIDR),
+				"The cloud proposes its full internal range; a narrower or different remote network is refused (TS_UNACCEPTABLE) or leaves parts unreachable.",
+				fmt.Sprintf("Set the remote network (encryption domain) to %s.", c.site.CloudCIDR))
+		}
+		if loc, err := netip.ParsePrefix(s.Local); err == nil && len(c.site.CustomerCIDRs) > 0 && loc.Bits() > 0 {
+			in := false
+			for _, p := range c.site.CustomerCIDRs {
+				if p.Bits() <= loc.Bits() && p.Contains(loc.Addr()) {
+					in = true
+				}
+			}
+			if !in {
+				c.add(kb.CodeTSUnacceptable, vpndiag.SeverityError, s.Line, kb.ArticleInternalRangeChanged,
+					fmt.Sprintf("%s: local traffic selector %s is not within the site's customer ranges", tn, loc),
+					"The cloud routes only the customer ranges configured for the site; other local networks are refused or not routed back.",
+					"Use the customer ranges configured for the site, or update the site's ranges in the cloud.")
+			}
+		}
+	}
+}
+
+// behindNAT reports whether a local address is private (the device is then
+// behind NAT).
+func behindNAT(local string) bool {
+	a, err := netip.ParseAddr(local)
+	return err == nil && (a.IsPrivate() || netip.MustParsePrefix("100.64.0.0/10").Contains(a))
+}
+
+// vendorHint names the setting on the vendor's device.
+func vendorHint(cfg *config.Config, phase string) string {
+	hints := map[string][2]string{
+		"strongswan-swanctl":    {"rekey_time = 28800s in the connection", "rekey_time = 3600s in the child"},
+		"strongswan-ipsec.conf": {"ikelifetime=8h", "lifetime=1h"},
+		"libreswan-ipsec.conf":  {"ikelifetime=8h", "salifetime=1h"},
+		"cisco-asa-cli":         {"lifetime 28800 in the IKE policy", "crypto map … set security-association lifetime seconds 3600"},
+		"cisco-ios-cli":         {"lifetime 28800 in the ISAKMP policy or IKEv2 profile", "set security-association lifetime seconds 3600"},
+		"fortigate-cli":         {"set keylife 28800 in phase1-interface", "set keylifeseconds 3600 in phase2-interface"},
+		"juniper-set":           {"lifetime-seconds 28800 in the IKE proposal", "lifetime-seconds 3600 in the IPsec proposal"},
+		"juniper-hierarchical":  {"lifetime-seconds 28800 in the IKE proposal", "lifetime-seconds 3600 in the IPsec proposal"},
+		"paloalto-set":          {"lifetime hours 8 in the IKE crypto profile", "lifetime hours 1 in the IPsec crypto profile"},
+		"paloalto-xml":          {"lifetime hours 8 in the IKE crypto profile", "lifetime hours 1 in the IPsec crypto profile"},
+		"pfsense-xml":           {"Life Time 28800 in phase 1", "Life Time 3600 in phase 2"},
+	}
+	h, ok := hints[cfg.Format()]
+	if !ok {
+		return ""
+	}
+	if phase == "p1" {
+		return ": " + h[0]
+	}
+	return ": " + h[1]
+}
