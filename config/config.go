@@ -84,6 +84,9 @@ type Hub struct {
 	// TLSCert and TLSKey are PEM files for the hub's certificate.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// OperatorToken lets `vpndiag probe --relay` run a probe through a
+	// connected relay; empty disables that endpoint. Env: VPNDIAG_OPERATOR_TOKEN.
+	OperatorToken string `yaml:"operator_token"`
 }
 
 // Evidence configures uploads.
@@ -176,6 +179,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Slack.AppToken, "SLACK_APP_TOKEN")
 	set(&c.Slack.SigningSecret, "SLACK_SIGNING_SECRET")
 	set(&c.Slack.APIURL, "SLACK_API_URL")
+	set(&c.Hub.OperatorToken, "VPNDIAG_OPERATOR_TOKEN")
 }
 
 func (c *Config) applyDefaults(getenv func(string) string) {
@@ -246,6 +250,9 @@ func (c *Config) Validate() error {
 		}
 		if (c.Hub.TLSCert == "") != (c.Hub.TLSKey == "") {
 			add("hub.tls_cert and hub.tls_key: set both or neither")
+		}
+		if c.Hub.OperatorToken != "" && len(c.Hub.OperatorToken) < 16 {
+			add("hub.operator_token: at least 16 characters")
 		}
 	}
 	if c.Evidence.MaxUploadBytes < 1024 {

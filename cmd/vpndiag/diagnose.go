@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/flows"
@@ -16,7 +17,7 @@ import (
 )
 
 func (m *Main) runDiagnose(ctx context.Context, args []string) error {
-	fs := m.flagSet("diagnose", "[--db FILE] [--site NAME|FILE.yaml] [--answers FILE] [--format json] [--case MARKER] [--flow NAME]", `
+	fs := m.flagSet("diagnose", "[--db FILE] [--site NAME|FILE.yaml] [--answers FILE] [--format json] [--case MARKER] [--flow NAME] [--evidence FILE…]", `
 Walk a case through the troubleshooting flows in this terminal: numbered
 choices, typed values checked, probes run locally, everything stored in a
 local SQLite file as it is answered. Stop at any prompt (Ctrl-D) and run
@@ -34,12 +35,15 @@ path or "skip" for uploads.`)
 	flow := fs.String("flow", "", "start a new case with this flow instead of triage (see vpndiag flows list)")
 	migrate := fs.Bool("migrate", false, "with --case: move the case to the current flow version when its own is gone")
 	manual := fs.Bool("manual-probes", false, "do not run probes here: show the commands and ask for their result")
+	var evidenceFiles stringList
+	fs.Var(&evidenceFiles, "evidence", "attach a device config or log FILE to the case at the start (repeatable; also FILE… after the flags)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("diagnose: unexpected argument %q", fs.Arg(0)))
+	if fs.NArg() > 0 && len(evidenceFiles) == 0 {
+		return usageError(fmt.Sprintf("diagnose: unexpected argument %q (to attach files, use --evidence FILE…)", fs.Arg(0)))
 	}
+	evidenceFiles = append(evidenceFiles, fs.Args()...)
 	if *format != "text" && *format != "json" {
 		return usageError(fmt.Sprintf("diagnose: --format %q must be text or json", *format))
 	}
@@ -94,11 +98,25 @@ path or "skip" for uploads.`)
 	if !*manual {
 		r.Prober = &probes.Local{Logger: m.logger(cfg)}
 	}
+	intake := newEvidenceIntake(db, cfg.Evidence.MaxUploadBytes)
+	r.Attach = func(ctx context.Context, caseID int64, path string) ([]*vpndiag.Finding, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, vpndiag.Errorf(vpndiag.EINVALID, "Cannot read %s: %v.", path, errors.Unwrap(err))
+		}
+		defer f.Close()
+		rep, err := intake.attach(ctx, caseID, path, f, m.actor())
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "  %s: %s, %d secret(s) redacted before storing\n", rep.Name, orUnknown(rep.Format), rep.Redactions)
+		return rep.Findings, nil
+	}
 	hint := ""
 	if *dbPath != "" {
 		hint = " --db " + *dbPath
 	}
-	res, err := r.Run(ctx, terminal.Options{Case: *caseMarker, Flow: *flow, Site: *site, Migrate: *migrate, ResumeHint: hint})
+	res, err := r.Run(ctx, terminal.Options{Case: *caseMarker, Flow: *flow, Site: *site, Migrate: *migrate, ResumeHint: hint, Evidence: evidenceFiles})
 	if err != nil {
 		return err
 	}
@@ -129,3 +147,11 @@ func isTerminal(r io.Reader) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+// Set appends one value.
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -15,6 +15,8 @@ import (
 	"github.com/vpndiag/vpndiag/bundle"
 	"github.com/vpndiag/vpndiag/config"
 	"github.com/vpndiag/vpndiag/flows"
+	"github.com/vpndiag/vpndiag/metrics"
+	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
@@ -56,36 +58,100 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	if err != nil {
 		return err
 	}
+	met := metrics.New()
 	deps, err := serveDeps(ctx, cfg, db)
 	if err != nil {
 		return err
 	}
 	deps.Logger = log
+	deps.Diagnoser = met.Diagnoser(deps.Diagnoser)
+
+	// The hub relays dial into, and the operator endpoint beside it.
+	var hub *relay.Hub
+	var hubSrv *http.Server
+	var hubLn net.Listener
+	if cfg.Hub.Listen != "" {
+		hub = &relay.Hub{Tokens: sqlite.NewRelayTokenService(db), Results: sqlite.NewProbeService(db),
+			Sites: deps.Sites, Cases: deps.Cases, Logger: log}
+		deps.Prober = met.Prober(hub)
+		met.GaugeFunc("vpndiag_relays_connected", "Relays connected to the hub.", func() float64 {
+			st, err := hub.Relays(context.Background())
+			if err != nil {
+				return 0
+			}
+			n := 0
+			for _, r := range st {
+				if r.Connected {
+					n++
+				}
+			}
+			return float64(n)
+		})
+		hmux := http.NewServeMux()
+		hmux.Handle(relay.Path, hub)
+		op := &relay.Operator{Hub: hub}
+		if cfg.Hub.OperatorToken != "" {
+			op.TokenHash = relay.HashToken(cfg.Hub.OperatorToken)
+		}
+		hmux.Handle(relay.ProbePath, op)
+		hmux.Handle(relay.RelaysPath, op)
+		if hubLn, err = net.Listen("tcp", cfg.Hub.Listen); err != nil {
+			return fmt.Errorf("serve: cannot listen on %s for relays (change hub.listen): %w", cfg.Hub.Listen, errors.Unwrap(err))
+		}
+		hubSrv = &http.Server{Handler: hmux, ReadHeaderTimeout: 10 * time.Second}
+	}
+
 	b, err := botslack.New(botslack.FromConfig(cfg), deps)
 	if err != nil {
 		return err
 	}
 	m.onClose(b.Close)
 
+	health := &metrics.Health{Checks: map[string]metrics.Check{
+		"database": func(ctx context.Context) error { return db.SQL().PingContext(ctx) },
+		"slack": func(context.Context) error {
+			if !b.Connected() {
+				return errors.New("not connected to Slack")
+			}
+			return nil
+		},
+	}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.Handle("/healthz", health.Healthz())
+	mux.Handle("/readyz", health.Readyz())
+	mux.Handle("/metrics", met.Handler())
 	if cfg.Slack.Mode == "http" {
 		h := b.Handler()
-		mux.Handle(botslack.PathCommands, h)
-		mux.Handle(botslack.PathInteractions, h)
-		mux.Handle(botslack.PathEvents, h)
+		mux.Handle(botslack.PathCommands, met.HTTP("commands", true, h))
+		mux.Handle(botslack.PathInteractions, met.HTTP("interactions", true, h))
+		mux.Handle(botslack.PathEvents, met.HTTP("events", true, h))
 	}
 	ln, err := net.Listen("tcp", cfg.Slack.Listen)
 	if err != nil {
 		return fmt.Errorf("serve: cannot listen on %s (choose another with --listen): %w", cfg.Slack.Listen, errors.Unwrap(err))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serve: %w", err)
 		}
 	}()
+	if hubSrv != nil {
+		go func() {
+			var err error
+			if cfg.Hub.TLSCert != "" {
+				err = hubSrv.ServeTLS(hubLn, cfg.Hub.TLSCert, cfg.Hub.TLSKey)
+			} else {
+				log.Warn("vpndiag serve: the relay hub serves plain HTTP; relays accept that only on loopback (set hub.tls_cert and hub.tls_key)")
+				err = hubSrv.Serve(hubLn)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve: relay hub: %w", err)
+			}
+		}()
+		log.Info("vpndiag serve: relay hub up", "hub_addr", hubLn.Addr().String(), "tls", cfg.Hub.TLSCert != "")
+	}
 	log.Info("vpndiag serve: listening", "addr", ln.Addr().String(), "mode", cfg.Slack.Mode, "db", cfg.DB, "version", vpndiag.Version)
 	if cfg.Slack.Mode == "socket" {
 		go func() { errc <- b.RunSocketMode(ctx) }()
@@ -95,9 +161,17 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		err = nil
 	case err = <-errc:
 	}
+	// Graceful shutdown: stop taking requests and let in-flight ones (acks)
+	// finish, close the relay links, then drain the bot's queued work (Close,
+	// in Main.Close) before the database is closed.
+	log.Info("vpndiag serve: shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
+	if hubSrv != nil {
+		_ = hubSrv.Shutdown(sctx)
+		_ = hub.Close()
+	}
 	log.Info("vpndiag serve: stopped")
 	return err
 }
@@ -123,7 +197,8 @@ func serveDeps(ctx context.Context, cfg *config.Config, db *sqlite.DB) (botslack
 		Findings: d.Findings, Probes: sqlite.NewProbeService(db)})
 	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: sqlite.NewProbeService(db),
 		Evidence: sqlite.NewEvidenceService(db), Findings: d.Findings, Sites: d.Sites,
-		Graph: func(flow string, _ int) (vpndiag.FlowGraph, bool) { return flows.Graph(flow) }}
+		Graph: flowGraph}
+	d.Evidence = newEvidenceIntake(db, cfg.Evidence.MaxUploadBytes)
 	d.Exporter = bot.ExportFunc(func(ctx context.Context, caseID int64, w io.Writer) (string, error) {
 		c, err := d.Cases.FindCaseByID(ctx, caseID)
 		if err != nil {

@@ -69,6 +69,10 @@ type Options struct {
 	// Migrate moves a resumed case to the current flow version when its
 	// own version or state is no longer available.
 	Migrate bool
+	// Evidence are files attached to the case before its first step (or,
+	// when resuming, before the current step is shown), so that the
+	// questions they answer are skipped.
+	Evidence []string
 	// ResumeHint is appended to the resume and export commands printed,
 	// e.g. " --db /tmp/x.db".
 	ResumeHint string
@@ -164,6 +168,9 @@ func (r *Runner) open(ctx context.Context, in *lines, opts Options) (*vpndiag.Ca
 				return nil, nil, err
 			}
 		}
+		if err := r.attachAll(ctx, c, opts.Evidence); err != nil {
+			return nil, nil, err
+		}
 		step, err := r.Engine.Current(ctx, c.ID)
 		if errors.Is(err, flows.ErrNeedsMigration) {
 			if !opts.Migrate {
@@ -218,11 +225,29 @@ func (r *Runner) open(ctx context.Context, in *lines, opts Options) (*vpndiag.Ca
 			}
 		}
 	}
+	if err := r.attachAll(ctx, c, opts.Evidence); err != nil {
+		return nil, nil, err
+	}
 	step, err := r.Engine.Start(ctx, c.ID, opts.Flow, r.Actor)
 	if err != nil {
 		return nil, nil, err
 	}
 	return c, step, nil
+}
+
+// attachAll attaches the files given on the command line to c. A file that
+// cannot be attached stops the run with its reason: the case is kept, and
+// nothing of that file is stored.
+func (r *Runner) attachAll(ctx context.Context, c *vpndiag.Case, paths []string) error {
+	if len(paths) > 0 && r.Attach == nil {
+		return vpndiag.Errorf(vpndiag.EINVALID, "File analysis is not available here; run without --evidence.")
+	}
+	for _, p := range paths {
+		if _, err := r.attach(ctx, c, p); err != nil {
+			return fmt.Errorf("attach %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // lines reads answers, skipping blank lines and # comments.
