@@ -305,11 +305,11 @@ var errNotIKE = errors.New("ike: answer is not an IKEv2 response")
 func ikeExchange(ctx context.Context, conn *net.UDPConn, pkt []byte, spi [8]byte, natt bool, rto time.Duration, a *IKEAttempt, buf []byte) (*IKEMessage, time.Duration, error) {
 	junk := false
 	for {
+		sent := time.Now() // before the write: a descheduled goroutine must not shorten the RTT
 		if _, err := conn.Write(pkt); err != nil {
 			return nil, 0, err
 		}
 		a.Sent++
-		sent := time.Now()
 		next := sent.Add(rto)
 		if dl, ok := ctx.Deadline(); ok && dl.Before(next) {
 			next = dl

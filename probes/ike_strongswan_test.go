@@ -176,7 +176,7 @@ func TestIKEProbeStrongSwan(t *testing.T) {
 				if tt.check != nil {
 					tt.check(t, a)
 				}
-				t.Logf("strongSwan answered on UDP %d: %s in %s", a.Port, a.Outcome, a.RTT)
+				t.Logf("strongSwan answered on UDP %d: %s in %s after %d request(s)", a.Port, a.Outcome, a.RTT, a.Sent)
 			}
 			if !strings.Contains(res.Summary, "UDP 500") {
 				t.Errorf("summary %q", res.Summary)
