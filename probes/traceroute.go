@@ -301,6 +301,7 @@ func (t *tracer) hop(ctx context.Context, ttl, queries int, wait time.Duration) 
 	for q := 0; q < queries; q++ {
 		seq := t.seq
 		t.seq++
+		sentAt := time.Now()
 		if err := t.send(ttl, seq); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil {
 				return hop, nil
@@ -312,7 +313,7 @@ func (t *tracer) hop(ctx context.Context, ttl, queries int, wait time.Duration) 
 			}
 			return hop, fmt.Errorf("traceroute: send: %w: %w", err, vpndiag.Errorf(vpndiag.EUNAVAILABLE, "Traceroute could not send: %s.", why))
 		}
-		t.sent[seq] = time.Now()
+		t.sent[seq] = sentAt
 	}
 	deadline := time.Now().Add(wait)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
