@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/vpndiag/vpndiag/relay"
+	"github.com/vpndiag/vpndiag/relay/agent"
 	"io"
 	"log/slog"
 	"strings"
@@ -119,6 +122,9 @@ The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
 	timeout := fs.Duration("timeout", 0, "probe timeout (default: the kind's own)")
 	var extra paramList
 	fs.Var(&extra, "param", "extra probe parameter key=value (repeatable)")
+	relayName := fs.String("relay", "", "run the probe on this connected relay (or site:NAME) through the bot's hub, not here")
+	hubURL := fs.String("hub", "", "with --relay: the bot's hub URL, https://host:port (default $VPNDIAG_HUB); the operator token comes from $VPNDIAG_OPERATOR_TOKEN")
+	caFile := fs.String("ca", "", "with --relay: PEM CA bundle that signed the hub's certificate")
 	values := map[string]*string{}
 	bools := map[string]*bool{}
 	for _, f := range flags {
@@ -152,7 +158,22 @@ The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
 		req.Params[k] = v
 	}
 
-	res, err := (&probes.Local{Logger: slog.New(slog.NewTextHandler(m.Stderr, nil))}).Probe(ctx, req)
+	var prober vpndiag.Prober = &probes.Local{Logger: slog.New(slog.NewTextHandler(m.Stderr, nil))}
+	if *relayName != "" {
+		if err := probes.Validate(req); err != nil {
+			return usageError(fmt.Sprintf("probe %s: %s", kind, vpndiag.ErrorMessage(err)))
+		}
+		if prober, err = m.operatorClient(*hubURL, *caFile); err != nil {
+			return err
+		}
+		req.Relay = *relayName
+		if req.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, req.Timeout+5*time.Second)
+			defer cancel()
+		}
+	}
+	res, err := prober.Probe(ctx, req)
 	if err != nil {
 		if vpndiag.ErrorCode(err) == vpndiag.EINVALID {
 			return usageError(fmt.Sprintf("probe %s: %s", kind, vpndiag.ErrorMessage(err)))
@@ -360,4 +381,27 @@ func printDNSQuery(w io.Writer, label string, q *probes.DNSQuery) {
 // msec formats a duration in milliseconds with two decimals.
 func msec(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// operatorClient returns a prober that runs probes on a relay through the
+// hub's operator endpoint.
+func (m *Main) operatorClient(hub, caFile string) (*relay.OperatorClient, error) {
+	if hub == "" {
+		hub = m.Getenv("VPNDIAG_HUB")
+	}
+	if hub == "" {
+		return nil, usageError("probe: --relay needs --hub URL (or VPNDIAG_HUB)")
+	}
+	token := m.Getenv("VPNDIAG_OPERATOR_TOKEN")
+	if token == "" {
+		return nil, usageError("probe: --relay needs the operator token in VPNDIAG_OPERATOR_TOKEN (hub.operator_token on the bot)")
+	}
+	var pool *x509.CertPool
+	if caFile != "" {
+		var err error
+		if pool, err = agent.LoadCA(caFile); err != nil {
+			return nil, err
+		}
+	}
+	return &relay.OperatorClient{Hub: hub, Token: token, HTTPClient: agent.NewHTTPClient(pool)}, nil
 }

@@ -46,8 +46,15 @@ func startServe(t *testing.T, configText string, env ...string) *server {
 	if err := os.WriteFile(cfg, []byte(configText), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return startServeArgs(t, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "vpndiag.db")}, env...)
+}
+
+// startServeArgs runs the binary with args (a serve command line) and env.
+func startServeArgs(t *testing.T, args []string, env ...string) *server {
+	t.Helper()
+	dir := t.TempDir()
 	s := &server{done: make(chan error, 1)}
-	s.cmd = exec.Command(vpndiagBin, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "vpndiag.db"))
+	s.cmd = exec.Command(vpndiagBin, args...)
 	s.cmd.Env = append([]string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}, env...)
 	pr, err := s.cmd.StderrPipe()
 	if err != nil {

@@ -3,11 +3,15 @@ package main_test
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,5 +110,90 @@ func TestServeMetricsAndHealth(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// An operator runs one probe through a relay connected to a running bot:
+// serve (with the hub) + relay token create + relay + probe --relay, four
+// processes over loopback.
+func TestProbeThroughRelay(t *testing.T) {
+	fake := slackfake.New(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "bot.db")
+	const operator = "operator-token-0123456789"
+	site := "sites:\n  - name: hq\n    cloud_dns_servers: [127.0.0.53]\n"
+	cfg := filepath.Join(dir, "bot.yaml")
+	if err := os.WriteFile(cfg, []byte("db: "+db+"\nslack:\n  mode: http\nhub:\n  listen: 127.0.0.1:0\n  operator_token: "+operator+"\n"+site), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServeArgs(t, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"},
+		"SLACK_BOT_TOKEN="+slackfake.BotToken, "SLACK_SIGNING_SECRET=s", "SLACK_API_URL="+fake.APIURL())
+	m := regexp.MustCompile(`hub_addr=(127\.0\.0\.1:[0-9]+)`).FindStringSubmatch(s.stderr())
+	if m == nil {
+		t.Fatalf("no hub address in the log:\n%s", s.stderr())
+	}
+	hub := "http://" + m[1]
+
+	tok := MustRun(t, "", nil, "relay", "token", "create", "--site", "hq", "--name", "hq-1", "--db", db)
+	if tok.code != 0 {
+		t.Fatalf("token create: %d %s", tok.code, tok.stderr)
+	}
+	token := strings.TrimSpace(tok.stdout)
+	if i := strings.LastIndex(token, "vpdr_"); i >= 0 {
+		token = strings.Fields(token[i:])[0]
+	}
+	tokenFile := filepath.Join(dir, "relay.token")
+	policy := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
+	os.WriteFile(policy, []byte("version: 1\nkinds: [tcp]\ncidrs: [127.0.0.1/32]\n"), 0o600)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+
+	relayCmd := exec.Command(vpndiagBin, "relay", "--hub", hub, "--token-file", tokenFile, "--policy", policy, "--state", filepath.Join(dir, "state.json"))
+	relayCmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	var relayLog bytes.Buffer
+	relayCmd.Stderr = &relayLog
+	if err := relayCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { relayCmd.Process.Signal(syscall.SIGTERM); relayCmd.Wait() }()
+
+	env := []string{"VPNDIAG_OPERATOR_TOKEN=" + operator}
+	var r result
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		r = MustRun(t, "", env, "probe", "tcp", ln.Addr().String(), "--relay", "hq-1", "--hub", hub, "--format", "json")
+		if r.code == 0 {
+			break
+		}
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, `"relay": "hq-1"`) || !strings.Contains(r.stdout, `"outcome": "ok"`) {
+		t.Fatalf("probe through the relay: exit %d\n%s\n%s\nrelay log:\n%s", r.code, r.stdout, r.stderr, relayLog.String())
+	}
+	// The relay's own policy refuses what it does not allow, and says so.
+	r = MustRun(t, "", env, "probe", "tcp", "169.254.169.254:80", "--relay", "hq-1", "--hub", hub)
+	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "refused by relay policy") {
+		t.Errorf("forbidden target: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A wrong operator token and a missing one are refused clearly.
+	r = MustRun(t, "", []string{"VPNDIAG_OPERATOR_TOKEN=wrong-token-0123456789"}, "probe", "tcp", ln.Addr().String(), "--relay", "hq-1", "--hub", hub)
+	if r.code != 1 || !strings.Contains(r.stderr, "operator token") {
+		t.Errorf("wrong operator token: exit %d %s", r.code, r.stderr)
+	}
+	r = MustRun(t, "", nil, "probe", "tcp", ln.Addr().String(), "--relay", "hq-1", "--hub", hub)
+	if r.code != 2 || !strings.Contains(r.stderr, "VPNDIAG_OPERATOR_TOKEN") {
+		t.Errorf("no operator token: exit %d %s", r.code, r.stderr)
 	}
 }
