@@ -218,7 +218,7 @@ func (b *Bot) statusText(ctx context.Context, cs *vpndiag.Case) string {
 		if st, err := b.deps.Diagnoser.Current(ctx, cs.ID); err == nil {
 			fmt.Fprintf(&sb, "\nWaiting on: *%s* (%s, step %d)", esc(st.Title), st.Kind, st.Seq)
 		} else {
-			b.log.Warn("slack: current step", "case", cs.ID, "error", err)
+			b.log.Warn("slack: current step", "case", cs.Marker, "error", err)
 		}
 	}
 	if cs.Resolution != "" {
@@ -296,7 +296,7 @@ func (b *Bot) export(ctx context.Context, cs *vpndiag.Case, user string) error {
 	data, _ := json.Marshal(map[string]any{"slack_file_id": sum.ID, "filename": name, "size": size})
 	if err := b.deps.Events.AppendEvent(ctx, &vpndiag.Event{CaseID: cs.ID, Actor: user, Kind: vpndiag.EventExport,
 		Message: fmt.Sprintf("bundle %s uploaded to Slack", name), Data: data}); err != nil {
-		b.log.Warn("slack: export event", "case", cs.ID, "error", err)
+		b.log.Warn("slack: export event", "case", cs.Marker, "error", err)
 	}
 	b.log.Info("slack: bundle uploaded", "case", cs.Marker, "file", sum.ID, "bytes", size)
 	return nil

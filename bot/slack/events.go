@@ -135,7 +135,7 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, fileID, user string)
 		name = fileID
 	}
 	refuse := func(why string) {
-		b.log.Info("slack: file refused", "case", cs.ID, "file", fileID, "name", name, "why", why)
+		b.log.Info("slack: file refused", "case", cs.Marker, "file", fileID, "name", name, "why", why)
 		_, _ = b.post(ctx, cs.ChannelID, cs.ThreadTS, fmt.Sprintf("%s was not read: %s", name, why),
 			[]slackgo.Block{section(fmt.Sprintf(":no_entry_sign: *%s* was not read: %s", esc(name), why))})
 	}
@@ -162,13 +162,13 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, fileID, user string)
 		refuse("it looks binary; I read text configs and logs. Export them as text and upload them again.")
 		return
 	case err != nil:
-		b.log.Warn("slack: evidence failed", "case", cs.ID, "file", fileID, "error", err)
+		b.log.Warn("slack: evidence failed", "case", cs.Marker, "file", fileID, "error", err)
 		refuse(esc(userMessage(err)))
 		return
 	}
 	text, blocks := evidenceMessage(name, user, summary, findings)
 	if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, text, blocks); err != nil {
-		b.log.Warn("slack: evidence result not posted", "case", cs.ID, "error", err)
+		b.log.Warn("slack: evidence result not posted", "case", cs.Marker, "error", err)
 	}
 	b.answerEvidence(ctx, cs, fileID, user, findings)
 }
@@ -187,12 +187,12 @@ func (b *Bot) answerEvidence(ctx context.Context, cs *vpndiag.Case, fileID, user
 	if vpndiag.ErrorCode(err) == vpndiag.ECONFLICT {
 		return
 	} else if err != nil {
-		b.log.Warn("slack: evidence reply", "case", cs.ID, "error", err)
+		b.log.Warn("slack: evidence reply", "case", cs.Marker, "error", err)
 		b.tell(ctx, replyTo{channel: cs.ChannelID, user: user, threadTS: cs.ThreadTS}, userMessage(err))
 		return
 	}
 	if err := b.advance(ctx, cs, next, user); err != nil {
-		b.log.Warn("slack: next step", "case", cs.ID, "error", err)
+		b.log.Warn("slack: next step", "case", cs.Marker, "error", err)
 	}
 }
 

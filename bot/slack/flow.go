@@ -46,7 +46,7 @@ func (b *Bot) advance(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step,
 			return err
 		}
 	}
-	b.log.Warn("slack: too many automatic steps in a row", "case", cs.ID)
+	b.log.Warn("slack: too many automatic steps in a row", "case", cs.Marker)
 	return nil
 }
 
@@ -77,7 +77,7 @@ func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Ste
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil || results[i] == nil {
-			b.log.Warn("slack: probe could not run", "case", cs.ID, "probe", step.Probes[i].ID, "error", err)
+			b.log.Warn("slack: probe could not run", "case", cs.Marker, "probe", step.Probes[i].ID, "error", err)
 			text, blocks := stepMessage(cs, step)
 			blocks = append(blocks, contextLine(":warning: I could not run the probes: "+esc(userMessage(err))+" Click *Run the probes* to try again."))
 			return nil, b.update(ctx, cs.ChannelID, ts, text, blocks)
@@ -88,7 +88,7 @@ func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Ste
 		IdempotencyKey: fmt.Sprintf("slack:probe:%d:%d", cs.ID, step.Seq),
 	})
 	if vpndiag.ErrorCode(err) == vpndiag.ECONFLICT {
-		b.log.Info("slack: probe step answered meanwhile", "case", cs.ID, "seq", step.Seq)
+		b.log.Info("slack: probe step answered meanwhile", "case", cs.Marker, "seq", step.Seq)
 		return nil, nil
 	} else if err != nil {
 		text, blocks := probeResultsMessage(step, results, ":warning: "+esc(userMessage(err)))
@@ -97,7 +97,7 @@ func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Ste
 	}
 	text, blocks := probeResultsMessage(step, results, "")
 	if err := b.update(ctx, cs.ChannelID, ts, text, blocks); err != nil {
-		b.log.Warn("slack: probe results not shown", "case", cs.ID, "error", err)
+		b.log.Warn("slack: probe results not shown", "case", cs.Marker, "error", err)
 	}
 	return next, nil
 }
@@ -247,7 +247,7 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 			}
 		}
 		if reply.Choice == "" {
-			b.log.Warn("slack: choice not offered by the step", "case", cs.ID, "seq", a.Seq, "key", a.Key)
+			b.log.Warn("slack: choice not offered by the step", "case", cs.Marker, "seq", a.Seq, "key", a.Key)
 			return errStepDone
 		}
 	default:
@@ -261,7 +261,7 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 	}
 	text, blocks := answeredMessage(cur, to.user, label)
 	if err := b.update(ctx, cs.ChannelID, cb.Container.MessageTs, text, blocks); err != nil {
-		b.log.Warn("slack: answered step not updated", "case", cs.ID, "error", err)
+		b.log.Warn("slack: answered step not updated", "case", cs.Marker, "error", err)
 	}
 	return b.advance(ctx, cs, next, to.user)
 }
@@ -373,7 +373,7 @@ func (b *Bot) answerInput(ctx context.Context, m inputMeta, value, user, viewID 
 	text, blocks := answeredMessage(cur, user, value)
 	if m.TS != "" {
 		if err := b.update(ctx, cs.ChannelID, m.TS, text, blocks); err != nil {
-			b.log.Warn("slack: answered step not updated", "case", cs.ID, "error", err)
+			b.log.Warn("slack: answered step not updated", "case", cs.Marker, "error", err)
 		}
 	}
 	return b.advance(ctx, cs, next, user)
