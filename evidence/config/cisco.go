@@ -259,10 +259,10 @@ func parseCiscoASA(ls []string) *Config {
 	for _, c0 := range cmds {
 		f := c0.f
 		switch {
-		case has(f, "crypto", "isakmp", "policy") || has(f, "crypto", "ikev1", "policy"):
+		case (has(f, "crypto", "isakmp", "policy") || has(f, "crypto", "ikev1", "policy")) && len(f) > 3:
 			n, _ := atoi(f[3])
 			v1 = append(v1, readPolicy(c0, n, 86400*time.Second))
-		case has(f, "crypto", "ikev2", "policy"):
+		case has(f, "crypto", "ikev2", "policy") && len(f) > 3:
 			n, _ := atoi(f[3])
 			v2 = append(v2, readPolicy(c0, n, 86400*time.Second))
 		case has(f, "crypto", "ipsec", "security-association", "lifetime", "seconds") && len(f) > 5:
