@@ -206,19 +206,31 @@ func (c *Config) applyDefaults(getenv func(string) string) {
 	}
 }
 
+// Validate checks the log settings.
+func (l Log) Validate() error {
+	var p Problems
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("log.level: %q must be debug, info, warn or error", l.Level))
+	}
+	switch l.Format {
+	case "text", "json":
+	default:
+		p = append(p, fmt.Sprintf("log.format: %q must be text or json", l.Format))
+	}
+	if len(p) > 0 {
+		return p
+	}
+	return nil
+}
+
 // Validate checks every field that does not depend on what is being run.
 func (c *Config) Validate() error {
 	var p Problems
 	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		add("log.level: %q must be debug, info, warn or error", c.Log.Level)
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		add("log.format: %q must be text or json", c.Log.Format)
+	if err := c.Log.Validate(); err != nil {
+		p = append(p, err.(Problems)...)
 	}
 	switch c.Slack.Mode {
 	case "socket", "http":

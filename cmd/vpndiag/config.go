@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,6 +37,29 @@ func (m *Main) openDB(ctx context.Context, path string, maxEvidence int64) (*sql
 	m.onClose(db.Close)
 	_ = ctx
 	return db, nil
+}
+
+// logFlags adds --log-level and --log-format to fs; apply them with
+// (*logOptions).apply after the config is loaded.
+func logFlags(fs *flag.FlagSet) *logOptions {
+	o := &logOptions{}
+	fs.StringVar(&o.level, "log-level", "", "log level: debug, info, warn or error (overrides log.level)")
+	fs.StringVar(&o.format, "log-format", "", "log format: text or json (overrides log.format)")
+	return o
+}
+
+// logOptions are the command-line overrides of the config's log section.
+type logOptions struct{ level, format string }
+
+// apply overrides cfg's log settings with the flags given and checks them.
+func (o *logOptions) apply(cfg *config.Config) error {
+	if o.level != "" {
+		cfg.Log.Level = o.level
+	}
+	if o.format != "" {
+		cfg.Log.Format = o.format
+	}
+	return cfg.Log.Validate()
 }
 
 // logger returns a slog logger writing to Stderr at the configured level

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vpndiag/vpndiag/config"
 	"log/slog"
 	"os"
 	"regexp"
@@ -40,6 +41,7 @@ Manage tokens on the bot's side with:
 	caFile := fs.String("ca", "", "PEM file of a private CA that signed the hub's certificate")
 	name := fs.String("name", "", "this relay's name; must match the token's")
 	statePath := fs.String("state", "", "state file for keep-alive monitors (default: next to the token file)")
+	logOpts := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -77,7 +79,12 @@ Manage tokens on the bot's side with:
 	if *statePath == "" {
 		*statePath = *tokenFile + ".state"
 	}
-	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logCfg := &config.Config{}
+	logCfg.Log.Level, logCfg.Log.Format = "info", "text"
+	if err := logOpts.apply(logCfg); err != nil {
+		return usageError("relay: " + err.Error())
+	}
+	log := m.logger(logCfg)
 	log.Info("relay starting", "hub", *hub, "policy", pol.Summary(), "state", *statePath)
 	a := &agent.Agent{
 		Hub: *hub, Token: token, Name: *name, HTTPClient: client, StatePath: *statePath, Logger: log,

@@ -31,6 +31,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG)")
 	listen := fs.String("listen", "", "HTTP listen address (overrides slack.listen)")
 	dbPath := fs.String("db", "", "SQLite database file (overrides db)")
+	logOpts := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -49,6 +50,9 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	}
 	if *dbPath != "" {
 		cfg.DB = *dbPath
+	}
+	if err := logOpts.apply(cfg); err != nil {
+		return err
 	}
 	if err := cfg.ValidateServe(); err != nil {
 		return err
