@@ -1,0 +1,154 @@
+package evidence_test
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/kb"
+)
+
+// swanctl builds a swanctl.conf with the given connection and child lines;
+// the defaults are compliant with the guide.
+func swanctl(conn, child map[string]string) string {
+	c := map[string]string{"version": "2", "remote_addrs": "203.0.113.10", "local_addrs": "198.51.100.2", "rekey_time": "28800s", "dpd_delay": "10s", "proposals": "aes256-sha256-modp2048"}
+	ch := map[string]string{"local_ts": "10.20.0.0/16", "remote_ts": "10.0.0.0/8", "rekey_time": "3600s", "esp_proposals": "aes256-sha256-modp2048", "dpd_action": "restart"}
+	for k, v := range conn {
+		c[k] = v
+	}
+	for k, v := range child {
+		ch[k] = v
+	}
+	var b strings.Builder
+	b.WriteString("connections {\n   cloud {\n")
+	for _, k := range sortedKeys(c) {
+		if c[k] != "" {
+			fmt.Fprintf(&b, "      %s = %s\n", k, c[k])
+		}
+	}
+	auth := "psk"
+	if a, ok := conn["auth"]; ok {
+		auth = a
+	}
+	fmt.Fprintf(&b, "      local {\n         auth = %s\n      }\n      remote {\n         auth = %s\n      }\n      children {\n         net {\n", auth, auth)
+	for _, k := range sortedKeys(ch) {
+		if ch[k] != "" {
+			fmt.Fprintf(&b, "            %s = %s\n", k, ch[k])
+		}
+	}
+	b.WriteString("         }\n      }\n   }\n}\n")
+	if auth == "psk" {
+		b.WriteString("secrets {\n   ike-cloud {\n      id = 203.0.113.10\n      secret = \"s3cret-for-tests\"\n   }\n}\n")
+	}
+	return b.String()
+}
+
+func sortedKeys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		if k != "auth" {
+			ks = append(ks, k)
+		}
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func testSite() *vpndiag.Site {
+	return &vpndiag.Site{
+		Name:            "hq",
+		CloudDNSServers: []netip.Addr{netip.MustParseAddr("10.0.0.2")},
+		VPNEndpoints:    []netip.Addr{netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("203.0.113.11")},
+		CloudCIDR:       netip.MustParsePrefix("10.0.0.0/8"),
+		CustomerCIDRs:   []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")},
+		Routing:         vpndiag.RoutingStatic,
+		IKEVersion:      2,
+	}
+}
+
+// TestRules has a positive and a negative case for each rule.
+func TestRules(t *testing.T) {
+	tests := []struct {
+		name        string
+		conn, child map[string]string
+		site        bool
+		code        string // expected; "" = none of the rule codes
+		notCode     string // must not appear
+	}{
+		{"compliant", nil, nil, true, "", ""},
+		{"phase1 lifetime 3h", map[string]string{"rekey_time": "3h"}, nil, false, kb.CodePhase1Lifetime, ""},
+		{"phase1 lifetime 8h", map[string]string{"rekey_time": "8h"}, nil, false, "", kb.CodePhase1Lifetime},
+		{"phase1 lifetime default 4h", map[string]string{"rekey_time": ""}, nil, false, kb.CodePhase1Lifetime, ""},
+		{"phase2 lifetime 90m", nil, map[string]string{"rekey_time": "90m"}, false, kb.CodePhase2Lifetime, ""},
+		{"phase2 lifetime 51m with IKEv2", nil, map[string]string{"rekey_time": "51m"}, false, "", kb.CodePhase2Lifetime},
+		{"phase2 lifetime 51m with IKEv1", map[string]string{"version": "1"}, map[string]string{"rekey_time": "51m"}, false, kb.CodePhase2Lifetime, ""},
+		{"phase2 3600 with IKEv2 hints the workaround", nil, nil, false, kb.CodeIKEv2HourlyDrop, kb.CodePhase2Lifetime},
+		{"phase2 3600 with IKEv1 no hint", map[string]string{"version": "1"}, nil, false, "", kb.CodeIKEv2HourlyDrop},
+		{"pfs off", nil, map[string]string{"esp_proposals": "aes256-sha256"}, false, kb.CodePFSDisabled, ""},
+		{"pfs on", nil, map[string]string{"esp_proposals": "aes256-sha256-ecp256"}, false, "", kb.CodePFSDisabled},
+		{"two remote selectors", nil, map[string]string{"remote_ts": "10.0.0.0/8,172.16.0.0/12"}, false, kb.CodeMultipleSAPairs, ""},
+		{"one selector pair", nil, nil, false, "", kb.CodeMultipleSAPairs},
+		{"dpd off", map[string]string{"dpd_delay": ""}, nil, false, kb.CodeDPDDisabled, ""},
+		{"dpd on", nil, nil, false, "", kb.CodeDPDDisabled},
+		{"nat-t forced", map[string]string{"encap": "yes"}, nil, false, kb.CodeNATTraversal, ""},
+		{"nat-t automatic", nil, nil, false, "", kb.CodeNATTraversal},
+		{"peer not an endpoint", map[string]string{"remote_addrs": "203.0.113.99"}, nil, true, kb.CodePeerMismatch, ""},
+		{"peer is an endpoint", map[string]string{"remote_addrs": "203.0.113.11"}, nil, true, "", kb.CodePeerMismatch},
+		{"certificates instead of psk", map[string]string{"auth": "pubkey"}, nil, false, kb.CodeNoPSK, ""},
+		{"psk configured", nil, nil, false, "", kb.CodeNoPSK},
+		{"ikev1 on an ikev2 site", map[string]string{"version": "1"}, nil, true, kb.CodeIKEVersionMismatch, ""},
+		{"ikev2 on an ikev2 site", nil, nil, true, "", kb.CodeIKEVersionMismatch},
+		{"remote selector narrower than the cloud range", nil, map[string]string{"remote_ts": "10.1.0.0/16"}, true, kb.CodeTSUnacceptable, ""},
+		{"local selector outside the customer ranges", nil, map[string]string{"local_ts": "192.168.9.0/24"}, true, kb.CodeTSUnacceptable, ""},
+	}
+	ruleCodes := []string{kb.CodePhase1Lifetime, kb.CodePhase2Lifetime, kb.CodeIKEv2HourlyDrop, kb.CodePFSDisabled, kb.CodeMultipleSAPairs,
+		kb.CodeDPDDisabled, kb.CodeNATTraversal, kb.CodePeerMismatch, kb.CodeNoPSK, kb.CodeIKEVersionMismatch, kb.CodeTSUnacceptable}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var site *vpndiag.Site
+			if tt.site {
+				site = testSite()
+			}
+			text := swanctl(tt.conn, tt.child)
+			r := MustAnalyze(t, "swanctl.conf", []byte(text), site)
+			got := codes(r)
+			if tt.code == "" && tt.notCode == "" {
+				for _, c := range got {
+					if slices.Contains(ruleCodes, c) && c != kb.CodeIKEv2HourlyDrop {
+						t.Errorf("compliant config got %s", c)
+					}
+				}
+			}
+			if tt.code != "" && !slices.Contains(got, tt.code) {
+				t.Errorf("codes %v lack %s\n%s", got, tt.code, text)
+			}
+			if tt.notCode != "" && slices.Contains(got, tt.notCode) {
+				t.Errorf("codes %v have %s", got, tt.notCode)
+			}
+			for _, f := range r.Findings {
+				if f.Code == tt.code && (len(f.Evidence) == 0 || f.Evidence[0].Line == 0 || !strings.HasPrefix(f.Summary, "swanctl.conf:")) {
+					t.Errorf("finding %s does not point at a line: %+v", f.Code, f.Evidence)
+				}
+			}
+		})
+	}
+}
+
+// TestNATBehindPrivateAddress: NAT-T off on a device with a private local
+// address is an error, not just a note.
+func TestNATBehindPrivateAddress(t *testing.T) {
+	text := "config vpn ipsec phase1-interface\n    edit \"c\"\n        set local-gw 192.168.1.10\n        set remote-gw 203.0.113.10\n        set nattraversal disable\n        set keylife 28800\n        set psksecret ENC abc\n    next\nend\n"
+	r := MustAnalyze(t, "fgt.conf", []byte(text), nil)
+	for _, f := range r.Findings {
+		if f.Code == kb.CodeNATTraversal {
+			if f.Severity != vpndiag.SeverityError {
+				t.Errorf("severity %s", f.Severity)
+			}
+			return
+		}
+	}
+	t.Errorf("no nat-traversal finding: %v", codes(r))
+}
