@@ -585,6 +585,17 @@ func (h *Hub) pick(ctx context.Context, name string) (*conn, error) {
 			}
 		}
 		if len(names) == 0 {
+			// Name the relay of the site that went away last, and when.
+			var last string
+			for n, rs := range h.relays {
+				if rs.site == site && (last == "" || rs.since.After(h.relays[last].since)) {
+					last = n
+				}
+			}
+			if last != "" {
+				rs := h.relays[last]
+				return nil, vpndiag.Errorf(vpndiag.EUNAVAILABLE, "Relay %s of site %s is offline since %s (%s).", last, site, rs.since.UTC().Format("15:04:05 UTC, Jan 2"), rs.reason)
+			}
 			return nil, vpndiag.Errorf(vpndiag.EUNAVAILABLE, "No relay of site %s is connected.", site)
 		}
 		// The least busy, then by name, so the choice is predictable.
