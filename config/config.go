@@ -75,6 +75,9 @@ type Slack struct {
 	ExportUsers []string `yaml:"export_users"`
 	// Admins are told to users who are refused ("ask @… for access").
 	Admins []string `yaml:"admins"`
+	// MaxCaseStartsPerUser caps how many cases one user may open in ten
+	// minutes; more are refused with a message. Default 10; -1 disables.
+	MaxCaseStartsPerUser int `yaml:"max_case_starts_per_user"`
 }
 
 // Hub configures the relay endpoint of the bot.
@@ -252,6 +255,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Slack.Listen); err != nil {
 		add("slack.listen: %q is not host:port", c.Slack.Listen)
+	}
+	if c.Slack.MaxCaseStartsPerUser < -1 {
+		add("slack.max_case_starts_per_user: %d must be -1 (no cap), 0 (default) or more", c.Slack.MaxCaseStartsPerUser)
 	}
 	if c.Slack.MaxBodyBytes < 1024 {
 		add("slack.max_body_bytes: %d is below 1024", c.Slack.MaxBodyBytes)

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,17 +70,30 @@ type Config struct {
 	// HTTPClient calls Slack; http.DefaultClient's settings with a 30 s
 	// timeout when nil.
 	HTTPClient *http.Client
+	// AckWait bounds how long an HTTP-mode acknowledgement of a command,
+	// click or modal submission waits for the work it acknowledges to store
+	// its state change, so that a request answered 200 is never lost when
+	// the process dies afterwards; past it the request is answered 503 and
+	// Slack delivers it again. 2.5 s (inside Slack's 3 s) when zero.
+	AckWait time.Duration
+	// MaxStartsPerUser caps how many cases one user may open within
+	// StartWindow; more are refused with a message saying when to try
+	// again. 10 when zero; negative disables the cap.
+	MaxStartsPerUser int
+	// StartWindow is the window of MaxStartsPerUser; 10 minutes when zero.
+	StartWindow time.Duration
 }
 
 // FromConfig returns the Config of a loaded configuration file.
 func FromConfig(c *config.Config) Config {
 	return Config{
-		BotToken:       c.Slack.BotToken,
-		AppToken:       c.Slack.AppToken,
-		SigningSecret:  c.Slack.SigningSecret,
-		APIURL:         c.Slack.APIURL,
-		MaxBodyBytes:   c.Slack.MaxBodyBytes,
-		MaxUploadBytes: c.Evidence.MaxUploadBytes,
+		BotToken:         c.Slack.BotToken,
+		AppToken:         c.Slack.AppToken,
+		SigningSecret:    c.Slack.SigningSecret,
+		APIURL:           c.Slack.APIURL,
+		MaxBodyBytes:     c.Slack.MaxBodyBytes,
+		MaxUploadBytes:   c.Evidence.MaxUploadBytes,
+		MaxStartsPerUser: c.Slack.MaxCaseStartsPerUser,
 		Policy: bot.Policy{
 			Channels:    c.Slack.AllowedChannels,
 			Users:       c.Slack.AllowedUsers,
@@ -129,6 +143,9 @@ type Bot struct {
 
 	// connected is true while a Socket Mode connection is up (Slack said hello).
 	connected atomic.Bool
+
+	// starts limits case starts per user.
+	starts startLimiter
 }
 
 // Connected reports whether the bot can hear from Slack: in Socket Mode,
@@ -197,6 +214,15 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 2500 * time.Millisecond
+	}
+	if cfg.MaxStartsPerUser == 0 {
+		cfg.MaxStartsPerUser = 10
+	}
+	if cfg.StartWindow == 0 {
+		cfg.StartWindow = 10 * time.Minute
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -222,6 +248,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		verifier: &Verifier{Secret: cfg.SigningSecret, Clock: cfg.Clock},
 		pool:     bot.NewPool(cfg.Workers, cfg.Queue),
 		apiURL:   u,
+		starts:   startLimiter{max: cfg.MaxStartsPerUser, window: cfg.StartWindow, now: cfg.Clock},
 	}
 	policy := cfg.Policy
 	if policy.Members == nil && (len(policy.Usergroups) > 0 || hasGroup(policy.ExportUsers)) {
@@ -258,10 +285,17 @@ func (b *Bot) Close() error {
 
 // submit queues work with a context bounded by JobTimeout. It reports false
 // when the queue is full, so the caller can tell the user to try again.
-func (b *Bot) submit(name string, fn func(ctx context.Context)) bool {
+// When acks is not nil, the work is added to it: the acknowledgement waits
+// until the work calls committed (or ends).
+func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) bool {
+	done := make(chan struct{})
+	var once sync.Once
+	signal := func() { once.Do(func() { close(done) }) }
 	err := b.pool.Submit(func() {
+		defer signal()
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.JobTimeout)
 		defer cancel()
+		ctx = context.WithValue(ctx, commitKey{}, signal)
 		defer func() {
 			if r := recover(); r != nil {
 				b.log.Error("slack: work panicked", "job", name, "panic", r)
@@ -273,7 +307,91 @@ func (b *Bot) submit(name string, fn func(ctx context.Context)) bool {
 		b.log.Warn("slack: work queue full; delivery refused", "job", name)
 		return false
 	}
+	acks.add(done)
 	return true
+}
+
+// commitKey keys the function that tells a waiting acknowledgement that
+// the work's state change is stored.
+type commitKey struct{}
+
+// committed tells the acknowledgement waiting on the work of ctx, if any,
+// that its state change is stored: from here on, a crash loses nothing the
+// acknowledgement promised.
+func committed(ctx context.Context) {
+	if f, ok := ctx.Value(commitKey{}).(func()); ok {
+		f()
+	}
+}
+
+// commits collects the work an acknowledgement waits for. A nil *commits
+// collects nothing (Socket Mode, events).
+type commits struct{ dones []<-chan struct{} }
+
+func (c *commits) add(done <-chan struct{}) {
+	if c != nil {
+		c.dones = append(c.dones, done)
+	}
+}
+
+// wait reports whether every piece of work committed before the deadline.
+func (c *commits) wait(d time.Duration) bool {
+	if c == nil || len(c.dones) == 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, done := range c.dones {
+		select {
+		case <-done:
+		case <-t.C:
+			return false
+		}
+	}
+	return true
+}
+
+// startLimiter caps case starts per user within a sliding window.
+type startLimiter struct {
+	max    int
+	window time.Duration
+	now    vpndiag.Clock
+
+	mu    sync.Mutex
+	users map[string][]time.Time
+}
+
+// allow records a start by user and returns 0, or refuses it and returns
+// how long until the oldest start in the window leaves it.
+func (l *startLimiter) allow(user string) time.Duration {
+	if l.max < 0 {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if l.users == nil {
+		l.users = map[string][]time.Time{}
+	}
+	// Forget users whose starts have all left the window, so the map stays
+	// as small as the set of recently active users.
+	if len(l.users) > 10000 {
+		for u, ts := range l.users {
+			if now.Sub(ts[len(ts)-1]) >= l.window {
+				delete(l.users, u)
+			}
+		}
+	}
+	ts := l.users[user]
+	for len(ts) > 0 && now.Sub(ts[0]) >= l.window {
+		ts = ts[1:]
+	}
+	if len(ts) >= l.max {
+		l.users[user] = ts
+		return l.window - now.Sub(ts[0])
+	}
+	l.users[user] = append(ts, now)
+	return 0
 }
 
 // claim reports whether every key is claimed for the first time. A key

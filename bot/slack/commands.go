@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	slackgo "github.com/slack-go/slack"
 	"gopkg.in/yaml.v3"
@@ -22,8 +23,9 @@ func ephemeral(text string) *slackgo.Msg {
 
 // onCommand handles a slash command: it answers what needs no work at once
 // and queues the rest. envelope is the Socket Mode envelope ID, if any. The
-// returned value (nil for none) is the acknowledgement's payload.
-func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string) any {
+// returned value (nil for none) is the acknowledgement's payload; acks, when
+// not nil, collects the queued work the acknowledgement waits for.
+func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits) any {
 	c, err := bot.ParseCommand(cmd.Text)
 	if err != nil {
 		return ephemeral(vpndiag.ErrorMessage(err) + "\n\n" + bot.Help(b.cfg.Command))
@@ -34,13 +36,21 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string) any {
 	}
 	to := replyTo{channel: cmd.ChannelID, user: cmd.UserID, responseURL: cmd.ResponseURL}
 	keys := []string{envKey(envelope), "slack:cmd:" + cmd.TriggerID}
-	if !b.submit("command "+string(c.Verb), func(ctx context.Context) {
+	if !b.submit("command "+string(c.Verb), acks, func(ctx context.Context) {
 		if ok, err := b.claim(ctx, keys...); err != nil {
 			b.log.Error("slack: dedup", "error", err)
 			b.tell(ctx, to, "I could not record your command; try again in a minute.")
 			return
 		} else if !ok {
 			return
+		}
+		if c.Verb == bot.VerbStart {
+			if wait := b.starts.allow(cmd.UserID); wait > 0 {
+				b.log.Warn("slack: case starts over the per-user cap", "user", cmd.UserID, "max", b.cfg.MaxStartsPerUser, "window", b.cfg.StartWindow)
+				b.tell(ctx, to, fmt.Sprintf("You have opened %d cases in the last %s, the most allowed; continue one of them (`%s cases` lists them) or try again in %s.",
+					b.cfg.MaxStartsPerUser, humanDuration(b.cfg.StartWindow), b.cfg.Command, humanDuration(wait)))
+				return
+			}
 		}
 		if err := b.runCommand(ctx, cmd, c, to); err != nil {
 			b.log.Warn("slack: command failed", "verb", c.Verb, "user", cmd.UserID, "error", err)
@@ -177,6 +187,7 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 		b.failRoot(ctx, cs, "could not start: "+vpndiag.ErrorMessage(err))
 		return fmt.Errorf("start case %d: %w", cs.ID, err)
 	}
+	committed(ctx)
 	b.log.Info("slack: case opened", "case", cs.Marker, "id", cs.ID, "user", cmd.UserID, "channel", cmd.ChannelID)
 	return b.advance(ctx, cs, step, cmd.UserID)
 }
@@ -253,6 +264,8 @@ func (b *Bot) listCases(ctx context.Context, channel string, to replyTo) error {
 // export builds the bundle into a temporary file and uploads it into the
 // case thread with the files upload v2 flow.
 func (b *Bot) export(ctx context.Context, cs *vpndiag.Case, user string) error {
+	// Exporting changes no state until the upload's event: acknowledge now.
+	committed(ctx)
 	if b.deps.Exporter == nil {
 		return vpndiag.Errorf(vpndiag.EUNAVAILABLE, "Exporting bundles is not enabled on this bot; ask your admin.")
 	}
@@ -340,4 +353,17 @@ func parseSite(text string) (*vpndiag.Site, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// humanDuration rounds d up to whole minutes (seconds under a minute) for
+// messages.
+func humanDuration(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", int((d+time.Second-1)/time.Second))
+	}
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
 }

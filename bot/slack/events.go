@@ -35,7 +35,7 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string) {
 		if e.BotID != "" || e.Message == nil || len(e.Message.Files) == 0 || e.ThreadTimeStamp == "" {
 			return
 		}
-		b.submit("files", func(ctx context.Context) {
+		b.submit("files", nil, func(ctx context.Context) {
 			if ok, err := b.claim(ctx, keys...); err != nil || !ok {
 				if err != nil {
 					b.log.Error("slack: dedup", "error", err)
@@ -51,7 +51,7 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string) {
 			}
 		})
 	case *slackevents.FileSharedEvent:
-		b.submit("file_shared", func(ctx context.Context) {
+		b.submit("file_shared", nil, func(ctx context.Context) {
 			if ok, err := b.claim(ctx, keys...); err != nil || !ok {
 				if err != nil {
 					b.log.Error("slack: dedup", "error", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,22 +57,21 @@ func (b *Bot) advance(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step,
 func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step, ts, actor string) (*vpndiag.Step, error) {
 	results := make([]*vpndiag.ProbeResult, len(step.Probes))
 	errs := make([]error, len(step.Probes))
+	relayName := b.relayOf(ctx, cs)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
+	notice := &retryNotice{b: b, cs: cs, step: step, ts: ts}
 	for i, req := range step.Probes {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			timeout := req.Timeout
-			if timeout <= 0 {
-				timeout = defaultProbeTimeout
-			}
-			pctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
-			defer cancel()
 			if req.CaseID == 0 {
 				req.CaseID = cs.ID
 			}
-			results[i], errs[i] = b.deps.Prober.Probe(pctx, req)
+			if req.Relay == "" {
+				req.Relay = relayName
+			}
+			results[i], errs[i] = b.probeRetrying(ctx, req, notice)
 		})
 	}
 	wg.Wait()
@@ -102,6 +102,93 @@ func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Ste
 	return next, nil
 }
 
+// relayOf names the relays of the case's site ("site:NAME") for probe
+// requests that name none; "" when the case has no site.
+func (b *Bot) relayOf(ctx context.Context, cs *vpndiag.Case) string {
+	if cs.SiteID == 0 {
+		return ""
+	}
+	s, err := b.deps.Sites.FindSiteByID(ctx, cs.SiteID)
+	if err != nil {
+		b.log.Warn("slack: site of case", "case", cs.Marker, "error", err)
+		return ""
+	}
+	return "site:" + s.Name
+}
+
+// Retry bounds of a probe whose relay is unavailable.
+const (
+	probeRetryMin = 500 * time.Millisecond
+	probeRetryMax = 5 * time.Second
+)
+
+// probeRetrying runs one probe. While the relay is unavailable (offline,
+// or its link dropped mid-probe) it shows why on the step's message with
+// ", retrying" and tries again with backoff until the work's deadline, so
+// that the step completes or fails once. Each try is a new job: a result a
+// relay delivers late for an earlier try is stored once under that try's
+// job ID and does not answer the step again.
+func (b *Bot) probeRetrying(ctx context.Context, req *vpndiag.ProbeRequest, notice *retryNotice) (*vpndiag.ProbeResult, error) {
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = defaultProbeTimeout
+	}
+	delay := probeRetryMin
+	for try := 1; ; try++ {
+		r := *req
+		pctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+		res, err := b.deps.Prober.Probe(pctx, &r)
+		cancel()
+		if err == nil || vpndiag.ErrorCode(err) != vpndiag.EUNAVAILABLE || ctx.Err() != nil {
+			if err == nil && try > 1 {
+				b.log.Info("slack: probe ran after retries", "case", notice.cs.Marker, "probe", req.ID, "tries", try)
+			}
+			return res, err
+		}
+		dl, ok := ctx.Deadline()
+		if ok && time.Until(dl) < delay+timeout {
+			return nil, err
+		}
+		b.log.Warn("slack: relay unavailable; retrying", "case", notice.cs.Marker, "probe", req.ID, "try", try, "in", delay, "error", err)
+		notice.show(ctx, vpndiag.ErrorMessage(err))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		delay = min(delay*2, probeRetryMax)
+	}
+}
+
+// retryNotice shows on a probe step's message why its probes are being
+// retried, once per distinct reason.
+type retryNotice struct {
+	b    *Bot
+	cs   *vpndiag.Case
+	step *vpndiag.Step
+	ts   string
+
+	mu   sync.Mutex
+	last string
+}
+
+func (n *retryNotice) show(ctx context.Context, why string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if why == n.last {
+		return
+	}
+	n.last = why
+	text, blocks := probeRunningMessage(n.step)
+	line := strings.TrimSuffix(strings.TrimSpace(why), ".") + ", retrying…"
+	blocks = append(blocks, contextLine(":hourglass_flowing_sand: "+esc(line)))
+	if err := n.b.update(ctx, n.cs.ChannelID, n.ts, text+" — "+line, blocks); err != nil {
+		n.b.log.Warn("slack: retry notice not shown", "case", n.cs.Marker, "error", err)
+	}
+}
+
 // channelOf returns the channel an interaction happened in.
 func channelOf(cb *slackgo.InteractionCallback) string {
 	if cb.Channel.ID != "" {
@@ -112,18 +199,19 @@ func channelOf(cb *slackgo.InteractionCallback) string {
 
 // onInteraction handles block actions and modal submissions. The returned
 // value (nil for none) is the acknowledgement's payload: a modal's
-// response_action.
-func (b *Bot) onInteraction(cb *slackgo.InteractionCallback, envelope string) any {
+// response_action; acks, when not nil, collects the queued work the
+// acknowledgement waits for.
+func (b *Bot) onInteraction(cb *slackgo.InteractionCallback, envelope string, acks *commits) any {
 	switch cb.Type {
 	case slackgo.InteractionTypeBlockActions:
 		for _, act := range cb.ActionCallback.BlockActions {
-			if !b.submit("action", func(ctx context.Context) { b.handleAction(ctx, cb, act, envelope) }) {
+			if !b.submit("action", acks, func(ctx context.Context) { b.handleAction(ctx, cb, act, envelope) }) {
 				b.submitFailed(cb)
 			}
 		}
 		return nil
 	case slackgo.InteractionTypeViewSubmission:
-		return b.onViewSubmission(cb, envelope)
+		return b.onViewSubmission(cb, envelope, acks)
 	}
 	b.log.Debug("slack: interaction ignored", "type", cb.Type)
 	return nil
@@ -227,6 +315,9 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 		if b.deps.Prober == nil {
 			return vpndiag.Errorf(vpndiag.EUNAVAILABLE, "No relay is configured, so I can't run probes; ask your admin to start `vpndiag relay` in your network.")
 		}
+		// The probes may take a while; their results are stored as they
+		// come and answer the step then, so the click is acknowledged now.
+		committed(ctx)
 		text, blocks := probeRunningMessage(cur)
 		if err := b.update(ctx, cs.ChannelID, cb.Container.MessageTs, text, blocks); err != nil {
 			return err
@@ -259,6 +350,7 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 	} else if err != nil {
 		return fmt.Errorf("reply case %d: %w", cs.ID, err)
 	}
+	committed(ctx)
 	text, blocks := answeredMessage(cur, to.user, label)
 	if err := b.update(ctx, cs.ChannelID, cb.Container.MessageTs, text, blocks); err != nil {
 		b.log.Warn("slack: answered step not updated", "case", cs.Marker, "error", err)
@@ -268,7 +360,7 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 
 // onViewSubmission validates a modal at once (Slack shows errors next to the
 // fields) and queues the work of a valid one.
-func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string) any {
+func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string, acks *commits) any {
 	values := map[string]map[string]slackgo.BlockAction{}
 	if cb.View.State != nil {
 		values = cb.View.State.Values
@@ -286,7 +378,7 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string)
 			return slackgo.NewErrorsViewSubmissionResponse(map[string]string{blockValue: vpndiag.ErrorMessage(err)})
 		}
 		to := replyTo{channel: m.Channel, user: user}
-		if !b.submit("input", func(ctx context.Context) {
+		if !b.submit("input", acks, func(ctx context.Context) {
 			if ok, err := b.claim(ctx, envKey(envelope), "slack:view:"+cb.View.ID); err != nil || !ok {
 				if err != nil {
 					b.log.Error("slack: dedup", "error", err)
@@ -310,7 +402,7 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string)
 			return slackgo.NewErrorsViewSubmissionResponse(map[string]string{blockSite: clip(vpndiag.ErrorMessage(err), 1000)})
 		}
 		to := replyTo{channel: m.Channel, user: user}
-		if !b.submit("setup", func(ctx context.Context) {
+		if !b.submit("setup", acks, func(ctx context.Context) {
 			if ok, err := b.claim(ctx, envKey(envelope), "slack:view:"+cb.View.ID); err != nil || !ok {
 				if err != nil {
 					b.log.Error("slack: dedup", "error", err)
@@ -363,6 +455,7 @@ func (b *Bot) answerInput(ctx context.Context, m inputMeta, value, user, viewID 
 	next, err := b.deps.Diagnoser.Reply(ctx, cs.ID, vpndiag.Reply{Seq: m.Seq, Value: value, Actor: user, IdempotencyKey: "slack:view:" + viewID})
 	switch vpndiag.ErrorCode(err) {
 	case "":
+		committed(ctx)
 	case vpndiag.ECONFLICT:
 		return errStepDone
 	case vpndiag.EINVALID:

@@ -90,7 +90,27 @@ func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request, body []byte) 
 		Text: form.Get("text"), ResponseURL: form.Get("response_url"), TriggerID: form.Get("trigger_id"),
 		APIAppID: form.Get("api_app_id"),
 	}
-	writeJSON(w, b.onCommand(cmd, ""))
+	acks := &commits{}
+	resp := b.onCommand(cmd, "", acks)
+	if !b.awaitCommits(w, r, acks) {
+		return
+	}
+	writeJSON(w, resp)
+}
+
+// awaitCommits waits until the work a request queued has stored its state
+// change, so that a 200 is a promise: a request acknowledged is not lost if
+// the process dies next. Work that takes longer than AckWait is answered 503
+// (and reports false): Slack delivers the request again, and the second
+// delivery is recognised as a duplicate once the first is done.
+func (b *Bot) awaitCommits(w http.ResponseWriter, r *http.Request, acks *commits) bool {
+	if acks.wait(b.cfg.AckWait) {
+		return true
+	}
+	b.log.Warn("slack: work not stored within the acknowledgement deadline; asking Slack to retry", "path", r.URL.Path, "wait", b.cfg.AckWait)
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "busy: not stored yet, retry", http.StatusServiceUnavailable)
+	return false
 }
 
 func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -105,7 +125,12 @@ func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request, body []by
 		http.Error(w, "payload does not parse", http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, b.onInteraction(cb, ""))
+	acks := &commits{}
+	resp := b.onInteraction(cb, "", acks)
+	if !b.awaitCommits(w, r, acks) {
+		return
+	}
+	writeJSON(w, resp)
 }
 
 // DecodeInteraction decodes an interaction payload (the JSON in the

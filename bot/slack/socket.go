@@ -118,14 +118,14 @@ func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt 
 			ack(nil)
 			return nil
 		}
-		ack(b.onCommand(cmd, envelope()))
+		ack(b.onCommand(cmd, envelope(), nil))
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slackgo.InteractionCallback)
 		if !ok {
 			ack(nil)
 			return nil
 		}
-		ack(b.onInteraction(&cb, envelope()))
+		ack(b.onInteraction(&cb, envelope(), nil))
 	case socketmode.EventTypeEventsAPI:
 		ack(nil)
 		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
