@@ -90,6 +90,7 @@ func (b *Bot) runCommand(ctx context.Context, cmd slackgo.SlashCommand, c bot.Co
 			return err
 		}
 		b.tell(ctx, to, b.statusText(ctx, cs))
+		b.repostStep(ctx, cs)
 		return nil
 	case bot.VerbCases:
 		if err := b.policy.CanDiagnose(ctx, cmd.UserID, cmd.ChannelID); err != nil {
@@ -215,6 +216,27 @@ func (b *Bot) pickSite(ctx context.Context, name string) (*vpndiag.Site, error) 
 		return sites[0], nil
 	}
 	return nil, nil
+}
+
+// repostStep posts the step an open case waits on in its thread again,
+// with its buttons, so that a case can be continued when the message of
+// its step is lost (deleted, or never posted because the bot stopped
+// between storing an answer and showing the next step).
+func (b *Bot) repostStep(ctx context.Context, cs *vpndiag.Case) {
+	if cs.Status != vpndiag.CaseOpen || cs.ThreadTS == "" {
+		return
+	}
+	st, err := b.deps.Diagnoser.Current(ctx, cs.ID)
+	if err != nil || st.Kind.Terminal() {
+		return
+	}
+	text, blocks := stepMessage(cs, st)
+	if st.Kind == vpndiag.StepProbe && b.deps.Prober == nil {
+		blocks = append(blocks, contextLine(":warning: No relay is configured, so I can't run these probes yet."))
+	}
+	if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, text, blocks); err != nil {
+		b.log.Warn("slack: step not posted again", "case", cs.Marker, "error", err)
+	}
 }
 
 func (b *Bot) statusText(ctx context.Context, cs *vpndiag.Case) string {
