@@ -17,8 +17,9 @@ import (
 )
 
 // onEvent queues the work of an Events API callback. eventID is the outer
-// event_id; envelope the Socket Mode envelope ID, if any.
-func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string) {
+// event_id; envelope the Socket Mode envelope ID, if any; acks, when not
+// nil, collects the queued work the acknowledgement waits for.
+func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *commits) {
 	if ev.Type != slackevents.CallbackEvent {
 		return
 	}
@@ -35,7 +36,7 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string) {
 		if e.BotID != "" || e.Message == nil || len(e.Message.Files) == 0 || e.ThreadTimeStamp == "" {
 			return
 		}
-		b.submit("files", nil, func(ctx context.Context) {
+		b.submit("files", acks, func(ctx context.Context) {
 			if ok, err := b.claim(ctx, keys...); err != nil || !ok {
 				if err != nil {
 					b.log.Error("slack: dedup", "error", err)
@@ -51,7 +52,7 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string) {
 			}
 		})
 	case *slackevents.FileSharedEvent:
-		b.submit("file_shared", nil, func(ctx context.Context) {
+		b.submit("file_shared", acks, func(ctx context.Context) {
 			if ok, err := b.claim(ctx, keys...); err != nil || !ok {
 				if err != nil {
 					b.log.Error("slack: dedup", "error", err)
@@ -166,6 +167,7 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, fileID, user string)
 		refuse(esc(userMessage(err)))
 		return
 	}
+	committed(ctx)
 	text, blocks := evidenceMessage(name, user, summary, findings)
 	if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, text, blocks); err != nil {
 		b.log.Warn("slack: evidence result not posted", "case", cs.Marker, "error", err)

@@ -168,6 +168,10 @@ func (b *Bot) serveEvent(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	b.onEvent(ev, "")
+	acks := &commits{}
+	b.onEvent(ev, "", acks)
+	if !b.awaitCommits(w, r, acks) {
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }

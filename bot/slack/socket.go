@@ -129,7 +129,7 @@ func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt 
 	case socketmode.EventTypeEventsAPI:
 		ack(nil)
 		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
-			b.onEvent(ev, envelope())
+			b.onEvent(ev, envelope(), nil)
 		}
 	}
 	return nil
