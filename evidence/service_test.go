@@ -15,6 +15,7 @@ import (
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/evidence"
 	"github.com/vpndiag/vpndiag/evidence/internal/fixtures"
+	"github.com/vpndiag/vpndiag/evidence/logs"
 	"github.com/vpndiag/vpndiag/kb"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
@@ -217,4 +218,29 @@ func FuzzAnalyze(f *testing.F) {
 			t.Fatal("empty report")
 		}
 	})
+}
+
+// BenchmarkAnalyzeLog measures a log through detection, redaction and
+// analysis (set VPNDIAG_BENCH_LOG to a file from evidence/logs/cmd/genlog;
+// 16 MiB generated in memory otherwise).
+func BenchmarkAnalyzeLog(b *testing.B) {
+	var data []byte
+	if p := os.Getenv("VPNDIAG_BENCH_LOG"); p != "" {
+		var err error
+		if data, err = os.ReadFile(p); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		var buf bytes.Buffer
+		if err := logs.Generate(&buf, 16<<20, 1); err != nil {
+			b.Fatal(err)
+		}
+		data = buf.Bytes()
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := evidence.Analyze(context.Background(), "bench.log", bytes.NewReader(data), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

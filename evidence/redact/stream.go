@@ -65,6 +65,9 @@ func (rd *Reader) Read(p []byte) (int, error) {
 // fill processes input lines until some output is ready or input ends.
 func (rd *Reader) fill() {
 	for i := 0; i < 256 && rd.out.Len() < 32<<10; i++ {
+		if rd.fastPath() {
+			continue
+		}
 		line, err := rd.in.ReadSlice('\n')
 		if len(line) > 0 {
 			rd.line(line)
@@ -81,6 +84,34 @@ func (rd *Reader) fill() {
 			return
 		}
 	}
+}
+
+// fastPath copies the complete lines buffered ahead up to the first line
+// that holds a trigger word, without looking at them one by one; it
+// reports whether it copied anything. It stands aside whenever a line needs
+// context (inside a block, obfuscation, secrets learnt earlier).
+func (rd *Reader) fastPath() bool {
+	if rd.st.active() || rd.st.inChain || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
+		return false
+	}
+	buf, _ := rd.in.Peek(rd.in.Size())
+	end := bytes.LastIndexByte(buf, '\n') + 1
+	if end == 0 {
+		return false
+	}
+	chunk := buf[:end]
+	if bytes.Contains(chunk, []byte("-----BEGIN ")) || bytes.Contains(chunk, []byte("certificate chain")) || bytes.Contains(chunk, []byte("CERTIFICATE CHAIN")) {
+		return false
+	}
+	if s, _ := triggers.Next(chunk, 0); s >= 0 {
+		end = bytes.LastIndexByte(chunk[:s], '\n') + 1
+	}
+	if end == 0 {
+		return false
+	}
+	rd.out.Write(chunk[:end])
+	_, _ = rd.in.Discard(end)
+	return true
 }
 
 // line handles one line with its ending (if any).

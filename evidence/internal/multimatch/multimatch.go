@@ -59,14 +59,30 @@ func New(keywords []string, fold bool) *Matcher {
 		mt.head[i] = -1
 	}
 	mt.next = make([]int32, len(mt.pats))
-	for pi, p := range mt.pats {
+	// With fold, the tables are indexed by the raw bytes: every case
+	// variant of a block is entered, so scanning needs no folding.
+	variants := func(c byte) []byte {
+		if fold && c >= 'a' && c <= 'z' {
+			return []byte{c, c - 'a' + 'A'}
+		}
+		return []byte{c}
+	}
+	for _, p := range mt.pats {
 		w := p[:mt.m]
 		for q := 1; q < mt.m; q++ {
-			h := int(w[q-1])<<8 | int(w[q])
-			if s := uint8(mt.m - 1 - q); s < mt.shift[h] {
-				mt.shift[h] = s
+			for _, a := range variants(w[q-1]) {
+				for _, b := range variants(w[q]) {
+					h := int(a)<<8 | int(b)
+					if s := uint8(mt.m - 1 - q); s < mt.shift[h] {
+						mt.shift[h] = s
+					}
+				}
 			}
 		}
+	}
+	// Buckets are by the folded last block of the window.
+	for pi, p := range mt.pats {
+		w := p[:mt.m]
 		h := int(w[mt.m-2])<<8 | int(w[mt.m-1])
 		mt.next[pi] = mt.head[h]
 		mt.head[h] = int32(pi)
@@ -92,11 +108,11 @@ func (mt *Matcher) Next(text []byte, from int) (start, keyword int) {
 	n := len(text)
 	if mt.fold {
 		for pos < n {
-			h := int(lower[text[pos-1]])<<8 | int(lower[text[pos]])
-			if s := mt.shift[h]; s != 0 {
+			if s := mt.shift[int(text[pos-1])<<8|int(text[pos])]; s != 0 {
 				pos += int(s)
 				continue
 			}
+			h := int(lower[text[pos-1]])<<8 | int(lower[text[pos]])
 			st := pos - m + 1
 			for pi := mt.head[h]; pi >= 0; pi = mt.next[pi] {
 				if p := mt.pats[pi]; st+len(p) <= n && equalFold(text[st:st+len(p)], p) {
