@@ -262,10 +262,10 @@ func command(channel, text, trigger, responseURL string) []byte {
 func click(channel, threadTS, trigger, actionID, actionTS, responseURL string) []byte {
 	p := map[string]any{
 		"type": "block_actions", "api_app_id": "A123456", "token": "gIkuvaNzQIHg97ATvDxqgjtO", "trigger_id": trigger,
-		"user":      map[string]any{"id": "U2147483697", "username": "oncall", "name": "oncall", "team_id": "T0001"},
-		"team":      map[string]any{"id": "T0001", "domain": "example"},
-		"channel":   map[string]any{"id": channel, "name": "vpn-bench"},
-		"container": map[string]any{"type": "message", "message_ts": threadTS, "thread_ts": threadTS, "channel_id": channel, "is_ephemeral": false},
+		"user":         map[string]any{"id": "U2147483697", "username": "oncall", "name": "oncall", "team_id": "T0001"},
+		"team":         map[string]any{"id": "T0001", "domain": "example"},
+		"channel":      map[string]any{"id": channel, "name": "vpn-bench"},
+		"container":    map[string]any{"type": "message", "message_ts": threadTS, "thread_ts": threadTS, "channel_id": channel, "is_ephemeral": false},
 		"response_url": responseURL,
 		"actions": []any{map[string]any{"action_id": actionID, "block_id": "step", "type": "button", "value": "x", "action_ts": actionTS,
 			"text": map[string]any{"type": "plain_text", "text": "choice"}}},
