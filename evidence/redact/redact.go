@@ -208,7 +208,7 @@ var rules = []rule{
 	{re: regexp.MustCompile(`(?i)\bsnmp-server\s+community\s+` + quotedOrWord), kind: KindCommunity},
 	{re: regexp.MustCompile(`(?i)^\s*(?:set\s+snmp\s+)?community\s+` + quotedOrWord), kind: KindCommunity},
 	// Junos secrets: encrypted-password, authentication-key, secret, simple-password.
-	{re: regexp.MustCompile(`(?i)\b(?:encrypted-password|authentication-key|simple-password|secret)\s+` + quotedOrWord), kind: KindPassword},
+	{re: regexp.MustCompile(`(?i)(?:^|[\s;{])(?:encrypted-password|authentication-key|simple-password|secret)\s+` + quotedOrWord), kind: KindPassword},
 	// XML elements (pfSense, Palo Alto, others): <pre-shared-key>x</pre-shared-key> ...
 	{re: regexp.MustCompile(`(?i)<(?:pre-shared-key|psk|password|passwd|secret|private-key|prv|crt|certificate|community|bcrypt-hash|sha512-hash|md5-hash|authorizedkeys|api-?key|apikey|token|phash|key|ppk-secret)>(?P<v>[^<]+)</`), kindOf: kindByName},
 	// Palo Alto encrypted values anywhere.
