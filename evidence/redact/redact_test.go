@@ -115,7 +115,7 @@ func TestSyntaxes(t *testing.T) {
 		{"Juniper set", `set security ike policy p pre-shared-key ascii-text plain-text-password1`, `set security ike policy p pre-shared-key ascii-text <redacted:psk:1>`},
 		{"Juniper password", `        encrypted-password "$1$Ksoy$F2jh"; ## SECRET-DATA`, `        encrypted-password "<redacted:password:1>"; ## SECRET-DATA`},
 		{"Juniper community", `    community s3cr3tcomm {`, `    community <redacted:snmp-community:1> {`},
-		{"Juniper radius secret", `        secret "$9$abcDEF123"; ## SECRET-DATA`, `        secret "<redacted:password:1>"; ## SECRET-DATA`},
+		{"Juniper radius secret", `        secret "$9$abcDEF123"; ## SECRET-DATA`, `        secret "<redacted:secret:1>"; ## SECRET-DATA`},
 		{"libreswan authby is not a secret", `"west" #1: authenticated peer using authby=secret and FQDN '@east'`, `"west" #1: authenticated peer using authby=secret and FQDN '@east'`},
 		{"Palo Alto set", `  set authentication pre-shared-key key plain-text-password1`, `  set authentication pre-shared-key key <redacted:psk:1>`},
 		{"Palo Alto XML", `<pre-shared-key><key>-AQ==abcdEF+/=</key></pre-shared-key>`, `<pre-shared-key><key>&lt;redacted:secret:1&gt;</key></pre-shared-key>`},
