@@ -70,21 +70,27 @@ var (
 )
 
 // MustServe starts `vpndiag serve` in HTTP mode against fake Slack with the
-// extra config text (YAML lines below the top level), on the database db
-// (a new one in a temp dir when empty).
+// extra config text (YAML lines below slack:), on the database db (a new
+// one in a temp dir when empty).
 func MustServe(tb testing.TB, fake *slackfake.Server, db, extra string) *Serve {
 	tb.Helper()
+	s := NewServe(tb, fake, db, "slack:\n  mode: http\n"+extra)
+	s.Start()
+	return s
+}
+
+// NewServe prepares `vpndiag serve` with the whole config text; Start runs
+// it. It is stopped (SIGTERM) when the test ends.
+func NewServe(tb testing.TB, fake *slackfake.Server, db, config string, env ...string) *Serve {
 	dir := tb.TempDir()
 	if db == "" {
 		db = filepath.Join(dir, "vpndiag.db")
 	}
-	s := &Serve{T: tb, Dir: dir, DB: db,
-		Config: "slack:\n  mode: http\n" + extra,
-		Env:    []string{"SLACK_BOT_TOKEN=" + slackfake.BotToken, "SLACK_SIGNING_SECRET=" + Secret, "SLACK_API_URL=" + fake.APIURL()},
+	s := &Serve{T: tb, Dir: dir, DB: db, Config: config,
+		Env: append([]string{"SLACK_BOT_TOKEN=" + slackfake.BotToken, "SLACK_SIGNING_SECRET=" + Secret, "SLACK_API_URL=" + fake.APIURL()}, env...),
 	}
-	s.Start()
 	tb.Cleanup(func() {
-		if !s.Exited() {
+		if s.cmd != nil && !s.Exited() {
 			s.Stop(syscall.SIGTERM, 20*time.Second)
 		}
 		if tb.Failed() {
