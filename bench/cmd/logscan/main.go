@@ -1,5 +1,6 @@
 // Command logscan runs the log analyser (evidence/logs) on a file, streaming,
-// and prints what it counted and every finding it reports, one per line. It
+// and prints what it counted and every finding it reports, in the shape of
+// `vpndiag analyze`'s text output. It
 // is what bench/run times when `vpndiag analyze` cannot analyse a log.
 //
 //	go run ./bench/cmd/logscan /tmp/vpn.log
@@ -9,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/vpndiag/vpndiag/evidence/logs"
 )
@@ -29,8 +31,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "logscan:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("bytes %d lines %d matched %d family %s findings %d\n", res.Bytes, res.Lines, res.Matched, res.Family, len(res.Findings))
+	// The shape of `vpndiag analyze`'s text output, which bench/run reads.
+	fmt.Printf("%s: %s log, %d bytes, %d lines, %d examined\n", f.Name(), res.Family, res.Bytes, res.Lines, res.Matched)
 	for _, fd := range res.Findings {
-		fmt.Printf("finding %s %s: %s\n", fd.Severity, fd.Code, fd.Summary)
+		fmt.Printf("[%s] %s\n  %s\n", strings.ToUpper(string(fd.Severity)), fd.Code, fd.Summary)
 	}
 }
