@@ -240,16 +240,18 @@ func signed(base, path string, body []byte) (*http.Request, error) {
 	return req, nil
 }
 
-// command is the form of a slash command as Slack sends it.
-func command(channel, text, trigger, responseURL string) []byte {
+// command is the form of a slash command as Slack sends it, from user (the
+// bot caps the cases one user may start in a burst, so the load comes from
+// many users, as it would).
+func command(user, channel, text, trigger, responseURL string) []byte {
 	f := url.Values{}
 	f.Set("token", "gIkuvaNzQIHg97ATvDxqgjtO")
 	f.Set("team_id", "T0001")
 	f.Set("team_domain", "example")
 	f.Set("channel_id", channel)
 	f.Set("channel_name", "vpn-bench")
-	f.Set("user_id", "U2147483697")
-	f.Set("user_name", "oncall")
+	f.Set("user_id", user)
+	f.Set("user_name", "oncall-"+user)
 	f.Set("command", botslack.DefaultCommand)
 	f.Set("text", text)
 	f.Set("api_app_id", "A123456")
@@ -297,17 +299,28 @@ func run(ctx context.Context, rates []int, seconds float64, dir string) error {
 		return err
 	}
 	defer e.close()
+	defer func() {
+		if lines := e.logs.summary(); len(lines) > 0 {
+			fmt.Fprintln(os.Stderr, "ackbench: the bot's warnings and errors during the run:")
+			for _, l := range lines {
+				fmt.Fprintln(os.Stderr, "  ", l)
+			}
+		}
+	}()
 	var all []measured
 	for _, rate := range rates {
 		n := int(float64(rate) * seconds)
 		warm := min(rate/2, 200)
 		channel := fmt.Sprintf("CBENCH%d", rate)
 		hook := e.slackURL + "hooks/commands/T0001/1"
-		warmCmd := func(i int) []byte { return command(channel, "help", fmt.Sprintf("w%d.%d.trigger", rate, i), hook) }
+		user := func(i int) string { return fmt.Sprintf("U%d%06d", rate, i) }
+		warmCmd := func(i int) []byte {
+			return command(user(i), channel, "help", fmt.Sprintf("w%d.%d.trigger", rate, i), hook)
+		}
 
 		// Bare handler: the same signed slash command bodies.
 		bare, err := loadgen.Run(ctx, loadgen.Config{Rate: rate, N: n, Warmup: warm, Request: func(i int) (*http.Request, error) {
-			return signed(e.bareURL, botslack.PathCommands, command(channel, "start bench", fmt.Sprintf("b%d.%d.trigger", rate, i), hook))
+			return signed(e.bareURL, botslack.PathCommands, command(user(i), channel, "start bench", fmt.Sprintf("b%d.%d.trigger", rate, i), hook))
 		}})
 		if err != nil {
 			return err
@@ -318,7 +331,7 @@ func run(ctx context.Context, rates []int, seconds float64, dir string) error {
 			if i < warm {
 				return signed(e.botURL, botslack.PathCommands, warmCmd(i))
 			}
-			return signed(e.botURL, botslack.PathCommands, command(channel, "start bench case", fmt.Sprintf("c%d.%d.trigger", rate, i), hook))
+			return signed(e.botURL, botslack.PathCommands, command(user(i), channel, "start bench case", fmt.Sprintf("c%d.%d.trigger", rate, i), hook))
 		}})
 		if err != nil {
 			return err
@@ -409,12 +422,6 @@ func run(ctx context.Context, rates []int, seconds float64, dir string) error {
 			r.Met = row.Bool(ratio <= 3 && m.bot.P99 <= 10*time.Millisecond && m.bot.Failed == 0)
 		}
 		r.Print(os.Stdout)
-	}
-	if lines := e.logs.summary(); len(lines) > 0 {
-		fmt.Fprintln(os.Stderr, "ackbench: the bot's warnings and errors during the run:")
-		for _, l := range lines {
-			fmt.Fprintln(os.Stderr, "  ", l)
-		}
 	}
 	return nil
 }
