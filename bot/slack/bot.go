@@ -288,17 +288,16 @@ func (b *Bot) Close() error {
 // When acks is not nil, the work is added to it: the acknowledgement waits
 // until the work calls committed (or ends).
 func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) bool {
-	done := make(chan struct{})
-	var once sync.Once
-	signal := func() { once.Do(func() { close(done) }) }
+	w := &work{done: make(chan struct{})}
 	err := b.pool.Submit(func() {
-		defer signal()
+		defer w.signal(true)
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.JobTimeout)
 		defer cancel()
-		ctx = context.WithValue(ctx, commitKey{}, signal)
+		ctx = context.WithValue(ctx, workKey{}, w)
 		defer func() {
 			if r := recover(); r != nil {
 				b.log.Error("slack: work panicked", "job", name, "panic", r)
+				w.signal(false)
 			}
 		}()
 		fn(ctx)
@@ -307,43 +306,82 @@ func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) b
 		b.log.Warn("slack: work queue full; delivery refused", "job", name)
 		return false
 	}
-	acks.add(done)
+	acks.add(w)
 	return true
 }
 
-// commitKey keys the function that tells a waiting acknowledgement that
-// the work's state change is stored.
-type commitKey struct{}
+// work is one queued piece of work an acknowledgement may wait for.
+type work struct {
+	once   sync.Once
+	done   chan struct{}
+	stored bool
+}
+
+// signal ends the wait: stored says whether the work's state change is
+// stored (or it had none to store). Only the first signal counts.
+func (w *work) signal(stored bool) {
+	w.once.Do(func() {
+		w.stored = stored
+		close(w.done)
+	})
+}
+
+// workKey keys the work of a context.
+type workKey struct{}
 
 // committed tells the acknowledgement waiting on the work of ctx, if any,
 // that its state change is stored: from here on, a crash loses nothing the
 // acknowledgement promised.
 func committed(ctx context.Context) {
-	if f, ok := ctx.Value(commitKey{}).(func()); ok {
-		f()
+	if w, ok := ctx.Value(workKey{}).(*work); ok {
+		w.signal(true)
 	}
+}
+
+// notStored tells the acknowledgement waiting on the work of ctx, if any,
+// that the work could not store its state change (the database is full or
+// locked): the request is answered 503, so Slack delivers it again. It does
+// nothing after committed.
+func notStored(ctx context.Context) {
+	if w, ok := ctx.Value(workKey{}).(*work); ok {
+		w.signal(false)
+	}
+}
+
+// storeFailure reports whether err means the store could not be written
+// (as opposed to a refusal or a conflict the user must see).
+func storeFailure(err error) bool {
+	switch vpndiag.ErrorCode(err) {
+	case vpndiag.EUNAVAILABLE, vpndiag.EINTERNAL:
+		return true
+	}
+	return false
 }
 
 // commits collects the work an acknowledgement waits for. A nil *commits
-// collects nothing (Socket Mode, events).
-type commits struct{ dones []<-chan struct{} }
+// collects nothing (Socket Mode).
+type commits struct{ works []*work }
 
-func (c *commits) add(done <-chan struct{}) {
+func (c *commits) add(w *work) {
 	if c != nil {
-		c.dones = append(c.dones, done)
+		c.works = append(c.works, w)
 	}
 }
 
-// wait reports whether every piece of work committed before the deadline.
+// wait reports whether every piece of work stored its state change before
+// the deadline.
 func (c *commits) wait(d time.Duration) bool {
-	if c == nil || len(c.dones) == 0 {
+	if c == nil || len(c.works) == 0 {
 		return true
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for _, done := range c.dones {
+	for _, w := range c.works {
 		select {
-		case <-done:
+		case <-w.done:
+			if !w.stored {
+				return false
+			}
 		case <-t.C:
 			return false
 		}

@@ -39,6 +39,7 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits
 	if !b.submit("command "+string(c.Verb), acks, func(ctx context.Context) {
 		if ok, err := b.claim(ctx, keys...); err != nil {
 			b.log.Error("slack: dedup", "error", err)
+			notStored(ctx)
 			b.tell(ctx, to, "I could not record your command; try again in a minute.")
 			return
 		} else if !ok {
@@ -53,6 +54,9 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits
 			}
 		}
 		if err := b.runCommand(ctx, cmd, c, to); err != nil {
+			if storeFailure(err) {
+				notStored(ctx)
+			}
 			b.log.Warn("slack: command failed", "verb", c.Verb, "user", cmd.UserID, "error", err)
 			b.tell(ctx, to, userMessage(err))
 		}

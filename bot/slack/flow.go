@@ -246,12 +246,16 @@ func (b *Bot) handleAction(ctx context.Context, cb *slackgo.InteractionCallback,
 	}
 	if ok, err := b.claim(ctx, envKey(envelope), "slack:act:"+cb.TriggerID+":"+act.ActionTs); err != nil {
 		b.log.Error("slack: dedup", "error", err)
+		notStored(ctx)
 		b.tell(ctx, to, "I could not record your click; click again in a minute.")
 		return
 	} else if !ok {
 		return
 	}
 	if err := b.action(ctx, cb, a, to); err != nil {
+		if storeFailure(err) {
+			notStored(ctx)
+		}
 		b.log.Warn("slack: action failed", "case", a.CaseID, "seq", a.Seq, "key", a.Key, "user", user, "error", err)
 		b.tell(ctx, to, userMessage(err))
 	}
@@ -382,11 +386,15 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 			if ok, err := b.claim(ctx, envKey(envelope), "slack:view:"+cb.View.ID); err != nil || !ok {
 				if err != nil {
 					b.log.Error("slack: dedup", "error", err)
+					notStored(ctx)
 					b.tell(ctx, to, "I could not record your answer; try again in a minute.")
 				}
 				return
 			}
 			if err := b.answerInput(ctx, m, v, user, cb.View.ID); err != nil {
+				if storeFailure(err) {
+					notStored(ctx)
+				}
 				b.log.Warn("slack: input failed", "case", m.Case, "seq", m.Seq, "error", err)
 				b.tell(ctx, to, userMessage(err))
 			}

@@ -100,14 +100,15 @@ func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request, body []byte) 
 
 // awaitCommits waits until the work a request queued has stored its state
 // change, so that a 200 is a promise: a request acknowledged is not lost if
-// the process dies next. Work that takes longer than AckWait is answered 503
-// (and reports false): Slack delivers the request again, and the second
-// delivery is recognised as a duplicate once the first is done.
+// the process dies next. Work that could not store its change (full or
+// locked database), or takes longer than AckWait, is answered 503 (and
+// reports false): Slack delivers the request again, and the second delivery
+// is recognised as a duplicate once the first is done.
 func (b *Bot) awaitCommits(w http.ResponseWriter, r *http.Request, acks *commits) bool {
 	if acks.wait(b.cfg.AckWait) {
 		return true
 	}
-	b.log.Warn("slack: work not stored within the acknowledgement deadline; asking Slack to retry", "path", r.URL.Path, "wait", b.cfg.AckWait)
+	b.log.Warn("slack: work not stored (failed, or not within the acknowledgement deadline); asking Slack to retry", "path", r.URL.Path, "wait", b.cfg.AckWait)
 	w.Header().Set("Retry-After", "1")
 	http.Error(w, "busy: not stored yet, retry", http.StatusServiceUnavailable)
 	return false
