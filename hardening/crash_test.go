@@ -43,7 +43,7 @@ func newScripts(s *Slack, db *Serve, seed uint64) []*Script {
 	out := make([]*Script, cases)
 	for i := range out {
 		out[i] = &Script{S: s, DB: sdb, User: fmt.Sprintf("U%04d", i), Channel: fmt.Sprintf("C%04d", i),
-			Rand: rand.New(rand.NewPCG(seed, uint64(i))), MaxSteps: 12, Think: 300 * time.Millisecond}
+			Rand: rand.New(rand.NewPCG(seed, uint64(i))), MaxSteps: 12, Think: 500 * time.Millisecond}
 	}
 	return out
 }
@@ -89,7 +89,11 @@ func TestCrashMidFlow(t *testing.T) {
 	prevLost := 0
 	for round := 1; round <= rounds; round++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		killAt := time.Duration(300+rng.IntN(1000)) * time.Millisecond
+		// The first round starts 100 cases at once; later ones pick up mid-flow.
+		killAt := time.Duration(300+rng.IntN(600)) * time.Millisecond
+		if round > 1 {
+			killAt = time.Duration(100+rng.IntN(300)) * time.Millisecond
+		}
 		errc := make(chan []error, 1)
 		go func() { errc <- load(ctx, scripts) }()
 		time.Sleep(killAt)
