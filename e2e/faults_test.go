@@ -16,6 +16,7 @@ import (
 	"github.com/vpndiag/vpndiag/kb"
 	"github.com/vpndiag/vpndiag/lab"
 	"github.com/vpndiag/vpndiag/probes"
+	"github.com/vpndiag/vpndiag/relay/agent"
 )
 
 // labOptions shorten the lab's timers so that the suite stays within its
@@ -46,6 +47,9 @@ type faultCase struct {
 	// during, when set, runs after the fault is applied and before the
 	// log is awaited (e.g. traffic that makes the fault show).
 	during func(t *testing.T, ctx context.Context, e *Env)
+	// slack drives the case through Slack payloads instead of the
+	// terminal runner; answers are then the buttons clicked.
+	slack bool
 	// check, when set, checks more of the result.
 	check func(t *testing.T, ctx context.Context, e *Env, res *terminal.Result)
 }
@@ -82,7 +86,7 @@ var faultCases = []faultCase{
 		codes: []string{kb.CodeTSUnacceptable, kb.CodeMultipleSAPairs}, questions: 2,
 	},
 	{
-		fault:      lab.FaultDNSDown,
+		fault: lab.FaultDNSDown, slack: true,
 		answers:    []string{"names", "env_names", "yes"},
 		resolution: "dns.allow_dns_port", kbArticle: kb.ArticleInternalNetwork,
 		questions: 3,
@@ -178,7 +182,14 @@ func TestFaults(t *testing.T) {
 					t.Fatalf("customer log shows %q %d times within 30 s:\n%s", fc.settle[0], n, e.logSince(off))
 				}
 			}
-			res, out := e.Diagnose(t, ctx, fc.answers, e.EvidenceFiles(t, off))
+			var res *terminal.Result
+			var out string
+			if fc.slack {
+				res = e.SlackCase(t, ctx, "names do not resolve over the VPN", fc.answers)
+				r.fault += " (Slack)"
+			} else {
+				res, out = e.Diagnose(t, ctx, fc.answers, e.EvidenceFiles(t, off))
+			}
 			r.resolution = res.Resolution
 			r.questions = asked(res)
 			if t.Failed() || res.Resolution != fc.resolution {
@@ -196,13 +207,113 @@ func TestFaults(t *testing.T) {
 					t.Errorf("findings %v lack %s", codes, c)
 				}
 			}
+			// Every probe of the case ran on the relay in the customer LAN.
+			if c, err := e.Svc.Cases.FindCaseByMarker(ctx, res.Case); err == nil {
+				prs, _ := e.Svc.Probes.FindProbeResults(ctx, c.ID)
+				for _, pr := range prs {
+					if pr.Relay != e.Relay {
+						t.Errorf("probe %s %s ran on %q, not on relay %s", pr.Kind, pr.Target, pr.Relay, e.Relay)
+					}
+				}
+			}
 			if fc.check != nil {
 				fc.check(t, ctx, e, res)
 			}
 			t.Logf("%s → %s (%s), %d questions, findings %v, path %v", fc.fault, res.Resolution, res.KBArticle, r.questions, codes, res.Path)
 		})
 	}
+	if only == "" || only == "keepalive" {
+		t.Run("keepalive-monitor", func(t *testing.T) {
+			t0 := time.Now()
+			keepaliveMonitor(t, ctx, e)
+			rows = append(rows, row{fault: "customer-never-initiates + relay keep-alive monitor", resolution: "tunnel kept up",
+				wall: time.Since(t0), ok: !t.Failed()})
+		})
+	}
 	t.Log("\n" + table(rows))
+}
+
+// keepaliveMonitor shows that the relay's keep-alive monitor keeps the
+// customer-never-initiates tunnel up: without traffic the tunnel is down;
+// with the monitor pinging the cloud DNS server every 5 s (the guide's
+// interval) it comes up and stays up for three idle timeouts; once the
+// monitor stops, the cloud closes the idle tunnel.
+func keepaliveMonitor(t *testing.T, ctx context.Context, e *Env) {
+	if err := e.Lab.Fault(ctx, lab.FaultCustomerNeverInitiates); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.Lab.Clear(ctx, lab.FaultCustomerNeverInitiates); err != nil {
+			t.Errorf("clear: %v", err)
+		}
+	}()
+	idle := labOptions.IdleTimeout
+	if !eventually(ctx, 2*idle, func() bool { return !e.Lab.TunnelUp(ctx) }) {
+		t.Fatal("the tunnel is up without traffic")
+	}
+	marker, err := vpndiag.NewMarker(vpndiag.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &vpndiag.Case{Marker: marker, SiteID: e.Site.ID, Title: "tunnel down until traffic", Status: vpndiag.CaseOpen, Origin: "terminal", CreatedBy: "e2e"}
+	if err := e.Svc.Cases.CreateCase(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	monitor := func(action string) *vpndiag.ProbeResult {
+		res, err := e.Prober.Probe(ctx, &vpndiag.ProbeRequest{
+			CaseID: c.ID, Kind: vpndiag.ProbeKeepalive, Target: lab.CloudDNSAddr.String(), Timeout: 10 * time.Second,
+			Params: map[string]string{agent.ParamMonitor: action, agent.ParamMonitorName: "e2e-keepalive"},
+		})
+		if err != nil {
+			t.Fatalf("monitor %s: %v", action, err)
+		}
+		if res.Outcome != vpndiag.OutcomeOK {
+			t.Fatalf("monitor %s: %s: %s %s", action, res.Outcome, res.Summary, res.Error)
+		}
+		return res
+	}
+	monitor("start")
+	if !eventually(ctx, 3*kb.KeepaliveInterval, func() bool { return e.Lab.TunnelUp(ctx) }) {
+		t.Fatal("the keep-alive did not bring the tunnel up")
+	}
+	// Three idle timeouts with the monitor running: never down.
+	end := time.Now().Add(3 * idle)
+	for time.Now().Before(end) {
+		if !e.Lab.TunnelUp(ctx) {
+			t.Fatalf("the tunnel went down at %v with the keep-alive running", time.Now().Format(time.TimeOnly))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	monitor("stop")
+	// Without it the cloud closes the idle tunnel.
+	t0 := time.Now()
+	if !eventually(ctx, idle+3*kb.KeepaliveInterval, func() bool { return !e.Lab.TunnelUp(ctx) }) {
+		t.Error("the idle tunnel stayed up after the keep-alive stopped")
+	}
+	t.Logf("after the monitor stopped, the idle tunnel went down in %v (idle timeout %v)", time.Since(t0).Round(100*time.Millisecond), idle)
+	samples, err := e.Svc.Probes.FindKeepaliveSamples(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := 0
+	for _, s := range samples {
+		if s.OK {
+			ok++
+		}
+	}
+	// 3 idle timeouts of 8 s at 5 s: at least 5 pings; the first may be
+	// lost while the tunnel comes up (on demand).
+	if len(samples) < 5 || ok < len(samples)-1 {
+		t.Errorf("keep-alive samples stored for the case: %d, %d answered; want >= 5 with at most the first lost", len(samples), ok)
+	}
+	if ts := probes.Transitions(samples, 1, 1); len(ts) > 0 {
+		for _, tr := range ts[1:] {
+			if !tr.Up {
+				t.Errorf("the monitor saw the tunnel go down at %v", tr.Time)
+			}
+		}
+	}
+	t.Logf("keep-alive monitor on relay %s: %d samples, %d answered; tunnel up for %v (3 idle timeouts)", e.Relay, len(samples), ok, 3*idle)
 }
 
 // periodicChecked checks the flow's keep-alive test of the periodic-drop
