@@ -472,18 +472,34 @@ func findingRef(f *vpndiag.Finding) string {
 	return "finding " + f.Code
 }
 
-// matchFindings returns the first rule (in definition order) one of whose
-// codes is among fs, with the finding that matched.
+// matchFindings returns the rule matched by the worst finding of fs (the
+// first such rule in definition order), with that finding. Worst first means
+// an informational note (e.g. "NAT-T is forced on") never decides a step
+// that an error in the same files explains.
 func (s *State) matchFindings(fs []*vpndiag.Finding) (*FindingRule, *vpndiag.Finding) {
-	for i := range s.Findings {
-		r := &s.Findings[i]
-		for _, f := range fs {
-			if f != nil && slices.Contains(r.Codes, f.Code) {
+	byRank := slices.Clone(fs)
+	slices.SortStableFunc(byRank, func(a, b *vpndiag.Finding) int {
+		return rank(b) - rank(a)
+	})
+	for _, f := range byRank {
+		if f == nil {
+			continue
+		}
+		for i := range s.Findings {
+			if r := &s.Findings[i]; slices.Contains(r.Codes, f.Code) {
 				return r, f
 			}
 		}
 	}
 	return nil, nil
+}
+
+// rank orders findings for matchFindings; nil ranks lowest.
+func rank(f *vpndiag.Finding) int {
+	if f == nil {
+		return -1
+	}
+	return f.Severity.Rank()
 }
 
 // combine reduces several probe outcomes to one: ok when all are ok, else

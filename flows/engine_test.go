@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -607,5 +608,52 @@ func TestSkippedByProbeAndEvidence(t *testing.T) {
 	}
 	if s2.Resolution != "tunnel.phase2_settings" || len(s2.Skipped) != 1 || !strings.Contains(s2.Skipped[0], "answered by asa.txt:12 (pfs-disabled)") {
 		t.Fatalf("step %s skipped %q", s2.State, s2.Skipped)
+	}
+}
+
+// Evidence steps are decided by the worst finding: an informational note
+// whose code a rule also lists never hides an error another rule explains.
+func TestEvidenceDecidedByWorstFinding(t *testing.T) {
+	ctx := context.Background()
+	eng, st := MustNewEngine(t)
+	for _, tc := range []struct {
+		name     string
+		findings []*vpndiag.Finding
+		want     string
+	}{
+		{"error beats info listed earlier", []*vpndiag.Finding{
+			{Code: "nat-traversal", Severity: vpndiag.SeverityInfo},
+			{Code: "ts-unacceptable", Severity: vpndiag.SeverityError},
+		}, "policy_or_route"},
+		{"error beats a warning of an earlier rule", []*vpndiag.Finding{
+			{Code: "phase1-lifetime", Severity: vpndiag.SeverityWarning},
+			{Code: "ts-unacceptable", Severity: vpndiag.SeverityError},
+		}, "policy_or_route"},
+		{"critical beats error", []*vpndiag.Finding{
+			{Code: "ike-no-response", Severity: vpndiag.SeverityError},
+			{Code: "auth-failed", Severity: vpndiag.SeverityCritical},
+		}, "phase1_settings"},
+		{"info alone still answers", []*vpndiag.Finding{
+			{Code: "nat-traversal", Severity: vpndiag.SeverityInfo},
+		}, "endpoint"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := MustCreateCase(t, st, testSite())
+			step, err := eng.Start(ctx, c.ID, "tunnel", "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if step.Kind != vpndiag.StepEvidence {
+				t.Fatalf("tunnel does not start with its evidence step: %s (%s)", step.State, step.Kind)
+			}
+			step, err = eng.Reply(ctx, c.ID, vpndiag.Reply{Seq: step.Seq, Findings: tc.findings})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path, _ := st.Svc.Sessions.FindSession(ctx, c.ID)
+			if !slices.Contains(path.Path, "tunnel:"+tc.want) {
+				t.Fatalf("path %q does not pass %s", path.Path, tc.want)
+			}
+		})
 	}
 }
