@@ -133,3 +133,25 @@ func NewMarker(t time.Time, r io.Reader) (string, error) {
 	}
 	return fmt.Sprintf("VPN-%s-%s", t.UTC().Format("20060102"), out), nil
 }
+
+// NewUniqueMarker draws markers for the day of t (random bytes from r, or
+// crypto/rand when nil) until one is not taken in cases. Four random characters give about a million markers a day, so a
+// busy day sees a repeat now and then; drawing again keeps them unique.
+func NewUniqueMarker(ctx context.Context, cases CaseService, t time.Time, r io.Reader) (string, error) {
+	for i := 0; i < 20; i++ {
+		m, err := NewMarker(t, r)
+		if err != nil {
+			return "", err
+		}
+		_, err = cases.FindCaseByMarker(ctx, m)
+		switch ErrorCode(err) {
+		case ENOTFOUND:
+			return m, nil
+		case "":
+			continue // taken: draw again
+		default:
+			return "", fmt.Errorf("marker: %w", err)
+		}
+	}
+	return "", Errorf(EUNAVAILABLE, "No free case marker could be drawn for %s; try again.", t.UTC().Format("2006-01-02"))
+}

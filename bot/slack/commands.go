@@ -161,7 +161,7 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	if site != nil {
 		cs.SiteID = site.ID
 	}
-	if cs.Marker, err = vpndiag.NewMarker(b.now(), nil); err != nil {
+	if cs.Marker, err = vpndiag.NewUniqueMarker(ctx, b.deps.Cases, b.now(), nil); err != nil {
 		return err
 	}
 	text, blocks := rootMessage(cs.Marker, cs.Title, cmd.UserID)

@@ -200,7 +200,7 @@ func (r *Runner) open(ctx context.Context, in *lines, opts Options) (*vpndiag.Ca
 	if r.Now != nil {
 		now = r.Now
 	}
-	marker, err := vpndiag.NewMarker(now(), nil)
+	marker, err := vpndiag.NewUniqueMarker(ctx, r.Services.Cases, now(), nil)
 	if err != nil {
 		return nil, nil, err
 	}
