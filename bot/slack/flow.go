@@ -136,6 +136,11 @@ func (b *Bot) probeRetrying(ctx context.Context, req *vpndiag.ProbeRequest, noti
 	delay := probeRetryMin
 	for try := 1; ; try++ {
 		r := *req
+		if try > 1 && r.ID != "" {
+			// A job the relay may still deliver keeps its ID; a retry is a
+			// new job.
+			r.ID = fmt.Sprintf("%s-retry%d", req.ID, try-1)
+		}
 		pctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 		res, err := b.deps.Prober.Probe(pctx, &r)
 		cancel()
