@@ -73,30 +73,25 @@ func (s *CaseService) FindCases(ctx context.Context, filter vpndiag.CaseFilter) 
 // CreateCase stores c, setting its ID and timestamps, and appends a
 // "case.created" event in the same transaction.
 func (s *CaseService) CreateCase(ctx context.Context, c *vpndiag.Case) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := createCase(ctx, tx, c); err != nil {
-		return fmt.Errorf("create case: %w", err)
-	}
-	return tx.Commit()
+	return s.db.write(ctx, func(tx *Tx) error {
+		if err := createCase(ctx, tx, c); err != nil {
+			return fmt.Errorf("create case: %w", err)
+		}
+		return nil
+	})
 }
 
 // UpdateCase applies upd, appends a "case.updated" event and returns the
 // case as stored.
 func (s *CaseService) UpdateCase(ctx context.Context, id int64, upd vpndiag.CaseUpdate) (*vpndiag.Case, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	var c *vpndiag.Case
+	err := s.db.write(ctx, func(tx *Tx) (err error) {
+		if c, err = updateCase(ctx, tx, id, upd, true); err != nil {
+			return fmt.Errorf("update case: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	c, err := updateCase(ctx, tx, id, upd, true)
-	if err != nil {
-		return nil, fmt.Errorf("update case: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return c, nil

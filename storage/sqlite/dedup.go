@@ -25,22 +25,19 @@ func (s *DedupService) Claim(ctx context.Context, key string) (bool, error) {
 	if key == "" {
 		return false, vpndiag.Errorf(vpndiag.EINVALID, "A delivery key is required.")
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO dedup_keys (key, created_at) VALUES (?, ?)
-		ON CONFLICT (key) DO NOTHING`, key, formatTime(tx.now))
-	if err != nil {
-		return false, fmt.Errorf("claim: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("claim: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return false, err
-	}
-	return n == 1, nil
+	var first bool
+	err := s.db.write(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO dedup_keys (key, created_at) VALUES (?, ?)
+			ON CONFLICT (key) DO NOTHING`, key, formatTime(tx.now))
+		if err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		first = n == 1
+		return nil
+	})
+	return first, err
 }

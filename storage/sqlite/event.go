@@ -25,18 +25,15 @@ func NewEventService(db *DB) *EventService {
 // AppendEvent stores e, setting ID, Seq (the case's next) and, when zero,
 // Time.
 func (s *EventService) AppendEvent(ctx context.Context, e *vpndiag.Event) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := requireCase(ctx, tx, e.CaseID); err != nil {
-		return fmt.Errorf("append event: %w", err)
-	}
-	if err := appendEvent(ctx, tx, e); err != nil {
-		return fmt.Errorf("append event: %w", err)
-	}
-	return tx.Commit()
+	return s.db.write(ctx, func(tx *Tx) error {
+		if err := requireCase(ctx, tx, e.CaseID); err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
+		if err := appendEvent(ctx, tx, e); err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
+		return nil
+	})
 }
 
 // FindEvents returns a case's events in Seq order; ENOTFOUND when the case

@@ -25,15 +25,12 @@ func NewFindingService(db *DB) *FindingService {
 // CreateFindings stores a case's findings in one transaction, setting each
 // one's ID, CaseID and CreatedAt.
 func (s *FindingService) CreateFindings(ctx context.Context, caseID int64, fs []*vpndiag.Finding) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := createFindings(ctx, tx, caseID, fs); err != nil {
-		return fmt.Errorf("create findings: %w", err)
-	}
-	return tx.Commit()
+	return s.db.write(ctx, func(tx *Tx) error {
+		if err := createFindings(ctx, tx, caseID, fs); err != nil {
+			return fmt.Errorf("create findings: %w", err)
+		}
+		return nil
+	})
 }
 
 // FindFindings returns a case's findings, worst severity first, then in the

@@ -27,15 +27,12 @@ func NewProbeService(db *DB) *ProbeService {
 // ignored (nil error), so relays may deliver at least once. CaseID 0 stores
 // an ad hoc result that belongs to no case.
 func (s *ProbeService) CreateProbeResult(ctx context.Context, r *vpndiag.ProbeResult) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := createProbeResult(ctx, tx, r); err != nil {
-		return fmt.Errorf("create probe result: %w", err)
-	}
-	return tx.Commit()
+	return s.db.write(ctx, func(tx *Tx) error {
+		if err := createProbeResult(ctx, tx, r); err != nil {
+			return fmt.Errorf("create probe result: %w", err)
+		}
+		return nil
+	})
 }
 
 // FindProbeResults returns a case's results, oldest first; caseID 0 lists
@@ -55,15 +52,12 @@ func (s *ProbeService) FindProbeResults(ctx context.Context, caseID int64) ([]*v
 
 // AddKeepaliveSamples stores samples of a case's monitors in one transaction.
 func (s *ProbeService) AddKeepaliveSamples(ctx context.Context, caseID int64, samples []vpndiag.KeepaliveSample) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := addKeepaliveSamples(ctx, tx, caseID, samples); err != nil {
-		return fmt.Errorf("add keepalive samples: %w", err)
-	}
-	return tx.Commit()
+	return s.db.write(ctx, func(tx *Tx) error {
+		if err := addKeepaliveSamples(ctx, tx, caseID, samples); err != nil {
+			return fmt.Errorf("add keepalive samples: %w", err)
+		}
+		return nil
+	})
 }
 
 // FindKeepaliveSamples returns a case's samples, oldest first.

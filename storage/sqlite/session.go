@@ -39,15 +39,12 @@ func (s *SessionService) FindSession(ctx context.Context, caseID int64) (*vpndia
 // CreateSession stores the first state of a case's session, setting
 // UpdatedAt. ECONFLICT when the case has a session already.
 func (s *SessionService) CreateSession(ctx context.Context, sess *vpndiag.Session) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := createSession(ctx, tx, sess); err != nil {
-		return fmt.Errorf("create session: %w", err)
-	}
-	return tx.Commit()
+	return s.db.write(ctx, func(tx *Tx) error {
+		if err := createSession(ctx, tx, sess); err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		return nil
+	})
 }
 
 // ApplyTransition stores t in one transaction: the session (with Seq
@@ -57,15 +54,12 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *vpndiag.Sessio
 // then nothing changes. The case update appends no event of its own: the
 // transition's events describe it.
 func (s *SessionService) ApplyTransition(ctx context.Context, t *vpndiag.Transition) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := applyTransition(ctx, tx, t); err != nil {
-		return fmt.Errorf("apply transition: %w", err)
-	}
-	return tx.Commit()
+	return s.db.write(ctx, func(tx *Tx) error {
+		if err := applyTransition(ctx, tx, t); err != nil {
+			return fmt.Errorf("apply transition: %w", err)
+		}
+		return nil
+	})
 }
 
 // FindAnswers returns a case's answers in the order given.

@@ -84,6 +84,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -115,6 +116,11 @@ type DB struct {
 
 	// writeSem serialises write transactions inside this process.
 	writeSem chan struct{}
+
+	// wmu guards queue and leading: the group commit of write (see write.go).
+	wmu     sync.Mutex
+	queue   []*writeReq
+	leading bool
 
 	// DSN is the database file path, as given to NewDB.
 	DSN string
@@ -267,6 +273,12 @@ type Tx struct {
 // ReadOnly) first waits for the in-process write semaphore, then takes
 // SQLite's write lock at BEGIN.
 func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	return db.beginTx(ctx, ctx, opts)
+}
+
+// beginTx is BeginTx waiting for the write semaphore with wait and binding
+// the transaction to ctx (database/sql rolls it back when ctx is done).
+func (db *DB) beginTx(wait, ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	if db.db == nil {
 		return nil, fmt.Errorf("sqlite: begin: database %s is not open", db.path())
 	}
@@ -274,8 +286,8 @@ func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	if write {
 		select {
 		case db.writeSem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("sqlite: begin: %w", ctx.Err())
+		case <-wait.Done():
+			return nil, fmt.Errorf("sqlite: begin: %w", wait.Err())
 		}
 	}
 	tx, err := db.db.BeginTx(ctx, opts)
