@@ -54,12 +54,18 @@ func (b *Bot) advance(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step,
 // runProbes runs a probe step's probes, updates the message at ts with the
 // results and answers the step with them. It returns the next step, or nil
 // when the probes could not run (the message then offers to run them again).
+// maxStepProbes bounds the probes of one step running at the same time.
+const maxStepProbes = 16
+
 func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step, ts, actor string) (*vpndiag.Step, error) {
 	results := make([]*vpndiag.ProbeResult, len(step.Probes))
 	errs := make([]error, len(step.Probes))
 	relayName := b.relayOf(ctx, cs)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	// A step's probes run at once (a connectivity sweep is six): the step
+	// takes as long as its slowest probe, not the sum of rounds. The relay's
+	// own max_concurrent still bounds what runs in the customer network.
+	sem := make(chan struct{}, maxStepProbes)
 	notice := &retryNotice{b: b, cs: cs, step: step, ts: ts}
 	for i, req := range step.Probes {
 		wg.Go(func() {
