@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpndiag/vpndiag"
@@ -22,11 +23,17 @@ type Guard struct {
 	now      func() time.Time
 
 	slots chan struct{}
+	// queued counts probes waiting for a slot; at most queueFactor times
+	// MaxConcurrent may wait, the rest are refused.
+	queued atomic.Int32
 
 	mu     sync.Mutex
 	tokens float64
 	last   time.Time
 }
+
+// queueFactor times max_concurrent probes may wait for a slot.
+const queueFactor = 4
 
 // NewGuard returns a Guard enforcing p around next, resolving names with
 // p.Resolver (or the system's resolver).
@@ -41,6 +48,9 @@ func NewGuard(p *Policy, next vpndiag.Prober) *Guard {
 	}
 }
 
+// Waiting returns how many probes wait for a slot now.
+func (g *Guard) Waiting() int { return int(g.queued.Load()) }
+
 // Policy returns the policy the guard enforces.
 func (g *Guard) Policy() *Policy { return g.policy }
 
@@ -54,11 +64,25 @@ func (g *Guard) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.
 		err = g.take()
 	}
 	if err == nil {
+		// Probes over max_concurrent wait their turn (a flow's sweep asks
+		// for several at once) until their own deadline; a queue longer than
+		// queueFactor×max_concurrent is refused, so nothing piles up.
 		select {
 		case g.slots <- struct{}{}:
 			defer func() { <-g.slots }()
 		default:
-			err = deny("%d probes are already running (max_concurrent: %d)", g.policy.MaxConcurrent, g.policy.MaxConcurrent)
+			if int(g.queued.Add(1)) > queueFactor*g.policy.MaxConcurrent {
+				err = deny("%d probes are already running and %d waiting (max_concurrent: %d)",
+					g.policy.MaxConcurrent, queueFactor*g.policy.MaxConcurrent, g.policy.MaxConcurrent)
+			} else {
+				select {
+				case g.slots <- struct{}{}:
+					defer func() { <-g.slots }()
+				case <-ctx.Done():
+					err = deny("%d probes were running (max_concurrent: %d) until this one's deadline", g.policy.MaxConcurrent, g.policy.MaxConcurrent)
+				}
+			}
+			g.queued.Add(-1)
 		}
 	}
 	if err != nil {

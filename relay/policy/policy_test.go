@@ -410,11 +410,35 @@ func TestGuardConcurrencyLimit(t *testing.T) {
 	for dp.running.Load() < 2 {
 		time.Sleep(time.Millisecond)
 	}
-	res, err := g.Probe(context.Background(), ptr(tcp(addr)))
-	if err != nil || res.Outcome != vpndiag.OutcomeDenied || !strings.Contains(res.Error, "2 probes are already running (max_concurrent: 2)") {
-		t.Fatalf("third concurrent probe = %+v, %v; want denied", res, err)
+	// A third probe waits for a slot until its deadline, then is refused.
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	res, err := g.Probe(short, ptr(tcp(addr)))
+	if err != nil || res.Outcome != vpndiag.OutcomeDenied || !strings.Contains(res.Error, "2 probes were running (max_concurrent: 2) until this one's deadline") {
+		t.Fatalf("third concurrent probe past its deadline = %+v, %v; want denied", res, err)
+	}
+	// Waiting probes are bounded: with 8 waiting (4×max_concurrent), the
+	// next is refused at once.
+	waiting := make(chan *vpndiag.ProbeResult, 8)
+	for range 8 {
+		go func() {
+			res, _ := g.Probe(context.Background(), ptr(tcp(addr)))
+			waiting <- res
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); g.Waiting() < 8 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	over, _ := g.Probe(context.Background(), ptr(tcp(addr)))
+	if over.Outcome != vpndiag.OutcomeDenied || !strings.Contains(over.Error, "2 probes are already running and 8 waiting") {
+		t.Fatalf("probe over the queue = %+v; want denied", over)
 	}
 	close(dp.hold)
+	for range 8 {
+		if r := <-waiting; r.Outcome != vpndiag.OutcomeOK {
+			t.Fatalf("a waiting probe = %+v, want ok once a slot freed", r)
+		}
+	}
 	wg.Wait()
 	close(results)
 	for r := range results {
