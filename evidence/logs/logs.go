@@ -344,7 +344,7 @@ func (a *analyzer) classify(l []byte, n int) {
 		if a.res.First.IsZero() || ts.Before(a.res.First) {
 			a.res.First = ts
 		}
-		if ts.After(a.res.Last) {
+		if a.res.Last.IsZero() || ts.After(a.res.Last) {
 			a.res.Last = ts
 		}
 	}

@@ -285,3 +285,13 @@ func FuzzAnalyzeLog(f *testing.F) {
 		}
 	})
 }
+
+// Syslog timestamps carry no year: the range still has an end.
+func TestYearlessTimeRange(t *testing.T) {
+	r := MustAnalyze(t, "charon.log", []byte(
+		"Mar  1 01:00:00 gw charon: 09[IKE] <aws-1|8> giving up after 5 retransmits\n"+
+			"Mar  1 02:00:00 gw charon: 09[IKE] <aws-1|9> giving up after 5 retransmits\n"))
+	if r.First.IsZero() || r.Last.IsZero() || !r.Last.After(r.First) || r.Last.Sub(r.First) != time.Hour {
+		t.Fatalf("range = %v .. %v, want one hour", r.First, r.Last)
+	}
+}
