@@ -293,6 +293,13 @@ func hopNote(h Hop) string {
 	return ""
 }
 
+// hereFactor and hereMin bound the wait for a hop's remaining answers once
+// one has come back (see hop).
+const (
+	hereFactor = 3
+	hereMin    = 20 * time.Millisecond
+)
+
 // hop sends the probes of one TTL and collects their answers.
 func (t *tracer) hop(ctx context.Context, ttl, queries int, wait time.Duration) (Hop, error) {
 	hop := Hop{TTL: ttl, Probes: make([]HopProbe, queries)}
@@ -348,7 +355,15 @@ func (t *tracer) hop(ctx context.Context, ttl, queries int, wait time.Duration) 
 				from = a.Unmap().String()
 			}
 		}
-		hop.Probes[seq-first] = HopProbe{Address: from, RTT: now.Sub(sentAt), Note: note}
+		rtt := now.Sub(sentAt)
+		hop.Probes[seq-first] = HopProbe{Address: from, RTT: rtt, Note: note}
+		// Once a hop has answered, its other probes are not waited for the
+		// whole Wait: like traceroute(8)'s -w HERE factor, three times this
+		// answer's round trip (at least hereMin) is enough, since routers
+		// rate-limit ICMP errors and a lost answer would otherwise cost Wait.
+		if here := now.Add(max(hereFactor*rtt, hereMin)); here.Before(deadline) {
+			deadline = here
+		}
 		if hop.Address == "" {
 			hop.Address = from
 		}

@@ -20,6 +20,12 @@ func TestTracerouteNamespaces(t *testing.T) {
 	c := nstest.MustChain(t, 4)
 	customer, edge := nstest.Subnet(0), c.Left(1)
 	want := []string{c.Left(1), c.Left(2), c.Left(3)}
+	// The kernel's own per-peer ICMP error limit (6 at once, then one a
+	// second) would make the subtests depend on each other's traffic; the
+	// subtests set the limits they test with nftables instead.
+	for ns := 1; ns < 4; ns++ {
+		c.Exec(t, ns, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
+	}
 	params := func(method string) map[string]string {
 		return map[string]string{"method": method, "max_hops": "6", "queries": "2", "wait": "300ms", "customer_cidrs": customer, "edge": edge}
 	}
@@ -46,6 +52,34 @@ func TestTracerouteNamespaces(t *testing.T) {
 			t.Logf("traceroute (%s) across 3 hops took %s: %s", method, res.Duration, res.Summary)
 		})
 	}
+	// A router that rate-limits its ICMP errors answers one probe of the
+	// hop and drops the others: the hop must not cost the whole wait.
+	t.Run("rate-limited router", func(t *testing.T) {
+		// The router lets one time-exceeded out per second and drops the rest.
+		c.Nft(t, 1, "table inet vdrl { chain out { type filter hook output priority 0; policy accept; "+
+			"icmp type time-exceeded limit rate 1/second burst 1 packets accept; icmp type time-exceeded drop; }; }")
+		t.Cleanup(func() { c.Exec(t, 1, "nft", "delete", "table", "inet", "vdrl") })
+		p := params("icmp")
+		p["queries"], p["wait"] = "3", "2s"
+		res := MustProbeIn(t, c, 0, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTraceroute, Target: c.Target(), Params: p, Timeout: 20 * time.Second}, nil)
+		d := MustDetail[probes.TracerouteResult](t, res)
+		if res.Outcome != vpndiag.OutcomeOK || !d.Reached {
+			t.Fatalf("%s %q", res.Outcome, res.Summary)
+		}
+		answered := 0
+		for _, hp := range d.Hops[0].Probes {
+			if hp.Address != "" {
+				answered++
+			}
+		}
+		if answered != 1 {
+			t.Fatalf("hop 1 answered %d of 3 probes; the rate limit should let one through: %+v", answered, d.Hops[0])
+		}
+		if res.Duration > time.Second {
+			t.Errorf("hop 1 answered %d of 3 probes and the trace took %s; want well under the 2 s wait", answered, res.Duration)
+		}
+		t.Logf("rate-limited hop (%d of 3 answered): trace took %s", answered, res.Duration)
+	})
 	t.Run("dropped past the tunnel", func(t *testing.T) {
 		dropTo(t, 2, c.Target())
 		res := MustProbeIn(t, c, 0, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTraceroute, Target: c.Target(), Params: params("icmp"), Timeout: 10 * time.Second}, nil)
