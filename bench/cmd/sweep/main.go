@@ -1,6 +1,6 @@
 // Command sweep times the connectivity sweep a flow runs — DNS to the cloud
 // DNS server and to the internal resolver, ping, TCP 443 and 80, and a
-// traceroute — with vpndiag's probes run concurrently (four at a time, as
+// traceroute — with vpndiag's probes run concurrently (all at once, up to 16, as
 // the bot runs a probe step), against each probe alone, and against the
 // command-line tools (dig, dig, ping, nc -z, nc -z, traceroute) run one
 // after another on the same targets with the same counts and timeouts.
@@ -39,7 +39,7 @@ import (
 
 // concurrency is how many probes of a step the bot runs at once
 // (bot/slack's runProbes).
-const concurrency = 4
+const concurrency = 16
 
 // step is one probe of the sweep and the command that does the same.
 type step struct {
