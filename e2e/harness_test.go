@@ -2,16 +2,9 @@ package e2e_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +21,7 @@ import (
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/evidence"
 	"github.com/vpndiag/vpndiag/flows"
+	"github.com/vpndiag/vpndiag/internal/testkit"
 	"github.com/vpndiag/vpndiag/lab"
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
@@ -267,31 +261,8 @@ func listenInNS(ns, network, addr string) (net.Listener, error) {
 
 // mustCert makes a self-signed certificate for ip: the hub's "private CA".
 func mustCert(tb testing.TB, ip string) ([]byte, tls.Certificate) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "vpndiag e2e hub"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP(ip)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return certPEM, cert
+	c := testkit.MustCert(tb, "vpndiag e2e hub", time.Time{}, ip)
+	return c.PEM, c.TLS
 }
 
 func run(ctx context.Context, name string, args ...string) (string, error) {

@@ -2,14 +2,9 @@ package hardening_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -23,34 +18,19 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/testkit"
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/relay/agent"
 	"github.com/vpndiag/vpndiag/relay/policy"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
-// mustCert returns a self-signed certificate for 127.0.0.1 and a pool
-// trusting it.
+// mustCert returns a self-signed certificate for 127.0.0.1 and a pool that
+// trusts it.
 func mustCert(tb testing.TB) (tls.Certificate, *x509.CertPool) {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "hardening hub"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+	c := testkit.MustCert(tb, "hardening hub", time.Time{}, "127.0.0.1")
+	return c.TLS, c.Pool
 }
 
 // recorder is the relay's probe runner in this test: it records every

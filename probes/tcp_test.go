@@ -2,44 +2,16 @@ package probes_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/testkit"
 	"github.com/vpndiag/vpndiag/probes"
 )
-
-// MustCert returns a self-signed certificate for names, valid until notAfter.
-func MustCert(tb testing.TB, cn string, notAfter time.Time, names ...string) tls.Certificate {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: cn, Organization: []string{"vpndiag test"}},
-		NotBefore:    notAfter.Add(-365 * 24 * time.Hour),
-		NotAfter:     notAfter,
-		DNSNames:     names,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // MustListener accepts TCP connections on 127.0.0.1 and hands each to serve
 // (nil: close at once).
@@ -91,8 +63,8 @@ func tlsServer(cert tls.Certificate) func(net.Conn) {
 func TestTCPProbe(t *testing.T) {
 	expires := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
 	open := MustListener(t, nil)
-	tlsOK := MustListener(t, tlsServer(MustCert(t, "vpndiag.test", expires, "vpndiag.test")))
-	tlsExpired := MustListener(t, tlsServer(MustCert(t, "old.test", time.Now().Add(-48*time.Hour), "old.test")))
+	tlsOK := MustListener(t, tlsServer(testkit.MustCert(t, "vpndiag.test", expires, "vpndiag.test").TLS))
+	tlsExpired := MustListener(t, tlsServer(testkit.MustCert(t, "old.test", time.Now().Add(-48*time.Hour), "old.test").TLS))
 	silent := MustListener(t, func(c net.Conn) { time.Sleep(3 * time.Second) })
 	closed := closedPort(t)
 	_, openPort, _ := net.SplitHostPort(open)
