@@ -19,6 +19,32 @@ type subcmd struct {
 	f    []string
 }
 
+// ciscoP2 is what a Cisco crypto map entry (ASA) or IPsec profile (IOS)
+// says of phase 2.
+type ciscoP2 struct {
+	pfs       Value[bool]
+	groups    []Value[int]
+	lifetime  Value[time.Duration]
+	kb        Value[int64]
+	transform []Value[string]
+}
+
+// apply sets t's phase 2 and PFS from p, with global the device-wide
+// phase 2 lifetime used when p sets none.
+func (p *ciscoP2) apply(t *Tunnel, global Value[time.Duration]) {
+	t.Phase2.Lifetime = global
+	if p.lifetime.Known() {
+		t.Phase2.Lifetime = p.lifetime
+	}
+	t.Phase2.LifetimeKB = p.kb
+	t.Phase2.Proposals = p.transform
+	t.PFS = Default(false)
+	if p.pfs.Known() {
+		t.PFS = p.pfs
+		t.Phase2.DHGroups = p.groups
+	}
+}
+
 // ciscoCommands groups lines into commands; "!" lines and "exit" end nothing
 // in particular and are skipped.
 func ciscoCommands(ls []string) []*cmd {
@@ -246,13 +272,9 @@ func parseCiscoASA(ls []string) *Config {
 		line      int
 		acl       Value[string]
 		peers     []Value[string]
-		pfs       Value[bool]
-		pfsGroup  []Value[int]
-		v1, v2    bool
-		verLine   int
-		lifetime  Value[time.Duration]
-		kb        Value[int64]
-		transform []Value[string]
+		ciscoP2
+		v1, v2  bool
+		verLine int
 	}
 	entries := map[string]*entry{}
 	var order []string
@@ -329,7 +351,7 @@ func parseCiscoASA(ls []string) *Config {
 						g = n
 					}
 				}
-				e.pfsGroup = append(e.pfsGroup, At(g, c0.line))
+				e.groups = append(e.groups, At(g, c0.line))
 			case has(rest, "set", "ikev2"):
 				e.v2, e.verLine = true, c0.line
 			case has(rest, "set", "ikev1", "transform-set") || has(rest, "set", "transform-set"):
@@ -383,17 +405,7 @@ func parseCiscoASA(ls []string) *Config {
 				c.note(pols[1].line, "%d IKE policies; phase 1 values are read from the one with the lowest priority number (%d)", len(pols), pols[0].prio)
 			}
 		}
-		t.Phase2.Lifetime = globalP2
-		if e.lifetime.Known() {
-			t.Phase2.Lifetime = e.lifetime
-		}
-		t.Phase2.LifetimeKB = e.kb
-		t.Phase2.Proposals = e.transform
-		t.PFS = Default(false)
-		if e.pfs.Known() {
-			t.PFS = e.pfs
-			t.Phase2.DHGroups = e.pfsGroup
-		}
+		e.ciscoP2.apply(t, globalP2)
 		t.RouteBased = At(false, e.line)
 		t.DPD.Enabled = Default(true)
 		t.PSK = Value[bool]{}
@@ -467,12 +479,8 @@ func parseCiscoIOS(ls []string) *Config {
 	var dpdRetries Value[int]
 	transforms := map[string]Value[string]{}
 	type profile struct {
-		pfs       Value[bool]
-		groups    []Value[int]
-		lifetime  Value[time.Duration]
-		kb        Value[int64]
-		transform []Value[string]
-		ikev2     Value[string]
+		ciscoP2
+		ikev2 Value[string]
 	}
 	ipsecProfiles := map[string]*profile{}
 	type v2prof struct {
@@ -672,17 +680,7 @@ func parseCiscoIOS(ls []string) *Config {
 			}
 			t.DPD.Enabled, t.DPD.Interval, t.DPD.Retries = dpd, dpdInterval, dpdRetries
 		}
-		t.Phase2.Lifetime = globalP2
-		if p.lifetime.Known() {
-			t.Phase2.Lifetime = p.lifetime
-		}
-		t.Phase2.LifetimeKB = p.kb
-		t.Phase2.Proposals = p.transform
-		t.PFS = Default(false)
-		if p.pfs.Known() {
-			t.PFS = p.pfs
-			t.Phase2.DHGroups = p.groups
-		}
+		p.ciscoP2.apply(t, globalP2)
 		t.PSK = At(false, t.Line)
 		for _, peer := range t.Peers {
 			if l, ok := psks[peer.V]; ok {
