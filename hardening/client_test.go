@@ -145,24 +145,8 @@ type View struct {
 // Views returns the modals the bot opened so far.
 func (s *Slack) Views() []View {
 	var out []View
-	for _, c := range s.Fake.Calls("views.open") {
-		var req struct {
-			View struct {
-				CallbackID      string `json:"callback_id"`
-				PrivateMetadata string `json:"private_metadata"`
-				Blocks          []struct {
-					Type    string `json:"type"`
-					BlockID string `json:"block_id"`
-					Element struct {
-						ActionID string `json:"action_id"`
-					} `json:"element"`
-				} `json:"blocks"`
-			} `json:"view"`
-		}
-		if json.Unmarshal(c.JSON, &req) != nil {
-			continue
-		}
-		v := View{CallbackID: req.View.CallbackID, Meta: req.View.PrivateMetadata}
+	for _, fv := range s.Fake.Views() {
+		v := View{CallbackID: fv.CallbackID, Meta: fv.PrivateMetadata, Blocks: fv.Inputs}
 		var m struct {
 			K int64  `json:"k"`
 			S int    `json:"s"`
@@ -170,11 +154,6 @@ func (s *Slack) Views() []View {
 		}
 		_ = json.Unmarshal([]byte(v.Meta), &m)
 		v.Case, v.Seq, v.Kind = m.K, m.S, m.I
-		for _, b := range req.View.Blocks {
-			if b.Type == "input" {
-				v.Blocks = append(v.Blocks, [2]string{b.BlockID, b.Element.ActionID})
-			}
-		}
 		out = append(out, v)
 	}
 	return out

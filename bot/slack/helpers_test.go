@@ -208,26 +208,11 @@ func (h *Harness) Interaction(payload []byte, extra ...string) Response {
 // value typed into the modal's input.
 func (h *Harness) SubmitPayload(user string, n int, value string) []byte {
 	h.T.Helper()
-	opens := h.Fake.Calls("views.open")
-	if len(opens) <= n {
-		h.T.Fatalf("views.open was called %d times; want call %d", len(opens), n)
+	views := h.Fake.Views()
+	if len(views) <= n {
+		h.T.Fatalf("views.open was called %d times; want call %d", len(views), n)
 	}
-	var req struct {
-		View struct {
-			CallbackID      string `json:"callback_id"`
-			PrivateMetadata string `json:"private_metadata"`
-			Blocks          []struct {
-				Type    string `json:"type"`
-				BlockID string `json:"block_id"`
-				Element struct {
-					ActionID string `json:"action_id"`
-				} `json:"element"`
-			} `json:"blocks"`
-		} `json:"view"`
-	}
-	if err := json.Unmarshal(opens[n].JSON, &req); err != nil {
-		h.T.Fatal(err)
-	}
+	view := views[n]
 	var p map[string]any
 	if err := json.Unmarshal(MustFixture(h.T, "07_view_submission_bolt_python.payload.json"), &p); err != nil {
 		h.T.Fatal(err)
@@ -236,13 +221,11 @@ func (h *Harness) SubmitPayload(user string, n int, value string) []byte {
 	p["trigger_id"] = fmt.Sprintf("%d.333.trigger", h.next())
 	v := p["view"].(map[string]any)
 	v["id"] = fmt.Sprintf("V%d", n)
-	v["callback_id"] = req.View.CallbackID
-	v["private_metadata"] = req.View.PrivateMetadata
+	v["callback_id"] = view.CallbackID
+	v["private_metadata"] = view.PrivateMetadata
 	values := map[string]any{}
-	for _, b := range req.View.Blocks {
-		if b.Type == "input" {
-			values[b.BlockID] = map[string]any{b.Element.ActionID: map[string]any{"type": "plain_text_input", "value": value}}
-		}
+	for _, in := range view.Inputs {
+		values[in[0]] = map[string]any{in[1]: map[string]any{"type": "plain_text_input", "value": value}}
 	}
 	v["state"] = map[string]any{"values": values}
 	b, _ := json.Marshal(p)

@@ -406,3 +406,44 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "OK - %d", len(content))
 }
+
+// View is a modal the bot opened: one recorded views.open call.
+type View struct {
+	// CallbackID and PrivateMetadata are the view's, as sent.
+	CallbackID      string
+	PrivateMetadata string
+	// Inputs are the block ID and action ID of each input block, in order.
+	Inputs [][2]string
+}
+
+// Views returns the modals opened so far, in call order; a call whose body
+// does not decode is left out.
+func (s *Server) Views() []View {
+	var out []View
+	for _, c := range s.Calls("views.open") {
+		var req struct {
+			View struct {
+				CallbackID      string `json:"callback_id"`
+				PrivateMetadata string `json:"private_metadata"`
+				Blocks          []struct {
+					Type    string `json:"type"`
+					BlockID string `json:"block_id"`
+					Element struct {
+						ActionID string `json:"action_id"`
+					} `json:"element"`
+				} `json:"blocks"`
+			} `json:"view"`
+		}
+		if json.Unmarshal(c.JSON, &req) != nil {
+			continue
+		}
+		v := View{CallbackID: req.View.CallbackID, PrivateMetadata: req.View.PrivateMetadata}
+		for _, b := range req.View.Blocks {
+			if b.Type == "input" {
+				v.Inputs = append(v.Inputs, [2]string{b.BlockID, b.Element.ActionID})
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
