@@ -172,8 +172,12 @@ func parseFortiGate(ls []string) *Config {
 			t.DPD.Action = v
 		}
 		if v, ok := p1.get("dpd-retryinterval"); ok {
-			if n, ok := atoi(strings.Fields(v.V)[0]); ok {
-				t.DPD.Interval = At(time.Duration(n)*time.Second, v.Line)
+			// "set dpd-retryinterval 20 [ms]": the seconds come first; a
+			// value-less "set dpd-retryinterval" leaves the interval unknown.
+			if f := strings.Fields(v.V); len(f) > 0 {
+				if n, ok := atoi(f[0]); ok {
+					t.DPD.Interval = At(time.Duration(n)*time.Second, v.Line)
+				}
 			}
 		}
 		if v, ok := p1.get("dpd-retrycount"); ok {
