@@ -35,9 +35,10 @@ type Postgres struct {
 	// User and Password are the superuser's credentials.
 	User, Password string
 
-	bin  string
-	cred *syscall.Credential
-	n    atomic.Int64
+	bin     string
+	cred    *syscall.Credential
+	n       atomic.Int64
+	stopped atomic.Bool
 }
 
 // PostgresOptions tune the server a test starts.
@@ -137,12 +138,20 @@ func StartPostgres(tb testing.TB, opts ...PostgresOptions) *Postgres {
 		log, _ := os.ReadFile(logFile)
 		tb.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
 	}
-	tb.Cleanup(func() {
-		if out, err := pg.run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"); err != nil {
-			tb.Logf("pg_ctl stop: %v\n%s", err, out)
-		}
-	})
+	tb.Cleanup(func() { pg.Stop(tb) })
 	return pg
+}
+
+// Stop stops the server at once (as a crash would); calling it again, or
+// at the end of the test, does nothing more.
+func (pg *Postgres) Stop(tb testing.TB) {
+	tb.Helper()
+	if pg.stopped.Swap(true) {
+		return
+	}
+	if out, err := pg.run("pg_ctl", "-D", filepath.Join(pg.Dir, "data"), "-m", "immediate", "-w", "stop"); err != nil {
+		tb.Logf("pg_ctl stop: %v\n%s", err, out)
+	}
 }
 
 // run runs one of the server's binaries as the server's user.

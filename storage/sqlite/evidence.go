@@ -1,19 +1,15 @@
 package sqlite
 
 import (
-	"compress/flate"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
 	"io"
 	"os"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/deflate"
 )
 
 // Ensure the service implements the interface.
@@ -46,7 +42,7 @@ func (db *DB) maxEvidence() int64 {
 // the database in one write transaction. It sets ID, the sizes and hashes,
 // and CreatedAt.
 func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader) error {
-	if err := validateEvidence(e); err != nil {
+	if err := deflate.Validate(e); err != nil {
 		return fmt.Errorf("create evidence: %w", err)
 	}
 	if err := s.checkCase(ctx, e.CaseID); err != nil {
@@ -60,7 +56,7 @@ func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidenc
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
-	if err := compressEvidence(ctx, e, r, tmp, s.db.maxEvidence()); err != nil {
+	if err := deflate.Compress(ctx, e, r, tmp, s.db.maxEvidence()); err != nil {
 		return fmt.Errorf("create evidence: %w", err)
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -115,12 +111,7 @@ func (s *EvidenceService) OpenEvidence(ctx context.Context, id int64) (io.ReadCl
 	if err != nil {
 		return nil, fmt.Errorf("open evidence: %w", err)
 	}
-	return &contentReader{
-		raw:  raw,
-		fr:   flate.NewReader(raw),
-		crc:  crc32.NewIEEE(),
-		want: e,
-	}, nil
+	return deflate.NewReader(raw, e), nil
 }
 
 // OpenEvidenceRaw streams the stored raw DEFLATE stream (RFC 1951) of
@@ -151,56 +142,6 @@ func (s *EvidenceService) checkCase(ctx context.Context, caseID int64) error {
 	}
 	defer tx.Rollback()
 	return requireCase(ctx, tx, caseID)
-}
-
-// validateEvidence checks the fields the caller must set.
-func validateEvidence(e *vpndiag.Evidence) error {
-	if e.Name == "" {
-		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence needs a file name.")
-	}
-	switch e.Kind {
-	case vpndiag.EvidenceConfig, vpndiag.EvidenceLog, vpndiag.EvidenceOther:
-	default:
-		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence kind %q is not config, log or other.", e.Kind)
-	}
-	return nil
-}
-
-// compressEvidence writes the raw DEFLATE stream of r to w, setting e's
-// Size, SHA256, CRC32 and CompressedSize; ETOOLARGE beyond max bytes.
-func compressEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader, w io.Writer, max int64) error {
-	cw := &countWriter{w: w}
-	fw, err := flate.NewWriter(cw, flate.DefaultCompression)
-	if err != nil {
-		return err
-	}
-	sum, crc := sha256.New(), crc32.NewIEEE()
-	n, err := io.Copy(io.MultiWriter(fw, sum, crc), io.LimitReader(ctxReader{ctx, r}, max+1))
-	if err != nil {
-		return fmt.Errorf("read %s: %w", e.Name, err)
-	}
-	if n > max {
-		return vpndiag.Errorf(vpndiag.ETOOLARGE, "File %s is larger than the limit of %s; upload a shorter excerpt.",
-			e.Name, formatBytes(max))
-	}
-	if err := fw.Close(); err != nil {
-		return err
-	}
-	e.Size, e.SHA256, e.CRC32, e.CompressedSize = n, hex.EncodeToString(sum.Sum(nil)), crc.Sum32(), cw.n
-	return nil
-}
-
-// formatBytes renders a byte count for people.
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // createEvidence inserts e and the compressed stream read from r in chunks.
@@ -341,62 +282,4 @@ func (r *chunkReader) load() error {
 func (r *chunkReader) Close() error {
 	r.buf, r.eof = nil, true
 	return nil
-}
-
-// contentReader decompresses an evidence stream and checks its size and
-// CRC-32 at the end.
-type contentReader struct {
-	raw  *chunkReader
-	fr   io.ReadCloser
-	crc  hash.Hash32
-	n    int64
-	want *vpndiag.Evidence
-}
-
-// Read implements io.Reader.
-func (r *contentReader) Read(p []byte) (int, error) {
-	n, err := r.fr.Read(p)
-	r.crc.Write(p[:n])
-	r.n += int64(n)
-	if errors.Is(err, io.EOF) {
-		if r.n != r.want.Size || r.crc.Sum32() != r.want.CRC32 {
-			return n, fmt.Errorf("evidence %d: content is %d bytes with CRC-32 %08x, want %d bytes with %08x",
-				r.want.ID, r.n, r.crc.Sum32(), r.want.Size, r.want.CRC32)
-		}
-	}
-	return n, err
-}
-
-// Close implements io.Closer.
-func (r *contentReader) Close() error {
-	ferr := r.fr.Close()
-	rerr := r.raw.Close()
-	return errors.Join(ferr, rerr)
-}
-
-// countWriter counts the bytes written through it.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-// Write implements io.Writer.
-func (w *countWriter) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
-	w.n += int64(n)
-	return n, err
-}
-
-// ctxReader stops reading when the context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-// Read implements io.Reader.
-func (r ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
+	"github.com/vpndiag/vpndiag/storage/storetest"
 )
 
 // fixedNow is the time a test clock starts at.
@@ -234,7 +235,7 @@ func TestDB_DiskFull(t *testing.T) {
 		c := MustCreateCase(t, db, 1)
 		es := sqlite.NewEvidenceService(db)
 		err := es.CreateEvidence(ctx, &vpndiag.Evidence{CaseID: c.ID, Name: "big.log", Kind: vpndiag.EvidenceLog},
-			&logReader{left: 8 << 20, seed: 3})
+			storetest.NewLogReader(8<<20, 3))
 		wantCode(t, err, vpndiag.EUNAVAILABLE)
 		if msg := vpndiag.ErrorMessage(err); !strings.Contains(msg, "disk is full") {
 			t.Fatalf("message = %q", msg)

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 // mustAddrs parses IP addresses.
@@ -20,10 +19,10 @@ func mustAddrs(tb testing.TB, ss ...string) []netip.Addr {
 	return out
 }
 
-func TestSiteService(t *testing.T) {
+func testSiteService(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	ss := sqlite.NewSiteService(db)
+	db := open(t)
+	ss := db.Sites
 
 	full := &vpndiag.Site{
 		Name:              "hq",

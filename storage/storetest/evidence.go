@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"bytes"
@@ -18,13 +18,12 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
-func TestEvidenceService_RoundTrip(t *testing.T) {
+func testEvidenceService_RoundTrip(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	es := sqlite.NewEvidenceService(db)
+	db := open(t)
+	es := db.Evidence
 	c := MustCreateCase(t, db, 1)
 
 	for _, tt := range []struct {
@@ -99,11 +98,11 @@ func TestEvidenceService_RoundTrip(t *testing.T) {
 	}
 }
 
-func TestEvidenceService_Errors(t *testing.T) {
+func testEvidenceService_Errors(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	db.MaxEvidenceBytes = 1000
-	es := sqlite.NewEvidenceService(db)
+	db := open(t)
+	db.SetMaxEvidenceBytes(1000)
+	es := db.Evidence
 	c := MustCreateCase(t, db, 1)
 	ok := func() *vpndiag.Evidence {
 		return &vpndiag.Evidence{CaseID: c.ID, Name: "a.log", Kind: vpndiag.EvidenceLog}
@@ -133,8 +132,7 @@ func TestEvidenceService_Errors(t *testing.T) {
 			}
 		})
 	}
-	var n int
-	if err := db.SQL().QueryRowContext(ctx, `SELECT (SELECT count(*) FROM evidence) + (SELECT count(*) FROM evidence_chunks)`).Scan(&n); err != nil {
+	if n, err := db.QueryInt(ctx, `SELECT (SELECT count(*) FROM evidence) + (SELECT count(*) FROM evidence_chunks)`); err != nil {
 		t.Fatal(err)
 	} else if n != 2 {
 		t.Fatalf("rows after refused uploads = %d, want 2 (one evidence, one chunk)", n)
@@ -152,17 +150,17 @@ func TestEvidenceService_Errors(t *testing.T) {
 	wantCode(t, err, vpndiag.ENOTFOUND)
 }
 
-// TestEvidenceService_LargeBoundedMemory streams a 24 MiB log in and out
+// testEvidenceService_LargeBoundedMemory streams a 24 MiB log in and out
 // and checks that the Go heap never grows by more than a fraction of it.
-func TestEvidenceService_LargeBoundedMemory(t *testing.T) {
+func testEvidenceService_LargeBoundedMemory(t *testing.T, open Opener) {
 	if testing.Short() {
 		t.Skip("large evidence in -short mode")
 	}
 	const size = 24 << 20
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	db.MaxEvidenceBytes = size
-	es := sqlite.NewEvidenceService(db)
+	db := open(t)
+	db.SetMaxEvidenceBytes(size)
+	es := db.Evidence
 	c := MustCreateCase(t, db, 1)
 
 	runtime.GC()
@@ -221,15 +219,14 @@ func TestEvidenceService_LargeBoundedMemory(t *testing.T) {
 		t.Fatalf("heap grew by %d bytes while streaming %d", growth, size)
 	}
 
-	var chunks int64
-	if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM evidence_chunks WHERE evidence_id = ?`, e.ID).Scan(&chunks); err != nil {
+	if chunks, err := db.QueryInt(ctx, fmt.Sprintf(`SELECT count(*) FROM evidence_chunks WHERE evidence_id = %d`, e.ID)); err != nil {
 		t.Fatal(err)
-	} else if want := (e.CompressedSize + sqlite.ChunkSize - 1) / sqlite.ChunkSize; chunks != want || chunks < 2 {
+	} else if want := (e.CompressedSize + db.ChunkSize - 1) / db.ChunkSize; chunks != want || chunks < 2 {
 		t.Fatalf("stored %d chunks, want %d (and at least 2)", chunks, want)
 	}
 
 	// Over the cap: refused after reading at most cap+1 bytes.
-	db.MaxEvidenceBytes = size / 2
+	db.SetMaxEvidenceBytes(size / 2)
 	gen = &logReader{left: size, seed: 8}
 	err = es.CreateEvidence(ctx, &vpndiag.Evidence{CaseID: c.ID, Name: "big.log", Kind: vpndiag.EvidenceLog}, gen)
 	wantCode(t, err, vpndiag.ETOOLARGE)
@@ -297,13 +294,13 @@ func (r *logReader) Read(p []byte) (int, error) {
 // sum returns the hex SHA-256 of everything generated.
 func (r *logReader) sum() string { return hex.EncodeToString(r.h.Sum(nil)) }
 
-// TestEvidenceService_DetectsDamage changes the stored checksum and size
+// testEvidenceService_DetectsDamage changes the stored checksum and size
 // behind the service's back: reading must fail rather than return content
 // that does not match its metadata.
-func TestEvidenceService_DetectsDamage(t *testing.T) {
+func testEvidenceService_DetectsDamage(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	es := sqlite.NewEvidenceService(db)
+	db := open(t)
+	es := db.Evidence
 	c := MustCreateCase(t, db, 1)
 	e := &vpndiag.Evidence{CaseID: c.ID, Name: "a.conf", Kind: vpndiag.EvidenceConfig}
 	if err := es.CreateEvidence(ctx, e, strings.NewReader("conn hq\n  right=203.0.113.10\n")); err != nil {
@@ -313,11 +310,11 @@ func TestEvidenceService_DetectsDamage(t *testing.T) {
 		name, update string
 		open         func(context.Context, int64) (io.ReadCloser, error)
 	}{
-		{"CRC", `UPDATE evidence SET crc32 = crc32 + 1 WHERE id = ?`, es.OpenEvidence},
-		{"CompressedSize", `UPDATE evidence SET crc32 = crc32 - 1, compressed_size = compressed_size + 1 WHERE id = ?`, es.OpenEvidenceRaw},
+		{"CRC", `UPDATE evidence SET crc32 = crc32 + 1 WHERE id = %d`, es.OpenEvidence},
+		{"CompressedSize", `UPDATE evidence SET crc32 = crc32 - 1, compressed_size = compressed_size + 1 WHERE id = %d`, es.OpenEvidenceRaw},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := db.SQL().ExecContext(ctx, tt.update, e.ID); err != nil {
+			if err := db.Exec(ctx, fmt.Sprintf(tt.update, e.ID)); err != nil {
 				t.Fatal(err)
 			}
 			rc, err := tt.open(ctx, e.ID)
@@ -331,3 +328,7 @@ func TestEvidenceService_DetectsDamage(t *testing.T) {
 		})
 	}
 }
+
+// NewLogReader returns a reader of n bytes of generated IKE log lines from
+// seed: plausible text that compresses like a real log.
+func NewLogReader(n int, seed uint64) io.Reader { return &logReader{left: n, seed: seed} }

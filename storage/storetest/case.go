@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -6,15 +6,14 @@ import (
 	"testing"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 func ptr[T any](v T) *T { return &v }
 
-func TestCaseService_CreateFind(t *testing.T) {
+func testCaseService_CreateFind(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	cs := sqlite.NewCaseService(db)
+	db := open(t)
+	cs := db.Cases
 	c := MustCreateCase(t, db, 1)
 	if c.ID == 0 || c.CreatedAt.IsZero() || !c.CreatedAt.Equal(c.UpdatedAt) {
 		t.Fatalf("ID/timestamps not set: %+v", c)
@@ -34,7 +33,7 @@ func TestCaseService_CreateFind(t *testing.T) {
 		t.Fatalf("by marker:\n got %+v\nwant %+v", byMarker, c)
 	}
 
-	es, err := sqlite.NewEventService(db).FindEvents(ctx, c.ID)
+	es, err := db.Events.FindEvents(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,10 +42,10 @@ func TestCaseService_CreateFind(t *testing.T) {
 	}
 }
 
-func TestCaseService_Errors(t *testing.T) {
+func testCaseService_Errors(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	cs := sqlite.NewCaseService(db)
+	db := open(t)
+	cs := db.Cases
 	c := MustCreateCase(t, db, 1)
 
 	for _, tt := range []struct {
@@ -88,13 +87,13 @@ func TestCaseService_Errors(t *testing.T) {
 	}
 }
 
-func TestCaseService_Update(t *testing.T) {
+func testCaseService_Update(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	cs := sqlite.NewCaseService(db)
+	db := open(t)
+	cs := db.Cases
 	c := MustCreateCase(t, db, 1)
 	site := &vpndiag.Site{Name: "hq", CloudDNSServers: mustAddrs(t, "10.0.0.2")}
-	if err := sqlite.NewSiteService(db).UpsertSite(ctx, site); err != nil {
+	if err := db.Sites.UpsertSite(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 
@@ -126,7 +125,7 @@ func TestCaseService_Update(t *testing.T) {
 		t.Fatalf("stored:\n got %+v\nwant %+v", stored, got)
 	}
 
-	es, err := sqlite.NewEventService(db).FindEvents(ctx, c.ID)
+	es, err := db.Events.FindEvents(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,10 +140,10 @@ func TestCaseService_Update(t *testing.T) {
 	}
 }
 
-func TestCaseService_FindCases(t *testing.T) {
+func testCaseService_FindCases(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	cs := sqlite.NewCaseService(db)
+	db := open(t)
+	cs := db.Cases
 	var all []*vpndiag.Case
 	for i := 0; i < 5; i++ {
 		c := &vpndiag.Case{Marker: marker(i), Title: "t", Status: vpndiag.CaseOpen, Origin: "slack", ChannelID: "C1"}

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -6,13 +6,12 @@ import (
 	"testing"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
-func TestSessionService_CreateFind(t *testing.T) {
+func testSessionService_CreateFind(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	ss := sqlite.NewSessionService(db)
+	db := open(t)
+	ss := db.Sessions
 	c := MustCreateCase(t, db, 1)
 
 	_, err := ss.FindSession(ctx, c.ID)
@@ -43,11 +42,11 @@ func TestSessionService_CreateFind(t *testing.T) {
 	}
 }
 
-func TestSessionService_ApplyTransition(t *testing.T) {
+func testSessionService_ApplyTransition(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	ss := sqlite.NewSessionService(db)
-	es := sqlite.NewEventService(db)
+	db := open(t)
+	ss := db.Sessions
+	es := db.Events
 	c := MustCreateCase(t, db, 1)
 	if err := ss.CreateSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1,
 		State: "start", Path: []string{"start"}}); err != nil {
@@ -90,7 +89,7 @@ func TestSessionService_ApplyTransition(t *testing.T) {
 	} else if len(answers) != 1 || !reflect.DeepEqual(answers[0], t1.Answer) {
 		t.Fatalf("answers = %+v, want [%+v]", answers, t1.Answer)
 	}
-	stored, err := sqlite.NewCaseService(db).FindCaseByID(ctx, c.ID)
+	stored, err := db.Cases.FindCaseByID(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	} else if stored.Title != "Phase 1 fails" {
@@ -152,7 +151,7 @@ func TestSessionService_ApplyTransition(t *testing.T) {
 	if e, a := countRows(); e != ev+2 || a != an {
 		t.Fatalf("after automatic move: events %d answers %d, want %d and %d", e, a, ev+2, an)
 	}
-	stored, err = sqlite.NewCaseService(db).FindCaseByID(ctx, c.ID)
+	stored, err = db.Cases.FindCaseByID(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	} else if stored.Status != vpndiag.CaseResolved || stored.Resolution != "psk-mismatch" {

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -8,16 +8,15 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
-func TestProbeService_Results(t *testing.T) {
+func testProbeService_Results(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	ps := sqlite.NewProbeService(db)
+	db := open(t)
+	ps := db.Probes
 	c := MustCreateCase(t, db, 1)
 
-	t0 := time.Date(2026, 11, 25, 10, 0, 0, 500, time.UTC)
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 500000, time.UTC)
 	later := &vpndiag.ProbeResult{ID: "job-2", CaseID: c.ID, Kind: vpndiag.ProbePing, Target: "10.0.0.2",
 		Outcome: vpndiag.OutcomeTimeout, Summary: "0/3 replies", Relay: "hq-relay-1",
 		StartedAt: t0.Add(time.Second), Duration: 3 * time.Second}
@@ -65,10 +64,10 @@ func TestProbeService_Results(t *testing.T) {
 	}
 }
 
-func TestProbeService_Keepalive(t *testing.T) {
+func testProbeService_Keepalive(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	ps := sqlite.NewProbeService(db)
+	db := open(t)
+	ps := db.Probes
 	c := MustCreateCase(t, db, 1)
 	other := MustCreateCase(t, db, 2)
 

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -6,13 +6,12 @@ import (
 	"testing"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
-func TestFindingService(t *testing.T) {
+func testFindingService(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	fs := sqlite.NewFindingService(db)
+	db := open(t)
+	fs := db.Findings
 	c := MustCreateCase(t, db, 1)
 
 	info := &vpndiag.Finding{Code: "dpd-off", Severity: vpndiag.SeverityInfo, Summary: "DPD is off", Source: "rule"}

@@ -1,16 +1,15 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
 	"testing"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
-func TestDedupService_Claim(t *testing.T) {
+func testDedupService_Claim(t *testing.T, open Opener) {
 	ctx := context.Background()
-	ds := sqlite.NewDedupService(MustOpenDB(t))
+	ds := open(t).Dedup
 	for _, tt := range []struct {
 		key   string
 		first bool

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -10,16 +10,15 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
-func TestEventService_AppendFind(t *testing.T) {
+func testEventService_AppendFind(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	es := sqlite.NewEventService(db)
+	db := open(t)
+	es := db.Events
 	c := MustCreateCase(t, db, 1)
 
-	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 	for _, tt := range []struct {
 		name string
 		e    *vpndiag.Event
@@ -56,22 +55,22 @@ func TestEventService_AppendFind(t *testing.T) {
 	wantCode(t, err, vpndiag.ENOTFOUND)
 
 	// The timeline is append-only at the schema level too.
-	if _, err := db.SQL().ExecContext(ctx, `UPDATE events SET message = 'x'`); err == nil {
+	if err := db.Exec(ctx, `UPDATE events SET message = 'x'`); err == nil {
 		t.Fatal("UPDATE of events succeeded")
 	}
-	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM events`); err == nil {
+	if err := db.Exec(ctx, `DELETE FROM events`); err == nil {
 		t.Fatal("DELETE of events succeeded")
 	}
 }
 
-// TestEventService_Concurrent has 100 goroutines append events to 20 cases
+// testEventService_Concurrent has 100 goroutines append events to 20 cases
 // at once: none may fail, and every case's seq must run 1..n in commit
 // order (ascending IDs) with each writer's events in the order it wrote them.
-func TestEventService_Concurrent(t *testing.T) {
+func testEventService_Concurrent(t *testing.T, open Opener) {
 	const writers, cases, perWriter = 100, 20, 5
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	es := sqlite.NewEventService(db)
+	db := open(t)
+	es := db.Events
 	var cs []*vpndiag.Case
 	for i := 0; i < cases; i++ {
 		cs = append(cs, MustCreateCase(t, db, i))

@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -7,15 +7,14 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
-func TestRelayTokenService(t *testing.T) {
+func testRelayTokenService(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	rs := sqlite.NewRelayTokenService(db)
+	db := open(t)
+	rs := db.RelayTokens
 	site := &vpndiag.Site{Name: "hq", CloudDNSServers: mustAddrs(t, "10.0.0.2")}
-	if err := sqlite.NewSiteService(db).UpsertSite(ctx, site); err != nil {
+	if err := db.Sites.UpsertSite(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 
@@ -30,7 +29,7 @@ func TestRelayTokenService(t *testing.T) {
 		t.Fatalf("by hash:\n got %+v\nwant %+v", got, tok)
 	}
 
-	seen := time.Date(2026, 11, 25, 12, 0, 0, 42, time.UTC)
+	seen := time.Date(2026, 11, 25, 12, 0, 0, 42000, time.UTC)
 	if err := rs.TouchRelayToken(ctx, tok.ID, seen); err != nil {
 		t.Fatal(err)
 	}

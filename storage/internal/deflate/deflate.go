@@ -1,0 +1,132 @@
+// Package deflate holds what every store does the same way with evidence
+// content: compress an upload into a raw DEFLATE stream (RFC 1951) while
+// counting and hashing it under a size cap, and read it back checking the
+// size and CRC-32 that were stored.
+package deflate
+
+import (
+	"compress/flate"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+
+	"github.com/vpndiag/vpndiag"
+)
+
+// Validate checks the evidence fields the caller must set.
+func Validate(e *vpndiag.Evidence) error {
+	if e.Name == "" {
+		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence needs a file name.")
+	}
+	switch e.Kind {
+	case vpndiag.EvidenceConfig, vpndiag.EvidenceLog, vpndiag.EvidenceOther:
+	default:
+		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence kind %q is not config, log or other.", e.Kind)
+	}
+	return nil
+}
+
+// Compress writes the raw DEFLATE stream of r to w, setting e's Size,
+// SHA256, CRC32 and CompressedSize; ETOOLARGE beyond max bytes.
+func Compress(ctx context.Context, e *vpndiag.Evidence, r io.Reader, w io.Writer, max int64) error {
+	cw := &countWriter{w: w}
+	fw, err := flate.NewWriter(cw, flate.DefaultCompression)
+	if err != nil {
+		return err
+	}
+	sum, crc := sha256.New(), crc32.NewIEEE()
+	n, err := io.Copy(io.MultiWriter(fw, sum, crc), io.LimitReader(ctxReader{ctx, r}, max+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.Name, err)
+	}
+	if n > max {
+		return vpndiag.Errorf(vpndiag.ETOOLARGE, "File %s is larger than the limit of %s; upload a shorter excerpt.",
+			e.Name, FormatBytes(max))
+	}
+	if err := fw.Close(); err != nil {
+		return err
+	}
+	e.Size, e.SHA256, e.CRC32, e.CompressedSize = n, hex.EncodeToString(sum.Sum(nil)), crc.Sum32(), cw.n
+	return nil
+}
+
+// FormatBytes renders a byte count for people.
+func FormatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// NewReader decompresses the stored stream raw of evidence e and fails at
+// the end if the size or CRC-32 differ from what was stored. Closing it
+// closes raw.
+func NewReader(raw io.ReadCloser, e *vpndiag.Evidence) io.ReadCloser {
+	return &contentReader{raw: raw, fr: flate.NewReader(raw), crc: crc32.NewIEEE(), want: e}
+}
+
+// contentReader decompresses an evidence stream and checks its size and
+// CRC-32 at the end.
+type contentReader struct {
+	raw  io.ReadCloser
+	fr   io.ReadCloser
+	crc  hash.Hash32
+	n    int64
+	want *vpndiag.Evidence
+}
+
+// Read implements io.Reader.
+func (r *contentReader) Read(p []byte) (int, error) {
+	n, err := r.fr.Read(p)
+	r.crc.Write(p[:n])
+	r.n += int64(n)
+	if errors.Is(err, io.EOF) {
+		if r.n != r.want.Size || r.crc.Sum32() != r.want.CRC32 {
+			return n, fmt.Errorf("evidence %d: content is %d bytes with CRC-32 %08x, want %d bytes with %08x",
+				r.want.ID, r.n, r.crc.Sum32(), r.want.Size, r.want.CRC32)
+		}
+	}
+	return n, err
+}
+
+// Close implements io.Closer.
+func (r *contentReader) Close() error {
+	return errors.Join(r.fr.Close(), r.raw.Close())
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+// Write implements io.Writer.
+func (w *countWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// ctxReader stops reading when the context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+// Read implements io.Reader.
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}

@@ -1,0 +1,273 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/deflate"
+)
+
+// Ensure the service implements the interface.
+var _ vpndiag.EvidenceService = (*EvidenceService)(nil)
+
+// EvidenceService stores redacted evidence in PostgreSQL as a raw DEFLATE
+// stream split into ChunkSize bytea rows, the same layout as the SQLite
+// store, so that writing and reading use bounded memory and a bundle copies
+// the stream without recompressing.
+type EvidenceService struct {
+	db *DB
+}
+
+// NewEvidenceService returns an EvidenceService on db.
+func NewEvidenceService(db *DB) *EvidenceService {
+	return &EvidenceService{db: db}
+}
+
+// maxEvidence returns the evidence size cap in bytes.
+func (db *DB) maxEvidence() int64 {
+	if db.MaxEvidenceBytes > 0 {
+		return db.MaxEvidenceBytes
+	}
+	return DefaultMaxEvidenceBytes
+}
+
+// CreateEvidence stores e with the redacted content read from r. The
+// content is compressed into a temporary file first (so a slow upload holds
+// no transaction open), ETOOLARGE over the cap with nothing stored, then
+// copied into the database in one transaction.
+func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader) error {
+	if err := deflate.Validate(e); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+	if err := s.checkCase(ctx, e.CaseID); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+	tmp, err := os.CreateTemp("", "vpndiag-evidence-*.deflate")
+	if err != nil {
+		return fmt.Errorf("create evidence: temporary file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if err := deflate.Compress(ctx, e, r, tmp, s.db.maxEvidence()); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createEvidence(ctx, tx, e, tmp); err != nil {
+		return fmt.Errorf("create evidence: %w", err)
+	}
+	return tx.Commit()
+}
+
+// FindEvidenceByID returns the evidence with id, without content, or
+// ENOTFOUND.
+func (s *EvidenceService) FindEvidenceByID(ctx context.Context, id int64) (*vpndiag.Evidence, error) {
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	e, err := findEvidenceByID(ctx, tx, id)
+	if err != nil {
+		return nil, fmt.Errorf("find evidence: %w", err)
+	}
+	return e, nil
+}
+
+// FindEvidence returns a case's evidence, oldest first, without content.
+func (s *EvidenceService) FindEvidence(ctx context.Context, caseID int64) ([]*vpndiag.Evidence, error) {
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	es, err := findEvidence(ctx, tx, "WHERE case_id = $1", caseID)
+	if err != nil {
+		return nil, fmt.Errorf("find evidence: %w", err)
+	}
+	return es, nil
+}
+
+// OpenEvidence streams the redacted content of evidence id, checking its
+// size and CRC-32 at the end.
+func (s *EvidenceService) OpenEvidence(ctx context.Context, id int64) (io.ReadCloser, error) {
+	e, err := s.FindEvidenceByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("open evidence: %w", err)
+	}
+	return deflate.NewReader(&chunkReader{ctx: ctx, db: s.db, id: id, want: e.CompressedSize}, e), nil
+}
+
+// OpenEvidenceRaw streams the stored raw DEFLATE stream (RFC 1951) of
+// evidence id, one chunk in memory at a time.
+func (s *EvidenceService) OpenEvidenceRaw(ctx context.Context, id int64) (io.ReadCloser, error) {
+	e, err := s.FindEvidenceByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("open evidence: %w", err)
+	}
+	return &chunkReader{ctx: ctx, db: s.db, id: id, want: e.CompressedSize}, nil
+}
+
+// checkCase returns ENOTFOUND unless the case exists, before an upload is
+// read.
+func (s *EvidenceService) checkCase(ctx context.Context, caseID int64) error {
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return requireCase(ctx, tx, caseID)
+}
+
+// createEvidence inserts e and the compressed stream read from r in chunks.
+func createEvidence(ctx context.Context, tx *Tx, e *vpndiag.Evidence, r io.Reader) error {
+	if err := requireCase(ctx, tx, e.CaseID); err != nil {
+		return err
+	}
+	e.CreatedAt = tx.now
+	if err := tx.QueryRow(ctx, `INSERT INTO evidence (case_id, name, kind, media_type, vendor, size, sha256,
+		original_size, original_sha256, redactions, crc32, compressed_size, uploaded_by, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+		e.CaseID, e.Name, string(e.Kind), e.MediaType, e.Vendor, e.Size, e.SHA256,
+		e.OriginalSize, e.OriginalSHA256, e.Redactions, int64(e.CRC32), e.CompressedSize, e.UploadedBy,
+		e.CreatedAt).Scan(&e.ID); err != nil {
+		return runtimeError(err)
+	}
+	buf := make([]byte, ChunkSize)
+	for n := 0; ; n++ {
+		m, err := io.ReadFull(r, buf)
+		if m > 0 {
+			if _, err := tx.exec(ctx, `INSERT INTO evidence_chunks (evidence_id, n, data) VALUES ($1, $2, $3)`,
+				e.ID, n, buf[:m]); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+// evidenceColumns are the columns of findEvidence, in order.
+const evidenceColumns = `id, case_id, name, kind, media_type, vendor, size, sha256, original_size,
+	original_sha256, redactions, crc32, compressed_size, uploaded_by, created_at`
+
+// findEvidenceByID returns evidence id, or ENOTFOUND.
+func findEvidenceByID(ctx context.Context, tx *Tx, id int64) (*vpndiag.Evidence, error) {
+	es, err := findEvidence(ctx, tx, "WHERE id = $1", id)
+	if err != nil {
+		return nil, err
+	} else if len(es) == 0 {
+		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "Evidence %d not found.", id)
+	}
+	return es[0], nil
+}
+
+// findEvidence returns the evidence matching the where clause, by ID.
+func findEvidence(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Evidence, error) {
+	rows, err := tx.Query(ctx, `SELECT `+evidenceColumns+` FROM evidence `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, runtimeError(err)
+	}
+	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Evidence, error) {
+		var e vpndiag.Evidence
+		var crc int64
+		if err := row.Scan(&e.ID, &e.CaseID, &e.Name, &e.Kind, &e.MediaType, &e.Vendor, &e.Size, &e.SHA256,
+			&e.OriginalSize, &e.OriginalSHA256, &e.Redactions, &crc, &e.CompressedSize, &e.UploadedBy,
+			&e.CreatedAt); err != nil {
+			return nil, err
+		}
+		e.CRC32, e.CreatedAt = uint32(crc), e.CreatedAt.UTC()
+		return &e, nil
+	})
+	if err != nil {
+		return nil, runtimeError(err)
+	}
+	if es == nil {
+		es = []*vpndiag.Evidence{}
+	}
+	return es, nil
+}
+
+// chunkReader reads an evidence stream chunk by chunk, each chunk with its
+// own query, so that no connection stays checked out while a caller
+// streams. Evidence never changes once stored.
+type chunkReader struct {
+	ctx  context.Context
+	db   *DB
+	id   int64
+	n    int    // next chunk to load
+	buf  []byte // the loaded chunk
+	pos  int    // read position in buf
+	read int64  // bytes returned so far
+	want int64  // the stored compressed size
+	eof  bool
+}
+
+// Read implements io.Reader.
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for r.pos >= len(r.buf) {
+		if r.eof {
+			return 0, io.EOF
+		}
+		if err := r.load(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.buf[r.pos:])
+	r.pos += n
+	r.read += int64(n)
+	return n, nil
+}
+
+// load reads the next chunk into buf (reused), or marks the end of the
+// stream.
+func (r *chunkReader) load() error {
+	rows, err := r.db.pool.Query(r.ctx, `SELECT data FROM evidence_chunks WHERE evidence_id = $1 AND n = $2`, r.id, r.n)
+	if err != nil {
+		return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, runtimeError(err))
+	}
+	defer rows.Close()
+	r.buf, r.pos = r.buf[:0], 0
+	if rows.Next() {
+		// DriverBytes points into the connection's read buffer: copy it
+		// into buf before the next row.
+		var data pgtype.DriverBytes
+		if err := rows.Scan(&data); err != nil {
+			return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, err)
+		}
+		r.buf = append(r.buf, data...)
+		r.n++
+	} else {
+		r.eof = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, runtimeError(err))
+	}
+	if r.eof && r.read != r.want {
+		return fmt.Errorf("evidence %d: stored stream is %d bytes, want %d", r.id, r.read, r.want)
+	}
+	return nil
+}
+
+// Close implements io.Closer.
+func (r *chunkReader) Close() error {
+	r.buf, r.eof = nil, true
+	return nil
+}

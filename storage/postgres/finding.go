@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/vpndiag/vpndiag"
+)
+
+// Ensure the service implements the interface.
+var _ vpndiag.FindingService = (*FindingService)(nil)
+
+// FindingService stores findings in PostgreSQL.
+type FindingService struct {
+	db *DB
+}
+
+// NewFindingService returns a FindingService on db.
+func NewFindingService(db *DB) *FindingService {
+	return &FindingService{db: db}
+}
+
+// CreateFindings stores a case's findings in one transaction, setting each
+// one's ID, CaseID and CreatedAt.
+func (s *FindingService) CreateFindings(ctx context.Context, caseID int64, fs []*vpndiag.Finding) error {
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createFindings(ctx, tx, caseID, fs); err != nil {
+		return fmt.Errorf("create findings: %w", err)
+	}
+	return tx.Commit()
+}
+
+// FindFindings returns a case's findings, worst severity first, then in the
+// order stored.
+func (s *FindingService) FindFindings(ctx context.Context, caseID int64) ([]*vpndiag.Finding, error) {
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	fs, err := findFindings(ctx, tx, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("find findings: %w", err)
+	}
+	return fs, nil
+}
+
+// createFindings inserts fs for caseID.
+func createFindings(ctx context.Context, tx *Tx, caseID int64, fs []*vpndiag.Finding) error {
+	if err := requireCase(ctx, tx, caseID); err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.Code == "" || f.Severity.Rank() == 0 {
+			return vpndiag.Errorf(vpndiag.EINVALID, "Finding %q needs a code and a known severity.", f.Code)
+		}
+		refs, err := json.Marshal(f.Evidence)
+		if err != nil {
+			return err
+		}
+		f.CaseID, f.CreatedAt = caseID, tx.now
+		if err := tx.QueryRow(ctx, `INSERT INTO findings (case_id, code, severity, severity_rank, summary,
+			detail, fix, kb_article, evidence, source, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			caseID, f.Code, string(f.Severity), f.Severity.Rank(), f.Summary,
+			f.Detail, f.Fix, f.KBArticle, string(refs), f.Source, f.CreatedAt).Scan(&f.ID); err != nil {
+			return runtimeError(err)
+		}
+	}
+	return nil
+}
+
+// findFindings returns a case's findings, worst first, then by ID.
+func findFindings(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.Finding, error) {
+	rows, err := tx.Query(ctx, `SELECT id, case_id, code, severity, summary, detail, fix, kb_article,
+		evidence, source, created_at FROM findings WHERE case_id = $1 ORDER BY severity_rank DESC, id`, caseID)
+	if err != nil {
+		return nil, runtimeError(err)
+	}
+	fs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Finding, error) {
+		var f vpndiag.Finding
+		var refs []byte
+		if err := row.Scan(&f.ID, &f.CaseID, &f.Code, &f.Severity, &f.Summary, &f.Detail, &f.Fix, &f.KBArticle,
+			&refs, &f.Source, &f.CreatedAt); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(refs, &f.Evidence); err != nil {
+			return nil, fmt.Errorf("finding %d evidence: %w", f.ID, err)
+		}
+		f.CreatedAt = f.CreatedAt.UTC()
+		return &f, nil
+	})
+	if err != nil {
+		return nil, runtimeError(err)
+	}
+	if fs == nil {
+		fs = []*vpndiag.Finding{}
+	}
+	return fs, nil
+}

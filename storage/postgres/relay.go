@@ -1,0 +1,174 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/vpndiag/vpndiag"
+)
+
+// Ensure the service implements the interface.
+var _ vpndiag.RelayTokenService = (*RelayTokenService)(nil)
+
+// RelayTokenService stores relay tokens (their hashes, never the tokens) in
+// PostgreSQL. A relay name has at most one token in force; after revocation
+// a new token may be issued under the same name.
+type RelayTokenService struct {
+	db *DB
+}
+
+// NewRelayTokenService returns a RelayTokenService on db.
+func NewRelayTokenService(db *DB) *RelayTokenService {
+	return &RelayTokenService{db: db}
+}
+
+// CreateRelayToken stores t, setting ID and CreatedAt. ECONFLICT when the
+// name has a token in force or the hash is taken; ENOTFOUND for an unknown
+// site.
+func (s *RelayTokenService) CreateRelayToken(ctx context.Context, t *vpndiag.RelayToken) error {
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createRelayToken(ctx, tx, t); err != nil {
+		return fmt.Errorf("create relay token: %w", err)
+	}
+	return tx.Commit()
+}
+
+// FindRelayTokenByHash returns the token with hash, revoked or not, or
+// ENOTFOUND. The caller refuses a token whose RevokedAt is set.
+func (s *RelayTokenService) FindRelayTokenByHash(ctx context.Context, hash string) (*vpndiag.RelayToken, error) {
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	ts, err := findRelayTokens(ctx, tx, "WHERE hash = $1", hash)
+	if err != nil {
+		return nil, fmt.Errorf("find relay token: %w", err)
+	} else if len(ts) == 0 {
+		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "Relay token not found.")
+	}
+	return ts[0], nil
+}
+
+// FindRelayTokens lists every token, revoked ones included, by name and
+// then age.
+func (s *RelayTokenService) FindRelayTokens(ctx context.Context) ([]*vpndiag.RelayToken, error) {
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	ts, err := findRelayTokens(ctx, tx, "")
+	if err != nil {
+		return nil, fmt.Errorf("find relay tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// RevokeRelayToken revokes the token in force named name. Revoking a name
+// whose tokens are all revoked already is a no-op; ENOTFOUND when no token
+// ever had that name.
+func (s *RelayTokenService) RevokeRelayToken(ctx context.Context, name string) error {
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := revokeRelayToken(ctx, tx, name); err != nil {
+		return fmt.Errorf("revoke relay token: %w", err)
+	}
+	return tx.Commit()
+}
+
+// TouchRelayToken records that token id was used at at; ENOTFOUND for an
+// unknown id.
+func (s *RelayTokenService) TouchRelayToken(ctx context.Context, id int64, at time.Time) error {
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	n, err := tx.exec(ctx, `UPDATE relay_tokens SET last_seen_at = $1 WHERE id = $2`, micro(at), id)
+	if err != nil {
+		return fmt.Errorf("touch relay token: %w", err)
+	} else if n == 0 {
+		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Relay token %d not found.", id)
+	}
+	return tx.Commit()
+}
+
+// createRelayToken inserts t.
+func createRelayToken(ctx context.Context, tx *Tx, t *vpndiag.RelayToken) error {
+	if t.Name == "" || t.Hash == "" {
+		return vpndiag.Errorf(vpndiag.EINVALID, "A relay token needs a name and a hash.")
+	}
+	if err := requireSite(ctx, tx, t.SiteID); err != nil {
+		return err
+	}
+	var inForce bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM relay_tokens WHERE name = $1 AND revoked_at IS NULL)`,
+		t.Name).Scan(&inForce); err != nil {
+		return runtimeError(err)
+	} else if inForce {
+		return vpndiag.Errorf(vpndiag.ECONFLICT, "Relay %s already has a token; revoke it first.", t.Name)
+	}
+	t.CreatedAt = tx.now
+	t.LastSeenAt, t.RevokedAt = microPtr(t.LastSeenAt), microPtr(t.RevokedAt)
+	err := tx.QueryRow(ctx, `INSERT INTO relay_tokens (name, site_id, hash, prefix, created_at,
+		last_seen_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		t.Name, t.SiteID, t.Hash, t.Prefix, t.CreatedAt, t.LastSeenAt, t.RevokedAt).Scan(&t.ID)
+	if isUnique(err) {
+		// Either the hash is enrolled, or another replica issued a token
+		// for the name at the same moment.
+		return vpndiag.Errorf(vpndiag.ECONFLICT, "This relay token is already enrolled, or relay %s already has a token.", t.Name)
+	}
+	return runtimeError(err)
+}
+
+// revokeRelayToken sets revoked_at on the token in force named name.
+func revokeRelayToken(ctx context.Context, tx *Tx, name string) error {
+	n, err := tx.exec(ctx, `UPDATE relay_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL`,
+		tx.now, name)
+	if err != nil {
+		return err
+	} else if n > 0 {
+		return nil
+	}
+	var known bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM relay_tokens WHERE name = $1)`, name).Scan(&known); err != nil {
+		return runtimeError(err)
+	} else if !known {
+		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Relay %s has no token.", name)
+	}
+	return nil
+}
+
+// findRelayTokens returns the tokens matching the where clause.
+func findRelayTokens(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.RelayToken, error) {
+	rows, err := tx.Query(ctx, `SELECT id, name, site_id, hash, prefix, created_at, last_seen_at, revoked_at
+		FROM relay_tokens `+where+` ORDER BY name, id`, args...)
+	if err != nil {
+		return nil, runtimeError(err)
+	}
+	ts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.RelayToken, error) {
+		var t vpndiag.RelayToken
+		if err := row.Scan(&t.ID, &t.Name, &t.SiteID, &t.Hash, &t.Prefix, &t.CreatedAt, &t.LastSeenAt, &t.RevokedAt); err != nil {
+			return nil, err
+		}
+		t.CreatedAt, t.LastSeenAt, t.RevokedAt = t.CreatedAt.UTC(), utcPtr(t.LastSeenAt), utcPtr(t.RevokedAt)
+		return &t, nil
+	})
+	if err != nil {
+		return nil, runtimeError(err)
+	}
+	if ts == nil {
+		ts = []*vpndiag.RelayToken{}
+	}
+	return ts, nil
+}

@@ -1,0 +1,260 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/vpndiag/vpndiag"
+)
+
+// Ensure the service implements the interface.
+var _ vpndiag.SessionService = (*SessionService)(nil)
+
+// SessionService stores flow sessions, answers and transitions in
+// PostgreSQL.
+type SessionService struct {
+	db *DB
+}
+
+// NewSessionService returns a SessionService on db.
+func NewSessionService(db *DB) *SessionService {
+	return &SessionService{db: db}
+}
+
+// FindSession returns the case's session, or ENOTFOUND.
+func (s *SessionService) FindSession(ctx context.Context, caseID int64) (*vpndiag.Session, error) {
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	sess, err := findSession(ctx, tx, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("find session: %w", err)
+	}
+	return sess, nil
+}
+
+// CreateSession stores the first state of a case's session, setting
+// UpdatedAt. ECONFLICT when the case has a session already.
+func (s *SessionService) CreateSession(ctx context.Context, sess *vpndiag.Session) error {
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createSession(ctx, tx, sess); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return tx.Commit()
+}
+
+// ApplyTransition stores t in one transaction: the session (with Seq
+// FromSeq+1), the answer, the events (each with the case's next seq) and
+// the case update. It first takes the case's row lock, so transitions of
+// one case on any replica run one after the other and the seq
+// compare-and-swap reads the last committed seq. ECONFLICT ("This step is
+// already done.") when the session is no longer at FromSeq or the
+// idempotency key was seen before; then nothing changes.
+func (s *SessionService) ApplyTransition(ctx context.Context, t *vpndiag.Transition) error {
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := applyTransition(ctx, tx, t); err != nil {
+		return fmt.Errorf("apply transition: %w", err)
+	}
+	return tx.Commit()
+}
+
+// FindAnswers returns a case's answers in the order given.
+func (s *SessionService) FindAnswers(ctx context.Context, caseID int64) ([]*vpndiag.Answer, error) {
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if err := requireCase(ctx, tx, caseID); err != nil {
+		return nil, fmt.Errorf("find answers: %w", err)
+	}
+	as, err := findAnswers(ctx, tx, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("find answers: %w", err)
+	}
+	return as, nil
+}
+
+// errStepDone is the ECONFLICT of a stale or repeated transition.
+func errStepDone() error {
+	return vpndiag.Errorf(vpndiag.ECONFLICT, "This step is already done.")
+}
+
+// findSession returns the case's session, or ENOTFOUND.
+func findSession(ctx context.Context, tx *Tx, caseID int64) (*vpndiag.Session, error) {
+	var sess vpndiag.Session
+	var vars, path []byte
+	err := tx.QueryRow(ctx, `SELECT case_id, flow, flow_version, state, seq, vars, path, updated_at
+		FROM sessions WHERE case_id = $1`, caseID).Scan(
+		&sess.CaseID, &sess.Flow, &sess.FlowVersion, &sess.State, &sess.Seq, &vars, &path, &sess.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "Case %d has no flow session.", caseID)
+	} else if err != nil {
+		return nil, runtimeError(err)
+	}
+	if err := json.Unmarshal(vars, &sess.Vars); err != nil {
+		return nil, fmt.Errorf("session vars: %w", err)
+	}
+	if err := json.Unmarshal(path, &sess.Path); err != nil {
+		return nil, fmt.Errorf("session path: %w", err)
+	}
+	sess.UpdatedAt = sess.UpdatedAt.UTC()
+	return &sess, nil
+}
+
+// validateSession checks the fields every stored session needs.
+func validateSession(sess *vpndiag.Session) error {
+	if sess.Flow == "" || sess.State == "" {
+		return vpndiag.Errorf(vpndiag.EINVALID, "A session needs a flow and a state.")
+	}
+	return nil
+}
+
+// createSession inserts sess.
+func createSession(ctx context.Context, tx *Tx, sess *vpndiag.Session) error {
+	if err := validateSession(sess); err != nil {
+		return err
+	}
+	if err := requireCase(ctx, tx, sess.CaseID); err != nil {
+		return err
+	}
+	vars, path, err := marshalSession(sess)
+	if err != nil {
+		return err
+	}
+	sess.UpdatedAt = tx.now
+	_, err = tx.exec(ctx, `INSERT INTO sessions (case_id, flow, flow_version, state, seq, vars, path, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		sess.CaseID, sess.Flow, sess.FlowVersion, sess.State, sess.Seq, vars, path, sess.UpdatedAt)
+	if isUnique(err) {
+		return vpndiag.Errorf(vpndiag.ECONFLICT, "Case %d already has a flow session.", sess.CaseID)
+	}
+	return err
+}
+
+// marshalSession encodes the JSON columns of a session.
+func marshalSession(sess *vpndiag.Session) (vars, path string, err error) {
+	v, err := json.Marshal(sess.Vars)
+	if err != nil {
+		return "", "", fmt.Errorf("session vars: %w", err)
+	}
+	p, err := json.Marshal(sess.Path)
+	if err != nil {
+		return "", "", fmt.Errorf("session path: %w", err)
+	}
+	return string(v), string(p), nil
+}
+
+// applyTransition writes t; see SessionService.ApplyTransition.
+func applyTransition(ctx context.Context, tx *Tx, t *vpndiag.Transition) error {
+	if t.Session == nil {
+		return vpndiag.Errorf(vpndiag.EINVALID, "A transition needs the new session state.")
+	}
+	if err := validateSession(t.Session); err != nil {
+		return err
+	}
+	if err := lockCase(ctx, tx, t.CaseID); err != nil {
+		if vpndiag.ErrorCode(err) == vpndiag.ENOTFOUND {
+			return vpndiag.Errorf(vpndiag.ENOTFOUND, "Case %d has no flow session.", t.CaseID)
+		}
+		return err
+	}
+	var seq int
+	err := tx.QueryRow(ctx, `SELECT seq FROM sessions WHERE case_id = $1`, t.CaseID).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Case %d has no flow session.", t.CaseID)
+	} else if err != nil {
+		return runtimeError(err)
+	}
+	if t.IdempotencyKey != "" {
+		n, err := tx.exec(ctx, `INSERT INTO transition_keys (key, case_id, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (key) DO NOTHING`, t.IdempotencyKey, t.CaseID, tx.now)
+		if err != nil {
+			return err
+		} else if n == 0 {
+			return errStepDone()
+		}
+	}
+	if seq != t.FromSeq {
+		return errStepDone()
+	}
+
+	sess := t.Session
+	sess.CaseID, sess.Seq, sess.UpdatedAt = t.CaseID, t.FromSeq+1, tx.now
+	vars, path, err := marshalSession(sess)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.exec(ctx, `UPDATE sessions SET flow = $1, flow_version = $2, state = $3, seq = $4,
+		vars = $5, path = $6, updated_at = $7 WHERE case_id = $8`,
+		sess.Flow, sess.FlowVersion, sess.State, sess.Seq, vars, path, sess.UpdatedAt, sess.CaseID); err != nil {
+		return err
+	}
+	if a := t.Answer; a != nil {
+		a.CaseID, a.Seq = t.CaseID, t.FromSeq
+		if err := createAnswer(ctx, tx, a); err != nil {
+			return err
+		}
+	}
+	for _, e := range t.Events {
+		e.CaseID = t.CaseID
+		if err := appendEvent(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	if t.Case != nil {
+		if _, err := updateCase(ctx, tx, t.CaseID, *t.Case, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createAnswer inserts a, setting ID and CreatedAt.
+func createAnswer(ctx context.Context, tx *Tx, a *vpndiag.Answer) error {
+	a.CreatedAt = tx.now
+	err := tx.QueryRow(ctx, `INSERT INTO answers (case_id, seq, flow, state, question, choice, label,
+		value, source, source_ref, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		RETURNING id`,
+		a.CaseID, a.Seq, a.Flow, a.State, a.Question, a.Choice, a.Label,
+		a.Value, string(a.Source), a.SourceRef, a.Actor, a.CreatedAt).Scan(&a.ID)
+	return runtimeError(err)
+}
+
+// findAnswers returns a case's answers in insertion order.
+func findAnswers(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.Answer, error) {
+	rows, err := tx.Query(ctx, `SELECT id, case_id, seq, flow, state, question, choice, label, value,
+		source, source_ref, actor, created_at FROM answers WHERE case_id = $1 ORDER BY id`, caseID)
+	if err != nil {
+		return nil, runtimeError(err)
+	}
+	as, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Answer, error) {
+		var a vpndiag.Answer
+		if err := row.Scan(&a.ID, &a.CaseID, &a.Seq, &a.Flow, &a.State, &a.Question, &a.Choice, &a.Label,
+			&a.Value, &a.Source, &a.SourceRef, &a.Actor, &a.CreatedAt); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = a.CreatedAt.UTC()
+		return &a, nil
+	})
+	if err != nil {
+		return nil, runtimeError(err)
+	}
+	if as == nil {
+		as = []*vpndiag.Answer{}
+	}
+	return as, nil
+}
