@@ -22,7 +22,9 @@ import (
 // Config is the whole configuration. Every field has a default, so an empty
 // file (or none) is a valid configuration for terminal mode.
 type Config struct {
-	// DB is the SQLite database file. Default: $XDG_STATE_HOME/vpndiag/vpndiag.db
+	// DB is the database: an SQLite file path (one machine, the terminal),
+	// or a postgres:// (postgresql://) URL that selects PostgreSQL for
+	// several `vpndiag serve` replicas. Default: $XDG_STATE_HOME/vpndiag/vpndiag.db
 	// (~/.local/state/vpndiag/vpndiag.db). Env: VPNDIAG_DB.
 	DB string `yaml:"db"`
 	// Log configures logging.

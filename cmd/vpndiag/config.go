@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/vpndiag/vpndiag/config"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 // loadConfig loads the config file (VPNDIAG_CONFIG when path is empty).
@@ -19,24 +13,6 @@ func (m *Main) loadConfig(path string) (*config.Config, error) {
 		path = m.Getenv("VPNDIAG_CONFIG")
 	}
 	return config.Load(path, m.Getenv)
-}
-
-// openDB opens (creating when needed) the SQLite database at path and closes
-// it at Close. The directory is created for the default state path.
-func (m *Main) openDB(ctx context.Context, path string, maxEvidence int64) (*sqlite.DB, error) {
-	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("cannot create the database directory %s (choose another with --db): %w", dir, errors.Unwrap(err))
-		}
-	}
-	db := sqlite.NewDB(path)
-	db.MaxEvidenceBytes = maxEvidence
-	if err := db.Open(); err != nil {
-		return nil, err
-	}
-	m.onClose(db.Close)
-	_ = ctx
-	return db, nil
 }
 
 // logFlags adds --log-level and --log-format to fs; apply them with

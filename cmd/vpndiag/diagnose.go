@@ -13,7 +13,6 @@ import (
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/flows/terminal"
 	"github.com/vpndiag/vpndiag/probes"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 func (m *Main) runDiagnose(ctx context.Context, args []string) error {
@@ -26,7 +25,7 @@ again with --case to continue at the same question.
 Non-interactive: --answers FILE, or answers piped on stdin, one a line: a
 choice's number, its key or the start of its label; a typed value; a file
 path or "skip" for uploads.`)
-	dbPath := fs.String("db", "", "SQLite database file (default: the config's db, or the user's state directory)")
+	dbPath := fs.String("db", "", "SQLite database file or postgres:// URL (default: the config's db, or the user's state directory)")
 	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
 	answers := fs.String("answers", "", "read answers from FILE instead of the terminal")
 	format := fs.String("format", "text", "output: text, or json (the path taken and the outcome on stdout; the conversation on stderr)")
@@ -73,9 +72,8 @@ path or "skip" for uploads.`)
 		return err
 	}
 	svc := flows.Services{
-		Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db),
-		Events: sqlite.NewEventService(db), Sites: sqlite.NewSiteService(db),
-		Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+		Cases: db.Cases, Sessions: db.Sessions, Events: db.Events, Sites: db.Sites,
+		Findings: db.Findings, Probes: db.Probes,
 	}
 	// A site named in the config is saved so the runner finds it by name.
 	for i := range cfg.Sites {

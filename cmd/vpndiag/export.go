@@ -10,7 +10,7 @@ import (
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/bundle"
 	"github.com/vpndiag/vpndiag/flows"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
+	"github.com/vpndiag/vpndiag/storage/postgres"
 )
 
 func (m *Main) runExport(ctx context.Context, args []string) error {
@@ -22,7 +22,7 @@ The case is only read; a case still in progress exports what it has.
 Check a bundle with 'vpndiag bundle verify FILE'.`)
 	out := fs.String("o", "", "output file (default CASE-bundle.zip in the current directory)")
 	force := fs.Bool("force", false, "replace the output file when it exists")
-	dbPath := fs.String("db", "", "SQLite database file (default: the config's db, or the user's state directory)")
+	dbPath := fs.String("db", "", "SQLite database file or postgres:// URL (default: the config's db, or the user's state directory)")
 	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -44,7 +44,7 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 		path = cfg.DB
 	}
 	// Exporting must not create a database: no database means no case.
-	if _, err := os.Stat(path); errors.Is(err, iofs.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, iofs.ErrNotExist) && !postgres.IsURL(path) {
 		return vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no database at %s, so no case %s (choose the database with --db).", path, marker)
 	}
 	db, err := m.openDB(ctx, path, cfg.Evidence.MaxUploadBytes)
@@ -52,13 +52,13 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 		return err
 	}
 	x := &bundle.Exporter{
-		Cases:    sqlite.NewCaseService(db),
-		Sessions: sqlite.NewSessionService(db),
-		Events:   sqlite.NewEventService(db),
-		Probes:   sqlite.NewProbeService(db),
-		Evidence: sqlite.NewEvidenceService(db),
-		Findings: sqlite.NewFindingService(db),
-		Sites:    sqlite.NewSiteService(db),
+		Cases:    db.Cases,
+		Sessions: db.Sessions,
+		Events:   db.Events,
+		Probes:   db.Probes,
+		Evidence: db.Evidence,
+		Findings: db.Findings,
+		Sites:    db.Sites,
 		Graph:    flowGraph,
 	}
 	res, err := x.ExportFile(ctx, marker, *out, *force)

@@ -65,6 +65,7 @@ func (m *Main) commands() []command {
 		{"analyze", "check device configs and logs against the guide's requirements", m.runAnalyze},
 		{"export", "write a case's support bundle", m.runExport},
 		{"bundle", "verify a support bundle", m.runBundle},
+		{"db", "copy an SQLite database into PostgreSQL (db copy)", m.runDB},
 		{"flows", "list, show and render the diagnosis flows", m.runFlows},
 		{"check", "validate the config, flows and kb, then exit", m.runCheck},
 		{"version", "print the version", m.runVersion},

@@ -18,7 +18,6 @@ import (
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/relay/agent"
 	"github.com/vpndiag/vpndiag/relay/policy"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 func (m *Main) runRelay(ctx context.Context, args []string) error {
@@ -144,7 +143,7 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 		return usageError(fmt.Sprintf("relay token: unknown action %q; actions are create, list, revoke", action))
 	}
 	fs := m.flagSet("relay token "+action, usage, help)
-	dbPath := fs.String("db", "", "SQLite database file of the bot (default: config db, or the state directory)")
+	dbPath := fs.String("db", "", "database of the bot: SQLite file or postgres:// URL (default: config db, or the state directory)")
 	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG)")
 	site := fs.String("site", "", "site the relay serves (create)")
 	name := fs.String("name", "", "relay name, e.g. hq-relay-1 (create)")
@@ -192,8 +191,8 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tokens := sqlite.NewRelayTokenService(db)
-	sites := sqlite.NewSiteService(db)
+	tokens := db.RelayTokens
+	sites := db.Sites
 	switch action {
 	case "create":
 		s, err := sites.FindSiteByName(ctx, *site)

@@ -17,11 +17,10 @@ import (
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/metrics"
 	"github.com/vpndiag/vpndiag/relay"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
-	fs := m.flagSet("serve", "[--config FILE] [--listen ADDR] [--db FILE]", `
+	fs := m.flagSet("serve", "[--config FILE] [--listen ADDR] [--db FILE|URL]", `
 Run the Slack bot: Socket Mode by default (slack.mode: socket; needs
 SLACK_BOT_TOKEN and SLACK_APP_TOKEN), or HTTP mode (slack.mode: http; needs
 SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET) serving /slack/commands,
@@ -30,7 +29,7 @@ SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET) serving /slack/commands,
 API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG)")
 	listen := fs.String("listen", "", "HTTP listen address (overrides slack.listen)")
-	dbPath := fs.String("db", "", "SQLite database file (overrides db)")
+	dbPath := fs.String("db", "", "database: SQLite file or postgres:// URL (overrides db)")
 	logOpts := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -75,7 +74,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	var hubSrv *http.Server
 	var hubLn net.Listener
 	if cfg.Hub.Listen != "" {
-		hub = &relay.Hub{Tokens: sqlite.NewRelayTokenService(db), Results: sqlite.NewProbeService(db),
+		hub = &relay.Hub{Tokens: db.RelayTokens, Results: db.Probes,
 			Sites: deps.Sites, Cases: deps.Cases, Logger: log}
 		deps.Prober = met.Prober(hub)
 		met.GaugeFunc("vpndiag_relays_connected", "Relays connected to the hub.", func() float64 {
@@ -112,7 +111,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	m.onClose(b.Close)
 
 	health := &metrics.Health{Checks: map[string]metrics.Check{
-		"database": func(ctx context.Context) error { return db.SQL().PingContext(ctx) },
+		"database": db.Ping,
 		"slack": func(context.Context) error {
 			if !b.Connected() {
 				return errors.New("not connected to Slack")
@@ -156,7 +155,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		}()
 		log.Info("vpndiag serve: relay hub up", "hub_addr", hubLn.Addr().String(), "tls", cfg.Hub.TLSCert != "")
 	}
-	log.Info("vpndiag serve: listening", "addr", ln.Addr().String(), "mode", cfg.Slack.Mode, "db", cfg.DB, "version", vpndiag.Version)
+	log.Info("vpndiag serve: listening", "addr", ln.Addr().String(), "mode", cfg.Slack.Mode, "db", db.Where, "version", vpndiag.Version)
 	if cfg.Slack.Mode == "socket" {
 		go func() { errc <- b.RunSocketMode(ctx) }()
 	}
@@ -183,24 +182,24 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 // serveDeps wires the bot to the store, the flow engine and the bundle
 // exporter, and loads the configured site profiles. Probes (the relay hub)
 // and evidence analysis plug into Deps.Prober and Deps.Evidence here.
-func serveDeps(ctx context.Context, cfg *config.Config, db *sqlite.DB) (botslack.Deps, error) {
+func serveDeps(ctx context.Context, cfg *config.Config, db *store) (botslack.Deps, error) {
 	d := botslack.Deps{
-		Cases:    sqlite.NewCaseService(db),
-		Sites:    sqlite.NewSiteService(db),
-		Events:   sqlite.NewEventService(db),
-		Dedup:    sqlite.NewDedupService(db),
-		Findings: sqlite.NewFindingService(db),
+		Cases:    db.Cases,
+		Sites:    db.Sites,
+		Events:   db.Events,
+		Dedup:    db.Dedup,
+		Findings: db.Findings,
 	}
 	for i := range cfg.Sites {
 		if err := d.Sites.UpsertSite(ctx, &cfg.Sites[i]); err != nil {
 			return d, fmt.Errorf("serve: load site %q: %w", cfg.Sites[i].Name, err)
 		}
 	}
-	sessions := sqlite.NewSessionService(db)
+	sessions := db.Sessions
 	d.Diagnoser = flows.NewEngine(nil, flows.Services{Cases: d.Cases, Sessions: sessions, Events: d.Events, Sites: d.Sites,
-		Findings: d.Findings, Probes: sqlite.NewProbeService(db)})
-	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: sqlite.NewProbeService(db),
-		Evidence: sqlite.NewEvidenceService(db), Findings: d.Findings, Sites: d.Sites,
+		Findings: d.Findings, Probes: db.Probes})
+	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: db.Probes,
+		Evidence: db.Evidence, Findings: d.Findings, Sites: d.Sites,
 		Graph: flowGraph}
 	d.Evidence = newEvidenceIntake(db, cfg.Evidence.MaxUploadBytes)
 	d.Exporter = bot.ExportFunc(func(ctx context.Context, caseID int64, w io.Writer) (string, error) {

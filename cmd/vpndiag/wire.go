@@ -7,7 +7,6 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/evidence"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 // evidenceIntake attaches files to cases: redaction, analysis against the
@@ -20,12 +19,11 @@ type evidenceIntake struct {
 }
 
 // newEvidenceIntake wires evidence analysis to the store.
-func newEvidenceIntake(db *sqlite.DB, maxBytes int64) *evidenceIntake {
+func newEvidenceIntake(db *store, maxBytes int64) *evidenceIntake {
 	return &evidenceIntake{
-		svc: &evidence.Service{Evidence: sqlite.NewEvidenceService(db), Findings: sqlite.NewFindingService(db),
-			Events: sqlite.NewEventService(db), MaxBytes: maxBytes},
-		cases: sqlite.NewCaseService(db),
-		sites: sqlite.NewSiteService(db),
+		svc:   &evidence.Service{Evidence: db.Evidence, Findings: db.Findings, Events: db.Events, MaxBytes: maxBytes},
+		cases: db.Cases,
+		sites: db.Sites,
 	}
 }
 

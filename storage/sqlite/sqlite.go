@@ -352,12 +352,42 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	sort.Strings(names)
+	if err := db.refuseNewer(ctx, names); err != nil {
+		return err
+	}
 	for _, name := range names {
 		if err := db.migrateFile(ctx, name); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// refuseNewer returns an EUNAVAILABLE error, before anything is written,
+// when the database records a migration this binary does not know: a newer
+// vpndiag migrated it, and this one would misread it.
+func (db *DB) refuseNewer(ctx context.Context, names []string) error {
+	known := map[string]bool{}
+	for _, n := range names {
+		known[n] = true
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT name FROM migrations ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		if !known[name] {
+			return vpndiag.Errorf(vpndiag.EUNAVAILABLE,
+				"Database %s has schema migration %s, which this vpndiag (%s) does not know: a newer vpndiag migrated it. Upgrade vpndiag; nothing was changed.",
+				db.path(), strings.TrimPrefix(name, "migration/"), vpndiag.Version)
+		}
+	}
+	return rows.Err()
 }
 
 // migrateFile applies one migration unless it is recorded already.

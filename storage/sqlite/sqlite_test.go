@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -288,5 +289,30 @@ func TestDB_Memory(t *testing.T) {
 	got, err := sqlite.NewCaseService(db).FindCaseByMarker(context.Background(), c.Marker)
 	if err != nil || got.ID != c.ID {
 		t.Fatalf("FindCaseByMarker = %+v, %v", got, err)
+	}
+}
+
+// TestDB_Open_NewerSchema: a database migrated by a newer vpndiag is refused
+// with a clear error, and nothing is written to it.
+func TestDB_Open_NewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vpndiag.db")
+	db := MustOpenDBAt(t, path)
+	if _, err := db.SQL().Exec(`INSERT INTO migrations (name, applied_at) VALUES ('migration/99999_future.sql', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := sqlite.NewDB(path)
+	err = again.Open()
+	again.Close()
+	wantCode(t, err, vpndiag.EUNAVAILABLE)
+	if msg := vpndiag.ErrorMessage(err); !strings.Contains(msg, "99999_future.sql") || !strings.Contains(msg, "Upgrade vpndiag") {
+		t.Fatalf("message = %q", msg)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the refused open changed the file (%v)", err)
 	}
 }
