@@ -93,7 +93,9 @@ func (l *Local) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.
 	if err != nil {
 		return nil, err
 	}
-	run := func(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult { return d.Run(ctx, req, parsed) }
+	run := func(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+		return d.Run(ctx, req, parsed)
+	}
 	if fn, ok := l.Funcs[req.Kind]; ok {
 		run = fn
 	}
