@@ -86,6 +86,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(MaxMessageSize)
-	c := &conn{hub: h, ws: ws, name: t.Name, tokenID: t.ID, hash: hash, siteID: t.SiteID, remote: r.RemoteAddr, done: make(chan struct{})}
+	c := &conn{hub: h, ws: ws, name: t.Name, tokenID: t.ID, hash: hash, siteID: t.SiteID, remote: r.RemoteAddr, done: make(chan struct{}),
+		msgs: newBucket(RelayMessagesPerSecond, RelayMessageBurst), bytes: newBucket(RelayBytesPerSecond, RelayByteBurst)}
 	c.serve(r.Context())
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -25,6 +26,11 @@ type conn struct {
 	done      chan struct{} // closed when the link ends
 	closeOnce sync.Once
 	reason    string
+
+	// msgs and bytes rate-limit the relay's results and sample batches;
+	// throttled counts the messages that had to wait.
+	msgs, bytes *bucket
+	throttled   atomic.Int64
 
 	mu            sync.Mutex
 	lastHeartbeat time.Time
@@ -60,7 +66,7 @@ func (c *conn) serve(ctx context.Context) {
 	defer cancel()
 	// The relay speaks first.
 	hctx, hcancel := context.WithTimeout(ctx, 10*time.Second)
-	m, err := c.read(hctx)
+	m, _, err := c.read(hctx)
 	hcancel()
 	if err != nil || m.Type != TypeHello {
 		h.log().Warn("relay: no hello", "relay", c.name, "err", err)
@@ -82,13 +88,14 @@ func (c *conn) serve(ctx context.Context) {
 		return
 	}
 	h.log().Info("relay connected", "relay", c.name, "site", site, "remote", c.remote, "version", hello.Version)
+	go h.stopUnknownMonitors(c.name, hello.Monitors)
 
 	go c.heartbeats(ctx)
 	dead := DeadAfter(max(hello.HeartbeatInterval, 100*time.Millisecond))
 	dead = min(dead, DeadAfter(30*time.Second))
 	for {
 		rctx, rcancel := context.WithTimeout(ctx, dead)
-		m, err := c.read(rctx)
+		m, size, err := c.read(rctx)
 		expired := rctx.Err() != nil && ctx.Err() == nil
 		rcancel()
 		if err != nil {
@@ -111,8 +118,14 @@ func (c *conn) serve(ctx context.Context) {
 			c.running = m.Heartbeat.Running
 			c.mu.Unlock()
 		case TypeResult:
+			if !c.throttle(ctx, size) {
+				return
+			}
 			h.handleResult(ctx, c, m.Result)
 		case TypeSamples:
+			if !c.throttle(ctx, size) {
+				return
+			}
 			h.handleSamples(ctx, c, m.Samples)
 		case TypeHello:
 			h.mu.Lock()
@@ -135,16 +148,38 @@ type protocolError struct{ err error }
 
 func (e *protocolError) Error() string { return e.err.Error() }
 
-func (c *conn) read(ctx context.Context) (*Message, error) {
+// read reads and decodes one message, and returns its size.
+func (c *conn) read(ctx context.Context) (*Message, int, error) {
 	_, b, err := c.ws.Read(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	m, err := Decode(b)
 	if err != nil {
-		return nil, &protocolError{err}
+		return nil, len(b), &protocolError{err}
 	}
-	return m, nil
+	return m, len(b), nil
+}
+
+// throttle waits until the relay's rate limits allow one more message of
+// size bytes; false when the link ended meanwhile.
+func (c *conn) throttle(ctx context.Context, size int) bool {
+	now := c.hub.now()
+	wait := max(c.msgs.take(now, 1), c.bytes.take(now, float64(size)))
+	if wait <= 0 {
+		return true
+	}
+	c.throttled.Add(1)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-c.done:
+		return false
+	}
 }
 
 // heartbeats sends the hub's heartbeats and re-checks the token each time,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/listen"
 )
 
 // DefaultHeartbeat is how often each side sends a heartbeat; a link silent
@@ -26,11 +27,12 @@ type Hub struct {
 	Tokens vpndiag.RelayTokenService
 	// Results stores results and keep-alive samples; nil stores nothing.
 	Results vpndiag.ProbeService
-	// Sites names the site of each relay (status, "site:NAME" requests);
-	// nil shows site IDs only.
+	// Sites names the site of each relay in its status; nil shows site IDs
+	// only. Requests are routed by site ID (ProbeRequest.SiteID).
 	Sites vpndiag.SiteService
-	// Cases, when set, lets keep-alive samples in only for cases of the
-	// relay's site.
+	// Cases, when set, also checks that a keep-alive sample's case is of
+	// the relay's site (samples are accepted only for monitors this hub
+	// started on that relay in any case).
 	Cases vpndiag.CaseService
 	// Logger receives connection events and internal detail; nil discards.
 	Logger *slog.Logger
@@ -41,12 +43,17 @@ type Hub struct {
 	// Refusals, when set, counts and logs (rate-limited) every refused
 	// connection attempt; nil logs each at Warn through Logger.
 	Refusals Refuser
+	// MonitorLifetime is how long a keep-alive monitor the hub started
+	// runs before the hub stops it; 0 means DefaultMonitorLifetime.
+	MonitorLifetime time.Duration
 
-	mu      sync.Mutex
-	relays  map[string]*relayState // by relay name
-	jobs    map[string]*job        // by job ID
-	batches map[string]time.Time   // stored sample batches, "relay/batch"
-	closed  bool
+	mu       sync.Mutex
+	relays   map[string]*relayState // by relay name
+	jobs     map[string]*job        // by wire job ID
+	batches  map[string]time.Time   // stored sample batches, "relay/batch"
+	monitors map[monitorKey]*monitor
+	closed   bool
+	drops    listen.RateLog // dropped results and samples, logged rate-limited
 }
 
 // relayState is what the hub knows of one relay, connected or not.
@@ -62,7 +69,11 @@ type relayState struct {
 
 // job is a probe sent to a relay.
 type job struct {
-	req    vpndiag.ProbeRequest
+	// req is the request as sent, with the hub's wire job ID.
+	req vpndiag.ProbeRequest
+	// ref is the caller's ID of the request, under which the result is
+	// stored and returned (the wire ID when the caller gave none).
+	ref    string
 	relay  string
 	conn   *conn
 	result chan *vpndiag.ProbeResult // buffered 1; receives the first result
@@ -99,5 +110,16 @@ func (h *Hub) init() {
 		h.relays = map[string]*relayState{}
 		h.jobs = map[string]*job{}
 		h.batches = map[string]time.Time{}
+		h.monitors = map[monitorKey]*monitor{}
 	}
+}
+
+// dropped logs (rate-limited) a result or sample batch the hub refused.
+func (h *Hub) dropped(msg string, args ...any) {
+	h.mu.Lock()
+	if h.drops.Log == nil {
+		h.drops.Log = h.log()
+	}
+	h.mu.Unlock()
+	h.drops.Warn(msg, args...)
 }
