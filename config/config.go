@@ -92,6 +92,12 @@ type Hub struct {
 	// OperatorToken lets `vpndiag probe --relay` run a probe through a
 	// connected relay; empty disables that endpoint. Env: VPNDIAG_OPERATOR_TOKEN.
 	OperatorToken string `yaml:"operator_token"`
+	// MaxConnections caps the hub's concurrent connections (relays, operator
+	// requests and anything else that dials the port); more are closed at
+	// once. 0 (default) means a quarter of the process's open-file limit, so
+	// that a flood of the hub port leaves Slack, /healthz and the database
+	// their descriptors.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Evidence configures uploads.
@@ -270,6 +276,9 @@ func (c *Config) Validate() error {
 		}
 		if (c.Hub.TLSCert == "") != (c.Hub.TLSKey == "") {
 			add("hub.tls_cert and hub.tls_key: set both or neither")
+		}
+		if c.Hub.MaxConnections < 0 {
+			add("hub.max_connections: %d must be 0 (a quarter of the open-file limit) or more", c.Hub.MaxConnections)
 		}
 		if c.Hub.OperatorToken != "" && len(c.Hub.OperatorToken) < 16 {
 			add("hub.operator_token: at least 16 characters")

@@ -60,7 +60,6 @@ const maxStepProbes = 16
 func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step, ts, actor string) (*vpndiag.Step, error) {
 	results := make([]*vpndiag.ProbeResult, len(step.Probes))
 	errs := make([]error, len(step.Probes))
-	relayName := b.relayOf(ctx, cs)
 	var wg sync.WaitGroup
 	// A step's probes run at once (a connectivity sweep is six): the step
 	// takes as long as its slowest probe, not the sum of rounds. The relay's
@@ -74,8 +73,9 @@ func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Ste
 			if req.CaseID == 0 {
 				req.CaseID = cs.ID
 			}
-			if req.Relay == "" {
-				req.Relay = relayName
+			if req.Relay == "" && req.SiteID == 0 {
+				// The hub routes by site: a relay of the case's site.
+				req.SiteID = cs.SiteID
 			}
 			results[i], errs[i] = b.probeRetrying(ctx, req, notice)
 		})
@@ -106,20 +106,6 @@ func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Ste
 		b.log.Warn("slack: probe results not shown", "case", cs.Marker, "error", err)
 	}
 	return next, nil
-}
-
-// relayOf names the relays of the case's site ("site:NAME") for probe
-// requests that name none; "" when the case has no site.
-func (b *Bot) relayOf(ctx context.Context, cs *vpndiag.Case) string {
-	if cs.SiteID == 0 {
-		return ""
-	}
-	s, err := b.deps.Sites.FindSiteByID(ctx, cs.SiteID)
-	if err != nil {
-		b.log.Warn("slack: site of case", "case", cs.Marker, "error", err)
-		return ""
-	}
-	return "site:" + s.Name
 }
 
 // Retry bounds of a probe whose relay is unavailable.

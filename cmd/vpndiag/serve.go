@@ -15,6 +15,7 @@ import (
 	"github.com/vpndiag/vpndiag/bundle"
 	"github.com/vpndiag/vpndiag/config"
 	"github.com/vpndiag/vpndiag/flows"
+	"github.com/vpndiag/vpndiag/internal/listen"
 	"github.com/vpndiag/vpndiag/metrics"
 	"github.com/vpndiag/vpndiag/relay"
 )
@@ -28,7 +29,7 @@ SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET) serving /slack/commands,
 /healthz in both modes. Set SLACK_API_URL to point the bot at another Slack
 API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG)")
-	listen := fs.String("listen", "", "HTTP listen address (overrides slack.listen)")
+	listenAddr := fs.String("listen", "", "HTTP listen address (overrides slack.listen)")
 	dbPath := fs.String("db", "", "database: SQLite file or postgres:// URL (overrides db)")
 	logOpts := logFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -41,11 +42,11 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		if _, _, err := net.SplitHostPort(*listen); err != nil {
-			return usageError(fmt.Sprintf("serve: --listen %q is not host:port", *listen))
+	if *listenAddr != "" {
+		if _, _, err := net.SplitHostPort(*listenAddr); err != nil {
+			return usageError(fmt.Sprintf("serve: --listen %q is not host:port", *listenAddr))
 		}
-		cfg.Slack.Listen = *listen
+		cfg.Slack.Listen = *listenAddr
 	}
 	if *dbPath != "" {
 		cfg.DB = *dbPath
@@ -98,10 +99,15 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		}
 		hmux.Handle(relay.ProbePath, op)
 		hmux.Handle(relay.RelaysPath, op)
-		if hubLn, err = net.Listen("tcp", cfg.Hub.Listen); err != nil {
+		raw, err := net.Listen("tcp", cfg.Hub.Listen)
+		if err != nil {
 			return fmt.Errorf("serve: cannot listen on %s for relays (change hub.listen): %w", cfg.Hub.Listen, errors.Unwrap(err))
 		}
-		hubSrv = &http.Server{Handler: hmux, ReadHeaderTimeout: 10 * time.Second}
+		lim := listen.Limit(raw, cfg.Hub.MaxConnections, "hub", log)
+		hub.Refusals, op.Refusals = lim, lim
+		hubLn = lim
+		hubSrv = listen.Server(hmux, log)
+		log.Info("vpndiag serve: relay hub connection cap", "max_connections", lim.Max(), "descriptor_limit", listen.DescriptorLimit())
 	}
 
 	b, err := botslack.New(botslack.FromConfig(cfg), deps)
@@ -129,11 +135,12 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		mux.Handle(botslack.PathInteractions, met.HTTP("interactions", true, h))
 		mux.Handle(botslack.PathEvents, met.HTTP("events", true, h))
 	}
-	ln, err := net.Listen("tcp", cfg.Slack.Listen)
+	raw, err := net.Listen("tcp", cfg.Slack.Listen)
 	if err != nil {
 		return fmt.Errorf("serve: cannot listen on %s (choose another with --listen): %w", cfg.Slack.Listen, errors.Unwrap(err))
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	ln := listen.Limit(raw, 0, "http", log)
+	srv := listen.Server(mux, log)
 	errc := make(chan error, 3)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

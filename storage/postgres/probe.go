@@ -139,8 +139,17 @@ func findProbeResults(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.Pro
 
 // addKeepaliveSamples inserts samples for caseID.
 func addKeepaliveSamples(ctx context.Context, tx *Tx, caseID int64, samples []vpndiag.KeepaliveSample) error {
-	if err := requireCase(ctx, tx, caseID); err != nil {
+	// The case's row lock serialises batches of one case on every replica,
+	// so two batches cannot both pass the cap.
+	if err := lockCase(ctx, tx, caseID); err != nil {
 		return err
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM keepalive_samples WHERE case_id = $1`, caseID).Scan(&n); err != nil {
+		return runtimeError(err)
+	}
+	if n+len(samples) > vpndiag.MaxKeepaliveSamplesPerCase {
+		return vpndiag.Errorf(vpndiag.ETOOLARGE, "Case %d holds %d keep-alive samples; %d more would pass the cap of %d.", caseID, n, len(samples), vpndiag.MaxKeepaliveSamplesPerCase)
 	}
 	rows := make([][]any, len(samples))
 	for i, s := range samples {

@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 		{"FindingService", testFindingService},
 		{"ProbeService_Results", testProbeService_Results},
 		{"ProbeService_Keepalive", testProbeService_Keepalive},
+		{"ProbeService_KeepaliveCap", testProbeService_KeepaliveCap},
 		{"RelayTokenService", testRelayTokenService},
 		{"SessionService_CreateFind", testSessionService_CreateFind},
 		{"SessionService_ApplyTransition", testSessionService_ApplyTransition},

@@ -1,0 +1,176 @@
+package main_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	botslack "github.com/vpndiag/vpndiag/bot/slack"
+	"github.com/vpndiag/vpndiag/bot/slack/slackfake"
+)
+
+// hubAddr is the relay hub's address from serve's log.
+func hubAddr(t *testing.T, s *server) string {
+	t.Helper()
+	m := regexp.MustCompile(`hub_addr=(127\.0\.0\.1:[0-9]+)`).FindStringSubmatch(s.stderr())
+	if m == nil {
+		t.Fatalf("no hub address in the log:\n%s", s.stderr())
+	}
+	return m[1]
+}
+
+// signedHelp posts a signed `/vpn-diagnose help` to serve and returns the
+// status (0 when the request failed).
+func signedHelp(addr, secret string) (int, error) {
+	body := []byte("command=%2Fvpn-diagnose&text=help&user_id=U1&channel_id=C1&trigger_id=1.2.3")
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+botslack.PathCommands, strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req.Header.Set(botslack.HeaderTimestamp, ts)
+	req.Header.Set(botslack.HeaderSignature, botslack.SignatureHeader(secret, ts, body))
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// healthz gets /healthz on a fresh connection; 0 when it failed.
+func healthz(addr string) (int, error) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + addr + "/healthz")
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// A client without credentials floods the relay hub of a bot limited to
+// 256 open files: 500 connections that each send a refused upgrade request
+// and then hold the connection. The hub closes every one of them at once
+// (Connection: close after a refusal, or the connection cap), /healthz and
+// signed Slack commands are answered throughout, and a connection idle after
+// an operator request is closed after the idle timeout (≤ 30 s).
+//
+// Before the fix (only a header timeout on the hub) the 500 connections
+// stayed open, the process ran out of descriptors, and /healthz and Slack
+// commands failed.
+func TestServeSurvivesHubFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 30 s (the idle timeout)")
+	}
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("prlimit (util-linux) is not installed")
+	}
+	fake := slackfake.New(t)
+	const secret, operator = "flood-test-secret", "operator-token-0123456789"
+	dir := t.TempDir()
+	cfg := writeFile(t, "vpndiag.yaml", "slack:\n  mode: http\nhub:\n  listen: 127.0.0.1:0\n  operator_token: "+operator+"\n")
+	s := startServeUnder(t, []string{"prlimit", "--nofile=256:256"},
+		[]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--db", dir + "/vpndiag.db"},
+		"SLACK_BOT_TOKEN="+slackfake.BotToken, "SLACK_SIGNING_SECRET="+secret, "SLACK_API_URL="+fake.APIURL())
+	hub := hubAddr(t, s)
+
+	// One connection that made an authorised operator request and then
+	// idles: closed by the idle timeout.
+	idle, err := net.Dial("tcp", hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	fmt.Fprintf(idle, "GET /relay/v1/relays HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer %s\r\n\r\n", operator)
+	idleStart := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("operator request: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	idleClosed := make(chan time.Duration, 1)
+	go func() {
+		_ = idle.SetReadDeadline(time.Now().Add(45 * time.Second))
+		_, _ = io.Copy(io.Discard, idle)
+		idleClosed <- time.Since(idleStart)
+	}()
+
+	// The flood.
+	const n = 500
+	start := time.Now()
+	var (
+		mu     sync.Mutex
+		closed []time.Duration
+		open   int
+		conns  []net.Conn
+	)
+	var wg sync.WaitGroup
+	for range n {
+		c, err := net.Dial("tcp", hub)
+		if err != nil {
+			t.Fatalf("dial %d: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+		wg.Go(func() {
+			_, _ = fmt.Fprint(c, "GET /relay/v1/connect HTTP/1.1\r\nHost: hub\r\nConnection: keep-alive\r\n\r\n")
+			_ = c.SetReadDeadline(time.Now().Add(40 * time.Second))
+			_, err := io.Copy(io.Discard, c)
+			mu.Lock()
+			defer mu.Unlock()
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				open++
+				return
+			}
+			closed = append(closed, time.Since(start))
+		})
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+
+	// While the hub is flooded, health and Slack are answered.
+	for i := range 5 {
+		if code, err := healthz(s.addr); code != 200 {
+			t.Errorf("/healthz during the flood (try %d): %d %v", i+1, code, err)
+		}
+		if code, err := signedHelp(s.addr, secret); code != 200 {
+			t.Errorf("signed Slack command during the flood (try %d): %d %v", i+1, code, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	wg.Wait()
+	var last time.Duration
+	for _, d := range closed {
+		last = max(last, d)
+	}
+	t.Logf("%d flood connections closed by the hub, the last after %s; %d still open after 40 s", len(closed), last.Round(time.Millisecond), open)
+	if open > 0 {
+		t.Errorf("%d of %d refused connections still open after 40 s", open, n)
+	}
+	if last > 5*time.Second {
+		t.Errorf("the last refused connection was closed after %s, want at once", last)
+	}
+	d := <-idleClosed
+	t.Logf("idle connection after an operator request closed after %s", d.Round(time.Millisecond))
+	if d < 25*time.Second || d > 35*time.Second {
+		t.Errorf("idle connection closed after %s, want the 30 s idle timeout", d)
+	}
+	if !strings.Contains(s.stderr(), "connection refused") && !strings.Contains(s.stderr(), "no bearer token") {
+		t.Errorf("no refusal logged:\n%s", s.stderr())
+	}
+	if c := strings.Count(s.stderr(), "msg=\"connection refused\""); c > 10 {
+		t.Errorf("%d refusal lines for one flood; want them rate-limited", c)
+	}
+}
