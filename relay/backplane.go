@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"time"
 
 	"github.com/vpndiag/vpndiag"
 )
@@ -72,4 +73,110 @@ func (r *Replicated) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpn
 		return r.Hub.Probe(ctx, req)
 	}
 	return r.Backplane.Forward(ctx, req)
+}
+
+// MonitorRecord is a keep-alive monitor a hub started on a relay, as the
+// replicas share it.
+type MonitorRecord struct {
+	// Relay and Name identify the monitor.
+	Relay, Name string
+	// CaseID is the case its samples belong to.
+	CaseID int64
+	// Expires is when it is stopped (or, once Stopped, when its samples
+	// stop being accepted).
+	Expires time.Time
+	// Stopped is set once a stop was sent.
+	Stopped bool
+}
+
+// MonitorStore shares the keep-alive monitors between replicas. A relay's
+// monitors run on the relay and stream their samples over its link, so the
+// replica holding the link owns them: it accepts their samples, and stops
+// them when they expire. When the link moves to another replica (the first
+// one died), that replica adopts them from the store and carries on, instead
+// of stopping them as monitors it never started.
+type MonitorStore interface {
+	// SaveMonitor records m, owned by this replica.
+	SaveMonitor(ctx context.Context, m MonitorRecord) error
+	// DeleteMonitor forgets a monitor.
+	DeleteMonitor(ctx context.Context, relay, name string) error
+	// FindMonitors returns the monitors recorded for relay, and makes
+	// this replica their owner.
+	FindMonitors(ctx context.Context, relay string) ([]MonitorRecord, error)
+}
+
+// shareMonitor saves (or, with gone, deletes) m in the MonitorStore, in the
+// background: h.mu is held, and the store is a database. The writes of one
+// hub go out in order.
+func (h *Hub) shareMonitor(m *monitor, gone bool) {
+	if h.Monitors == nil {
+		return
+	}
+	rec := MonitorRecord{Relay: m.key.relay, Name: m.key.name, CaseID: m.caseID, Expires: m.expires, Stopped: m.stopped}
+	h.monitorQueue = append(h.monitorQueue, monitorWrite{rec: rec, gone: gone})
+	if !h.monitorWriting {
+		h.monitorWriting = true
+		go h.writeMonitors()
+	}
+}
+
+// monitorWrite is one pending MonitorStore write.
+type monitorWrite struct {
+	rec  MonitorRecord
+	gone bool
+}
+
+// writeMonitors drains the queue of MonitorStore writes.
+func (h *Hub) writeMonitors() {
+	for {
+		h.mu.Lock()
+		q := h.monitorQueue
+		h.monitorQueue = nil
+		if len(q) == 0 {
+			h.monitorWriting = false
+			h.mu.Unlock()
+			return
+		}
+		h.mu.Unlock()
+		for _, w := range q {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			var err error
+			if w.gone {
+				err = h.Monitors.DeleteMonitor(ctx, w.rec.Relay, w.rec.Name)
+			} else {
+				err = h.Monitors.SaveMonitor(ctx, w.rec)
+			}
+			cancel()
+			if err != nil {
+				h.log().Warn("relay: share keep-alive monitor", "relay", w.rec.Relay, "monitor", w.rec.Name, "err", err)
+			}
+		}
+	}
+}
+
+// adoptMonitors takes over the shared monitors of a relay whose link this
+// hub now holds: they are this hub's from now on.
+func (h *Hub) adoptMonitors(relayName string) {
+	if h.Monitors == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	recs, err := h.Monitors.FindMonitors(ctx, relayName)
+	cancel()
+	if err != nil {
+		h.log().Warn("relay: adopt keep-alive monitors", "relay", relayName, "err", err)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.init()
+	for _, r := range recs {
+		k := monitorKey{r.Relay, r.Name}
+		if h.monitors[k] == nil {
+			h.monitors[k] = &monitor{key: k, caseID: r.CaseID, expires: r.Expires, stopped: r.Stopped}
+		}
+	}
+	if len(recs) > 0 {
+		h.log().Info("relay: keep-alive monitors taken over", "relay", relayName, "monitors", len(recs))
+	}
 }

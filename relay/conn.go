@@ -76,6 +76,8 @@ func (c *conn) serve(ctx context.Context) {
 	hello := *m.Hello
 	site := h.siteName(ctx, c.siteID)
 	c.lastHeartbeat = h.now()
+	// Monitors another replica started on this relay are ours from now on.
+	h.adoptMonitors(c.name)
 	// Registered before the hub's hello, so that a relay that has its
 	// answer can be sent jobs.
 	h.register(c, hello, site)

@@ -47,13 +47,21 @@ type Hub struct {
 	// runs before the hub stops it; 0 means DefaultMonitorLifetime.
 	MonitorLifetime time.Duration
 
+	// Monitors shares the keep-alive monitors this hub starts with the
+	// other replicas of the bot (see MonitorStore); nil keeps them here.
+	Monitors MonitorStore
+
 	mu       sync.Mutex
 	relays   map[string]*relayState // by relay name
 	jobs     map[string]*job        // by wire job ID
 	batches  map[string]time.Time   // stored sample batches, "relay/batch"
 	monitors map[monitorKey]*monitor
 	closed   bool
-	drops    listen.RateLog // dropped results and samples, logged rate-limited
+	// monitorQueue holds MonitorStore writes in order; monitorWriting is
+	// set while a goroutine drains it.
+	monitorQueue   []monitorWrite
+	monitorWriting bool
+	drops          listen.RateLog // dropped results and samples, logged rate-limited
 }
 
 // relayState is what the hub knows of one relay, connected or not.

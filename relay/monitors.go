@@ -72,6 +72,7 @@ func (h *Hub) startedMonitor(c *conn, r *vpndiag.ProbeRequest) {
 		return
 	}
 	h.monitors[k] = &monitor{key: k, caseID: r.CaseID, expires: h.now().Add(h.monitorLifetime())}
+	h.shareMonitor(h.monitors[k], false)
 }
 
 // monitorResult updates the monitors with the result of a monitor job.
@@ -88,9 +89,11 @@ func (h *Hub) monitorResult(c *conn, req *vpndiag.ProbeRequest, res *vpndiag.Pro
 	case "start":
 		if res.Outcome != vpndiag.OutcomeOK {
 			delete(h.monitors, m.key)
+			h.shareMonitor(m, true)
 		}
 	case "stop":
 		m.stopped, m.expires = true, h.now().Add(monitorGrace)
+		h.shareMonitor(m, false)
 	}
 }
 
@@ -105,9 +108,11 @@ func (h *Hub) expireMonitors(now time.Time) []*monitor {
 		}
 		if m.stopped {
 			delete(h.monitors, k)
+			h.shareMonitor(m, true)
 			continue
 		}
 		m.stopped, m.expires = true, now.Add(monitorGrace)
+		h.shareMonitor(m, false)
 		out = append(out, m)
 	}
 	return out

@@ -36,6 +36,7 @@ func startReplica(tb testing.TB, db *postgres.DB, cert tls.Certificate) *replica
 		Sites: postgres.NewSiteService(db), Cases: postgres.NewCaseService(db), Heartbeat: 200 * time.Millisecond}
 	bp := postgres.NewBackplane(db)
 	bp.Held, bp.Probe, bp.Lease = hub.Held, hub.Probe, 2*time.Second
+	hub.Monitors = bp
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -145,6 +146,32 @@ func TestReplicas_ProbeThroughPostgres(t *testing.T) {
 		t.Fatalf("probe of an unknown relay: %v after %v", err, time.Since(start))
 	}
 
+	// A keep-alive monitor started from B runs on the relay, its samples
+	// flowing in through A.
+	res, err = probe(b, vpndiag.ProbeRequest{CaseID: c.ID, Kind: vpndiag.ProbeKeepalive, Target: "127.0.0.1", Relay: "hq-1",
+		Params: map[string]string{agent.ParamMonitor: "start", agent.ParamMonitorName: "ka-hq", agent.ParamMonitorInterval: "1s"}})
+	if err != nil || res.Outcome != vpndiag.OutcomeOK {
+		t.Fatalf("monitor start through B = %+v, %v", res, err)
+	}
+	samples := func(n int) int {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ss, err := postgres.NewProbeService(db).FindKeepaliveSamples(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ss) >= n {
+				return len(ss)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d keep-alive samples stored, want %d", len(ss), n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	before := samples(2)
+
 	// Replica A goes away: the relay comes back through the balancer to B.
 	lb.SetBackends(b.addr)
 	gone := time.Now()
@@ -155,6 +182,12 @@ func TestReplicas_ProbeThroughPostgres(t *testing.T) {
 		t.Fatal("the relay did not reconnect to B within 5 s")
 	}
 	t.Logf("relay reconnected to B %v after A stopped", time.Since(gone))
+	// B took the monitor over: it keeps running and its samples are stored.
+	samples(before + 3)
+	var owner string
+	if err := db.Pool().QueryRow(ctx, `SELECT owner FROM relay_monitors WHERE relay = 'hq-1' AND name = 'ka-hq'`).Scan(&owner); err != nil || owner != b.bp.ID {
+		t.Fatalf("monitor owner = %q, %v; want replica B %s", owner, err, b.bp.ID)
+	}
 	res, err = probe(b, vpndiag.ProbeRequest{ID: "job-b-3", CaseID: c.ID, Kind: vpndiag.ProbeTCP, Target: target, Relay: "hq-1", Timeout: 3 * time.Second})
 	if err != nil || res.Outcome != vpndiag.OutcomeOK {
 		t.Fatalf("probe on B after the move = %+v, %v", res, err)

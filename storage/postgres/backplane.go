@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/relay"
 )
 
 // Replicas.
@@ -36,6 +37,12 @@ const (
 
 // DefaultLease is how long a replica's heartbeat stays valid.
 const DefaultLease = 5 * time.Second
+
+// Ensure the backplane is what the relay hub needs.
+var (
+	_ relay.Backplane    = (*Backplane)(nil)
+	_ relay.MonitorStore = (*Backplane)(nil)
+)
 
 // Backplane is one replica's link to the others; see above. Set the fields,
 // then call Run; Forward works once Run has started.
@@ -430,4 +437,45 @@ func (b *Backplane) Replicas(ctx context.Context) (map[string]int, error) {
 		out[id] = n
 	}
 	return out, rows.Err()
+}
+
+// SaveMonitor records a monitor started (or stopped) by this replica,
+// which owns it.
+func (b *Backplane) SaveMonitor(ctx context.Context, m relay.MonitorRecord) error {
+	_, err := b.DB.pool.Exec(ctx, `INSERT INTO relay_monitors (relay, name, case_id, expires, stopped, owner)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (relay, name) DO UPDATE SET case_id = excluded.case_id,
+		expires = excluded.expires, stopped = excluded.stopped, owner = excluded.owner`,
+		m.Relay, m.Name, m.CaseID, micro(m.Expires), m.Stopped, b.ID)
+	if err != nil {
+		return fmt.Errorf("backplane: save monitor: %w", runtimeError(err))
+	}
+	return nil
+}
+
+// DeleteMonitor forgets a monitor.
+func (b *Backplane) DeleteMonitor(ctx context.Context, relayName, name string) error {
+	if _, err := b.DB.pool.Exec(ctx, `DELETE FROM relay_monitors WHERE relay = $1 AND name = $2`, relayName, name); err != nil {
+		return fmt.Errorf("backplane: delete monitor: %w", runtimeError(err))
+	}
+	return nil
+}
+
+// FindMonitors returns the relay's monitors and makes this replica their
+// owner: the replica that holds a relay's link owns its monitors.
+func (b *Backplane) FindMonitors(ctx context.Context, relayName string) ([]relay.MonitorRecord, error) {
+	rows, err := b.DB.pool.Query(ctx, `UPDATE relay_monitors SET owner = $2 WHERE relay = $1
+		RETURNING relay, name, case_id, expires, stopped`, relayName, b.ID)
+	if err != nil {
+		return nil, fmt.Errorf("backplane: find monitors: %w", runtimeError(err))
+	}
+	ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (relay.MonitorRecord, error) {
+		var m relay.MonitorRecord
+		err := row.Scan(&m.Relay, &m.Name, &m.CaseID, &m.Expires, &m.Stopped)
+		m.Expires = m.Expires.UTC()
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backplane: find monitors: %w", runtimeError(err))
+	}
+	return ms, nil
 }
