@@ -18,6 +18,9 @@ type Health struct {
 	Checks map[string]Check
 	// Timeout bounds each check; default 2 s.
 	Timeout time.Duration
+	// Info are facts /readyz reports under "info" without judging them
+	// (which database, this replica's role), each bounded by Timeout.
+	Info map[string]func(ctx context.Context) string
 }
 
 // Healthz answers 200 "ok" while the process serves HTTP.
@@ -53,10 +56,20 @@ func (h *Health) Readyz() http.Handler {
 				status[name] = "ok"
 			}
 		}
+		body := map[string]any{"ready": ready, "checks": status}
+		if len(h.Info) > 0 {
+			info := map[string]string{}
+			for name, f := range h.Info {
+				ctx, cancel := context.WithTimeout(r.Context(), timeout)
+				info[name] = f(ctx)
+				cancel()
+			}
+			body["info"] = info
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		json.NewEncoder(w).Encode(map[string]any{"ready": ready, "checks": status})
+		json.NewEncoder(w).Encode(body)
 	})
 }

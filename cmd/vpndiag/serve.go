@@ -18,6 +18,7 @@ import (
 	"github.com/vpndiag/vpndiag/internal/listen"
 	"github.com/vpndiag/vpndiag/metrics"
 	"github.com/vpndiag/vpndiag/relay"
+	"github.com/vpndiag/vpndiag/storage/postgres"
 )
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -70,6 +71,14 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	deps.Logger = log
 	deps.Diagnoser = met.Diagnoser(deps.Diagnoser)
 
+	// On PostgreSQL this process is one replica of several: the backplane
+	// keeps its lease and carries probes to the replica holding a relay.
+	var bp *postgres.Backplane
+	if db.PG != nil {
+		bp = postgres.NewBackplane(db.PG)
+		bp.Logger = log
+	}
+
 	// The hub relays dial into, and the operator endpoint beside it.
 	var hub *relay.Hub
 	var hubSrv *http.Server
@@ -78,6 +87,11 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		hub = &relay.Hub{Tokens: db.RelayTokens, Results: db.Probes,
 			Sites: deps.Sites, Cases: deps.Cases, Logger: log}
 		deps.Prober = met.Prober(hub)
+		if bp != nil {
+			hub.Monitors = bp
+			bp.Held, bp.Probe = hub.Held, hub.Probe
+			deps.Prober = met.Prober(&relay.Replicated{Hub: hub, Backplane: bp})
+		}
 		met.GaugeFunc("vpndiag_relays_connected", "Relays connected to the hub.", func() float64 {
 			st, err := hub.Relays(context.Background())
 			if err != nil {
@@ -116,6 +130,19 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	}
 	m.onClose(b.Close)
 
+	if bp != nil {
+		bctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			if err := bp.Run(bctx); err != nil {
+				log.Error("vpndiag serve: replica backplane", "err", err)
+			}
+			close(done)
+		}()
+		// Before the database closes: give up the lease and the relay
+		// links so that the other replicas take over at once.
+		m.onClose(func() error { cancel(); <-done; return nil })
+	}
 	health := &metrics.Health{Checks: map[string]metrics.Check{
 		"database": db.Ping,
 		"slack": func(context.Context) error {
@@ -124,6 +151,9 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 			}
 			return nil
 		},
+	}, Info: map[string]func(context.Context) string{
+		"database": func(context.Context) string { return db.Kind + " " + db.Where },
+		"replica":  func(ctx context.Context) string { return replicaRole(ctx, bp) },
 	}}
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", health.Healthz())
@@ -220,4 +250,18 @@ func serveDeps(ctx context.Context, cfg *config.Config, db *store) (botslack.Dep
 		return bundle.DefaultFileName(c.Marker), nil
 	})
 	return d, nil
+}
+
+// replicaRole says for /readyz what part this process plays: the only
+// instance (SQLite), or one replica of several and how many relay links it
+// holds.
+func replicaRole(ctx context.Context, bp *postgres.Backplane) string {
+	if bp == nil {
+		return "single instance (SQLite: run one vpndiag serve per database)"
+	}
+	live, err := bp.Replicas(ctx)
+	if err != nil {
+		return fmt.Sprintf("replica %s (the other replicas cannot be listed now: %v)", bp.ID, vpndiag.ErrorMessage(err))
+	}
+	return fmt.Sprintf("replica %s, one of %d live; holds %d relay link(s)", bp.ID, len(live), live[bp.ID])
 }
