@@ -41,6 +41,9 @@ const (
 type Operator struct {
 	// Hub runs the probes and knows the relays.
 	Hub *Hub
+	// Prober, when set, runs the probes instead of Hub: a Replicated
+	// prober reaches relays held by the other replicas of the bot.
+	Prober vpndiag.Prober
 	// TokenHash is HashToken of the operator token.
 	TokenHash string
 	// Refusals, when set, counts and logs refused requests (rate-limited);
@@ -191,7 +194,11 @@ func (o *Operator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 5*time.Second))
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
-		res, err := o.Hub.Probe(ctx, &req)
+		var prober vpndiag.Prober = o.Hub
+		if o.Prober != nil {
+			prober = o.Prober
+		}
+		res, err := prober.Probe(ctx, &req)
 		if err != nil {
 			code := http.StatusBadGateway
 			switch vpndiag.ErrorCode(err) {

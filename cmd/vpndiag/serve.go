@@ -108,6 +108,9 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		hmux := http.NewServeMux()
 		hmux.Handle(relay.Path, hub)
 		op := &relay.Operator{Hub: hub}
+		if bp != nil {
+			op.Prober = &relay.Replicated{Hub: hub, Backplane: bp}
+		}
 		if cfg.Hub.OperatorToken != "" {
 			op.TokenHash = relay.HashToken(cfg.Hub.OperatorToken)
 		}
