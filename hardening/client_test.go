@@ -253,7 +253,7 @@ type CaseState struct {
 // caseOf reads the case of channel from the database; ok false when none.
 func caseOf(db *sql.DB, channel string) (CaseState, bool, error) {
 	var c CaseState
-	err := db.QueryRow(`SELECT c.id, c.status, COALESCE(s.seq, -1) FROM cases c LEFT JOIN sessions s ON s.case_id = c.id WHERE c.channel_id = ? ORDER BY c.id DESC LIMIT 1`, channel).Scan(&c.ID, &c.Status, &c.Seq)
+	err := db.QueryRow(`SELECT c.id, c.status, COALESCE(s.seq, -1) FROM cases c LEFT JOIN sessions s ON s.case_id = c.id WHERE c.channel_id = $1 ORDER BY c.id DESC LIMIT 1`, channel).Scan(&c.ID, &c.Status, &c.Seq)
 	if err == sql.ErrNoRows {
 		return c, false, nil
 	}

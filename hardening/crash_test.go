@@ -2,6 +2,7 @@ package hardening_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -52,7 +53,12 @@ func newScripts(s *Slack, db *Serve, seed uint64) []*Script {
 // hold, and returns how many were checked.
 func checkAcked(t *testing.T, s *Serve, scripts []*Script) int {
 	t.Helper()
-	db := MustOpenDB(t, s.DB)
+	return checkAckedIn(t, MustOpenDB(t, s.DB), scripts)
+}
+
+// checkAckedIn is checkAcked on an open database (SQLite or PostgreSQL).
+func checkAckedIn(t *testing.T, db *sql.DB, scripts []*Script) int {
+	t.Helper()
 	n := 0
 	for _, sc := range scripts {
 		sc.mu.Lock()
@@ -66,7 +72,7 @@ func checkAcked(t *testing.T, s *Serve, scripts []*Script) int {
 		}
 		for _, a := range acks {
 			n++
-			if Count(t, db, "SELECT COUNT(*) FROM answers WHERE case_id = ? AND seq = ? AND source = 'user'", a.Case, a.Seq) != 1 {
+			if Count(t, db, "SELECT COUNT(*) FROM answers WHERE case_id = $1 AND seq = $2 AND source = 'user'", a.Case, a.Seq) != 1 {
 				t.Errorf("%s: the answer %q to step %d of case %d was acknowledged and is not stored once", sc.Channel, a.Key, a.Seq, a.Case)
 			}
 		}
