@@ -264,3 +264,70 @@ func tcpTarget(t *testing.T) string {
 	}()
 	return l.Addr().String()
 }
+
+// TestDatabaseDown stops PostgreSQL under a running `vpndiag serve`: a
+// slash command is answered 503 (so Slack delivers it again) and /readyz
+// fails naming the database; once the server is back the redelivery opens
+// the case, once, however often Slack retries.
+func TestDatabaseDown(t *testing.T) {
+	pg := testkit.StartPostgres(t)
+	url := pg.NewDatabase(t)
+	fake := slackfake.New(t)
+	srv := NewServe(t, fake, url, "slack:\n  mode: http\n  max_case_starts_per_user: -1\n")
+	srv.Start()
+	sl := NewSlack(t, fake, func() string { return srv.Addr })
+	ctx := context.Background()
+	readyz := func() (int, string) {
+		resp, err := http.Get("http://" + srv.Addr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := readyz(); code != http.StatusOK || !strings.Contains(body, `"database":"postgres `) || !strings.Contains(body, "one of 1 live") {
+		t.Fatalf("/readyz with the database up = %d %s", code, body)
+	}
+	if strings.Contains(srv.Log(), pg.Password) {
+		t.Fatal("the database password is in serve's log")
+	}
+
+	pg.Stop(t)
+	body := sl.CommandBody("U1", "C1", "start while the database is down")
+	r := Post(ctx, srv.Addr, "/slack/commands", body, "application/x-www-form-urlencoded")
+	if r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("command with the database down = %d %q %v, want 503", r.Status, r.Body, r.Err)
+	}
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"database":`) || strings.Contains(body, pg.Password) {
+		t.Fatalf("/readyz with the database down = %d %s", code, body)
+	}
+
+	pg.Start(t)
+	var acked int
+	for try := 1; try <= 3; try++ { // Slack's redeliveries of the same request
+		r := Post(ctx, srv.Addr, "/slack/commands", body, "application/x-www-form-urlencoded",
+			"X-Slack-Retry-Num", fmt.Sprint(try), "X-Slack-Retry-Reason", "http_error")
+		if r.Acked() {
+			acked++
+		}
+	}
+	if acked == 0 {
+		t.Fatal("no redelivery was acknowledged once the database was back")
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for Count(t, db, "SELECT COUNT(*) FROM sessions s JOIN cases c ON c.id = s.case_id WHERE c.channel_id = 'C1'") == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := Count(t, db, "SELECT COUNT(*) FROM cases WHERE channel_id = 'C1'"); n != 1 {
+		t.Fatalf("%d cases opened by one command delivered %d times, want 1", n, acked+1)
+	}
+	if code, _ := readyz(); code != http.StatusOK {
+		t.Fatalf("/readyz after the database came back = %d", code)
+	}
+}

@@ -133,13 +133,20 @@ func StartPostgres(tb testing.TB, opts ...PostgresOptions) *Postgres {
 	if err := appendFile(filepath.Join(data, "postgresql.conf"), conf); err != nil {
 		tb.Fatal(err)
 	}
-	logFile := filepath.Join(dir, "server.log")
-	if out, err := pg.run("pg_ctl", "-D", data, "-l", logFile, "-w", "-t", "60", "start"); err != nil {
+	pg.Start(tb)
+	tb.Cleanup(func() { pg.Stop(tb) })
+	return pg
+}
+
+// Start starts the server (again, after Stop) on the same data and port.
+func (pg *Postgres) Start(tb testing.TB) {
+	tb.Helper()
+	logFile := filepath.Join(pg.Dir, "server.log")
+	if out, err := pg.run("pg_ctl", "-D", filepath.Join(pg.Dir, "data"), "-l", logFile, "-w", "-t", "60", "start"); err != nil {
 		log, _ := os.ReadFile(logFile)
 		tb.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
 	}
-	tb.Cleanup(func() { pg.Stop(tb) })
-	return pg
+	pg.stopped.Store(false)
 }
 
 // Stop stops the server at once (as a crash would); calling it again, or
