@@ -62,15 +62,12 @@
 // digits, e.g. 2026-11-25T18:55:00.123456789Z. The fixed width keeps text
 // order equal to time order; values round-trip to the nanosecond.
 //
-// # A PostgreSQL store later
+// # PostgreSQL
 //
-// The services hide SQL behind the root interfaces. A PostgreSQL store for
-// several bot replicas would differ in: per-case event seq assignment (a
-// row lock on the case, SELECT … FOR UPDATE, instead of SQLite's single
-// writer), BIGSERIAL/IDENTITY keys, JSONB columns, bytea or large objects
-// for evidence chunks, and no in-process write semaphore (concurrency is
-// the server's job); idempotency and dedup keys would rely on the same
-// unique constraints.
+// storage/postgres implements the same services for several bot replicas
+// on one database; storage/storetest is the conformance suite both pass.
+// The differences are described there: per-case row locks instead of this
+// store's single writer, no group commit, microsecond times.
 package sqlite
 
 import (
