@@ -110,6 +110,8 @@ func TestHealth(t *testing.T) {
 			}
 			return nil
 		},
+	}, Info: map[string]func(context.Context) string{
+		"replica": func(context.Context) string { return "replica r1, one of 3 live" },
 	}}
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", h.Healthz())
@@ -137,5 +139,9 @@ func TestHealth(t *testing.T) {
 	slackUp = true
 	if code, body := get("/readyz"); code != 200 || body["ready"] != true {
 		t.Errorf("/readyz when ready = %d %v", code, body)
+	}
+	// Info is reported, and judges nothing.
+	if _, body := get("/readyz"); body["info"].(map[string]any)["replica"] != "replica r1, one of 3 live" || len(body["checks"].(map[string]any)) != 2 {
+		t.Errorf("/readyz info = %v", body)
 	}
 }
