@@ -269,3 +269,71 @@ func TestServeRelayFloodMemory(t *testing.T) {
 		t.Errorf("/healthz after the flood: %d %v", code, err)
 	}
 }
+
+// check warns about a config file that holds secrets and others can read;
+// not about one that is private or holds none.
+func TestCheckWarnsWorldReadableSecrets(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, content string
+		mode          os.FileMode
+		warn          bool
+	}{
+		{"readable with token", "slack:\n  bot_token: xoxb-1-secret\n  signing_secret: s3cret\n", 0o644, true},
+		{"private with token", "slack:\n  bot_token: xoxb-1-secret\n", 0o600, false},
+		{"readable without secrets", "log:\n  level: debug\n", 0o644, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yaml")
+			if err := os.WriteFile(p, []byte(tt.content), tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			_ = os.Chmod(p, tt.mode)
+			r := MustRun(t, "", nil, "check", "--config", p)
+			warned := strings.Contains(r.stderr, "readable by others") && strings.Contains(r.stderr, "slack.bot_token")
+			if r.code != 0 || warned != tt.warn {
+				t.Fatalf("exit %d, warned %v (want %v): %s", r.code, warned, tt.warn, r.stderr)
+			}
+			if strings.Contains(r.stderr, "xoxb-1-secret") {
+				t.Fatal("the warning shows the secret")
+			}
+		})
+	}
+}
+
+// /metrics answers loopback clients only, unless metrics.token is set: a
+// request through a proxy (X-Forwarded-For) is refused, and with a token
+// the token is required.
+func TestServeMetricsLoopbackOnly(t *testing.T) {
+	fake := slackfake.New(t)
+	get := func(addr, token string, hdr ...string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	env := []string{"SLACK_BOT_TOKEN=" + slackfake.BotToken, "SLACK_SIGNING_SECRET=s", "SLACK_API_URL=" + fake.APIURL()}
+	s := startServe(t, "slack:\n  mode: http\n", env...)
+	if code := get(s.addr, ""); code != 200 {
+		t.Errorf("/metrics from loopback: %d", code)
+	}
+	if code := get(s.addr, "", "X-Forwarded-For", "192.0.2.7"); code != http.StatusForbidden {
+		t.Errorf("/metrics through a proxy: %d, want 403", code)
+	}
+	s = startServe(t, "slack:\n  mode: http\n", append(env, "VPNDIAG_METRICS_TOKEN=scrape-token-0123456")...)
+	if code := get(s.addr, ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d, want 401", code)
+	}
+	if code := get(s.addr, "scrape-token-0123456", "X-Forwarded-For", "192.0.2.7"); code != 200 {
+		t.Errorf("/metrics with the token: %d", code)
+	}
+}
