@@ -33,6 +33,8 @@ type Config struct {
 	Slack Slack `yaml:"slack"`
 	// Hub configures the endpoint relays dial into (vpndiag serve).
 	Hub Hub `yaml:"hub"`
+	// Metrics configures /metrics.
+	Metrics Metrics `yaml:"metrics"`
 	// Evidence configures uploads.
 	Evidence Evidence `yaml:"evidence"`
 	// Sites are site profiles loaded at start-up (they can also be set up
@@ -61,7 +63,7 @@ type Slack struct {
 	// APIURL points the bot at another Slack API base (tests, staging),
 	// ending in "/". Env: SLACK_API_URL.
 	APIURL string `yaml:"api_url"`
-	// Listen is the HTTP address for HTTP mode, /metrics and health.
+	// Listen is the HTTP address for HTTP mode, /metrics (see Metrics) and health.
 	// Default ":8080".
 	Listen string `yaml:"listen"`
 	// MaxBodyBytes caps an HTTP request body. Default 1 MiB.
@@ -98,6 +100,14 @@ type Hub struct {
 	// that a flood of the hub port leaves Slack, /healthz and the database
 	// their descriptors.
 	MaxConnections int `yaml:"max_connections"`
+}
+
+// Metrics configures the Prometheus endpoint /metrics on slack.listen.
+type Metrics struct {
+	// Token, when set, is required as `Authorization: Bearer <token>` from
+	// any client; empty (default) answers only clients on loopback that
+	// came through no proxy. Env: VPNDIAG_METRICS_TOKEN.
+	Token string `yaml:"token"`
 }
 
 // Evidence configures uploads.
@@ -191,6 +201,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Slack.SigningSecret, "SLACK_SIGNING_SECRET")
 	set(&c.Slack.APIURL, "SLACK_API_URL")
 	set(&c.Hub.OperatorToken, "VPNDIAG_OPERATOR_TOKEN")
+	set(&c.Metrics.Token, "VPNDIAG_METRICS_TOKEN")
 }
 
 func (c *Config) applyDefaults(getenv func(string) string) {
@@ -283,6 +294,9 @@ func (c *Config) Validate() error {
 		if c.Hub.OperatorToken != "" && len(c.Hub.OperatorToken) < 16 {
 			add("hub.operator_token: at least 16 characters")
 		}
+	}
+	if c.Metrics.Token != "" && len(c.Metrics.Token) < 16 {
+		add("metrics.token: at least 16 characters")
 	}
 	if c.Evidence.MaxUploadBytes < 1024 {
 		add("evidence.max_upload_bytes: %d is below 1024", c.Evidence.MaxUploadBytes)

@@ -87,6 +87,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(MaxMessageSize)
 	c := &conn{hub: h, ws: ws, name: t.Name, tokenID: t.ID, hash: hash, siteID: t.SiteID, remote: r.RemoteAddr, done: make(chan struct{}),
-		msgs: newBucket(RelayMessagesPerSecond, RelayMessageBurst), bytes: newBucket(RelayBytesPerSecond, RelayByteBurst)}
+		msgs: newBucket(h.relayRate()), bytes: newBucket(RelayBytesPerSecond, RelayByteBurst)}
 	c.serve(r.Context())
+}
+
+// relayRate is the rate and burst of each relay's results and batches.
+func (h *Hub) relayRate() (rate, burst float64) {
+	rate, burst = RelayMessagesPerSecond, RelayMessageBurst
+	if h.RelayRate > 0 {
+		rate = float64(h.RelayRate)
+	}
+	if h.RelayBurst > 0 {
+		burst = float64(h.RelayBurst)
+	}
+	return rate, burst
 }

@@ -43,6 +43,10 @@ type Hub struct {
 	// Refusals, when set, counts and logs (rate-limited) every refused
 	// connection attempt; nil logs each at Warn through Logger.
 	Refusals Refuser
+	// RelayRate and RelayBurst limit each relay's results and sample
+	// batches per second; 0 means RelayMessagesPerSecond and
+	// RelayMessageBurst.
+	RelayRate, RelayBurst int
 	// MonitorLifetime is how long a keep-alive monitor the hub started
 	// runs before the hub stops it; 0 means DefaultMonitorLifetime.
 	MonitorLifetime time.Duration

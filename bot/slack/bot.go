@@ -289,7 +289,14 @@ func (b *Bot) Close() error {
 // until the work calls committed (or ends).
 func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) bool {
 	w := &work{done: make(chan struct{})}
-	err := b.pool.Submit(func() {
+	submit := b.pool.Submit
+	if uploadJobs[name] {
+		// Downloads and analysis of shared files run on the pool's heavy
+		// workers, so that uploads never hold the workers of commands
+		// and clicks.
+		submit = b.pool.SubmitHeavy
+	}
+	err := submit(func() {
 		defer w.signal(true)
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.JobTimeout)
 		defer cancel()
@@ -309,6 +316,9 @@ func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) b
 	acks.add(w)
 	return true
 }
+
+// uploadJobs are the jobs that download and analyse shared files.
+var uploadJobs = map[string]bool{"files": true, "file_shared": true}
 
 // work is one queued piece of work an acknowledgement may wait for.
 type work struct {

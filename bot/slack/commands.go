@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -154,7 +155,7 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	if cs.Title == "" {
 		cs.Title = "VPN troubleshooting"
 	}
-	site, err := b.pickSite(ctx, c.Site)
+	site, err := b.pickSite(ctx, c.Site, cmd.ChannelID)
 	if err != nil {
 		return err
 	}
@@ -202,13 +203,16 @@ func (b *Bot) failRoot(ctx context.Context, cs *vpndiag.Case, why string) {
 		[]slackgo.Block{section(fmt.Sprintf(":warning: VPN case %s %s. Try `%s start` again.", cs.Marker, esc(why), b.cfg.Command))})
 }
 
-// pickSite returns the named site, the only site when there is exactly one,
-// or nil.
-func (b *Bot) pickSite(ctx context.Context, name string) (*vpndiag.Site, error) {
+// pickSite returns the named site, the only site the channel may use when
+// there is exactly one, or nil. A site of other channels is refused.
+func (b *Bot) pickSite(ctx context.Context, name, channel string) (*vpndiag.Site, error) {
 	if name != "" {
 		s, err := b.deps.Sites.FindSiteByName(ctx, name)
 		if vpndiag.ErrorCode(err) == vpndiag.ENOTFOUND {
 			return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no site profile %q; `%s setup %s` creates it.", name, b.cfg.Command, name)
+		}
+		if err == nil && !s.UsableIn(channel) {
+			return nil, siteOfAnotherChannel(name)
 		}
 		return s, err
 	}
@@ -216,10 +220,32 @@ func (b *Bot) pickSite(ctx context.Context, name string) (*vpndiag.Site, error) 
 	if err != nil {
 		return nil, fmt.Errorf("find sites: %w", err)
 	}
+	sites = slices.DeleteFunc(sites, func(s *vpndiag.Site) bool { return !s.UsableIn(channel) })
 	if len(sites) == 1 {
 		return sites[0], nil
 	}
 	return nil, nil
+}
+
+// siteUsable refuses a case whose site profile the case's channel may not
+// use (its channels changed since the case was opened).
+func (b *Bot) siteUsable(ctx context.Context, cs *vpndiag.Case) error {
+	if cs.SiteID == 0 {
+		return nil
+	}
+	s, err := b.deps.Sites.FindSiteByID(ctx, cs.SiteID)
+	if err != nil {
+		return err
+	}
+	if !s.UsableIn(cs.ChannelID) {
+		return siteOfAnotherChannel(s.Name)
+	}
+	return nil
+}
+
+// siteOfAnotherChannel refuses a site profile set up in another channel.
+func siteOfAnotherChannel(name string) error {
+	return vpndiag.Errorf(vpndiag.EFORBIDDEN, "Site profile %q belongs to another channel; set up a profile of your own here.", name)
 }
 
 // repostStep posts the step an open case waits on in its thread again,
@@ -351,6 +377,13 @@ func (b *Bot) openSetup(ctx context.Context, cmd slackgo.SlashCommand, name stri
 	if name != "" {
 		s, err := b.deps.Sites.FindSiteByName(ctx, name)
 		switch {
+		case err == nil && !s.OwnedBy(cmd.ChannelID):
+			// Read only by the channels that own it; one without channels
+			// comes from the config file and is changed there.
+			if len(s.Channels) == 0 {
+				return vpndiag.Errorf(vpndiag.EFORBIDDEN, "Site profile %q comes from the bot's configuration; ask an admin to change it there.", name)
+			}
+			return siteOfAnotherChannel(name)
 		case err == nil:
 			out, err := yaml.Marshal(s)
 			if err != nil {

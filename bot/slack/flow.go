@@ -58,6 +58,11 @@ func (b *Bot) advance(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step,
 const maxStepProbes = 16
 
 func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step, ts, actor string) (*vpndiag.Step, error) {
+	if err := b.siteUsable(ctx, cs); err != nil {
+		text, blocks := stepMessage(cs, step)
+		blocks = append(blocks, contextLine(":warning: I could not run the probes: "+esc(userMessage(err))))
+		return nil, b.update(ctx, cs.ChannelID, ts, text, blocks)
+	}
 	results := make([]*vpndiag.ProbeResult, len(step.Probes))
 	errs := make([]error, len(step.Probes))
 	var wg sync.WaitGroup
@@ -73,7 +78,7 @@ func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Ste
 			if req.CaseID == 0 {
 				req.CaseID = cs.ID
 			}
-			if req.Relay == "" && req.SiteID == 0 {
+			if req.SiteID == 0 {
 				// The hub routes by site: a relay of the case's site.
 				req.SiteID = cs.SiteID
 			}
@@ -417,6 +422,27 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 			if err := b.policy.CanDiagnose(ctx, user, m.Channel); err != nil {
 				b.tell(ctx, to, userMessage(err))
 				return
+			}
+			// A new site belongs to this channel; an existing one may be
+			// changed only by a channel that owns it.
+			old, err := b.deps.Sites.FindSiteByName(ctx, site.Name)
+			if err != nil && vpndiag.ErrorCode(err) != vpndiag.ENOTFOUND {
+				b.log.Warn("slack: find site", "site", site.Name, "error", err)
+				b.tell(ctx, to, userMessage(err))
+				return
+			}
+			switch {
+			case err == nil && !old.OwnedBy(m.Channel):
+				b.tell(ctx, to, userMessage(siteOfAnotherChannel(site.Name)))
+				return
+			case len(site.Channels) > 0 && !site.OwnedBy(m.Channel):
+				// An explicit list (shared with other channels) keeps this one.
+				site.Channels = append(site.Channels, m.Channel)
+			case len(site.Channels) > 0:
+			case err == nil:
+				site.Channels = old.Channels
+			default:
+				site.Channels = []string{m.Channel}
 			}
 			if err := b.deps.Sites.UpsertSite(ctx, site); err != nil {
 				b.log.Warn("slack: save site", "site", site.Name, "error", err)

@@ -2,11 +2,14 @@ package main_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	botslack "github.com/vpndiag/vpndiag/bot/slack"
 	"github.com/vpndiag/vpndiag/bot/slack/slackfake"
+	"github.com/vpndiag/vpndiag/relay"
 )
 
 // hubAddr is the relay hub's address from serve's log.
@@ -172,5 +178,162 @@ func TestServeSurvivesHubFlood(t *testing.T) {
 	}
 	if c := strings.Count(s.stderr(), "msg=\"connection refused\""); c > 10 {
 		t.Errorf("%d refusal lines for one flood; want them rate-limited", c)
+	}
+}
+
+// peakRSS reads a process's peak resident set size (VmHWM) in MiB.
+func peakRSS(t *testing.T, pid int) float64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	}
+	kb, _ := strconv.Atoi(string(m[1]))
+	return float64(kb) / 1024
+}
+
+// One relay token floods the hub with results and sample batches whose IDs
+// are 1 MiB long (the largest message the protocol takes). The hub refuses
+// every such message at decode (fields are bounded) and stays small.
+//
+// Before the fix the IDs were kept, logged and echoed in acks: the server
+// grew from about 28 to 704 MiB.
+func TestServeRelayFloodMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 300 MiB over loopback")
+	}
+	fake := slackfake.New(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "bot.db")
+	cfg := writeFile(t, "bot.yaml", "db: "+db+"\nslack:\n  mode: http\nhub:\n  listen: 127.0.0.1:0\nsites:\n  - name: hq\n    cloud_dns_servers: [127.0.0.53]\n")
+	s := startServeArgs(t, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"},
+		"SLACK_BOT_TOKEN="+slackfake.BotToken, "SLACK_SIGNING_SECRET=s", "SLACK_API_URL="+fake.APIURL())
+	hub := hubAddr(t, s)
+	tok := MustRun(t, "", nil, "relay", "token", "create", "--site", "hq", "--name", "hq-1", "--db", db)
+	if tok.code != 0 {
+		t.Fatalf("token create: %d %s", tok.code, tok.stderr)
+	}
+	token := strings.Fields(tok.stdout[strings.LastIndex(tok.stdout, relay.TokenPrefix):])[0]
+	base := peakRSS(t, s.cmd.Process.Pid)
+
+	huge := strings.Repeat("x", relay.MaxMessageSize-200)
+	msgs := [][]byte{
+		[]byte(`{"v":1,"type":"result","result":{"id":"` + huge + `","outcome":"ok"}}`),
+		[]byte(`{"v":1,"type":"samples","samples":{"batch":"` + huge + `","case_id":1,"samples":[]}}`),
+	}
+	hello, _ := relay.Encode(&relay.Message{Type: relay.TypeHello, Hello: &relay.Hello{Name: "hq-1", Version: "flood", HeartbeatInterval: time.Second}})
+	const total = 300
+	sent, links := 0, 0
+	deadline := time.Now().Add(60 * time.Second)
+	for sent < total && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ws, _, err := websocket.Dial(ctx, "ws://"+hub+relay.Path, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+		if err != nil {
+			cancel()
+			t.Fatalf("dial after %d messages: %v", sent, err)
+		}
+		links++
+		ws.SetReadLimit(-1)
+		go func() { // drain the hub's messages
+			for {
+				if _, _, err := ws.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		if ws.Write(ctx, websocket.MessageText, hello) == nil {
+			for sent < total {
+				if err := ws.Write(ctx, websocket.MessageText, msgs[sent%2]); err != nil {
+					break
+				}
+				sent++
+			}
+		}
+		ws.CloseNow()
+		cancel()
+	}
+	time.Sleep(500 * time.Millisecond)
+	peak := peakRSS(t, s.cmd.Process.Pid)
+	t.Logf("%d messages with 1 MiB IDs over %d links: serve's peak RSS %.0f MiB (%.0f MiB before the flood)", sent, links, peak, base)
+	if sent < total {
+		t.Errorf("only %d of %d messages sent in 60 s: the hub stalled under the flood", sent, total)
+	}
+	if peak > base+64 {
+		t.Errorf("peak RSS %.0f MiB grew by more than 64 MiB under the flood (from %.0f MiB)", peak, base)
+	}
+	if code, err := healthz(s.addr); code != 200 {
+		t.Errorf("/healthz after the flood: %d %v", code, err)
+	}
+}
+
+// check warns about a config file that holds secrets and others can read;
+// not about one that is private or holds none.
+func TestCheckWarnsWorldReadableSecrets(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, content string
+		mode          os.FileMode
+		warn          bool
+	}{
+		{"readable with token", "slack:\n  bot_token: xoxb-1-secret\n  signing_secret: s3cret\n", 0o644, true},
+		{"private with token", "slack:\n  bot_token: xoxb-1-secret\n", 0o600, false},
+		{"readable without secrets", "log:\n  level: debug\n", 0o644, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yaml")
+			if err := os.WriteFile(p, []byte(tt.content), tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			_ = os.Chmod(p, tt.mode)
+			r := MustRun(t, "", nil, "check", "--config", p)
+			warned := strings.Contains(r.stderr, "readable by others") && strings.Contains(r.stderr, "slack.bot_token")
+			if r.code != 0 || warned != tt.warn {
+				t.Fatalf("exit %d, warned %v (want %v): %s", r.code, warned, tt.warn, r.stderr)
+			}
+			if strings.Contains(r.stderr, "xoxb-1-secret") {
+				t.Fatal("the warning shows the secret")
+			}
+		})
+	}
+}
+
+// /metrics answers loopback clients only, unless metrics.token is set: a
+// request through a proxy (X-Forwarded-For) is refused, and with a token
+// the token is required.
+func TestServeMetricsLoopbackOnly(t *testing.T) {
+	fake := slackfake.New(t)
+	get := func(addr, token string, hdr ...string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	env := []string{"SLACK_BOT_TOKEN=" + slackfake.BotToken, "SLACK_SIGNING_SECRET=s", "SLACK_API_URL=" + fake.APIURL()}
+	s := startServe(t, "slack:\n  mode: http\n", env...)
+	if code := get(s.addr, ""); code != 200 {
+		t.Errorf("/metrics from loopback: %d", code)
+	}
+	if code := get(s.addr, "", "X-Forwarded-For", "192.0.2.7"); code != http.StatusForbidden {
+		t.Errorf("/metrics through a proxy: %d, want 403", code)
+	}
+	s = startServe(t, "slack:\n  mode: http\n", append(env, "VPNDIAG_METRICS_TOKEN=scrape-token-0123456")...)
+	if code := get(s.addr, ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d, want 401", code)
+	}
+	if code := get(s.addr, "scrape-token-0123456", "X-Forwarded-For", "192.0.2.7"); code != 200 {
+		t.Errorf("/metrics with the token: %d", code)
 	}
 }

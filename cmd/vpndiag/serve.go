@@ -59,6 +59,12 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		return err
 	}
 	log := m.logger(cfg)
+	if *cfgPath == "" {
+		*cfgPath = m.Getenv("VPNDIAG_CONFIG")
+	}
+	if w := exposedSecrets(*cfgPath); w != "" {
+		log.Warn("vpndiag serve: " + w)
+	}
 	db, err := m.openDB(ctx, cfg.DB, cfg.Evidence.MaxUploadBytes)
 	if err != nil {
 		return err
@@ -161,7 +167,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", health.Healthz())
 	mux.Handle("/readyz", health.Readyz())
-	mux.Handle("/metrics", met.Handler())
+	mux.Handle("/metrics", metrics.Protect(met.Handler(), cfg.Metrics.Token))
 	if cfg.Slack.Mode == "http" {
 		h := b.Handler()
 		mux.Handle(botslack.PathCommands, met.HTTP("commands", true, h))

@@ -86,7 +86,7 @@ func (s *SiteService) UpsertSite(ctx context.Context, site *vpndiag.Site) error 
 
 // siteJSON are a site's list columns, encoded.
 type siteJSON struct {
-	dns, endpoints, fqdns, customer, resolvers string
+	dns, endpoints, fqdns, customer, resolvers, channels string
 }
 
 // marshalSite encodes the list columns of site.
@@ -101,6 +101,7 @@ func marshalSite(site *vpndiag.Site) (siteJSON, error) {
 		{&out.fqdns, site.EnvironmentFQDNs},
 		{&out.customer, site.CustomerCIDRs},
 		{&out.resolvers, site.InternalResolvers},
+		{&out.channels, nonNil(site.Channels)},
 	} {
 		b, err := json.Marshal(f.v)
 		if err != nil {
@@ -123,19 +124,20 @@ func upsertSite(ctx context.Context, tx *Tx, site *vpndiag.Site) error {
 	var createdAt string
 	if err := tx.QueryRowContext(ctx, `INSERT INTO sites (name, cloud_dns_servers, vpn_endpoints, cloud_cidr,
 		environment_fqdns, cloud_domain, customer_cidrs, internal_resolvers, customer_peer, routing,
-		ike_version, only_443, console_version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ike_version, only_443, console_version, channels, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET
 			cloud_dns_servers = excluded.cloud_dns_servers, vpn_endpoints = excluded.vpn_endpoints,
 			cloud_cidr = excluded.cloud_cidr, environment_fqdns = excluded.environment_fqdns,
 			cloud_domain = excluded.cloud_domain, customer_cidrs = excluded.customer_cidrs,
 			internal_resolvers = excluded.internal_resolvers, customer_peer = excluded.customer_peer,
 			routing = excluded.routing, ike_version = excluded.ike_version, only_443 = excluded.only_443,
-			console_version = excluded.console_version, updated_at = excluded.updated_at
+			console_version = excluded.console_version, channels = excluded.channels,
+			updated_at = excluded.updated_at
 		RETURNING id, created_at`,
 		site.Name, j.dns, j.endpoints, prefixText(site.CloudCIDR),
 		j.fqdns, site.CloudDomain, j.customer, j.resolvers, addrText(site.CustomerPeer), string(site.Routing),
-		site.IKEVersion, site.Only443, site.ConsoleVersion, formatTime(tx.now), formatTime(tx.now),
+		site.IKEVersion, site.Only443, site.ConsoleVersion, j.channels, formatTime(tx.now), formatTime(tx.now),
 	).Scan(&site.ID, &createdAt); err != nil {
 		return err
 	}
@@ -164,7 +166,7 @@ func prefixText(p netip.Prefix) string {
 func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Site, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, name, cloud_dns_servers, vpn_endpoints, cloud_cidr,
 		environment_fqdns, cloud_domain, customer_cidrs, internal_resolvers, customer_peer, routing,
-		ike_version, only_443, console_version, created_at, updated_at
+		ike_version, only_443, console_version, channels, created_at, updated_at
 		FROM sites `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, err
@@ -177,7 +179,7 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 		var cidr, peer, createdAt, updatedAt string
 		if err := rows.Scan(&site.ID, &site.Name, &j.dns, &j.endpoints, &cidr,
 			&j.fqdns, &site.CloudDomain, &j.customer, &j.resolvers, &peer, &site.Routing,
-			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &createdAt, &updatedAt); err != nil {
+			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &j.channels, &createdAt, &updatedAt); err != nil {
 			return nil, err
 		}
 		for _, f := range []struct {
@@ -189,6 +191,7 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 			{j.fqdns, &site.EnvironmentFQDNs},
 			{j.customer, &site.CustomerCIDRs},
 			{j.resolvers, &site.InternalResolvers},
+			{j.channels, &site.Channels},
 		} {
 			if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 				return nil, fmt.Errorf("site %s: %w", site.Name, err)
@@ -210,7 +213,18 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 		if site.UpdatedAt, err = parseTime(updatedAt); err != nil {
 			return nil, err
 		}
+		if len(site.Channels) == 0 {
+			site.Channels = nil
+		}
 		sites = append(sites, &site)
 	}
 	return sites, rows.Err()
+}
+
+// nonNil stores an empty list as [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
