@@ -87,7 +87,7 @@ func (s *SiteService) UpsertSite(ctx context.Context, site *vpndiag.Site) error 
 
 // siteJSON are a site's list columns, encoded.
 type siteJSON struct {
-	dns, endpoints, fqdns, customer, resolvers []byte
+	dns, endpoints, fqdns, customer, resolvers, channels []byte
 }
 
 // marshalSite encodes the list columns of site.
@@ -102,6 +102,7 @@ func marshalSite(site *vpndiag.Site) (siteJSON, error) {
 		{&out.fqdns, site.EnvironmentFQDNs},
 		{&out.customer, site.CustomerCIDRs},
 		{&out.resolvers, site.InternalResolvers},
+		{&out.channels, nonNil(site.Channels)},
 	} {
 		b, err := json.Marshal(f.v)
 		if err != nil {
@@ -123,19 +124,20 @@ func upsertSite(ctx context.Context, tx *Tx, site *vpndiag.Site) error {
 	}
 	if err := tx.QueryRow(ctx, `INSERT INTO sites (name, cloud_dns_servers, vpn_endpoints, cloud_cidr,
 		environment_fqdns, cloud_domain, customer_cidrs, internal_resolvers, customer_peer, routing,
-		ike_version, only_443, console_version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		ike_version, only_443, console_version, channels, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (name) DO UPDATE SET
 			cloud_dns_servers = excluded.cloud_dns_servers, vpn_endpoints = excluded.vpn_endpoints,
 			cloud_cidr = excluded.cloud_cidr, environment_fqdns = excluded.environment_fqdns,
 			cloud_domain = excluded.cloud_domain, customer_cidrs = excluded.customer_cidrs,
 			internal_resolvers = excluded.internal_resolvers, customer_peer = excluded.customer_peer,
 			routing = excluded.routing, ike_version = excluded.ike_version, only_443 = excluded.only_443,
-			console_version = excluded.console_version, updated_at = excluded.updated_at
+			console_version = excluded.console_version, channels = excluded.channels,
+			updated_at = excluded.updated_at
 		RETURNING id, created_at`,
 		site.Name, string(j.dns), string(j.endpoints), prefixText(site.CloudCIDR),
 		string(j.fqdns), site.CloudDomain, string(j.customer), string(j.resolvers), addrText(site.CustomerPeer),
-		string(site.Routing), site.IKEVersion, site.Only443, site.ConsoleVersion, tx.now, tx.now,
+		string(site.Routing), site.IKEVersion, site.Only443, site.ConsoleVersion, string(j.channels), tx.now, tx.now,
 	).Scan(&site.ID, &site.CreatedAt); err != nil {
 		return runtimeError(err)
 	}
@@ -163,18 +165,18 @@ func prefixText(p netip.Prefix) string {
 func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Site, error) {
 	rows, err := tx.Query(ctx, `SELECT id, name, cloud_dns_servers::text, vpn_endpoints::text, cloud_cidr,
 		environment_fqdns::text, cloud_domain, customer_cidrs::text, internal_resolvers::text, customer_peer, routing,
-		ike_version, only_443, console_version, created_at, updated_at
+		ike_version, only_443, console_version, channels::text, created_at, updated_at
 		FROM sites `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, runtimeError(err)
 	}
 	sites, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Site, error) {
 		var site vpndiag.Site
-		var dns, endpoints, fqdns, customer, resolvers string
+		var dns, endpoints, fqdns, customer, resolvers, channels string
 		var cidr, peer string
 		if err := row.Scan(&site.ID, &site.Name, &dns, &endpoints, &cidr,
 			&fqdns, &site.CloudDomain, &customer, &resolvers, &peer, &site.Routing,
-			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &site.CreatedAt, &site.UpdatedAt); err != nil {
+			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &channels, &site.CreatedAt, &site.UpdatedAt); err != nil {
 			return nil, err
 		}
 		for _, f := range []struct {
@@ -186,6 +188,7 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 			{fqdns, &site.EnvironmentFQDNs},
 			{customer, &site.CustomerCIDRs},
 			{resolvers, &site.InternalResolvers},
+			{channels, &site.Channels},
 		} {
 			if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 				return nil, fmt.Errorf("site %s: %w", site.Name, err)
@@ -202,6 +205,9 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 				return nil, fmt.Errorf("site %s: %w", site.Name, err)
 			}
 		}
+		if len(site.Channels) == 0 {
+			site.Channels = nil
+		}
 		site.CreatedAt, site.UpdatedAt = site.CreatedAt.UTC(), site.UpdatedAt.UTC()
 		return &site, nil
 	})
@@ -212,4 +218,12 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 		sites = []*vpndiag.Site{}
 	}
 	return sites, nil
+}
+
+// nonNil stores an empty list as [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

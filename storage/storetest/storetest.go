@@ -72,6 +72,7 @@ func Run(t *testing.T, open Opener) {
 		{"SessionService_ApplyTransition", testSessionService_ApplyTransition},
 		{"SessionService_ConcurrentTransitions", testSessionService_ConcurrentTransitions},
 		{"SiteService", testSiteService},
+		{"SiteService_Channels", testSiteService_Channels},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
 	}

@@ -1,25 +1,18 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
 	"net/netip"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 // A site's channels are stored and read back; a site without channels
 // reads back without (nil), and an upsert replaces them.
-func TestSiteChannels(t *testing.T) {
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "sites.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	svc := sqlite.NewSiteService(db)
+func testSiteService_Channels(t *testing.T, open Opener) {
+	svc := open(t).Sites
 	ctx := context.Background()
 	dns := []netip.Addr{netip.MustParseAddr("10.0.0.2")}
 	owned := &vpndiag.Site{Name: "acme", CloudDNSServers: dns, Channels: []string{"C1", "C2"}}
