@@ -153,6 +153,18 @@ func TestDBCopy(t *testing.T) {
 			t.Fatalf("bundle of %s differs after the copy (%d bytes before, %d after)", m, len(before[m]), len(after))
 		}
 	}
+	// The CLI reads the PostgreSQL store as it read the file.
+	zipPath := filepath.Join(t.TempDir(), "case.zip")
+	if r := MustRun(t, "", nil, "export", markers[1], "--db", url, "-o", zipPath); r.code != 0 {
+		t.Fatalf("export from PostgreSQL: %+v", r)
+	}
+	if r := MustRun(t, "", nil, "bundle", "verify", zipPath); r.code != 0 || !strings.Contains(r.stdout, "ok: bundle of case "+markers[1]) {
+		t.Fatalf("verify the bundle exported from PostgreSQL: %+v", r)
+	}
+	if r := MustRun(t, "", nil, "relay", "token", "list", "--db", url); r.code != 0 || !strings.Contains(r.stdout, "hq-relay") {
+		t.Fatalf("relay token list on PostgreSQL: %+v", r)
+	}
+
 	// The copied store goes on where SQLite stopped.
 	c, err := dst.cases.FindCaseByMarker(ctx, markers[0])
 	if err != nil {
