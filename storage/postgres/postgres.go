@@ -80,6 +80,11 @@ const DefaultMaxEvidenceBytes = 64 << 20
 // connection: 256 KiB keeps a replica's memory small while streaming.
 const ChunkSize = 256 << 10
 
+// DefaultMaxConns is the pool size of a replica: enough for a burst of
+// Slack requests, each a short transaction, and the backplane; a server's
+// max_connections (100 by default) fits several replicas.
+const DefaultMaxConns = 16
+
 // migrationLockID is the advisory lock key that serialises migrations
 // between replicas ("vpndiag" in ASCII).
 const migrationLockID = 0x7670_6e64_6961_67
@@ -105,9 +110,8 @@ type DB struct {
 	// uncompressed); 0 means DefaultMaxEvidenceBytes.
 	MaxEvidenceBytes int64
 
-	// MaxConns caps the pool's connections; 0 keeps pgxpool's default
-	// (the larger of 4 and the number of CPUs) unless the URL sets
-	// pool_max_conns.
+	// MaxConns caps the pool's connections; 0 means DefaultMaxConns, or
+	// the URL's pool_max_conns when it sets one.
 	MaxConns int32
 }
 
@@ -147,8 +151,11 @@ func (db *DB) Open(ctx context.Context) error {
 		return fmt.Errorf("postgres: open: %w", vpndiag.Errorf(vpndiag.EINVALID,
 			"The database URL %s is not valid: %s.", Redacted(db.URL), firstLine(errors.Unwrap(err))))
 	}
-	if db.MaxConns > 0 {
+	switch {
+	case db.MaxConns > 0:
 		cfg.MaxConns = db.MaxConns
+	case !strings.Contains(db.URL, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
