@@ -29,7 +29,7 @@ database, keeping every ID, in one transaction. Both sides are then read
 back and compared table by table (row count and SHA-256 of the rows); any
 difference rolls the copy back and leaves the target empty. Stop 'vpndiag
 serve' first. The password may come from the URL, PGPASSWORD or ~/.pgpass.`)
-	from := fs.String("from", "", "the SQLite database file to copy (it is only read)")
+	from := fs.String("from", "", "the SQLite database file to copy (read only, once brought to this vpndiag's schema as serve would)")
 	to := fs.String("to", "", "the PostgreSQL database URL, postgres://… (created tables, empty)")
 	format := fs.String("format", "text", "output: text or json")
 	if err := parse(fs, args[1:]); err != nil {
