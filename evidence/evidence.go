@@ -225,16 +225,7 @@ func analyzeConfig(ctx context.Context, rep *Report, in io.Reader, site *vpndiag
 		}
 	}
 	if len(cfg.Tunnels) == 0 {
-		rep.Findings = append(rep.Findings, &vpndiag.Finding{
-			Code:      kb.CodeNoVPNConfig,
-			Severity:  vpndiag.SeverityWarning,
-			Summary:   fmt.Sprintf("%s: a %s configuration with no IPsec VPN tunnel in it", rep.Name, format),
-			Detail:    fmt.Sprintf("No phase 1 / crypto map / connection was found, so nothing about the VPN could be checked (kb: %s).", kb.ArticleConfigFile),
-			Fix:       "Attach the configuration of the device that terminates the VPN, including its IPsec section.",
-			KBArticle: kb.ArticleConfigFile,
-			Evidence:  []vpndiag.EvidenceRef{{Name: rep.Name}},
-			Source:    "evidence/config",
-		})
+		rep.Findings = append(rep.Findings, NoTunnelFinding(rep.Name, format, cfg))
 		return nil
 	}
 	fs, notChecked := CheckConfig(rep.Name, cfg, lines, site)

@@ -92,7 +92,7 @@ func checkGolden(t *testing.T, name, got string) {
 func TestFixtureConfigs(t *testing.T) {
 	type want struct {
 		format string
-		p1, p2 int64 // lifetimes in seconds; -1 unknown
+		p1, p2 int64 // hard lifetimes in seconds; -1 unknown
 		pairs  int   // selector pairs of the first tunnel; -1 not checked
 		codes  []string
 	}
@@ -125,12 +125,12 @@ func TestFixtureConfigs(t *testing.T) {
 		"strongswan-ipsecconf-azure-openswan-folder.txt":            W("strongswan-ipsec.conf", 10800, 3420, 1, "dpd-disabled", "pfs-disabled", "phase1-lifetime", "phase2-lifetime"),
 		"strongswan-ipsecconf-ikev1-net2net-psk-moon.txt":           W("strongswan-ipsec.conf", 3600, 1200, 1, "dpd-disabled", "pfs-disabled", "phase1-lifetime", "phase2-lifetime"),
 		"strongswan-ipsecconf-ikev2-net2net-psk-moon.txt":           W("strongswan-ipsec.conf", 3600, 1200, 1, "dpd-disabled", "pfs-disabled", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-dpd-restart-carol.txt":                  W("strongswan-swanctl", 14400, 3600, 1, "ikev2-hourly-drop", "no-psk", "phase1-lifetime"),
-		"strongswan-swanctl-net2net-multicast-moon-two-ts.txt":      W("strongswan-swanctl", 14400, 5400, 4, "dpd-disabled", "multiple-sa-pairs", "no-psk", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-net2net-psk-fail-moon-wrong-psk.txt":    W("strongswan-swanctl", 14400, 5400, 1, "dpd-disabled", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-net2net-psk-fail-sun.txt":               W("strongswan-swanctl", 14400, 5400, 1, "dpd-disabled", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-net2net-psk-moon.txt":                   W("strongswan-swanctl", 14400, 5400, 1, "dpd-disabled", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-net2net-rekey-moon-short-lifetimes.txt": W("strongswan-swanctl", 14400, 5, 1, "dpd-disabled", "no-psk", "phase1-lifetime", "phase2-lifetime"),
+		"strongswan-swanctl-dpd-restart-carol.txt":                  W("strongswan-swanctl", 15840, 3960, 1, "ikev2-hourly-drop", "no-psk", "phase1-lifetime", "phase1-proposal", "phase2-proposal"),
+		"strongswan-swanctl-net2net-multicast-moon-two-ts.txt":      W("strongswan-swanctl", 12240, 5940, 4, "dpd-disabled", "multiple-sa-pairs", "no-psk", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
+		"strongswan-swanctl-net2net-psk-fail-moon-wrong-psk.txt":    W("strongswan-swanctl", 12240, 5940, 1, "dpd-disabled", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
+		"strongswan-swanctl-net2net-psk-fail-sun.txt":               W("strongswan-swanctl", 12240, 5940, 1, "dpd-disabled", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
+		"strongswan-swanctl-net2net-psk-moon.txt":                   W("strongswan-swanctl", 12240, 5940, 1, "dpd-disabled", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
+		"strongswan-swanctl-net2net-rekey-moon-short-lifetimes.txt": W("strongswan-swanctl", 15840, 10, 1, "dpd-disabled", "no-psk", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
 		"yamaha-aws-sample-rtx.txt":                                 W("yamaha-cli", -1, -1, -1, "unknown-format"),
 	}
 	files := fixtures.Files(t, "configs")

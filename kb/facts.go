@@ -62,6 +62,43 @@ const (
 	CodeNoVPNConfig        = "no-vpn-config"        // a config with no VPN in it
 )
 
+// Finding codes of the configuration rules on proposals and idle close.
+const (
+	CodePhase1Proposal = "phase1-proposal" // IKE cipher, integrity or DH group outside the cloud's accepted set
+	CodePhase2Proposal = "phase2-proposal" // ESP cipher, integrity or PFS group outside the cloud's accepted set
+	CodeIdleClose      = "idle-close"      // the device closes an idle tunnel and nothing brings it back up
+)
+
+// CryptoSet is what the cloud accepts in one phase: ciphers and integrity
+// algorithms by their normalised names (as evidence/config.Algorithms
+// writes them) and Diffie-Hellman groups by IANA number.
+type CryptoSet struct {
+	Encryption []string
+	Integrity  []string
+	DHGroups   []int
+}
+
+// The cloud's accepted proposals, used when a site profile does not list
+// its own. The cloud's VPN endpoints are AWS virtual private gateways, whose
+// published tunnel options accept AES-128/256 in CBC or GCM (16-byte ICV)
+// mode, SHA-1 or SHA-2 (256/384/512) integrity, Diffie-Hellman groups 2
+// and 14-24 for the IKE SA and 2, 5 and 14-24 as the PFS group of the
+// IPsec SA. Anything else (3DES, MD5, groups 1 and 5 in phase 1, x25519,
+// ChaCha20) gets NO_PROPOSAL_CHOSEN. A site whose cloud configuration file
+// narrows this (e.g. only group 14) says so in its profile.
+var (
+	CloudPhase1 = CryptoSet{
+		Encryption: []string{"aes128", "aes256", "aes128gcm16", "aes256gcm16"},
+		Integrity:  []string{"sha1", "sha256", "sha384", "sha512"},
+		DHGroups:   []int{2, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24},
+	}
+	CloudPhase2 = CryptoSet{
+		Encryption: []string{"aes128", "aes256", "aes128gcm16", "aes256gcm16"},
+		Integrity:  []string{"sha1", "sha256", "sha384", "sha512"},
+		DHGroups:   []int{2, 5, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24},
+	}
+)
+
 // Article slugs. Every resolution cites one; each has kb/articles/SLUG.md.
 const (
 	ArticleDNSForwarder          = "dns-conditional-forwarder"
@@ -96,6 +133,7 @@ var Codes = []string{
 	CodeNoPSK, CodeIKEVersionMismatch, CodeAuthFailed, CodePhase1NoProposal,
 	CodePhase2NoProposal, CodeTSUnacceptable, CodeDPDPeerDead, CodeIKENoResponse,
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
+	CodePhase1Proposal, CodePhase2Proposal, CodeIdleClose,
 }
 
 // Slugs lists every article slug above, in the order of the guide.

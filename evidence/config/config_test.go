@@ -32,8 +32,8 @@ func TestUnits(t *testing.T) {
 		format string
 		p1, p2 time.Duration
 	}{
-		{"swanctl hours and minutes", "connections {\n c {\n  remote_addrs = 203.0.113.1\n  rekey_time = 8h\n  children {\n   n {\n    local_ts = 10.0.0.0/8\n    remote_ts = 10.1.0.0/16\n    rekey_time = 51m\n    esp_proposals = aes256-sha256-modp2048\n   }\n  }\n }\n}\n",
-			"strongswan-swanctl", 8 * time.Hour, 51 * time.Minute},
+		{"swanctl hours and minutes", "connections {\n c {\n  remote_addrs = 203.0.113.1\n  rekey_time = 7h\n  over_time = 1h\n  children {\n   n {\n    local_ts = 10.0.0.0/8\n    remote_ts = 10.1.0.0/16\n    rekey_time = 51m\n    life_time = 60m\n    esp_proposals = aes256-sha256-modp2048\n   }\n  }\n }\n}\n",
+			"strongswan-swanctl", 8 * time.Hour, time.Hour},
 		{"ipsec.conf days and seconds", "# strongSwan\nconn c\n\tkeyexchange=ikev2\n\tikelifetime=1d\n\tlifetime=3600s\n\tleftsubnet=10.0.0.0/8\n\trightsubnet=10.1.0.0/16\n",
 			"strongswan-ipsec.conf", 24 * time.Hour, time.Hour},
 		{"libreswan hours", "# Libreswan\nconn c\n\tikev2=insist\n\tikelifetime=8h\n\tsalifetime=1h\n\tleftsubnet=10.0.0.0/8\n",
