@@ -97,11 +97,13 @@ func TestRules(t *testing.T) {
 		{"phase2 expiring at 51m with IKEv1", map[string]string{"version": "1"}, map[string]string{"rekey_time": "45m", "life_time": "51m"}, false, kb.CodePhase2Lifetime, ""},
 		{"phase2 expiring at 51m with IKEv2", nil, map[string]string{"rekey_time": "45m", "life_time": "51m"}, false, "", kb.CodePhase2Lifetime},
 		// Proposals against the cloud's published set.
-		{"ike 3des-md5-modp1024", map[string]string{"proposals": "3des-md5-modp1024"}, nil, false, kb.CodePhase1Proposal, ""},
+		{"ike aes128-sha1-modp1024", map[string]string{"proposals": "aes128-sha1-modp1024"}, nil, false, kb.CodePhase1Proposal, ""},
+		{"ike 3des-md5-modp2048", map[string]string{"proposals": "3des-md5-modp2048"}, nil, false, kb.CodePhase1Proposal, ""},
 		{"ike aes128-sha256-x25519", map[string]string{"proposals": "aes128-sha256-x25519"}, nil, false, kb.CodePhase1Proposal, ""},
 		{"ike one accepted proposal of two", map[string]string{"proposals": "3des-md5-modp1024,aes256-sha256-modp2048"}, nil, false, "", kb.CodePhase1Proposal},
 		{"ike aes256-sha256-modp2048", nil, nil, false, "", kb.CodePhase1Proposal},
 		{"esp pfs x25519", nil, map[string]string{"esp_proposals": "aes128gcm16-x25519"}, false, kb.CodePhase2Proposal, ""},
+		{"esp pfs ecp256", nil, map[string]string{"esp_proposals": "aes256-sha256-ecp256"}, false, kb.CodePhase2Proposal, ""},
 		{"esp aes256gcm16-modp2048", nil, map[string]string{"esp_proposals": "aes256gcm16-modp2048"}, false, "", kb.CodePhase2Proposal},
 		{"esp without pfs has no pfs group to check", nil, map[string]string{"esp_proposals": "aes256-sha256"}, false, "", kb.CodePhase2Proposal},
 		// Idle close on a responder-only cloud.
@@ -162,8 +164,10 @@ func TestRules(t *testing.T) {
 // finding names the line and what is accepted.
 func TestProposalsAgainstSite(t *testing.T) {
 	narrow := testSite()
-	narrow.Phase1 = &vpndiag.Proposals{Encryption: []string{"AES256"}, Integrity: []string{"SHA-256"}, DHGroups: []int{14}}
-	narrow.Phase2 = &vpndiag.Proposals{DHGroups: []int{14}}
+	narrow.Phase1 = &vpndiag.Proposals{Encryption: []string{"AES256"}, Integrity: []string{"SHA-256"}}
+	wide := testSite()
+	wide.Phase1 = &vpndiag.Proposals{DHGroups: []int{2, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24}}
+	wide.Phase2 = &vpndiag.Proposals{DHGroups: []int{2, 5, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24}}
 	tests := []struct {
 		name        string
 		site        *vpndiag.Site
@@ -172,12 +176,13 @@ func TestProposalsAgainstSite(t *testing.T) {
 		line        string // text of the line the finding points at
 		notCode     string
 	}{
-		{"modp1024 accepted by the published set", nil, map[string]string{"proposals": "aes128-sha1-modp1024"}, nil, "", "", kb.CodePhase1Proposal},
-		{"aes128-sha1-modp1024 refused by a group-14 site", narrow, map[string]string{"proposals": "aes128-sha1-modp1024"}, nil, kb.CodePhase1Proposal, "proposals = aes128-sha1-modp1024", ""},
-		{"aes256-sha256-modp2048 accepted by a group-14 site", narrow, nil, nil, "", "", kb.CodePhase1Proposal},
-		{"ecp256 accepted by the published set", nil, nil, map[string]string{"esp_proposals": "aes256-sha256-ecp256"}, "", "", kb.CodePhase2Proposal},
-		{"PFS ecp256 refused by a group-14 site", narrow, nil, map[string]string{"esp_proposals": "aes256-sha256-ecp256"}, kb.CodePhase2Proposal, "esp_proposals = aes256-sha256-ecp256", ""},
-		{"PFS modp3072 refused by a group-14 site", narrow, nil, map[string]string{"esp_proposals": "aes256-sha256-modp3072"}, kb.CodePhase2Proposal, "esp_proposals = aes256-sha256-modp3072", ""},
+		{"aes128-sha1-modp1024 refused by the published set", nil, map[string]string{"proposals": "aes128-sha1-modp1024"}, nil, kb.CodePhase1Proposal, "proposals = aes128-sha1-modp1024", ""},
+		{"aes128-sha1-modp1024 accepted by a site with group 2", wide, map[string]string{"proposals": "aes128-sha1-modp1024"}, nil, "", "", kb.CodePhase1Proposal},
+		{"aes128-sha256-modp2048 refused by an AES-256 site", narrow, map[string]string{"proposals": "aes128-sha256-modp2048"}, nil, kb.CodePhase1Proposal, "proposals = aes128-sha256-modp2048", ""},
+		{"aes256-sha256-modp2048 accepted by an AES-256 site", narrow, nil, nil, "", "", kb.CodePhase1Proposal},
+		{"PFS ecp256 refused by the published set", nil, nil, map[string]string{"esp_proposals": "aes256-sha256-ecp256"}, kb.CodePhase2Proposal, "esp_proposals = aes256-sha256-ecp256", ""},
+		{"PFS ecp256 accepted by a site with group 19", wide, nil, map[string]string{"esp_proposals": "aes256-sha256-ecp256"}, "", "", kb.CodePhase2Proposal},
+		{"PFS modp3072 refused by the published set", nil, nil, map[string]string{"esp_proposals": "aes256-sha256-modp3072"}, kb.CodePhase2Proposal, "esp_proposals = aes256-sha256-modp3072", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

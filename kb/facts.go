@@ -79,23 +79,25 @@ type CryptoSet struct {
 }
 
 // The cloud's accepted proposals, used when a site profile does not list
-// its own. The cloud's VPN endpoints are AWS virtual private gateways, whose
-// published tunnel options accept AES-128/256 in CBC or GCM (16-byte ICV)
-// mode, SHA-1 or SHA-2 (256/384/512) integrity, Diffie-Hellman groups 2
-// and 14-24 for the IKE SA and 2, 5 and 14-24 as the PFS group of the
-// IPsec SA. Anything else (3DES, MD5, groups 1 and 5 in phase 1, x25519,
-// ChaCha20) gets NO_PROPOSAL_CHOSEN. A site whose cloud configuration file
-// narrows this (e.g. only group 14) says so in its profile.
+// its own. The cloud is a responder that accepts what the customer
+// proposes within this set: AES-128/256 in CBC or GCM (16-byte ICV) mode
+// and SHA-1 or SHA-2 integrity, with the 2048-bit MODP group (14) both for
+// the IKE SA and as the PFS group of the IPsec SA: the group its VPN
+// configuration file names, and the only one the reference cloud of the
+// lab (lab/) accepts. Other groups (1, 2, 5, ecp256, x25519, modp3072 …),
+// 3DES and MD5 get NO_PROPOSAL_CHOSEN. A site whose cloud accepts more
+// (e.g. an AWS virtual private gateway's groups 2 and 14-24) lists them in
+// its profile (phase1/phase2 dh_groups).
 var (
 	CloudPhase1 = CryptoSet{
 		Encryption: []string{"aes128", "aes256", "aes128gcm16", "aes256gcm16"},
 		Integrity:  []string{"sha1", "sha256", "sha384", "sha512"},
-		DHGroups:   []int{2, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24},
+		DHGroups:   []int{14},
 	}
 	CloudPhase2 = CryptoSet{
 		Encryption: []string{"aes128", "aes256", "aes128gcm16", "aes256gcm16"},
 		Integrity:  []string{"sha1", "sha256", "sha384", "sha512"},
-		DHGroups:   []int{2, 5, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24},
+		DHGroups:   []int{14},
 	}
 )
 
