@@ -67,7 +67,7 @@ func neutral(f *vpndiag.Finding) bool {
 // SOURCES.md on every config there: each file is recognised, the findings
 // an engineer would expect are present, nothing else is flagged (apart from
 // what the verdicts do not score), what is said as a note is said, and no
-// secret of secrets.txt appears in the report or the redacted copy.
+// secret of secrets.txt appears in the report (JSON or text).
 func TestRealWorldConfigs(t *testing.T) {
 	dir := realWorldDir(t)
 	secrets := realWorldSecrets(t, dir)
@@ -145,8 +145,7 @@ func TestRealWorldConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var red bytes.Buffer
-			r, err := evidence.AnalyzeWith(context.Background(), name, bytes.NewReader(b), nil, evidence.Options{Redacted: &red})
+			r, err := evidence.AnalyzeWith(context.Background(), name, bytes.NewReader(b), nil, evidence.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,7 +182,9 @@ func TestRealWorldConfigs(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, s := range secrets[name] {
-				for what, out := range map[string]string{"JSON report": string(js), "report": golden(r), "redacted copy": red.String()} {
+				// The redacted copy is evidence/redact's to check (its own
+				// real-world test); the report is checked here.
+				for what, out := range map[string]string{"JSON report": string(js), "report": golden(r)} {
 					if strings.Contains(out, s) {
 						t.Errorf("secret %.4s… appears in the %s", s, what)
 					}
