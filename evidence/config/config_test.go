@@ -179,3 +179,11 @@ func FuzzParsePaloAltoXML(f *testing.F) {
 }
 func FuzzParsePfSense(f *testing.F) { fuzzParse(f, config.FormatPfSenseXML) }
 func FuzzParseGeneric(f *testing.F) { fuzzParse(f, config.FormatGeneric) }
+func FuzzParseMikroTik(f *testing.F) {
+	f.Add("/ip ipsec peer\nadd address=203.0.113.10/32 exchange-mode=ike2 name=c profile=p\n/ip ipsec profile\nadd name=p lifetime=8h dh-group=modp2048\n/ip ipsec identity add peer=c secret=x\n/ip ipsec policy add peer=c src-address=10.0.0.0/8 dst-address=10.1.0.0/16 tunnel=yes proposal=q\n/ip ipsec proposal set [ find default=yes ] lifetime=1h \\\n    pfs-group=none name \"q\"\n")
+	fuzzParse(f, config.FormatMikroTik)
+}
+func FuzzParseSecrets(f *testing.F) {
+	f.Add("@a @b : PSK \"x\"\n: RSA key.pem\n")
+	fuzzParse(f, config.FormatIPsecSecrets)
+}

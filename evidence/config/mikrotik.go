@@ -78,11 +78,17 @@ func rosLines(ls []string) ([]string, []int) {
 			}
 			start = i + 1
 		}
+		// A continuation keeps the text before the backslash as it is
+		// (a space there separates words; none means the value goes on)
+		// and drops the next line's indentation.
+		if cur.Len() > 0 {
+			l = strings.TrimLeft(l, " \t")
+		}
 		if strings.HasSuffix(l, "\\") {
-			cur.WriteString(strings.TrimSpace(strings.TrimSuffix(l, "\\")))
+			cur.WriteString(strings.TrimSuffix(l, "\\"))
 			continue
 		}
-		cur.WriteString(strings.TrimSpace(l))
+		cur.WriteString(l)
 		out = append(out, cur.String())
 		nums = append(nums, start)
 		cur.Reset()
@@ -332,7 +338,7 @@ func parseMikroTik(ls []string) *Config {
 			}
 			pv, ok := p.get("peer")
 			sd, ok2 := p.get("sa-dst-address")
-			if ok && pv.V == pe.kv["name"].V || !ok && ok2 && sd.V == addr.V || len(peers) == 1 && !ok && !ok2 {
+			if ok && pv.V == pe.kv["name"].V || !ok && ok2 && strings.TrimSuffix(sd.V, "/32") == strings.TrimSuffix(addr.V, "/32") || len(peers) == 1 && !ok && !ok2 {
 				pols = append(pols, p)
 			}
 		}
