@@ -82,7 +82,9 @@ func TestRules(t *testing.T) {
 		// The IKE SA expires at rekey_time + over_time (default 10 %).
 		{"phase1 lifetime 3h", map[string]string{"rekey_time": "3h", "over_time": ""}, nil, false, kb.CodePhase1Lifetime, ""},
 		{"phase1 renewed by 7h, expires at 8h", nil, nil, false, "", kb.CodePhase1Lifetime},
-		{"phase1 rekey_time 28800s alone expires at 31680s", map[string]string{"rekey_time": "28800s", "over_time": ""}, nil, false, kb.CodePhase1Lifetime, ""},
+		{"phase1 rekey_time 28800s alone, as the guide asks", map[string]string{"rekey_time": "28800s", "over_time": ""}, nil, false, "", kb.CodePhase1Lifetime},
+		{"phase1 rekey_time 28800s with over_time 2h expires at 36000s", map[string]string{"rekey_time": "28800s", "over_time": "2h"}, nil, false, kb.CodePhase1Lifetime, ""},
+		{"phase1 rekey_time 10h expires after the cloud", map[string]string{"rekey_time": "10h", "over_time": ""}, nil, false, kb.CodePhase1Lifetime, ""},
 		{"phase1 rekey_time 26000s alone expires at 28600s", map[string]string{"rekey_time": "26000s", "over_time": ""}, nil, false, "", kb.CodePhase1Lifetime},
 		{"phase1 lifetime default 4h", map[string]string{"rekey_time": "", "over_time": ""}, nil, false, kb.CodePhase1Lifetime, ""},
 		{"phase1 reauth_time 3h", map[string]string{"reauth_time": "3h"}, nil, false, kb.CodePhase1Lifetime, ""},
