@@ -45,7 +45,9 @@ func (c *checker) lifetimes(cfg *config.Config, t *config.Tunnel, tn string, ike
 		summary := fmt.Sprintf("%s: phase 1 (IKE) lifetime is %s; the cloud expects %s", tn, describe(h), secs(kb.IKELifetime))
 		line := h.Line
 		if sep && r.Known() {
-			line = max(r.Line, h.Line)
+			if r.From == config.FromFile {
+				line = r.Line
+			}
 			how := "by default"
 			if r.From == config.FromFile || h.From == config.FromFile {
 				how = "as configured"
@@ -93,9 +95,11 @@ func (c *checker) lifetimes(cfg *config.Config, t *config.Tunnel, tn string, ike
 		}
 		return
 	}
+	// The renewal line when the file sets it (what the user chose), else
+	// the lifetime's.
 	line := h.Line
-	if sep && r.Known() {
-		line = max(r.Line, h.Line)
+	if sep && r.Known() && r.From == config.FromFile {
+		line = r.Line
 	}
 	if sep && r.Known() && r.V >= kb.ChildSALifetime-kb.ChildSALifetime/20 && r.V <= kb.ChildSALifetime+kb.ChildSALifetime/20 && h.V > kb.ChildSALifetime {
 		// Renewal at (or just around) the cloud's expiry.
