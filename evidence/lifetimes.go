@@ -28,6 +28,11 @@ func near(hard, want time.Duration) bool { return hard <= want && hard >= want-w
 
 func (c *checker) lifetimes(cfg *config.Config, t *config.Tunnel, tn string, ikev2 bool) {
 	sep := separateRekey(cfg)
+	// strongSwan's "either version" (swanctl version = 0, ipsec.conf
+	// keyexchange=ike) initiates with IKEv2.
+	if f := cfg.Format(); !ikev2 && t.IKEVersion.Known() && t.IKEVersion.V == 0 && (f == config.FormatSwanctl || f == config.FormatStrongSwanIPC) {
+		ikev2 = true
+	}
 
 	// Phase 1.
 	h, r := t.Phase1.Lifetime, t.Phase1.Rekey

@@ -94,6 +94,7 @@ func TestRules(t *testing.T) {
 		{"phase2 rekey 3240s life 3600s no hourly drop", nil, map[string]string{"rekey_time": "3240s", "life_time": "3600s"}, false, "", kb.CodeIKEv2HourlyDrop},
 		{"phase2 rekey 51m alone with IKEv2", nil, map[string]string{"rekey_time": "51m", "life_time": ""}, false, "", kb.CodePhase2Lifetime},
 		{"phase2 rekey 3600s alone with IKEv2 is the hourly drop", nil, map[string]string{"rekey_time": "3600s", "life_time": ""}, false, kb.CodeIKEv2HourlyDrop, kb.CodePhase2Lifetime},
+		{"phase2 rekey 3600s alone with either version (IKEv2 first) is the hourly drop", map[string]string{"version": ""}, map[string]string{"rekey_time": "3600s", "life_time": ""}, false, kb.CodeIKEv2HourlyDrop, kb.CodePhase2Lifetime},
 		{"phase2 rekey 3600s alone with IKEv1 races the expiry", map[string]string{"version": "1"}, map[string]string{"rekey_time": "3600s", "life_time": ""}, false, kb.CodePhase2Lifetime, kb.CodeIKEv2HourlyDrop},
 		{"phase2 strongSwan defaults only hint at the hourly drop", nil, map[string]string{"rekey_time": "", "life_time": ""}, false, kb.CodeIKEv2HourlyDrop, kb.CodePhase2Lifetime},
 		{"phase2 expiring at 51m with IKEv1", map[string]string{"version": "1"}, map[string]string{"rekey_time": "45m", "life_time": "51m"}, false, kb.CodePhase2Lifetime, ""},
