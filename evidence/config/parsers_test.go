@@ -375,7 +375,8 @@ func TestNoTunnel(t *testing.T) {
 	}{
 		{"strongSwan ipsec.secrets", config.FormatIPsecSecrets, "# /etc/ipsec.secrets - strongSwan IPsec secrets file\n\n@moon @sun : PSK \"s3cret\"\n: RSA moonKey.pem\n", true, ""},
 		{"libreswan secrets", config.FormatIPsecSecrets, "@west @east : PSK \"ABCDEF\"\n", true, ""},
-		{"stock ipsec.conf", config.FormatStrongSwanIPC, "# ipsec.conf - strongSwan IPsec configuration file\n\nconfig setup\n\t# uniqueids = no\n\n#conn sample\n#      right=192.168.0.2\n", false, ""},
+		{"stock ipsec.conf", config.FormatStrongSwanIPC, "# ipsec.conf - strongSwan IPsec configuration file\n\nconfig setup\n\t# uniqueids = no\n\n#conn sample\n#      right=192.168.0.2\n", false, "commented-out example"},
+		{"stock swanctl.conf", config.FormatSwanctl, "connections {\n\n#\t# an IKE configuration named conn1\n#\tconn1 {\n#\t\tversion = 2\n#\t\tremote_addrs = 192.168.5.1\n#\t}\n\n}\n\nsecrets {\n#\tike-moon {\n#\t\tsecret = 0x12345678901234\n#\t}\n}\n", false, "commented-out example"},
 		{"ASA with AnyConnect only", config.FormatCiscoASA, "ASA Version 9.1\ninterface GigabitEthernet0/0\n nameif outside\naccess-list SPLIT_VPN standard permit 10.0.0.0 255.0.0.0\naccess-list NO_SSLVPN_NAT extended permit ip 10.0.0.0 255.0.0.0 10.1.0.0 255.255.0.0\nwebvpn\n enable outside\n anyconnect enable\ngroup-policy SSL attributes\n vpn-idle-timeout none\n vpn-tunnel-protocol ssl-client\n", false, "remote-access"},
 		{"IOS router without VPN", config.FormatCiscoIOS, "!\nversion 15.4\nservice timestamps debug datetime msec\nhostname r1\nboot-start-marker\nboot-end-marker\nip cef\ninterface GigabitEthernet0/0\n ip address 192.0.2.1 255.255.255.0\n", false, ""},
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strings"
 	"time"
 )
@@ -150,6 +151,22 @@ func templated(s string) bool {
 	return strings.Contains(s, "${") || strings.Contains(s, "%{")
 }
 
+// stockReason says that a file holds only the commented examples it ships
+// with.
+const stockReason = "only commented-out example connections, as the file is shipped: no tunnel is configured"
+
+// commentedExample reports whether a commented line matches pattern: the
+// examples of a stock file.
+func commentedExample(ls []string, pattern string) bool {
+	re := regexp.MustCompile(pattern)
+	for _, l := range ls {
+		if re.MatchString(strings.TrimSpace(l)) {
+			return true
+		}
+	}
+	return false
+}
+
 // parseSwanctl reads a strongSwan swanctl.conf.
 //
 // Lifetimes: a CHILD_SA is renewed at rekey_time (default 1 h, minus up to
@@ -174,8 +191,13 @@ func parseSwanctl(ls []string) *Config {
 			}
 		}
 	}
-	if conns == nil {
-		c.note(0, "no connections section")
+	if conns == nil || len(conns.children) == 0 {
+		if conns == nil {
+			c.note(0, "no connections section")
+		}
+		if commentedExample(ls, `^#\s*\S+\s*\{\s*$`) {
+			c.NoTunnelReason = stockReason
+		}
 		return c
 	}
 	for _, cn0 := range conns.children {
@@ -432,6 +454,9 @@ func parseIPsecConf(ls []string, libre bool) *Config {
 	conns := parseConns(ls)
 	if len(conns) == 0 {
 		c.note(0, "no conn sections")
+		if commentedExample(ls, `^#\s*conn\s+\S+`) {
+			c.NoTunnelReason = stockReason
+		}
 	}
 	for _, cn := range conns {
 		if v, ok := cn.kv["auto"]; ok && v.V == "ignore" {
