@@ -330,6 +330,11 @@ func (c *checker) proposals(t *config.Tunnel, tn string) {
 		from := config.FromDefault
 		var enc, integ []string
 		encLine, integLine := 0, 0
+		if offersDefault(ph.p.Proposals) {
+			// strongSwan's "default" proposal (a broad built-in list) is
+			// offered too: what the cloud picks cannot be told here.
+			continue
+		}
 		for _, p := range ph.p.Proposals {
 			e, i := config.Algorithms(p.V)
 			if len(e) > 0 && encLine == 0 {
@@ -415,6 +420,19 @@ func (c *checker) proposals(t *config.Tunnel, tn string) {
 }
 
 // firstGroupN is the group to suggest: 14 (modp2048) when accepted.
+// offersDefault reports whether a proposal list includes strongSwan's
+// "default" keyword.
+func offersDefault(ps []config.Value[string]) bool {
+	for _, p := range ps {
+		for _, w := range strings.FieldsFunc(p.V, func(r rune) bool { return r == ',' || r == ' ' }) {
+			if w == "default" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func firstGroupN(gs []int) int {
 	if len(gs) == 0 || slices.Contains(gs, 14) {
 		return 14

@@ -103,6 +103,7 @@ func TestRules(t *testing.T) {
 		{"ike aes128-sha1-modp1024", map[string]string{"proposals": "aes128-sha1-modp1024"}, nil, false, kb.CodePhase1Proposal, ""},
 		{"ike 3des-md5-modp2048", map[string]string{"proposals": "3des-md5-modp2048"}, nil, false, kb.CodePhase1Proposal, ""},
 		{"ike aes128-sha256-x25519", map[string]string{"proposals": "aes128-sha256-x25519"}, nil, false, kb.CodePhase1Proposal, ""},
+		{"ike with strongSwan's default proposal too", map[string]string{"proposals": "aes128-sha1-modp1024, default"}, nil, false, "", kb.CodePhase1Proposal},
 		{"ike one accepted proposal of two", map[string]string{"proposals": "3des-md5-modp1024,aes256-sha256-modp2048"}, nil, false, "", kb.CodePhase1Proposal},
 		{"ike aes256-sha256-modp2048", nil, nil, false, "", kb.CodePhase1Proposal},
 		{"esp pfs x25519", nil, map[string]string{"esp_proposals": "aes128gcm16-x25519"}, false, kb.CodePhase2Proposal, ""},
