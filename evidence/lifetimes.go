@@ -419,7 +419,6 @@ func (c *checker) proposals(t *config.Tunnel, tn string) {
 	}
 }
 
-// firstGroupN is the group to suggest: 14 (modp2048) when accepted.
 // offersDefault reports whether a proposal list includes strongSwan's
 // "default" keyword.
 func offersDefault(ps []config.Value[string]) bool {
@@ -433,6 +432,7 @@ func offersDefault(ps []config.Value[string]) bool {
 	return false
 }
 
+// firstGroupN is the group to suggest: 14 (modp2048) when accepted.
 func firstGroupN(gs []int) int {
 	if len(gs) == 0 || slices.Contains(gs, 14) {
 		return 14
