@@ -557,6 +557,9 @@ func parseIPsecConf(ls []string, libre bool) *Config {
 				margin = At(d, v.Line)
 			}
 		}
+		if v, ok := get("rekeyfuzz"); ok {
+			c.note(v.Line, "rekeyfuzz=%s: each renewal is brought forward by a random part (up to %s) of the rekey margin", v.V, v.V)
+		}
 		if v, ok := get("rekey"); ok && v.V == "no" {
 			c.note(v.Line, "rekey=no: this device never renews the SAs; they expire and the tunnel drops until traffic brings it up again")
 		} else {
