@@ -222,6 +222,19 @@ func phase2Fix(cfg *config.Config, t *config.Tunnel, ikev2 bool) string {
 	return "Set the phase 2 (IPsec) lifetime to 3600 s (1 hour)." + alt
 }
 
+// HourlyDropFix says what to write on the device of t to stop IKEv2
+// drops every 60 minutes: renew the CHILD_SA by 51 minutes.
+func HourlyDropFix(cfg *config.Config, t *config.Tunnel) string {
+	if cfg != nil && cfg.Format() == config.FormatSwanctl {
+		return "In the child write rekey_time = 51m and life_time = 60m: renewal by 51 minutes, expiry at the cloud's 3600 s."
+	}
+	line := ""
+	if cfg != nil && t != nil {
+		line = workaroundLine(cfg, t)
+	}
+	return fmt.Sprintf("Set the phase 2 (CHILD_SA) lifetime to %d minutes (%s)%s.", int(kb.IKEv2HourlyDropWorkaround.Minutes()), secs(kb.IKEv2HourlyDropWorkaround), line)
+}
+
 // workaroundLine is the vendor's setting for the guide's 51-minute phase 2
 // lifetime, as ": …", or "".
 func workaroundLine(cfg *config.Config, t *config.Tunnel) string {
