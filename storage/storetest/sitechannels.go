@@ -42,3 +42,34 @@ func testSiteService_Channels(t *testing.T, open Opener) {
 		t.Fatalf("channel with a space: %v, want EINVALID", err)
 	}
 }
+
+// testSiteService_Proposals: the proposals a site accepts are stored and
+// read back; a site without them reads back without.
+func testSiteService_Proposals(t *testing.T, open Opener) {
+	svc := open(t).Sites
+	ctx := context.Background()
+	dns := []netip.Addr{netip.MustParseAddr("10.0.0.2")}
+	site := &vpndiag.Site{Name: "acme", CloudDNSServers: dns,
+		Phase1: &vpndiag.Proposals{Encryption: []string{"aes256"}, Integrity: []string{"sha256"}, DHGroups: []int{14, 19}},
+		Phase2: &vpndiag.Proposals{Encryption: []string{"aes128gcm16"}, DHGroups: []int{14}}}
+	plain := &vpndiag.Site{Name: "hq", CloudDNSServers: dns}
+	for _, s := range []*vpndiag.Site{site, plain} {
+		if err := svc.UpsertSite(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := svc.FindSiteByName(ctx, "acme")
+	if err != nil || !reflect.DeepEqual(got.Phase1, site.Phase1) || !reflect.DeepEqual(got.Phase2, site.Phase2) {
+		t.Fatalf("acme = %+v %+v, %v", got.Phase1, got.Phase2, err)
+	}
+	if got, err := svc.FindSiteByName(ctx, "hq"); err != nil || got.Phase1 != nil || got.Phase2 != nil {
+		t.Fatalf("hq = %+v, %v", got, err)
+	}
+	site.Phase2 = nil
+	if err := svc.UpsertSite(ctx, site); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := svc.FindSiteByName(ctx, "acme"); got.Phase2 != nil || got.Phase1 == nil {
+		t.Fatalf("after upsert without phase 2: %+v %+v", got.Phase1, got.Phase2)
+	}
+}

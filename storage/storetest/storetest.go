@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 		{"SessionService_ConcurrentTransitions", testSessionService_ConcurrentTransitions},
 		{"SiteService", testSiteService},
 		{"SiteService_Channels", testSiteService_Channels},
+		{"SiteService_Proposals", testSiteService_Proposals},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
 	}
