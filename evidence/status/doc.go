@@ -22,6 +22,11 @@
 //     but received none: the customer's traffic leaves encrypted and nothing
 //     comes back — ESP (IP protocol 50, or UDP 4500) is dropped on the way, or
 //     the cloud does not route / answer for these addresses.
+//   - sa-no-outbound (kb.CodeSANoOutbound, error): an IPsec SA receives
+//     packets from the cloud but sends none back: the reply leaves the device
+//     unencrypted or not at all — no route to the cloud range through the
+//     tunnel, NAT applied to the traffic (no NAT exemption), or a firewall
+//     policy on the customer's side.
 //   - sa-half-open (kb.CodeSAHalfOpen, error): an IKE SA is stuck negotiating
 //     (CONNECTING, MM_WAIT_MSG*, AG_INIT_EXCH, IN-NEG, "connecting"): the
 //     peer does not answer or does not accept the proposal.
