@@ -103,16 +103,31 @@ func TestCheckWithoutSite(t *testing.T) {
 	}
 }
 
-// TestOtherPeerIgnored: SAs with peers that are not the site's cloud
-// endpoints are someone else's tunnels.
-func TestOtherPeerIgnored(t *testing.T) {
-	text := strings.ReplaceAll(mustRead(t, "swanctl-no-child.txt"), "203.0.113.5", "192.0.2.77")
-	st, err := status.Parse(status.FormatSwanctl, text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fs := status.Check("x.txt", st, testSite()); len(fs) != 0 {
-		t.Errorf("findings for another peer's tunnel: %v", fs[0].Summary)
+// TestOtherPeers: SAs with peers that are not the site's cloud endpoints
+// are someone else's tunnels, unless no SA at all is with the cloud (then
+// the profile or the device's peer is wrong, and every SA is checked).
+func TestOtherPeers(t *testing.T) {
+	other := strings.ReplaceAll(mustRead(t, "swanctl-no-child.txt"), "203.0.113.5", "192.0.2.77")
+	for _, tt := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"beside the cloud's", mustRead(t, "swanctl-healthy.txt") + other, []string{kb.CodeSAHealthy}},
+		{"alone", other, []string{kb.CodeSANoChild}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := status.Parse(status.FormatSwanctl, tt.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range status.Check("x.txt", st, testSite()) {
+				got = append(got, f.Code)
+			}
+			if !sameSet(got, tt.want) {
+				t.Errorf("findings %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
