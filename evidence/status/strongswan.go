@@ -144,9 +144,9 @@ func parseStroke(st *Status, lines []string) {
 			continue
 		}
 		if m := stBytes.FindStringSubmatch(l); m != nil {
-			name := strings.TrimSpace(l[:strings.IndexByte(l, ':')])
-			c := children[name]
-			if c == nil {
+			name, _, ok := strings.Cut(l, ":")
+			c := children[strings.TrimSpace(name)]
+			if !ok || c == nil {
 				continue
 			}
 			bi, _ := strconv.ParseInt(m[1], 10, 64)
