@@ -302,3 +302,31 @@ func FuzzStatus(f *testing.F) {
 		}
 	})
 }
+
+// TestSelectorForms: every vendor's way of writing a traffic selector.
+func TestSelectorForms(t *testing.T) {
+	tests := []struct{ format, text, want string }{
+		{status.FormatJunos, "  ID: 1 Virtual-system: root, VPN Name: v\n  Local Identity: ipv4_subnet(any:0,[0..7]=10.1.0.0/16)\n  Remote Identity: ipv4_range(any:0,[0..7]=10.10.0.0-10.10.255.255)\n", "10.1.0.0/16 <-> 10.10.0.0/16"},
+		{status.FormatJunos, "  ID: 1 Virtual-system: root, VPN Name: v\n  Local Identity: ipv4(10.1.0.0-10.1.255.255)\n  Remote Identity: ipv4(any:0,[0..3]=10.10.0.2)\n", "10.1.0.0/16 <-> 10.10.0.2/32"},
+		{status.FormatFortiGate, "name=t ver=2 serial=1 198.51.100.2:0->203.0.113.5:0 tun_id=1\nproxyid=t proto=0 sa=1 ref=2 serial=1\n  src: 0:10.1.0.0/255.255.0.0:0\n  dst: 0:10.10.0.0-10.10.0.255:0\n", "10.1.0.0/16 <-> 10.10.0.0/24"},
+		{status.FormatIOS, "   local  ident (addr/mask/prot/port): (10.1.0.0/255.255.0.0/0/0)\n   remote ident (addr/mask/prot/port): (10.10.0.2/255.255.255.255/47/0)\n", "10.1.0.0/16 <-> 10.10.0.2/32"},
+		{status.FormatSwanctl, "c: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* 0123456789abcdef_r\n  n: #1, reqid 1, INSTALLED, TUNNEL, ESP:AES_GCM_16-128\n    local  10.1.0.0/16[tcp/443] 10.2.0.0/16\n    remote dynamic 10.10.0.0/16\n", "10.1.0.0/16,10.2.0.0/16 <-> 10.10.0.0/16"},
+	}
+	for _, tt := range tests {
+		st, err := status.Parse(tt.format, tt.text)
+		if err != nil || len(st.Child) != 1 {
+			t.Fatalf("%s: %v, %d children", tt.format, err, len(st.Child))
+		}
+		c := st.Child[0]
+		var l, r []string
+		for _, p := range c.Local {
+			l = append(l, p.String())
+		}
+		for _, p := range c.Remote {
+			r = append(r, p.String())
+		}
+		if got := strings.Join(l, ",") + " <-> " + strings.Join(r, ","); got != tt.want {
+			t.Errorf("%s: selectors %s, want %s", tt.format, got, tt.want)
+		}
+	}
+}
