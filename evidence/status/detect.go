@@ -10,7 +10,7 @@ import (
 const (
 	FormatSwanctl   = "strongswan-swanctl-sas" // swanctl --list-sas
 	FormatStroke    = "strongswan-statusall"   // ipsec statusall / ipsec status
-	FormatASA       = "cisco-asa-sa"           // ASA show crypto ipsec sa, show crypto ikev1|ikev2|isakmp sa
+	FormatASA       = "cisco-asa-sa"           // ASA show crypto ipsec sa, show crypto ikev1|ikev2|isakmp sa, show vpn-sessiondb [detail] l2l
 	FormatIOS       = "cisco-ios-sa"           // IOS show crypto ipsec sa, show crypto isakmp|ikev2 sa
 	FormatFortiGate = "fortigate-vpn-list"     // diagnose vpn tunnel list, diagnose vpn ike gateway list
 	FormatJunos     = "junos-sa"               // show security ike|ipsec security-associations [detail], show security ipsec statistics
@@ -44,6 +44,8 @@ var markers = []marker{
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*Tunnel-id\s+Local\s+Remote\s+`)},
 	{FormatASA, 3, regexp.MustCompile(`(?m)^\s*IKEv[12] SAs:`)},
 	{FormatASA, 1, regexp.MustCompile(`(?m)Crypto map tag: \S+, seq num: \d+`)},
+	{FormatASA, 3, regexp.MustCompile(`(?m)^\s*Session Type: LAN-to-LAN`)},
+	{FormatASA, 2, regexp.MustCompile(`(?m)^\s*Bytes Tx\s*: \d+\s+Bytes Rx\s*: \d+`)},
 	{FormatASA, 1, regexp.MustCompile(`in use settings =\{(RA|L2L),`)},
 	{FormatFortiGate, 3, regexp.MustCompile(`(?m)^\s*name=\S+ ver=[12] serial=\d+`)},
 	{FormatFortiGate, 2, regexp.MustCompile(`(?m)^\s*proxyid_num=\d+ child_num=\d+`)},

@@ -3,7 +3,8 @@
 //
 // Understood commands: strongSwan `swanctl --list-sas` and `ipsec statusall`
 // (or `ipsec status`); Cisco ASA and IOS `show crypto ipsec sa` together with
-// `show crypto ikev2 sa` and `show crypto isakmp sa`; FortiGate `diagnose vpn
+// `show crypto ikev2 sa` and `show crypto isakmp sa`, and the ASA's `show
+// vpn-sessiondb [detail] l2l`; FortiGate `diagnose vpn
 // tunnel list`; Junos `show security ike security-associations` and `show
 // security ipsec security-associations [detail]`; PAN-OS `show vpn ike-sa`,
 // `show vpn ipsec-sa` and `show vpn flow`.

@@ -49,6 +49,7 @@ func TestCheck(t *testing.T) {
 		{"swanctl-connecting.txt", status.FormatSwanctl, []string{"sa-half-open@1"}, nil},
 		{"statusall-no-inbound.txt", status.FormatStroke, []string{"sa-no-inbound@18"}, nil},
 		{"asa-multiple-pairs.txt", status.FormatASA, []string{"sa-no-inbound@56", "sa-multiple-pairs@18"}, nil},
+		{"asa-sessiondb-no-inbound.txt", status.FormatASA, []string{"sa-no-inbound@34"}, nil},
 		{"ios-selectors.txt", status.FormatIOS, []string{"sa-half-open@5", "sa-selectors-mismatch@15"}, nil},
 		{"ios-twice-no-inbound.txt", status.FormatIOS, []string{"sa-no-inbound@68"}, nil},
 		{"ios-ikev2-no-child.txt", status.FormatIOS, []string{"sa-no-child@5"}, nil},
@@ -327,6 +328,30 @@ func TestSelectorForms(t *testing.T) {
 		}
 		if got := strings.Join(l, ",") + " <-> " + strings.Join(r, ","); got != tt.want {
 			t.Errorf("%s: selectors %s, want %s", tt.format, got, tt.want)
+		}
+	}
+}
+
+// TestSessionDB: the ASA's session list, brief and without an IPsec SA.
+func TestSessionDB(t *testing.T) {
+	brief := "Session Type: LAN-to-LAN\n\nConnection   : 203.0.113.5\nIndex        : 27                     IP Addr      : 203.0.113.5\nProtocol     : IKEv2 IPsec\nBytes Tx     : 48960                  Bytes Rx     : 0\n"
+	noChild := "Session Type: LAN-to-LAN Detailed\n\nConnection   : 203.0.113.5\nIndex        : 27                     IP Addr      : 203.0.113.5\nProtocol     : IKEv2\nBytes Tx     : 0                      Bytes Rx     : 0\nIKEv2 Tunnels: 1\nIPsec Tunnels: 0\n\nIKEv2:\n  Tunnel ID    : 27.1\n"
+	for _, tt := range []struct{ name, text, want string }{
+		{"brief", brief, kb.CodeSANoInbound},
+		{"no IPsec tunnel", noChild, kb.CodeSANoChild},
+	} {
+		format, _ := status.Detect(tt.text)
+		st, err := status.Parse(format, tt.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, _ := status.Check("x.txt", st, testSite())
+		if len(fs) != 1 || fs[0].Code != tt.want {
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.Summary)
+			}
+			t.Errorf("%s (%s): findings %v, want one %s", tt.name, format, got, tt.want)
 		}
 	}
 }
