@@ -355,3 +355,21 @@ func TestSessionDB(t *testing.T) {
 		}
 	}
 }
+
+// TestJunosReleases: the SA list's columns as different Junos releases
+// print them.
+func TestJunosReleases(t *testing.T) {
+	for _, text := range []string{
+		"  Total active tunnels: 1     Total IPsec sas: 1\n  ID      Algorithm       SPI      Life:sec/kb  Mon lsys Port  Gateway\n  <500011 ESP:aes-gcm-256/aes256-gcm 0x6d0c6331 1222/ unlim - root 500 203.0.113.5\n  >500011 ESP:aes-gcm-256/aes256-gcm 0xe1ed7345 1222/ unlim - root 500 203.0.113.5\n",
+		"  Total active tunnels: 1\n  ID      Gateway          Port  Algorithm       SPI      Life:sec/kb  Mon vsys\n  <131073 203.0.113.5      500   ESP:aes-256/sha 8b4a7d1e 3542/ unlim   -   root\n  >131073 203.0.113.5      500   ESP:aes-256/sha 1c2d3e4f 3542/ unlim   -   root\n",
+		"  Total active tunnels: 1\n  ID    Algorithm       SPI      Life:sec/kb  Mon lsys Port  Gateway\n  <131073 ESP:3des/sha1 68e14219 1298/ unlim   U   root 500   203.0.113.5\n  >131073 ESP:3des/sha1 cb3ccd42 1298/ unlim   U   root 500   203.0.113.5\n",
+	} {
+		st, err := status.Parse(status.FormatJunos, text)
+		if err != nil || len(st.Child) != 1 {
+			t.Fatalf("%v, %d SAs from:\n%s", err, len(st.Child), text)
+		}
+		if c := st.Child[0]; !c.Up || c.Peer != "203.0.113.5" || len(c.SPIIn) != 8 || len(c.SPIOut) != 8 {
+			t.Errorf("SA %+v from:\n%s", c, text)
+		}
+	}
+}
