@@ -373,3 +373,35 @@ func TestJunosReleases(t *testing.T) {
 		}
 	}
 }
+
+// TestPANOSIKEv1: PAN-OS lists IKEv1 SAs as phase-1 and phase-2 SAs.
+func TestPANOSIKEv1(t *testing.T) {
+	text := `IKEv1 phase-1 SAs
+GwID/client IP  Peer-Address           Gateway Name           Role Mode Algorithm             Established     Expiration      V  ST Xt Phase2
+--------------  ------------           ------------           ---- ---- ---------             -----------     ----------      -  -- -- ------
+1               203.0.113.5            gw-cloud               Init Main PSK/DH14/A256/SHA256  Dec.03 08:58:10 Dec.03 16:58:10 v1 13 1  0
+
+Show IKEv1 IKE SA: Total 1 gateways found. 1 ike sa found.
+
+IKEv1 phase-2 SAs
+Gateway Name           TnID     Tunnel                    GwID/IP     Role Algorithm          SPI(in)  SPI(out) MsgID    ST Xt
+------------           ----     ------                    -------     ---- ---------          -------  -------- -----    -- --
+
+Show IPSec SA: Total 1 tunnels found. 0 ipsec sa found.
+`
+	format, _ := status.Detect(text)
+	st, err := status.Parse(format, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := status.Check("x.txt", st, testSite())
+	if format != status.FormatPANOS || len(st.IKE) != 1 || len(fs) != 1 || fs[0].Code != kb.CodeSANoChild {
+		t.Errorf("format %s, %d IKE SAs, findings %v", format, len(st.IKE), fs)
+	}
+	withChild := strings.Replace(text, "------------           ----     ------                    -------     ---- ---------          -------  -------- -----    -- --\n",
+		"------------           ----     ------                    -------     ---- ---------          -------  -------- -----    -- --\ngw-cloud               5        tun-cloud                 1           Init ESP/DH14/tunl/SHA2 A1C3E5F7 0B2D4F61 9a3f11d2 9  1\n", 1)
+	st, _ = status.Parse(format, withChild)
+	if fs, _ := status.Check("x.txt", st, testSite()); len(st.Child) != 1 || !st.Child[0].Up || len(fs) != 0 {
+		t.Errorf("children %+v, findings %v", st.Child, fs)
+	}
+}
