@@ -137,12 +137,20 @@ func (s *Service) Attach(ctx context.Context, caseID int64, name string, r io.Re
 	return rep, nil
 }
 
-// crossCheck analyses the case's stored configurations, logs and status
-// outputs again (they are stored redacted, in bounded memory for logs) and
-// returns what CrossCheck finds between them and rep that involves rep.
+// crossChecked says which earlier files CrossCheck can pair a new file
+// with: a configuration with logs, a log with configurations.
+var crossChecked = map[vpndiag.EvidenceKind]vpndiag.EvidenceKind{
+	vpndiag.EvidenceConfig: vpndiag.EvidenceLog,
+	vpndiag.EvidenceLog:    vpndiag.EvidenceConfig,
+}
+
+// crossCheck analyses again the case's stored files that CrossCheck can
+// pair with rep (they are stored redacted; logs are read in bounded
+// memory) and returns what CrossCheck finds between them and rep.
 // Findings about earlier files alone were stored with those files.
 func (s *Service) crossCheck(ctx context.Context, caseID int64, rep *Report) ([]*vpndiag.Finding, error) {
-	if rep.Kind == vpndiag.EvidenceOther {
+	pair, ok := crossChecked[rep.Kind]
+	if !ok {
 		return nil, nil
 	}
 	stored, err := s.Evidence.FindEvidence(ctx, caseID)
@@ -152,7 +160,7 @@ func (s *Service) crossCheck(ctx context.Context, caseID int64, rep *Report) ([]
 	ids := map[string]int64{}
 	reports := []*Report{}
 	for _, e := range stored {
-		if e.Kind == rep.Kind || e.Kind == vpndiag.EvidenceOther || e.Name == rep.Name {
+		if e.Kind != pair || e.Name == rep.Name {
 			continue
 		}
 		other, err := s.reanalyze(ctx, e)
