@@ -33,10 +33,10 @@ type Service struct {
 // findings (with the stored evidence's ID in their references) and an
 // evidence.added event in one transaction: all of it, or nothing and an
 // error. A file that is too large, empty or binary is refused with a clear
-// error and nothing is stored. The file is also checked together with the
-// case's earlier configurations, logs and status outputs (as `vpndiag
-// analyze` checks files given together); what only the pair shows is
-// stored with it. site may be nil. The report is returned with the
+// error and nothing is stored. A configuration is also checked together
+// with the case's earlier logs and a log with its earlier configurations
+// (as `vpndiag analyze` checks files given together); what only the pair
+// shows is stored with the new file. site may be nil. The report is returned with the
 // findings as stored.
 //
 // The upload is read once, into a temporary file (size cap and SHA-256 on
