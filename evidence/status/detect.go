@@ -10,6 +10,7 @@ import (
 const (
 	FormatSwanctl   = "strongswan-swanctl-sas" // swanctl --list-sas
 	FormatStroke    = "strongswan-statusall"   // ipsec statusall / ipsec status
+	FormatLibreswan = "libreswan-status"       // ipsec status (ipsec whack --status), ipsec trafficstatus
 	FormatASA       = "cisco-asa-sa"           // ASA show crypto ipsec sa, show crypto ikev1|ikev2|isakmp sa, show vpn-sessiondb [detail] l2l
 	FormatIOS       = "cisco-ios-sa"           // IOS show crypto ipsec sa, show crypto isakmp|ikev2 sa
 	FormatFortiGate = "fortigate-vpn-list"     // diagnose vpn tunnel list, diagnose vpn ike gateway list
@@ -18,7 +19,7 @@ const (
 )
 
 // Formats lists every format, for documentation and tests.
-var Formats = []string{FormatSwanctl, FormatStroke, FormatASA, FormatIOS, FormatFortiGate, FormatJunos, FormatPANOS}
+var Formats = []string{FormatSwanctl, FormatStroke, FormatLibreswan, FormatASA, FormatIOS, FormatFortiGate, FormatJunos, FormatPANOS}
 
 type marker struct {
 	format string
@@ -37,6 +38,10 @@ var markers = []marker{
 	{FormatStroke, 3, regexp.MustCompile(`(?m)^\s*\S+\[\d+\]: (ESTABLISHED|CONNECTING|REKEYING|DELETING|PASSIVE|CREATED)\b`)},
 	{FormatStroke, 2, regexp.MustCompile(`(?m)^\s*\S+\{\d+\}: +(INSTALLED|ROUTED|REKEYING|REKEYED|INSTALLING|CREATED|DELETING)`)},
 	{FormatStroke, 2, regexp.MustCompile(`\d+ bytes_i\b`)},
+	{FormatLibreswan, 3, regexp.MustCompile(`(?m)^(?:\d{3} )?#\d+: "[^"]+"\S*(?:\s+[^\s:]+)?:\d+\s+STATE_[A-Z0-9_]+\s*\(`)},
+	{FormatLibreswan, 3, regexp.MustCompile(`(?m)^(?:\d{3} )?#\d+: "[^"]+".*type=ESP,.*inBytes=\d+, outBytes=\d+`)},
+	{FormatLibreswan, 2, regexp.MustCompile(`Traffic: ESPin=\d+[KMG]?B ESPout=\d+[KMG]?B`)},
+	{FormatLibreswan, 2, regexp.MustCompile(`(?m)^(?:\d{3} )?"[^"]+"\S*:\s+\S*\.\.\.\S*;\s+(?:erouted|unrouted|routed|prospective erouted)`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*#pkts encaps: \d+`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*local\s+ident \(addr/mask/prot/port\)`)},
 	{FormatIOS, 2, regexp.MustCompile(`(?m)^\s*inbound esp sas:`)},
@@ -96,6 +101,8 @@ func Parse(format, text string) (*Status, error) {
 		parseSwanctl(st, lines)
 	case FormatStroke:
 		parseStroke(st, lines)
+	case FormatLibreswan:
+		parseLibreswan(st, lines)
 	case FormatASA, FormatIOS:
 		parseCisco(st, lines)
 	case FormatFortiGate:

@@ -2,7 +2,8 @@
 // tunnel is up but nothing passes" — into one typed model and checks it.
 //
 // Understood commands: strongSwan `swanctl --list-sas` and `ipsec statusall`
-// (or `ipsec status`); Cisco ASA and IOS `show crypto ipsec sa` together with
+// (or `ipsec status`); libreswan `ipsec status` (`ipsec whack --status`) and
+// `ipsec trafficstatus`; Cisco ASA and IOS `show crypto ipsec sa` together with
 // `show crypto ikev2 sa` and `show crypto isakmp sa`, and the ASA's `show
 // vpn-sessiondb [detail] l2l`; FortiGate `diagnose vpn
 // tunnel list`; Junos `show security ike security-associations` and `show

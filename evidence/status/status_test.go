@@ -48,6 +48,8 @@ func TestCheck(t *testing.T) {
 		{"swanctl-no-child.txt", status.FormatSwanctl, []string{"sa-no-child@1"}, nil},
 		{"swanctl-connecting.txt", status.FormatSwanctl, []string{"sa-half-open@1"}, nil},
 		{"statusall-no-inbound.txt", status.FormatStroke, []string{"sa-no-inbound@18"}, nil},
+		{"libreswan-no-inbound.txt", status.FormatLibreswan, []string{"sa-no-inbound@26"}, nil},
+		{"libreswan-half-open.txt", status.FormatLibreswan, []string{"sa-half-open@4"}, nil},
 		{"asa-multiple-pairs.txt", status.FormatASA, []string{"sa-no-inbound@56", "sa-multiple-pairs@18"}, nil},
 		{"asa-sessiondb-no-inbound.txt", status.FormatASA, []string{"sa-no-inbound@34"}, nil},
 		{"ios-selectors.txt", status.FormatIOS, []string{"sa-half-open@5", "sa-selectors-mismatch@15"}, nil},
