@@ -309,9 +309,12 @@ func analyzeStatus(ctx context.Context, rep *Report, in io.Reader, format string
 		}
 	}
 	rep.Understood = append(rep.Understood, fmt.Sprintf("%s SA status, %d lines", format, st.Lines))
-	if st.IKEListed {
+	switch {
+	case st.IKEListed && len(st.IKE) == 0 && len(st.Child) == 0:
+		rep.Understood = append(rep.Understood, "no SA at all: the tunnel is down; the device's IKE log says why (attach it)")
+	case st.IKEListed:
 		rep.Understood = append(rep.Understood, fmt.Sprintf("%d IKE SA(s): %d up, %d negotiating", len(st.IKE), up, neg))
-	} else {
+	default:
 		rep.NotUnderstood = append(rep.NotUnderstood, "no IKE (phase 1) SA listing in this output, so whether phase 1 is up is not known")
 	}
 	if st.ChildListed {

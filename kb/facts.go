@@ -69,6 +69,7 @@ const (
 	CodeSANoInbound         = "sa-no-inbound"         // IPsec SA sends but receives nothing: ESP lost on the way back or the cloud not answering
 	CodeSANoOutbound        = "sa-no-outbound"        // IPsec SA receives but sends nothing back: route, NAT exemption or policy on the customer's side
 	CodeSAHalfOpen          = "sa-half-open"          // IKE SA stuck negotiating (connecting, MM_WAIT, half-open)
+	CodeSANone              = "sa-none"               // no IKE SA and no IPsec SA at all: the tunnel is down
 	CodeSASelectorsMismatch = "sa-selectors-mismatch" // SA traffic selectors other than the site's ranges
 	CodeSAMultiplePairs     = "sa-multiple-pairs"     // more than one IPsec SA pair to the cloud
 	CodeSAHealthy           = "sa-healthy"            // info: IPsec SA up with traffic both ways
@@ -148,7 +149,7 @@ var Codes = []string{
 	CodePhase2NoProposal, CodeTSUnacceptable, CodeDPDPeerDead, CodeIKENoResponse,
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
 	CodeSANoChild, CodeSANoInbound, CodeSANoOutbound, CodeSAHalfOpen, CodeSASelectorsMismatch,
-	CodeSAMultiplePairs, CodeSAHealthy,
+	CodeSAMultiplePairs, CodeSAHealthy, CodeSANone,
 	CodePhase1Proposal, CodePhase2Proposal, CodeIdleClose,
 }
 

@@ -53,7 +53,8 @@ func parseSessionDB(st *Status, lines []string) {
 	for i, l := range lines {
 		t := strings.TrimSpace(l)
 		if sdbType.MatchString(l) {
-			st.IKEListed, st.ChildListed = true, true
+			st.listedIKE(i, l)
+			st.ChildListed = true
 			continue
 		}
 		if m := sdbConn.FindStringSubmatch(l); m != nil {
@@ -144,12 +145,12 @@ func parseCisco(st *Status, lines []string) {
 			if strings.EqualFold(m[1], "ipsec") {
 				st.ChildListed = true
 			} else {
-				st.IKEListed = true
+				st.listedIKE(i, l)
 			}
 			continue
 		}
 		if ciIKEListing.MatchString(l) {
-			st.IKEListed = true
+			st.listedIKE(i, l)
 			continue
 		}
 		if ciMapTag.MatchString(l) {
@@ -157,11 +158,13 @@ func parseCisco(st *Status, lines []string) {
 			continue
 		}
 		if ciISAKMPHead.MatchString(l) {
-			st.IKEListed, inISAKMP, inIKEv2 = true, true, false
+			st.listedIKE(i, l)
+			inISAKMP, inIKEv2 = true, false
 			continue
 		}
 		if ciIKEv2Head.MatchString(l) {
-			st.IKEListed, inIKEv2, inISAKMP = true, true, false
+			st.listedIKE(i, l)
+			inIKEv2, inISAKMP = true, false
 			continue
 		}
 		if inISAKMP {
@@ -199,7 +202,7 @@ func parseCisco(st *Status, lines []string) {
 			}
 		}
 		if m := ciASAIKEv1.FindStringSubmatch(l); m != nil {
-			st.IKEListed = true
+			st.listedIKE(i, l)
 			asaIKE = &IKESA{Remote: m[1], Version: 1, Line: i + 1, Text: t}
 			st.IKE = append(st.IKE, asaIKE)
 			continue

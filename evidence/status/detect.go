@@ -35,6 +35,7 @@ var markers = []marker{
 	{FormatSwanctl, 2, regexp.MustCompile(`(?m)^\s+(local|remote)\s+'[^']*' @ \S+\[\d+\]`)},
 	{FormatSwanctl, 2, regexp.MustCompile(`(?m)^\s+(in|out) +[0-9a-f]{8}(\s*\([^)]*\))?, +\d+ bytes, +\d+ packets`)},
 	{FormatStroke, 3, regexp.MustCompile(`(?m)^Security Associations \(\d+ up, \d+ connecting\)`)},
+	{FormatStroke, 2, regexp.MustCompile(`(?m)^Status of IKE charon daemon \(`)},
 	{FormatStroke, 3, regexp.MustCompile(`(?m)^\s*\S+\[\d+\]: (ESTABLISHED|CONNECTING|REKEYING|DELETING|PASSIVE|CREATED)\b`)},
 	{FormatStroke, 2, regexp.MustCompile(`(?m)^\s*\S+\{\d+\}: +(INSTALLED|ROUTED|REKEYING|REKEYED|INSTALLING|CREATED|DELETING)`)},
 	{FormatStroke, 2, regexp.MustCompile(`\d+ bytes_i\b`)},

@@ -49,7 +49,8 @@ func parseJunos(st *Status, lines []string) {
 	for i, l := range lines {
 		t := strings.TrimSpace(l)
 		if jnIKEHead.MatchString(l) {
-			st.IKEListed, inIKE = true, true
+			st.listedIKE(i, l)
+			inIKE = true
 			continue
 		}
 		if inIKE {

@@ -38,7 +38,9 @@ func lsBytes(n, unit string) int64 {
 // parseLibreswan reads libreswan/Openswan `ipsec status` (`ipsec whack
 // --status`) and `ipsec trafficstatus`.
 func parseLibreswan(st *Status, lines []string) {
-	st.IKEListed = true
+	if len(lines) > 0 {
+		st.listedIKE(0, lines[0])
+	}
 	byNum := map[string]*ChildSA{}
 	type sel struct{ local, remote string }
 	conns := map[string]sel{}

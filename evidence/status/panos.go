@@ -42,7 +42,8 @@ func parsePANOS(st *Status, lines []string) {
 		t := strings.TrimSpace(l)
 		switch {
 		case paIKEv2Head.MatchString(l), paIKEv1Head.MatchString(l):
-			st.IKEListed, table = true, "ike"
+			st.listedIKE(i, l)
+			table = "ike"
 			continue
 		case paChildHead.MatchString(l):
 			st.ChildListed, table = true, "child"
@@ -57,7 +58,7 @@ func parsePANOS(st *Status, lines []string) {
 			st.ChildListed = true
 			continue
 		case strings.HasPrefix(t, "Show IKE"), strings.HasPrefix(t, "Show IKEv"):
-			st.IKEListed = true
+			st.listedIKE(i, l)
 			table = ""
 			continue
 		}

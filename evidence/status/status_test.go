@@ -407,3 +407,31 @@ Show IPSec SA: Total 1 tunnels found. 0 ipsec sa found.
 		t.Errorf("children %+v, findings %v", st.Child, fs)
 	}
 }
+
+// TestNone: a listing with no SA at all says the tunnel is down, at the
+// listing's line.
+func TestNone(t *testing.T) {
+	for _, tt := range []struct{ text, want string }{
+		{"Status of IKE charon daemon (strongSwan 5.9.13, Linux 6.8.0, x86_64):\n  uptime: 3 minutes\nSecurity Associations (0 up, 0 connecting):\n  none\n", "sa-none@3"},
+		{"admin@srx> show security ike security-associations\nIndex   State  Initiator cookie  Responder cookie  Mode           Remote Address\n\nadmin@srx> show security ipsec security-associations\n  Total active tunnels: 0\n", "sa-none@2"},
+		{"fw# show crypto isakmp sa\n\nThere are no IKEv1 SAs\n", "sa-none@3"},
+		{mustRead(t, "swanctl-connecting.txt"), "sa-half-open@1"},
+	} {
+		format, _ := status.Detect(tt.text)
+		if format == "" {
+			format = status.FormatASA
+		}
+		st, err := status.Parse(format, tt.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, _ := status.Check("x.txt", st, testSite())
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.Code+"@"+strconv.Itoa(f.Evidence[0].Line))
+		}
+		if !slices.Equal(got, []string{tt.want}) {
+			t.Errorf("%s: findings %v, want %s", format, got, tt.want)
+		}
+	}
+}
