@@ -30,6 +30,9 @@ type marker struct {
 // Markers are lines only the vendor's SA status output prints. Weight 3
 // is enough on its own; weaker ones need company.
 var markers = []marker{
+	// The command itself, as echoed after a prompt: swanctl prints nothing
+	// at all when there is no SA, and that is the answer.
+	{FormatSwanctl, 4, regexp.MustCompile(`(?m)^\S*[$#>%]\s*(?:sudo\s+)?swanctl\s+(?:--list-sas|-l)\b`)},
 	{FormatSwanctl, 3, regexp.MustCompile(`(?m)^\S+: #\d+, [A-Z_]+, IKEv[12], [0-9a-f]{16}_i`)},
 	{FormatSwanctl, 3, regexp.MustCompile(`(?m)^\s+\S+: #\d+, reqid \d+, [A-Z_]+, (TUNNEL|TRANSPORT|BEET)`)},
 	{FormatSwanctl, 2, regexp.MustCompile(`(?m)^\s+(local|remote)\s+'[^']*' @ \S+\[\d+\]`)},
@@ -49,6 +52,8 @@ var markers = []marker{
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*dst\s+src\s+state\s+conn-id\s+(slot\s+)?status`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*Tunnel-id\s+Local\s+Remote\s+`)},
 	{FormatASA, 3, regexp.MustCompile(`(?m)^\s*IKEv[12] SAs:`)},
+	{FormatASA, 3, regexp.MustCompile(`(?mi)^\s*There are no (?:ipsec|isakmp|ikev1|ikev2) sas`)},
+	{FormatIOS, 2, regexp.MustCompile(`(?m)^\S*[#>]\s*show crypto (?:ipsec|isakmp|ikev1|ikev2) sa\b`)},
 	{FormatASA, 1, regexp.MustCompile(`(?m)Crypto map tag: \S+, seq num: \d+`)},
 	{FormatASA, 3, regexp.MustCompile(`(?m)^\s*Session Type: LAN-to-LAN`)},
 	{FormatASA, 2, regexp.MustCompile(`(?m)^\s*Bytes Tx\s*: \d+\s+Bytes Rx\s*: \d+`)},

@@ -416,10 +416,11 @@ func TestNone(t *testing.T) {
 		{"admin@srx> show security ike security-associations\nIndex   State  Initiator cookie  Responder cookie  Mode           Remote Address\n\nadmin@srx> show security ipsec security-associations\n  Total active tunnels: 0\n", "sa-none@2"},
 		{"fw# show crypto isakmp sa\n\nThere are no IKEv1 SAs\n", "sa-none@3"},
 		{mustRead(t, "swanctl-connecting.txt"), "sa-half-open@1"},
+		{"$ sudo swanctl --list-sas\n", "sa-none@1"},
 	} {
-		format, _ := status.Detect(tt.text)
-		if format == "" {
-			format = status.FormatASA
+		format, score := status.Detect(tt.text)
+		if score < 4 {
+			t.Errorf("%.40q detected as %q (%d)", tt.text, format, score)
 		}
 		st, err := status.Parse(format, tt.text)
 		if err != nil {
