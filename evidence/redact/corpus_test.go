@@ -102,6 +102,10 @@ var corpus = []spelling{
 	{"device", "SonicWall shared-secret", "    shared-secret SwSecret.0074", []string{"SwSecret.0074"}, nil},
 	{"device", "Check Point key", `set vpn community star VPN pre-shared-secret "CpPsk.0075"`, []string{"CpPsk.0075"}, nil},
 	{"device", "WireGuard PrivateKey", "PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fB0076=", []string{"yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fB0076="}, nil},
+	{"device", "ScreenOS admin password", `set admin password "ScreenOs.0101"`, []string{"ScreenOs.0101"}, nil},
+	{"device", "ScreenOS ike gateway preshare", `set ike gateway "azure-gw" address 40.1.2.3 outgoing-interface "ethernet0/0" preshare "ScreenPre.0102" sec-level compatible`, []string{"ScreenPre.0102"}, []string{"sec-level compatible", `outgoing-interface "ethernet0/0"`}},
+	{"device", "IOS OSPFv3 IPsec key", " ospfv3 encryption ipsec spi 1001 esp null md5 0 2757613409476813247330203120970103", []string{"2757613409476813247330203120970103"}, []string{"spi 1001 esp null md5 0"}},
+	{"device", "IOS OSPFv3 IPsec encryption key", " ipv6 ospf encryption ipsec spi 500 esp aes-cbc 128 0 0123456789ABCDEF0123456789AB0104 sha1 0 0123456789ABCDEF0123456789ABCDEF01230105", []string{"0123456789ABCDEF0123456789AB0104", "0123456789ABCDEF0123456789ABCDEF01230105"}, nil},
 	{"device", "crypt hash anywhere", "user1 hash $6$rounds=5000$salt0077$abcdefghijklmnopqrstuvwxyz", []string{"salt0077"}, nil},
 
 	// strongSwan and libreswan secrets files.
@@ -158,6 +162,8 @@ var corpus = []spelling{
 	{"negative", "interface named password", "interface Tunnel100\n description to PASSWORD-DC\n tunnel destination 52.1.2.3", nil, nil},
 	{"negative", "hex lines without a dump header", "[IKE]    0: 01 02 03 04", nil, nil},
 	{"negative", "IOS key config-key", "crypto keyring KEYRING-SECRET\n  local-address 10.1.0.1", nil, nil},
+	{"negative", "IOS key chain numbers", "key chain OSPF-KEYS\n key 1\n  cryptographic-algorithm hmac-sha-256", nil, nil},
+	{"negative", "Junos key chain", "key-chain BGP {\n    key 0 {\n        start-time \"2024-1-1.00:00:00 +0000\";\n    }\n}", nil, nil},
 	{"negative", "GCP tunnel listing", "NAME: psk-tunnel-1\nREGION: us-east1\nPEER_ADDRESS: 52.1.2.3", nil, nil},
 	{"negative", "Azure connection type", `"connectionType": "IPsec", "connectionProtocol": "IKEv2", "sharedKeyRequired": false`, nil, nil},
 }
@@ -205,7 +211,7 @@ func TestCorpus(t *testing.T) {
 
 // TestLongLines puts a secret key and its value across every position of
 // the 64 KiB boundary where the reader used to cut long lines into
-// independent pieces, and many secrets into one 3 MiB line: none may
+// independent pieces, and many secrets into one 2 MiB line: none may
 // survive, and the text around them must.
 func TestLongLines(t *testing.T) {
 	const piece = 64 << 10
@@ -225,7 +231,7 @@ func TestLongLines(t *testing.T) {
 	}
 	var b strings.Builder
 	var secrets []string
-	for i := 0; b.Len() < 3<<20; i++ {
+	for i := 0; b.Len() < 2<<20; i++ {
 		s := fmt.Sprintf("Many%06d", i)
 		secrets = append(secrets, s)
 		fmt.Fprintf(&b, `{"name":"t%d","PreSharedKey":"%s","lifetime":28800},`, i, s)
@@ -234,7 +240,7 @@ func TestLongLines(t *testing.T) {
 	got := redact.New(redact.Options{}).String(b.String())
 	for _, s := range secrets {
 		if strings.Contains(got, s) {
-			t.Fatalf("%s survived in a 3 MiB line", s)
+			t.Fatalf("%s survived in a 2 MiB line", s)
 		}
 	}
 	if n := strings.Count(got, `"lifetime":28800`); n != len(secrets) {

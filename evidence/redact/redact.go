@@ -217,7 +217,9 @@ var rules = []rule{
 	// Cisco BGP neighbor password, PPP CHAP/PAP passwords, a "password" or
 	// "key" statement of its own (line vty, tacacs server blocks).
 	{need: []string{"password"}, re: regexp.MustCompile(`(?i)\b(?:neighbor\s+\S+|ppp\s+(?:chap|pap|ms-chap|ms-chap-v2)|sent-username\s+\S+)\s+password\s+(?:\d\s+)?` + quotedOrWord), kind: KindPassword},
-	{need: []string{"password", "key"}, re: regexp.MustCompile(`^\s*(?:password|key)\s+(?:[0-9]\s+)?` + quotedOrWord + `(?:\s+\d)?\s*$`), kindOf: func(string) string { return KindPassword }},
+	{need: []string{"password"}, re: regexp.MustCompile(`^\s*password\s+(?:[0-9]\s+)?` + quotedOrWord + `(?:\s+\d)?\s*$`), kind: KindPassword},
+	// (a key's value holds a non-digit: "key 1" numbers a key chain's key)
+	{need: []string{"key"}, re: regexp.MustCompile(`^\s*key\s+(?:[0-9]\s+)?(?P<v>"[^"]*"|\S*[^\s0-9]\S*)(?:\s+\d)?\s*$`), kind: KindPassword},
 	// ScreenOS: set admin password "x", set ike gateway … preshare "x".
 	{need: []string{"password"}, re: regexp.MustCompile(`(?i)\bset\s+(?:admin|user\s+\S+)\s+password\s+` + quotedOrWord), kind: KindPassword},
 	{need: []string{"preshare"}, re: regexp.MustCompile(`(?i)\bpreshare\s+` + quotedOrWord), kind: KindPSK},

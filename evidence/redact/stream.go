@@ -352,14 +352,21 @@ func (b *blockState) flush(red *Redactor, out *bytes.Buffer) {
 // safeCut returns a cut point in s, at most c, that no rule's match and no
 // known secret crosses, moved back to just after white space or a
 // separator so that no word is cut; len(s) when there is none (a single
-// match longer than the window).
+// match longer than the window). Only matches within overlap bytes of the
+// cut are looked at: a longer one is not guaranteed to stay whole.
 func (r *Redactor) safeCut(s string, c int) int {
+	lo, hi := max(0, c-overlap), min(len(s), c+overlap)
+	region := s[lo:hi]
+	lower := strings.ToLower(region)
 	for changed := true; changed; {
 		changed = false
-		for _, re := range cutRegexps {
-			for _, m := range re.FindAllStringIndex(s, -1) {
-				if m[0] < c && m[1] > c {
-					c, changed = m[0], true
+		for _, ru := range cutRules {
+			if !containsAny(lower, ru.need) {
+				continue
+			}
+			for _, m := range ru.re.FindAllStringIndex(region, -1) {
+				if lo+m[0] < c && lo+m[1] > c {
+					c, changed = lo+m[0], true
 				}
 			}
 		}
@@ -367,9 +374,9 @@ func (r *Redactor) safeCut(s string, c int) int {
 		known := r.known
 		r.mu.Unlock()
 		for _, k := range known {
-			lo := max(0, c-len(k.Value)+1)
-			if i := strings.Index(s[lo:min(len(s), c+len(k.Value)-1)], k.Value); i >= 0 && lo+i < c {
-				c, changed = lo+i, true
+			from := max(0, c-len(k.Value)+1)
+			if i := strings.Index(s[from:min(len(s), c+len(k.Value)-1)], k.Value); i >= 0 && from+i < c {
+				c, changed = from+i, true
 			}
 		}
 	}
@@ -385,14 +392,11 @@ func (r *Redactor) safeCut(s string, c int) int {
 	return c
 }
 
-// cutRegexps are every pattern that finds a secret with its key word.
-var cutRegexps = func() []*regexp.Regexp {
-	var out []*regexp.Regexp
-	for _, ru := range rules {
-		out = append(out, ru.re)
+// cutRules are every pattern that finds a secret with its key word.
+var cutRules = func() []rule {
+	out := append(append([]rule(nil), rules...), shapes...)
+	for _, re := range []*regexp.Regexp{jsonKV, xmlElem, attrKV, wordKV, flagKV} {
+		out = append(out, rule{re: re})
 	}
-	for _, ru := range shapes {
-		out = append(out, ru.re)
-	}
-	return append(out, jsonKV, xmlElem, attrKV, wordKV, flagKV)
+	return out
 }()
