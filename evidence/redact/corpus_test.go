@@ -55,6 +55,11 @@ var corpus = []spelling{
 	{"cloud", "OCI shared secret", `  "sharedSecret": "OciPsk.0029"`, []string{"OciPsk.0029"}, nil},
 	{"cloud", "YAML psk on the next line", "psk: >-\n  YamlFolded.0030\nike: 2", []string{"YamlFolded.0030"}, []string{"ike: 2"}},
 	{"cloud", "XML element on its own lines", "<sharedKey>\n  XmlNext.0031\n</sharedKey>", []string{"XmlNext.0031"}, []string{"</sharedKey>"}},
+	{"cloud", "JSON key with spaces", `{"Pre-Shared Key": "JsonSpace.0106", "IKE Version": "ikev2"}`, []string{"JsonSpace.0106"}, []string{`"IKE Version": "ikev2"`}},
+	{"cloud", "CloudFormation parameters file", `[{"ParameterKey": "PreSharedKey", "ParameterValue": "CfnParam.0107"}, {"ParameterKey": "Tunnel1InsideCidr", "ParameterValue": "169.254.10.0/30"}]`, []string{"CfnParam.0107"}, []string{"169.254.10.0/30"}},
+	{"cloud", "SSM parameter", `{"Parameter": {"Name": "/vpn/hq/psk", "Type": "SecureString", "Value": "SsmParam.0108"}}`, []string{"SsmParam.0108"}, []string{"/vpn/hq/psk"}},
+	{"cloud", "XML name/value", `<param name="tunnel1_psk" value="XmlNameValue.0109"/>`, []string{"XmlNameValue.0109"}, []string{`name="tunnel1_psk"`}},
+	{"cloud", "WireGuard PresharedKey", "PresharedKey = WgPsk0110xYz+abcdefghijklmnopqrstuvwx=", []string{"WgPsk0110xYz+abcdefghijklmnopqrstuvwx="}, nil},
 	{"cloud", "XML attribute", `<tunnel name="t1" psk="XmlAttr.0032" ike="2"/>`, []string{"XmlAttr.0032"}, []string{`name="t1"`, `ike="2"`}},
 
 	// Device secrets.
@@ -164,6 +169,7 @@ var corpus = []spelling{
 	{"negative", "IOS key config-key", "crypto keyring KEYRING-SECRET\n  local-address 10.1.0.1", nil, nil},
 	{"negative", "IOS key chain numbers", "key chain OSPF-KEYS\n key 1\n  cryptographic-algorithm hmac-sha-256", nil, nil},
 	{"negative", "Junos key chain", "key-chain BGP {\n    key 0 {\n        start-time \"2024-1-1.00:00:00 +0000\";\n    }\n}", nil, nil},
+	{"negative", "CloudFormation non-secret parameter", `{"ParameterKey": "Tunnel1InsideCidr", "ParameterValue": "169.254.10.0/30"}`, nil, nil},
 	{"negative", "GCP tunnel listing", "NAME: psk-tunnel-1\nREGION: us-east1\nPEER_ADDRESS: 52.1.2.3", nil, nil},
 	{"negative", "Azure connection type", `"connectionType": "IPsec", "connectionProtocol": "IKEv2", "sharedKeyRequired": false`, nil, nil},
 }

@@ -395,7 +395,7 @@ func (r *Redactor) safeCut(s string, c int) int {
 // cutRules are every pattern that finds a secret with its key word.
 var cutRules = func() []rule {
 	out := append(append([]rule(nil), rules...), shapes...)
-	for _, re := range []*regexp.Regexp{jsonKV, xmlElem, attrKV, wordKV, flagKV} {
+	for _, re := range []*regexp.Regexp{jsonKV, nameValue, xmlElem, attrKV, wordKV, flagKV} {
 		out = append(out, rule{re: re})
 	}
 	return out
