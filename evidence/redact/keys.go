@@ -176,11 +176,16 @@ var keyStems = []string{"psk", "shared", "pass", "pwd", "phash", "private", "prv
 // kvPass replaces the value of every secret key re finds on line.
 func (r *Redactor) kvPass(line string, re *regexp.Regexp, xml bool, cx *lineCtx) string {
 	ms := re.FindAllStringSubmatchIndex(line, -1)
+	if len(ms) == 0 {
+		return line
+	}
 	ki, vi := re.SubexpIndex("k"), re.SubexpIndex("v")
+	held := placeholderSpans(line)
+	var edits []edit
 	for i := len(ms) - 1; i >= 0; i-- {
 		m := ms[i]
 		ks, ke, s, e := m[2*ki], m[2*ki+1], m[2*vi], m[2*vi+1]
-		if ks < 0 || s < 0 || insidePlaceholder(line, ks, e) {
+		if ks < 0 || s < 0 || held.overlap(ks, e) {
 			continue
 		}
 		kind, ok := secretKey(line[ks:ke], xml)
@@ -237,9 +242,9 @@ func (r *Redactor) kvPass(line string, re *regexp.Regexp, xml bool, cx *lineCtx)
 		if xml {
 			p = escapeXML(p)
 		}
-		line = line[:s] + p + line[e:]
+		edits = append(edits, edit{s, e, p})
 	}
-	return line
+	return splice(line, edits)
 }
 
 func escapeXML(p string) string { return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(p) }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 
@@ -365,12 +366,16 @@ func (r *Redactor) apply(line string, rules []rule, cx *lineCtx) string {
 			continue
 		}
 		vi := ru.re.SubexpIndex("v")
-		// Replace right to left so earlier indexes stay valid.
 		ms := ru.re.FindAllStringSubmatchIndex(line, -1)
+		if len(ms) == 0 {
+			continue
+		}
+		held := placeholderSpans(line)
+		var edits []edit
 		for i := len(ms) - 1; i >= 0; i-- {
 			m := ms[i]
 			s, e := m[2*vi], m[2*vi+1]
-			if s < 0 || insidePlaceholder(line, m[0], e) {
+			if s < 0 || held.overlap(m[0], e) {
 				continue
 			}
 			v := line[s:e]
@@ -405,10 +410,65 @@ func (r *Redactor) apply(line string, rules []rule, cx *lineCtx) string {
 			if inXMLElement(line, s, e) {
 				p = escapeXML(p)
 			}
-			line = line[:s] + p + line[e:]
+			edits = append(edits, edit{s, e, p})
 		}
+		line = splice(line, edits)
 	}
 	return line
+}
+
+// edit replaces line[s:e] with p.
+type edit struct {
+	s, e int
+	p    string
+}
+
+// splice applies edits, given right to left and not overlapping, in one
+// pass (replacing one at a time would copy a long line once per secret).
+func splice(line string, edits []edit) string {
+	if len(edits) == 0 {
+		return line
+	}
+	var b strings.Builder
+	b.Grow(len(line) + 16*len(edits))
+	at := 0
+	for i := len(edits) - 1; i >= 0; i-- {
+		ed := edits[i]
+		b.WriteString(line[at:ed.s])
+		b.WriteString(ed.p)
+		at = ed.e
+	}
+	b.WriteString(line[at:])
+	return b.String()
+}
+
+// spans are the [start, end) of the placeholders on a line, in order.
+type spans [][2]int
+
+// placeholderSpans finds the placeholders on line, whose kind names (like
+// "password:") must not look like secrets to a later rule.
+func placeholderSpans(line string) spans {
+	var out spans
+	for off := 0; off < len(line); {
+		i := strings.Index(line[off:], "redacted:")
+		if i < 0 {
+			break
+		}
+		i += off
+		j := strings.IndexByte(line[i:], '>')
+		if j < 0 {
+			j = len(line) - i
+		}
+		out = append(out, [2]int{i, i + j})
+		off = i + j
+	}
+	return out
+}
+
+// overlap reports whether [s, e) overlaps a span.
+func (sp spans) overlap(s, e int) bool {
+	k := sort.Search(len(sp), func(k int) bool { return sp[k][1] > s })
+	return k < len(sp) && sp[k][0] < e
 }
 
 // containsAny reports whether s holds one of words; true when there are none.
@@ -431,24 +491,7 @@ func inXMLElement(line string, s, e int) bool {
 // on the line (whose kind names, like "password:", must not look like
 // secrets to a later rule).
 func insidePlaceholder(line string, s, e int) bool {
-	for off := 0; ; {
-		i := strings.Index(line[off:], "redacted:")
-		if i < 0 {
-			return false
-		}
-		i += off
-		j := strings.IndexByte(line[i:], '>')
-		if j < 0 {
-			j = len(line) - i
-		}
-		if s < i+j && e > i {
-			return true
-		}
-		off = i + j
-		if off >= len(line) {
-			return false
-		}
-	}
+	return placeholderSpans(line).overlap(s, e)
 }
 
 // junosQuoted finds quoted strings on a Junos line marked ## SECRET-DATA.

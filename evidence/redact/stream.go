@@ -112,17 +112,27 @@ func (rd *Reader) fastPath() bool {
 	if len(rd.long) > 0 || rd.st.active() || rd.st.inChain || rd.cx.active() || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
 		return false
 	}
-	buf, _ := rd.in.Peek(rd.in.Size())
+	// Look at what is buffered; fill the buffer only when little is left
+	// (filling slides the buffer: doing it for every line that holds a
+	// trigger word would copy the buffer once per line).
+	n := rd.in.Buffered()
+	if n < 4<<10 {
+		n = rd.in.Size()
+	}
+	buf, _ := rd.in.Peek(n)
 	end := bytes.LastIndexByte(buf, '\n') + 1
 	if end == 0 {
 		return false
 	}
 	chunk := buf[:end]
-	if bytes.Contains(chunk, []byte("-----BEGIN ")) || bytes.Contains(chunk, []byte("certificate chain")) || bytes.Contains(chunk, []byte("CERTIFICATE CHAIN")) {
-		return false
-	}
 	if s, _ := triggers.Next(chunk, 0); s >= 0 {
 		end = bytes.LastIndexByte(chunk[:s], '\n') + 1
+	}
+	// Blocks (PEM, Cisco certificate chains) start on lines of their own.
+	for _, mark := range blockMarks {
+		if i := bytes.Index(chunk[:end], mark); i >= 0 {
+			end = bytes.LastIndexByte(chunk[:i], '\n') + 1
+		}
 	}
 	if end == 0 {
 		return false
@@ -131,6 +141,9 @@ func (rd *Reader) fastPath() bool {
 	_, _ = rd.in.Discard(end)
 	return true
 }
+
+// blockMarks start the blocks that fastPath leaves to line.
+var blockMarks = [][]byte{[]byte("-----BEGIN "), []byte("certificate chain"), []byte("CERTIFICATE CHAIN")}
 
 // longWindow redacts the first part of a long line and keeps the rest.
 func (rd *Reader) longWindow() {
