@@ -1,9 +1,22 @@
-// Package redact replaces secrets in device configurations and logs before
-// anything is stored: pre-shared keys, passwords, private keys, certificates,
-// SNMP communities and API tokens. Like `sos clean`, the same secret always
-// gets the same placeholder (e.g. <redacted:psk:1>), so a redacted file can
-// still be compared with another; the mapping stays in memory with the
-// Redactor and is never written anywhere by this package.
+// Package redact replaces secrets in device configurations, logs and file
+// names before anything is stored: pre-shared keys, passwords, private keys,
+// certificates, SNMP communities and API tokens. Like `sos clean`, the same
+// secret always gets the same placeholder (e.g. <redacted:psk:1>), so a
+// redacted file can still be compared with another; the mapping stays in
+// memory with the Redactor and is never written anywhere by this package.
+//
+// The default is safe: besides the device syntaxes (Cisco, Juniper,
+// FortiGate, Palo Alto, strongSwan, libreswan …), any key/value pair in
+// JSON, YAML, XML (elements, attributes, CDATA), HCL, INI or on a command
+// line whose key names a secret (keys.go: tunnel1_preshared_key,
+// PreSharedKey, sharedKey, shared_secret, psk, password …) has its value
+// replaced, and so do values known by their shape (crypt hashes, tokens,
+// credentials in URLs). Secrets that go on over following lines (an
+// ipsec.secrets entry, a multi-line quoted secret, a YAML block, a hex dump
+// after a strongSwan "=> N bytes @" header) are followed line by line, and
+// lines longer than the read buffer are redacted in overlapping windows
+// cut where no secret is. FileName puts a file's name through the same
+// rules.
 //
 // Public IP addresses and host names can optionally be obfuscated too, with
 // a private map of their own.
