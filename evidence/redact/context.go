@@ -128,6 +128,11 @@ func (r *Redactor) continued(line string, cx *lineCtx) (string, bool) {
 			return line, true
 		}
 		cx.close()
+		if indent == 0 {
+			// ipsec.secrets continues an entry on indented lines only
+			// (a log line that ends in ": PSK" is followed by another).
+			return "", false
+		}
 		v := trim
 		s := indent
 		if q := v[0]; q == '"' || q == '\'' {

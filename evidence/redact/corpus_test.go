@@ -170,6 +170,7 @@ var corpus = []spelling{
 	{"negative", "IOS key chain numbers", "key chain OSPF-KEYS\n key 1\n  cryptographic-algorithm hmac-sha-256", nil, nil},
 	{"negative", "Junos key chain", "key-chain BGP {\n    key 0 {\n        start-time \"2024-1-1.00:00:00 +0000\";\n    }\n}", nil, nil},
 	{"negative", "CloudFormation non-secret parameter", `{"ParameterKey": "Tunnel1InsideCidr", "ParameterValue": "169.254.10.0/30"}`, nil, nil},
+	{"negative", "log line ending in : PSK", "Dec  3 10:00:00 gw charon: 11[CFG] selected auth method: PSK\nDec  3 10:00:00 gw charon: 11[CFG]   lifetime 28800s", nil, nil},
 	{"negative", "GCP tunnel listing", "NAME: psk-tunnel-1\nREGION: us-east1\nPEER_ADDRESS: 52.1.2.3", nil, nil},
 	{"negative", "Azure connection type", `"connectionType": "IPsec", "connectionProtocol": "IKEv2", "sharedKeyRequired": false`, nil, nil},
 }
