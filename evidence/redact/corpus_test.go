@@ -132,6 +132,10 @@ var corpus = []spelling{
 	{"dump", "charon PSK dump shows it in ASCII", "13[IKE] PSK => 12 bytes @ 0x7f00\n13[IKE]    0: 50 73 6B 44 75 6D 70 30 30 38 39 21              PskDump0089!", []string{"PskDump0089!", "50 73 6B 44 75 6D 70"}, []string{"PSK => 12 bytes"}},
 	{"dump", "charon shared DH secret", "[IKE] shared Diffie Hellman secret => 8 bytes @ 0x1\n[IKE]    0: 01 02 03 04 05 06 07 90                          ........", []string{"01 02 03 04 05 06 07 90"}, nil},
 	{"dump", "charon dump in journal", "Dec 03 10:00:00 moon charon-systemd[812]: Sk_ei secret => 16 bytes @ 0x7f\nDec 03 10:00:00 moon charon-systemd[812]:    0: 91 92 93 94 95 96 97 98 99 9A 9B 9C 9D 9E 9F 91  ................", []string{"91 92 93 94 95 96 97 98"}, nil},
+	{"dump", "newest-first log: the dump before its header", "2026-12-03T10:00:01 charon[1]: 11[IKE] IKE_SA home[1] established\n" +
+		"2026-12-03T10:00:00 charon[1]: 11[IKE]   16: 0F 1E 2D 3C 4B 5A 69 78 87 96 A5 B4 C3 D2 E1 98  ..-<KZix........\n" +
+		"2026-12-03T10:00:00 charon[1]: 11[IKE]    0: 50 73 6B 52 65 76 65 72 73 65 64 30 30 39 38 21  PskReversed0098!\n" +
+		"2026-12-03T10:00:00 charon[1]: 11[IKE] PSK => 32 bytes @ 0x7f00", []string{"PskReversed0098!", "0F 1E 2D 3C 4B 5A", "50 73 6B 52 65 76"}, []string{"IKE_SA home[1] established", "PSK => 32 bytes"}},
 	{"dump", "IKEv1 SKEYID dump", "04[IKE] SKEYID_e => 4 bytes @ 0x1\n04[IKE]    0: DE AD 00 92                                      ....", []string{"DE AD 00 92"}, nil},
 
 	// Tokens and other value shapes.
@@ -166,6 +170,7 @@ var corpus = []spelling{
 	{"negative", "ppp chap hostname", " ppp chap hostname branch-1\n ppp authentication chap", nil, nil},
 	{"negative", "interface named password", "interface Tunnel100\n description to PASSWORD-DC\n tunnel destination 52.1.2.3", nil, nil},
 	{"negative", "hex lines without a dump header", "[IKE]    0: 01 02 03 04", nil, nil},
+	{"negative", "dump-shaped lines without a header", "[ENC]    0: 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F 10  ................\n[ENC] parsed IKE_AUTH request 1 [ IDi AUTH SA TSi TSr ]", nil, nil},
 	{"negative", "IOS key config-key", "crypto keyring KEYRING-SECRET\n  local-address 10.1.0.1", nil, nil},
 	{"negative", "IOS key chain numbers", "key chain OSPF-KEYS\n key 1\n  cryptographic-algorithm hmac-sha-256", nil, nil},
 	{"negative", "Junos key chain", "key-chain BGP {\n    key 0 {\n        start-time \"2024-1-1.00:00:00 +0000\";\n    }\n}", nil, nil},

@@ -45,10 +45,11 @@ type Reader struct {
 	in   *bufio.Reader
 	out  bytes.Buffer
 	st   blockState
-	cx   lineCtx // secrets continued on following lines
-	err  error   // from the underlying reader, returned once out is drained
-	long []byte  // the unprocessed part of a line longer than the buffer
-	cont bool    // long continues a line whose start was already written
+	cx   lineCtx    // secrets continued on following lines
+	held []heldLine // dump-shaped lines waiting for what follows them
+	err  error      // from the underlying reader, returned once out is drained
+	long []byte     // the unprocessed part of a line longer than the buffer
+	cont bool       // long continues a line whose start was already written
 	done bool
 }
 
@@ -94,6 +95,7 @@ func (rd *Reader) fill() {
 			rd.line(line)
 		}
 		if err != nil {
+			rd.releaseHeld(false)
 			rd.st.flush(rd.red, &rd.out)
 			if err != io.EOF {
 				rd.err = err
@@ -109,7 +111,7 @@ func (rd *Reader) fill() {
 // reports whether it copied anything. It stands aside whenever a line needs
 // context (inside a block, obfuscation, secrets learnt earlier).
 func (rd *Reader) fastPath() bool {
-	if len(rd.long) > 0 || rd.st.active() || rd.st.inChain || rd.cx.active() || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
+	if len(rd.long) > 0 || len(rd.held) > 0 || rd.st.active() || rd.st.inChain || rd.cx.active() || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
 		return false
 	}
 	// Look at what is buffered; fill the buffer only when little is left
@@ -128,6 +130,9 @@ func (rd *Reader) fastPath() bool {
 	if s, _ := triggers.Next(chunk, 0); s >= 0 {
 		end = bytes.LastIndexByte(chunk[:s], '\n') + 1
 	}
+	// Dump-shaped lines at the end are left to line: in a log written
+	// newest first, their header follows them.
+	end = dumpTail(chunk[:end])
 	// Blocks (PEM, Cisco certificate chains) start on lines of their own.
 	for _, mark := range blockMarks {
 		if i := bytes.Index(chunk[:end], mark); i >= 0 {
@@ -140,6 +145,57 @@ func (rd *Reader) fastPath() bool {
 	rd.out.Write(chunk[:end])
 	_, _ = rd.in.Discard(end)
 	return true
+}
+
+// A log written newest first (OPNsense's log view, some exports) puts a
+// hex dump before its header. Lines shaped exactly like strongSwan's dump
+// lines ("  16: 0F 1E … 87  ..-<KZix…": sixteen byte columns, padded, and
+// the ASCII column) are held until the next line shows whether a header
+// follows them.
+var reverseDumpLine = regexp.MustCompile(`^(?:.*\s)?\d{1,6}: (?:[0-9A-F]{2} ){0,15}[0-9A-F]{2} +\S.{0,15}$`)
+
+// dumpShaped reports whether a line looks exactly like a dump line.
+func dumpShaped(body []byte) bool {
+	return len(body) < 512 && bytes.Contains(body, []byte(": ")) && reverseDumpLine.Match(body)
+}
+
+// maxHeld bounds the lines held: a dump of 4 KiB.
+const maxHeld = 256
+
+type heldLine struct{ body, end string }
+
+// releaseHeld writes the held lines: redacted as a dump when a header
+// follows them, as ordinary lines otherwise.
+func (rd *Reader) releaseHeld(dump bool) {
+	held := rd.held
+	rd.held = nil
+	for _, h := range held {
+		if dump {
+			cx := lineCtx{dump: 1 << 20, dumpKind: KindSecret}
+			if out, ok := rd.red.dumpLineOf(h.body, &cx); ok {
+				rd.out.WriteString(out)
+				rd.out.WriteString(h.end)
+				continue
+			}
+		}
+		rd.out.WriteString(rd.red.line(h.body, nil))
+		rd.out.WriteString(h.end)
+	}
+}
+
+// dumpTail returns where the dump-shaped lines that end chunk begin
+// (len(chunk) when there are none).
+func dumpTail(chunk []byte) int {
+	end := len(chunk)
+	for n := 0; end > 0 && n < maxHeld; n++ {
+		start := bytes.LastIndexByte(chunk[:end-1], '\n') + 1
+		body, _ := splitEnding(chunk[start:end])
+		if !dumpShaped(body) {
+			break
+		}
+		end = start
+	}
+	return end
 }
 
 // blockMarks start the blocks that fastPath leaves to line.
@@ -162,6 +218,15 @@ func (rd *Reader) line(raw []byte) {
 // lineBody handles one line, or one window of a long line; cont is true for
 // a window that does not start the line.
 func (rd *Reader) lineBody(body []byte, end string, cont bool) {
+	if !cont && !rd.cx.active() && !rd.st.active() {
+		if dumpShaped(body) && len(rd.held) < maxHeld {
+			rd.held = append(rd.held, heldLine{string(body), end})
+			return
+		}
+		if len(rd.held) > 0 {
+			rd.releaseHeld(dumpHeader.Match(body))
+		}
+	}
 	if !cont && rd.cx.active() && !rd.st.active() {
 		if rd.cx.dump > 0 {
 			if out, ok := rd.red.dumpLineOf(string(body), &rd.cx); ok {
