@@ -99,6 +99,13 @@ func (r *Report) Err() error {
 	if r.OK() {
 		return nil
 	}
+	onlySignature := r.MoreProblems == 0
+	for _, p := range r.Problems {
+		onlySignature = onlySignature && p.Kind == ProblemSignature
+	}
+	if onlySignature {
+		return vpndiag.Errorf(vpndiag.EINVALID, "The bundle's files match its manifest, but its origin is not proven: %s.", r.Problems[0].Message)
+	}
 	return vpndiag.Errorf(vpndiag.EINVALID, "The bundle has %d problem(s); it was changed or damaged after export.", r.Count())
 }
 
