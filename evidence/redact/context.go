@@ -88,12 +88,20 @@ func (r *Redactor) dumpLineOf(line string, cx *lineCtx) (string, bool) {
 		return "", false
 	}
 	hex := line[m[6]:m[7]]
+	// One placeholder for the whole dump, numbered by its first line.
+	p := cx.dumpPh
+	if p == "" {
+		p = r.mark(cx.dumpKind, strings.TrimSpace(line[m[6]:]), false)
+		cx.dumpPh = p
+	} else {
+		r.mu.Lock()
+		r.n++
+		r.mu.Unlock()
+	}
 	cx.dump -= (len(hex) + 1) / 3
 	if cx.dump <= 0 {
 		cx.dump, cx.dumpPh = 0, ""
 	}
-	value := strings.TrimSpace(line[m[6]:])
-	p := r.placeholder(cx.dumpKind, value)
 	return line[:m[6]] + p, true
 }
 

@@ -105,6 +105,13 @@ func (r *Redactor) Secrets() []Secret {
 
 // placeholder returns the placeholder for value of kind, allocating one.
 func (r *Redactor) placeholder(kind, value string) string {
+	return r.mark(kind, value, true)
+}
+
+// mark is placeholder; echo false keeps the value out of the secrets looked
+// for on every line (a hex dump's bytes, noise that would only slow every
+// later line down).
+func (r *Redactor) mark(kind, value string, echo bool) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.n++
@@ -127,7 +134,7 @@ func (r *Redactor) placeholder(kind, value string) string {
 	r.byValue[key] = p
 	sec := Secret{Placeholder: p, Kind: kind, Value: value}
 	r.secrets = append(r.secrets, sec)
-	if kind != KindIP && kind != KindHost && len(value) >= minEcho && !strings.ContainsAny(value, "\n") {
+	if echo && kind != KindIP && kind != KindHost && len(value) >= minEcho && !strings.ContainsAny(value, "\n") {
 		r.known = append(r.known, sec)
 	}
 	return p

@@ -169,9 +169,9 @@ type heldLine struct{ body, end string }
 func (rd *Reader) releaseHeld(dump bool) {
 	held := rd.held
 	rd.held = nil
+	cx := lineCtx{dump: 1 << 20, dumpKind: KindSecret}
 	for _, h := range held {
 		if dump {
-			cx := lineCtx{dump: 1 << 20, dumpKind: KindSecret}
 			if out, ok := rd.red.dumpLineOf(h.body, &cx); ok {
 				rd.out.WriteString(out)
 				rd.out.WriteString(h.end)
