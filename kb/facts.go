@@ -62,6 +62,13 @@ const (
 	CodeNoVPNConfig        = "no-vpn-config"        // a config with no VPN in it
 )
 
+// Finding codes of the log analysers for what the vendors' message
+// catalogues name beyond the failures above.
+const (
+	CodeIKEHalfOpen = "ike-half-open" // the two ends disagree on an SA: the peer retransmits requests already answered, or uses SAs this side deleted
+	CodeIdleClose   = "idle-close"    // the device closes an idle tunnel and nothing brings it back up
+)
+
 // Article slugs. Every resolution cites one; each has kb/articles/SLUG.md.
 const (
 	ArticleDNSForwarder          = "dns-conditional-forwarder"
@@ -96,6 +103,7 @@ var Codes = []string{
 	CodeNoPSK, CodeIKEVersionMismatch, CodeAuthFailed, CodePhase1NoProposal,
 	CodePhase2NoProposal, CodeTSUnacceptable, CodeDPDPeerDead, CodeIKENoResponse,
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
+	CodeIKEHalfOpen, CodeIdleClose,
 }
 
 // Slugs lists every article slug above, in the order of the guide.
