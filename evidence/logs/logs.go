@@ -47,14 +47,14 @@ var keywords = []string{
 	// authentication
 	"AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "PLD_MAL", "INVALID_COOKIE",
 	"key mismatch", "secret mismatch", "invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE",
-	"Authentication failure", "authentication failed", "Authentication failed",
+	"Authentication failure", "authentication failed", "Authentication failed", "authentication failure",
 	"decryption failed", "could not decrypt", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key",
 	"no peer config found", "does not match to", "Couldn't find configuration",
 	// proposals
 	"NO_PROPOSAL_CHOSEN", "NO_PROP", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
 	"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
 	"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute",
-	"matching policy",
+	"matching policy", "no offers accepted",
 	// traffic selectors
 	"TS_UNACCEPT", "Traffic Selectors", "traffic selectors", "no matching crypto map", "crypto map policy not found",
 	"Policy not found", "INVALID_ID_INFORMATION", "INVAL_ID", "no matching CHILD_SA config", "INVALID-ID-INFORMATION",
@@ -289,6 +289,7 @@ type analyzer struct {
 	order    []string
 
 	phase       int  // phase of the exchange seen last: 1 or 2
+	phase1Seen  bool // a line set the phase to 1
 	established bool // a phase 1 SA was established
 	p2up        bool // a phase 2 SA was established
 	rekeyLine   int  // last line that showed a rekey exchange
@@ -440,7 +441,17 @@ func messageID(l []byte) int {
 
 // phaseOf decides which phase a proposal or selector failure is about.
 func (a *analyzer) phaseOf(l []byte) int {
+	if p := explicitPhase(l); p != 0 {
+		return p
+	}
+	return a.phase
+}
+
+// explicitPhase is the phase a line names, 0 when it names none.
+func explicitPhase(l []byte) int {
 	switch {
+	case hasAny(l, "CREATE_CHILD_SA", "IKE_AUTH"):
+		return 2
 	case hasAny(l, "protocol 3", "protocol 2", "Notifying with", "HASH N("):
 		// IKEv1 notifies protected by the phase 1 SA (HASH) are about
 		// Quick Mode.
@@ -454,7 +465,7 @@ func (a *analyzer) phaseOf(l []byte) int {
 		"IKE SA negotiation", "IKE_SA_INIT_I", "STATE_MAIN"):
 		return 1
 	}
-	return a.phase
+	return 0
 }
 
 // Texts of the findings, shared by the vendors that log the same cause.
@@ -505,6 +516,7 @@ func (a *analyzer) classify(l []byte, n int) {
 		a.phase = 2
 	case hasAny(l, "IKE_SA_INIT", "Main Mode", "ID_PROT", "STATE_PARENT_I1", "proposals: IKE", "phase 1 error", "phase-1 negotiation", "STATE_MAIN_I1"):
 		a.phase = 1
+		a.phase1Seen = true
 	}
 	if hasAny(l, "REKEY_SA", "ekeying", "REKEYING", "rekeyed") {
 		a.rekeyLine = n
@@ -528,7 +540,7 @@ func (a *analyzer) classify(l []byte, n int) {
 	switch {
 	case hasAny(l, "AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "key mismatch", "secret mismatch",
 		"invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE", "Authentication failure", "authentication failed", "Authentication failed",
-		"mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "pre-shared secret"):
+		"authentication failure", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "pre-shared secret"):
 		if !hasAny(l, " successful", "successfully") {
 			a.add(n, l, evAuth)
 		}
@@ -545,7 +557,7 @@ func (a *analyzer) classify(l []byte, n int) {
 	// Proposals.
 	proposal := hasAny(l, "NO_PROPOSAL_CHOSEN", "NO_PROP", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
 		"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
-		"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute") ||
+		"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute", "no offers accepted") ||
 		has(l, "matching policy") && hasAny(l, "Failed to find", "failed to find", "no matching policy")
 	if proposal {
 		switch p := a.phaseOf(l); {
@@ -575,7 +587,10 @@ func (a *analyzer) classify(l []byte, n int) {
 		has(l, "Proxy ID") && hasAny(l, "failed", "mismatch"):
 		a.add(n, l, evTS)
 	case hasAny(l, "INVALID_ID_INFORMATION", "INVAL_ID", "INVALID-ID-INFORMATION", "Invalid ID info"):
-		if a.phaseOf(l) == 2 || a.established {
+		// In Quick Mode it refuses the selectors (proxy IDs), in Main Mode
+		// the identity: only a line or context that says phase 1 is the
+		// latter.
+		if p := explicitPhase(l); p == 2 || p == 0 && (a.established || !a.phase1Seen) {
 			a.add(n, l, evTS)
 		} else {
 			a.add(n, l, event{kb.CodeAuthFailed, vpndiag.SeverityCritical, "the peer refused our phase 1 identity (INVALID_ID_INFORMATION): the IKE identity differs from what it expects"})
@@ -800,7 +815,7 @@ func (a *analyzer) finish() {
 		f := &vpndiag.Finding{
 			Code:     kb.CodePeriodicDrop,
 			Severity: vpndiag.SeverityError,
-			Summary:  fmt.Sprintf("%s: %d drops, every %s ± %s", a.name, d.drops, span(d.period), span(d.spread)),
+			Summary:  fmt.Sprintf("%s: %d drops, every %s ± %s", a.name, d.drops, span(d.period), spread(d.spread, d.period)),
 			Source:   "logs/" + familyOr(a.res.Family),
 		}
 		if near(d.period, time.Hour, 5*time.Minute) {
@@ -906,7 +921,8 @@ type drops struct {
 
 // period finds a regular interval between drops of any period of at least
 // 30 s: at least three intervals after merging the lines of one drop,
-// three quarters of them within 10 % of the median. The lines of one drop
+// three quarters of them within 10 % of the median (the period is their
+// mean). The lines of one drop
 // (DPD, DELETE, down) are merged when they are less than two minutes apart
 // for periods of ten minutes and more, and less than ten seconds apart
 // for shorter ones.
@@ -944,19 +960,24 @@ func regular(s []time.Time, gap, min time.Duration) (drops, bool) {
 	if med < min {
 		return drops{}, false
 	}
-	ok, spread := 0, time.Duration(0)
+	var reg []time.Duration
+	var sum time.Duration
 	for _, d := range iv {
 		if near(d, med, med/10) {
-			ok++
-			if x := (d - med).Abs(); x > spread {
-				spread = x
-			}
+			reg = append(reg, d)
+			sum += d
 		}
 	}
-	if ok*4 < len(iv)*3 {
+	if len(reg)*4 < len(iv)*3 {
 		return drops{}, false
 	}
-	return drops{period: med, spread: spread, drops: len(merged), at: merged}, true
+	// The period is the mean of the regular intervals, the spread how far
+	// the farthest of them is from it.
+	mean, spread := sum/time.Duration(len(reg)), time.Duration(0)
+	for _, d := range reg {
+		spread = max(spread, (d - mean).Abs())
+	}
+	return drops{period: mean, spread: spread, drops: len(merged), at: merged}, true
 }
 
 func near(d, want, tol time.Duration) bool {
@@ -977,6 +998,15 @@ func span(d time.Duration) string {
 		return fmt.Sprintf("%d h", h)
 	}
 	return fmt.Sprintf("%d h %d min", h, m)
+}
+
+// spread writes the spread of a period in the period's unit when it is at
+// least one of them: "± 1 min" for an hourly period, "± 3 s" otherwise.
+func spread(d, period time.Duration) string {
+	if period >= 2*time.Minute && d >= time.Minute {
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute).Minutes()))
+	}
+	return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds()))
 }
 
 // DetectFamily scores the start of a file against the log families and
