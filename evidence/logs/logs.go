@@ -320,6 +320,27 @@ type saState struct {
 	established bool
 	dpd         bool // a DPD request is outstanding
 	retxMID     int  // message ID of the last retransmitted request, -1 none
+	retxLine    int  // its line
+	retxAt      time.Time
+}
+
+// recentRetx is the message ID of the SA's last retransmit when it belongs
+// to the exchange that ends at line n, time ts (a retransmit sequence
+// lasts a few minutes); -1 otherwise.
+func (s *saState) recentRetx(n int, ts time.Time) int {
+	if s.retxMID < 0 {
+		return -1
+	}
+	if !ts.IsZero() && !s.retxAt.IsZero() {
+		if (ts.Sub(s.retxAt)).Abs() <= 5*time.Minute {
+			return s.retxMID
+		}
+		return -1
+	}
+	if n-s.retxLine <= 200 {
+		return s.retxMID
+	}
+	return -1
 }
 
 type pending struct {
@@ -614,7 +635,7 @@ func (a *analyzer) classify(l []byte, n int) {
 		drop()
 	}
 	if has(l, "giving up after") {
-		a.givingUp = append(a.givingUp, pending{line: n, text: string(a.ref(n, l).Text), phase: a.phase, est: a.established || sa.established, dpd: sa.dpd, mid: sa.retxMID})
+		a.givingUp = append(a.givingUp, pending{line: n, text: string(a.ref(n, l).Text), phase: a.phase, est: a.established || sa.established, dpd: sa.dpd, mid: sa.recentRetx(n, tsOrZero(ts, hasTS))})
 		sa.dpd = false
 		drop()
 	}
@@ -695,11 +716,19 @@ func (a *analyzer) classify(l []byte, n int) {
 	}
 }
 
+func tsOrZero(ts time.Time, ok bool) time.Time {
+	if ok {
+		return ts
+	}
+	return time.Time{}
+}
+
 // retransmit sorts a retransmitted request by the exchange it repeats.
 func (a *analyzer) retransmit(l []byte, n int, sa *saState) {
 	mid := messageID(l)
 	if mid >= 0 {
-		sa.retxMID = mid
+		sa.retxMID, sa.retxLine = mid, n
+		sa.retxAt, _ = Timestamp(l)
 	}
 	switch {
 	case sa.dpd && mid != 0:
