@@ -1,10 +1,12 @@
 // Package logs analyses VPN logs — strongSwan charon, libreswan pluto,
-// Cisco ASA and IOS syslog and debug output, FortiGate event logs, Palo Alto
-// ikemgr and system logs, and cloud tunnel logs — for the failures the
-// troubleshooting guide knows: authentication failures, proposal mismatches
-// in phase 1 and phase 2, traffic selectors refused, DPD declaring the peer
-// dead, IKE requests that get no answer, failed rekeys, and drops at a
-// regular interval.
+// Cisco ASA and IOS syslog and debug output, Juniper kmd, FortiGate event
+// logs, Palo Alto ikemgr and system logs (table and syslog CSV), and cloud
+// tunnel logs, also when a syslog relay put its own prefix in front — for
+// what the vendors' message catalogues name: authentication failures,
+// proposal mismatches in phase 1 and phase 2, traffic selectors refused,
+// DPD declaring the peer dead, IKE requests that get no answer, half-open
+// SAs, idle closes, failed rekeys, and drops at a regular interval of 30 s
+// or more.
 //
 // The analysis streams: it reads large blocks, finds the few interesting
 // lines with one multi-keyword scan, and only looks closer at those, so
@@ -48,7 +50,7 @@ var keywords = []string{
 	"AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "N(PLD_MAL)", "INVALID_COOKIE",
 	"key mismatch", "secret mismatch", "invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE",
 	"Authentication failure", "authentication failed", "Authentication failed", "authentication failure",
-	"decryption failed", "could not decrypt", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key",
+	"decryption failed", "could not decrypt", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "No preshared key",
 	"no peer config found", "does not match to", "Couldn't find configuration",
 	// proposals
 	"NO_PROPOSAL_CHOSEN", "N(NO_PROP)", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
@@ -79,6 +81,7 @@ var keywords = []string{
 	"phase-1 negotiation", "phase-2 negotiation", "received DELETE", "received Delete", "SESSION_STATUS",
 	"KMD_VPN_DOWN_ALARM", "KMD_VPN_UP_ALARM", "KMD_PM_SA_ESTABLISHED", "IKE negotiation failed", "IKE Phase-2",
 	"Negotiation aborted", "negotiation is failed", "negotiate_error", "phase2-down", "pre-shared secret",
+	"IKEv2 SA DOWN", "Connection terminated",
 }
 
 var matcher = multimatch.New(keywords, false)
@@ -560,7 +563,7 @@ func (a *analyzer) classify(l []byte, n int) {
 	switch {
 	case hasAny(l, "AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "key mismatch", "secret mismatch",
 		"invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE", "Authentication failure", "authentication failed", "Authentication failed",
-		"authentication failure", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "pre-shared secret"):
+		"authentication failure", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "No preshared key", "pre-shared secret"):
 		if !hasAny(l, " successful", "successfully") {
 			a.add(n, l, evAuth)
 		}
@@ -703,7 +706,7 @@ func (a *analyzer) classify(l []byte, n int) {
 	// Plain drops: tunnels going down, and a peer deleting an SA outside a
 	// rekey.
 	switch {
-	case hasAny(l, "Session disconnected", "unnel-down", "unnel down", "phase2-down", "KMD_VPN_DOWN_ALARM") ||
+	case hasAny(l, "Session disconnected", "unnel-down", "unnel down", "phase2-down", "KMD_VPN_DOWN_ALARM", "IKEv2 SA DOWN", "Connection terminated") ||
 		has(l, "SESSION_STATUS") && has(l, "DOWN") ||
 		has(l, "phase2_state") && hasAny(l, "\"down\"", ": down", "=down"):
 		drop()
