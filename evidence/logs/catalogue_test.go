@@ -72,6 +72,17 @@ func TestMessageCatalogue(t *testing.T) {
 			cs + "18[IKE] <cloud|4> retransmit 2 of request with message ID 0",
 			cs + "19[IKE] <cloud|4> retransmit 3 of request with message ID 0",
 			cs + "20[IKE] <cloud|4> giving up after 3 retransmits"}, []string{kb.CodeDPDPeerDead, kb.CodeIKENoResponse}, ""},
+		{"charon informational retransmits on an established SA, no DPD line: dead peer", "strongswan-charon", []string{
+			cs + "09[IKE] <cloud|3> IKE_SA cloud[3] established between 198.51.100.2[198.51.100.2]...203.0.113.10[203.0.113.10]",
+			cs + "07[ENC] <cloud|3> parsed IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]",
+			cs + "12[IKE] <cloud|3> retransmit 1 of request with message ID 9",
+			cs + "13[IKE] <cloud|3> retransmit 2 of request with message ID 9",
+			cs + "14[IKE] <cloud|3> retransmit 3 of request with message ID 9"}, []string{kb.CodeDPDPeerDead}, ""},
+		{"charon CREATE_CHILD_SA retransmits: phase 2 unanswered", "strongswan-charon", []string{
+			cs + "09[IKE] <cloud|3> IKE_SA cloud[3] established between 198.51.100.2[198.51.100.2]...203.0.113.10[203.0.113.10]",
+			cs + "05[ENC] <cloud|3> generating CREATE_CHILD_SA request 4 [ SA No KE TSi TSr ]",
+			cs + "12[IKE] <cloud|3> retransmit 1 of request with message ID 4",
+			cs + "13[IKE] <cloud|3> retransmit 2 of request with message ID 4"}, []string{kb.CodePhase2NoProposal}, "phase 2"},
 		{"charon IKE_AUTH unanswered after IKE_SA_INIT", "strongswan-charon", []string{
 			cs + "05[ENC] <cloud|1> parsed IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) ]",
 			cs + "05[ENC] <cloud|1> generating IKE_AUTH request 1 [ IDi AUTH SA TSi TSr ]",

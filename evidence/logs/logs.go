@@ -323,6 +323,7 @@ type saState struct {
 	established bool
 	dpd         bool // a DPD request is outstanding
 	retxMID     int  // message ID of the last retransmitted request, -1 none
+	childMID    int  // message ID of the last CREATE_CHILD_SA or QUICK_MODE request, -1 none
 	retxLine    int  // its line
 	retxAt      time.Time
 }
@@ -435,7 +436,7 @@ func (a *analyzer) sa(key string) *saState {
 		if len(a.sas) > 4096 { // bounded: a log of many SAs forgets the old ones
 			clear(a.sas)
 		}
-		s = &saState{retxMID: -1}
+		s = &saState{retxMID: -1, childMID: -1}
 		a.sas[key] = s
 	}
 	return s
@@ -627,6 +628,9 @@ func (a *analyzer) classify(l []byte, n int) {
 		sa.dpd = true
 	case has(l, "generating") && hasAny(l, "CREATE_CHILD_SA", "IKE_AUTH", "QUICK_MODE", "IKE_SA_INIT"):
 		sa.dpd = false // a new request that is not a DPD
+		if hasAny(l, "CREATE_CHILD_SA request", "QUICK_MODE request") {
+			sa.childMID = requestID(l)
+		}
 	}
 	switch {
 	case hasAny(l, "declaring peer dead", "Declaring peer dead", "DPD failed", "DPD failure", "dpd_failure", "DPD timed out", "DPD: No response", "peer is dead",
@@ -733,20 +737,68 @@ func (a *analyzer) retransmit(l []byte, n int, sa *saState) {
 		sa.retxMID, sa.retxLine = mid, n
 		sa.retxAt, _ = Timestamp(l)
 	}
+	kind := ""
 	switch {
-	case sa.dpd && mid != 0:
-		a.dpdRetx++
-		a.dpdRefs = a.keep(a.dpdRefs, n, l)
-	case mid == 0 || hasAny(l, "msgid=0", "request 0", "STATE_PARENT_I1", "IKE_SA_INIT", "STATE_MAIN_I", "phase 1", "MM_", "PARENT_I1"):
+	case mid < 0: // pluto, IOS, ASA: the state or exchange is named
+		switch {
+		case hasAny(l, "STATE_QUICK_I", "QUICK", "QM_", "phase 2", "CREATE_CHILD"):
+			kind = "p2"
+		case hasAny(l, "msgid=0", "request 0", "STATE_PARENT_I1", "IKE_SA_INIT", "STATE_MAIN_I", "phase 1", "MM_", "PARENT_I1"):
+			kind = "init"
+		case hasAny(l, "IKE_AUTH", "PARENT_I2"):
+			kind = "auth"
+		case hasAny(l, "ESTABLISHED_IKE_SA", "STATE_MAIN_I4", "STATE_MAIN_R3"):
+			kind = "est"
+		}
+	case mid == 0:
+		kind = "init"
+	case sa.dpd:
+		kind = "est"
+	case mid == sa.childMID:
+		kind = "p2"
+	case mid == 1 && !sa.established:
+		kind = "auth"
+	case sa.established || a.established:
+		// A request on an established IKE SA (INFORMATIONAL, DPD)
+		// that the peer no longer answers.
+		kind = "est"
+	}
+	switch kind {
+	case "init":
 		a.initRetx++
 		a.initRefs = a.keep(a.initRefs, n, l)
-	case hasAny(l, "STATE_QUICK_I", "QUICK", "QM_", "phase 2", "CREATE_CHILD") || mid > 0 && a.phase == 2 && a.established:
+	case "p2":
 		a.p2Retx++
 		a.p2Refs = a.keep(a.p2Refs, n, l)
-	case mid == 1 || hasAny(l, "IKE_AUTH", "PARENT_I2"):
+	case "auth":
 		a.authRetx++
 		a.authRefs = a.keep(a.authRefs, n, l)
+	case "est":
+		a.dpdRetx++
+		a.dpdRefs = a.keep(a.dpdRefs, n, l)
 	}
+}
+
+// requestID reads the N of "generating X request N" (charon), -1 when
+// absent.
+func requestID(l []byte) int {
+	i := bytes.Index(l, []byte(" request "))
+	if i < 0 {
+		return -1
+	}
+	j := i + len(" request ")
+	k := j
+	for k < len(l) && l[k] >= '0' && l[k] <= '9' && k-j < 10 {
+		k++
+	}
+	if k == j {
+		return -1
+	}
+	n := 0
+	for _, c := range l[j:k] {
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 // junosCause reads the error of Junos kmd's "IKE negotiation failed with
@@ -830,7 +882,7 @@ func (a *analyzer) finish() {
 	// Retransmits with no final line: judged by how many there were.
 	switch {
 	case a.dpdRetx >= 3 && a.aggs[kb.CodeDPDPeerDead] == nil:
-		a.merge(event{kb.CodeDPDPeerDead, vpndiag.SeverityError, fmt.Sprintf("a DPD request on an established IKE SA was retransmitted %d times without an answer: the peer stopped answering", a.dpdRetx)}, a.dpdRetx, a.dpdRefs)
+		a.merge(event{kb.CodeDPDPeerDead, vpndiag.SeverityError, fmt.Sprintf("requests on an established IKE SA (DPD, informational) were retransmitted %d times without an answer: the peer stopped answering", a.dpdRetx)}, a.dpdRetx, a.dpdRefs)
 	}
 	if a.p2Retx >= 2 && a.aggs[kb.CodePhase2NoProposal] == nil && a.aggs[kb.CodeTSUnacceptable] == nil {
 		a.merge(event{evP2Silent.code, evP2Silent.severity, fmt.Sprintf("phase 2 requests were retransmitted %d times without an answer while phase 1 is up: the peer silently refuses the phase 2 proposal (or its selectors)", a.p2Retx)}, a.p2Retx, a.p2Refs)
