@@ -163,6 +163,10 @@ func TestMessageCatalogue(t *testing.T) {
 			asa + "%ASA-5-713201: IP = 203.0.113.10, Duplicate Phase 1 packet detected.  Retransmitting last packet."}, []string{kb.CodeIKEHalfOpen}, ""},
 		{"ASA IKEv2 no preshared key for the tunnel group (751002)", "cisco-asa", []string{
 			asa + "%ASA-3-751002: Local:198.51.100.2:500 Remote:203.0.113.10:500 Username:203.0.113.10 No preshared key or trustpoint configured for self in tunnel group 203.0.113.10"}, []string{kb.CodeAuthFailed}, ""},
+		{"ASA encrypted packets for an SA gone here", "cisco-asa", []string{
+			asa + "%ASA-4-713903: IP = 203.0.113.10, Received encrypted packet with no matching SA, dropping",
+			asa + "%ASA-4-713903: IP = 203.0.113.10, Received encrypted packet with no matching SA, dropping",
+			asa + "%ASA-4-713903: IP = 203.0.113.10, Received encrypted packet with no matching SA, dropping"}, []string{kb.CodeIKEHalfOpen}, ""},
 		{"ASA healthy lines", "cisco-asa", []string{
 			asa + "%ASA-5-713119: Group = 203.0.113.10, IP = 203.0.113.10, PHASE 1 COMPLETED",
 			asa + "%ASA-5-713120: Group = 203.0.113.10, IP = 203.0.113.10, PHASE 2 COMPLETED (msgid=2c44baec)"}, nil, ""},

@@ -68,7 +68,7 @@ var keywords = []string{
 	"retransmit", "retransmission", " RESENDING", "not responding", "No response", "timeout exceeded", "un-established",
 	"negotiation timeout", "ue to timeout", "not responsive", "Death by retransmission", "error: Timed out",
 	// half-open: the peer repeats requests already answered or uses SAs gone here
-	"IKMP_NO_SA", "RECVD_PKT_INV_SPI", "Duplicate Phase",
+	"IKMP_NO_SA", "RECVD_PKT_INV_SPI", "Duplicate Phase", "with no matching SA",
 	// rekeying
 	"TEMPORARY_FAILURE", "N(TEMP_FAIL)", "unable to install", "failed to establish", "N(REKEY_SA)", "ekeying failed",
 	"ekey failed", " collision",
@@ -652,7 +652,7 @@ func (a *analyzer) classify(l []byte, n int) {
 	case hasAny(l, "retransmitting response", "Duplicate Phase") || has(l, "retransmit of request") && has(l, "received"):
 		a.dupReq++
 		a.dupRefs = a.keep(a.dupRefs, n, l)
-	case hasAny(l, "IKMP_NO_SA", "RECVD_PKT_INV_SPI"):
+	case hasAny(l, "IKMP_NO_SA", "RECVD_PKT_INV_SPI", "with no matching SA"):
 		a.stale++
 		a.staleRefs = a.keep(a.staleRefs, n, l)
 	case hasAny(l, "not responding", "timeout exceeded", "un-established", "negotiation timeout", "ue to timeout", "not responsive",
