@@ -105,6 +105,8 @@ func TestMessageCatalogue(t *testing.T) {
 			cs + "06[ENC] <cloud|1> parsed CREATE_CHILD_SA response 2 [ N(NO_PROP) ]",
 			cs + "06[IKE] <cloud|1> received NO_PROPOSAL_CHOSEN notify, no CHILD_SA built",
 			cs + "06[IKE] <cloud|1> failed to establish CHILD_SA, keeping IKE_SA"}, []string{kb.CodePhase2NoProposal, kb.CodeRekeyFailed}, ""},
+		{"charon no IKE config for the peer is not a proposal mismatch", "strongswan-charon", []string{
+			cs + "12[IKE] no IKE config found for 198.51.100.2...203.0.113.10, sending NO_PROPOSAL_CHOSEN"}, []string{kb.CodeAuthFailed}, "identity or peer address"},
 		{"charon healthy lines", "strongswan-charon", []string{
 			cs + "09[IKE] <cloud|1> IKE_SA cloud[1] established between 198.51.100.2[198.51.100.2]...203.0.113.10[203.0.113.10]",
 			cs + "09[IKE] <cloud|1> CHILD_SA cloud{1} established with SPIs c1a2b3c4_i c5d6e7f8_o and TS 10.0.0.0/16 === 192.168.10.0/24",
@@ -183,6 +185,8 @@ func TestMessageCatalogue(t *testing.T) {
 		{"IOS phase 1 offers refused", "cisco-ios", []string{
 			ios + "ISAKMP:(0):atts are not acceptable. Next payload is 0",
 			ios + "ISAKMP:(0):no offers accepted!"}, []string{kb.CodePhase1NoProposal}, ""},
+		{"IOS phase 2 policy refused", "cisco-ios", []string{
+			ios + "ISAKMP:(1001):phase 2 SA policy not acceptable! (local 198.51.100.2 remote 203.0.113.10)"}, []string{kb.CodePhase2NoProposal}, ""},
 		{"IOS session up", "cisco-ios", []string{
 			ios + "%CRYPTO-5-SESSION_STATUS: Crypto tunnel is UP  .  Peer 203.0.113.10:500       Id: 203.0.113.10"}, nil, ""},
 

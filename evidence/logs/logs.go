@@ -56,7 +56,7 @@ var keywords = []string{
 	"NO_PROPOSAL_CHOSEN", "N(NO_PROP)", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
 	"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
 	"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute",
-	"matching policy", "no offers accepted",
+	"matching policy", "no offers accepted", "SA policy not acceptable",
 	// traffic selectors
 	"TS_UNACCEPT", "Traffic Selectors", "traffic selectors", "no matching crypto map", "crypto map policy not found",
 	"Policy not found", "INVALID_ID_INFORMATION", "N(INVAL_ID)", "no matching CHILD_SA config", "INVALID-ID-INFORMATION",
@@ -581,8 +581,14 @@ func (a *analyzer) classify(l []byte, n int) {
 	// Proposals.
 	proposal := hasAny(l, "NO_PROPOSAL_CHOSEN", "NO_PROP", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
 		"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
-		"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute", "no offers accepted") ||
+		"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute", "no offers accepted", "SA policy not acceptable") ||
 		has(l, "matching policy") && hasAny(l, "Failed to find", "failed to find", "no matching policy")
+	if proposal && has(l, "no IKE config found") {
+		// strongSwan answers NO_PROPOSAL_CHOSEN when no connection is
+		// configured for the address pair at all.
+		a.add(n, l, evIdentity)
+		proposal = false
+	}
 	if proposal {
 		switch p := a.phaseOf(l); {
 		case p == 2 && a.rekeyLine > 0 && n-a.rekeyLine <= 20:
@@ -887,7 +893,7 @@ func (a *analyzer) finish() {
 	if a.p2Retx >= 2 && a.aggs[kb.CodePhase2NoProposal] == nil && a.aggs[kb.CodeTSUnacceptable] == nil {
 		a.merge(event{evP2Silent.code, evP2Silent.severity, fmt.Sprintf("phase 2 requests were retransmitted %d times without an answer while phase 1 is up: the peer silently refuses the phase 2 proposal (or its selectors)", a.p2Retx)}, a.p2Retx, a.p2Refs)
 	}
-	if a.authRetx >= 3 && a.answered && !a.established && a.aggs[kb.CodeIKENoResponse] == nil {
+	if a.authRetx >= 3 && !a.established && a.aggs[kb.CodeIKENoResponse] == nil {
 		a.merge(evAuthUnans, a.authRetx, a.authRefs)
 	}
 	if a.initRetx >= 3 && !a.established && a.aggs[kb.CodePhase1NoProposal] == nil && a.aggs[kb.CodeAuthFailed] == nil {
