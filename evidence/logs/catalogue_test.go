@@ -142,6 +142,13 @@ func TestMessageCatalogue(t *testing.T) {
 			pl + `"cloud" #1: ISAKMP SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA2_256 group=MODP2048}`,
 			pl + `"cloud" #2: initiating Quick Mode IKEv1+PSK+ENCRYPT+TUNNEL+PFS+UP {using isakmp#1 msgid:7f2a1c3b proposal=AES_CBC-HMAC_SHA1_96 pfsgroup=MODP2048}`,
 			pl + `"cloud" #1: ignoring secured informational payload NO_PROPOSAL_CHOSEN, msgid=7f2a1c3b, length=12`}, []string{kb.CodePhase2NoProposal}, ""},
+		{"pluto NO_PROPOSAL_CHOSEN after ISAKMP SA established, no phase on the line", "libreswan-pluto", []string{
+			pl + `"cloud" #1: ISAKMP SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA2_256 group=MODP2048}`,
+			pl + `"cloud" #1: ignoring informational payload NO_PROPOSAL_CHOSEN, msgid=00000000, length=12`}, []string{kb.CodePhase2NoProposal}, ""},
+		{"pluto NO_PROPOSAL_CHOSEN in a new Main Mode is phase 1", "libreswan-pluto", []string{
+			pl + `"cloud" #1: ISAKMP SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA2_256 group=MODP2048}`,
+			pl + `"cloud" #3: initiating IKEv1 Main Mode connection`,
+			pl + `"cloud" #3: ignoring informational payload NO_PROPOSAL_CHOSEN, msgid=00000000, length=12`}, []string{kb.CodePhase1NoProposal}, ""},
 		{"pluto established SA stops answering", "libreswan-pluto", []string{
 			pl + `"cloud" #1: STATE_V2_ESTABLISHED_IKE_SA: 300 second timeout exceeded after 10 retransmits.  No response (or no acceptable response) to our IKEv2 message`}, []string{kb.CodeDPDPeerDead}, ""},
 		{"pluto healthy lines", "libreswan-pluto", []string{

@@ -292,6 +292,8 @@ type analyzer struct {
 
 	phase       int  // phase of the exchange seen last: 1 or 2
 	phase1Seen  bool // a line set the phase to 1
+	p1Line      int  // last line that started phase 1
+	estLine     int  // last line where a phase 1 SA was established
 	established bool // a phase 1 SA was established
 	p2up        bool // a phase 2 SA was established
 	rekeyLine   int  // last line that showed a rekey exchange
@@ -541,6 +543,7 @@ func (a *analyzer) classify(l []byte, n int) {
 	case hasAny(l, "IKE_SA_INIT", "Main Mode", "ID_PROT", "STATE_PARENT_I1", "proposals: IKE", "phase 1 error", "phase-1 negotiation", "STATE_MAIN_I1"):
 		a.phase = 1
 		a.phase1Seen = true
+		a.p1Line = n
 	}
 	if hasAny(l, "REKEY_SA", "ekeying", "REKEYING", "rekeyed") {
 		a.rekeyLine = n
@@ -552,6 +555,7 @@ func (a *analyzer) classify(l []byte, n int) {
 		has(l, "IKE_SA") && has(l, "established between") {
 		a.established, sa.established = true, true
 		a.answered = true
+		a.estLine = n
 	}
 	if hasAny(l, "IPsec SA established", "PHASE 2 COMPLETED", "KMD_PM_SA_ESTABLISHED") || has(l, "CHILD_SA") && has(l, "established with") {
 		a.p2up = true
@@ -597,6 +601,11 @@ func (a *analyzer) classify(l []byte, n int) {
 			a.refusedLine = n
 			drop()
 		case p == 2 || has(l, "pfs group"):
+			a.phase = 2
+			a.add(n, l, evP2Prop)
+		case explicitPhase(l) == 0 && a.estLine > 0 && a.estLine >= a.p1Line:
+			// An IKE SA is up and no phase 1 started since: a refused
+			// proposal is the child's (Quick Mode), never phase 1's.
 			a.phase = 2
 			a.add(n, l, evP2Prop)
 		default:
