@@ -196,7 +196,11 @@ func phase2Fix(cfg *config.Config, t *config.Tunnel, ikev2 bool) string {
 	}
 	switch cfg.Format() {
 	case config.FormatSwanctl:
-		return pre + "in the child write " + swanctlChildLines(ikev2) + " (renewal by then, expiry at the cloud's 3600 s)."
+		by := "54"
+		if ikev2 {
+			by = "51"
+		}
+		return pre + "in the child write " + swanctlChildLines(ikev2) + " (renewed by " + by + " min, expiring at the cloud's 3600 s)."
 	case config.FormatStrongSwanIPC:
 		return pre + "lifetime=1h in the conn (renewal starts margintime, 9 min by default, before: by 51 min)."
 	case config.FormatLibreswan:

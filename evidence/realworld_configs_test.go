@@ -17,10 +17,10 @@ import (
 	"github.com/vpndiag/vpndiag/kb"
 )
 
-// realWorldDir returns ../shared/fixtures/real-world next to the
+// cfgRealWorldDir returns ../shared/fixtures/real-world next to the
 // repository (or $VPNDIAG_REALWORLD), skipping the test when it is absent.
 // The files are read from there, never copied into the repository.
-func realWorldDir(tb testing.TB) string {
+func cfgRealWorldDir(tb testing.TB) string {
 	tb.Helper()
 	if d := os.Getenv("VPNDIAG_REALWORLD"); d != "" {
 		return d
@@ -33,8 +33,8 @@ func realWorldDir(tb testing.TB) string {
 	return d
 }
 
-// realWorldSecrets reads secrets.txt: file name TAB exact secret.
-func realWorldSecrets(tb testing.TB, dir string) map[string][]string {
+// cfgRealWorldSecrets reads secrets.txt: file name TAB exact secret.
+func cfgRealWorldSecrets(tb testing.TB, dir string) map[string][]string {
 	tb.Helper()
 	f, err := os.Open(filepath.Join(dir, "secrets.txt"))
 	if err != nil {
@@ -69,8 +69,8 @@ func neutral(f *vpndiag.Finding) bool {
 // what the verdicts do not score), what is said as a note is said, and no
 // secret of secrets.txt appears in the report (JSON or text).
 func TestRealWorldConfigs(t *testing.T) {
-	dir := realWorldDir(t)
-	secrets := realWorldSecrets(t, dir)
+	dir := cfgRealWorldDir(t)
+	secrets := cfgRealWorldSecrets(t, dir)
 	type want struct {
 		format string   // detected format
 		codes  []string // findings expected, and the only scored ones allowed

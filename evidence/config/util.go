@@ -212,6 +212,10 @@ func Algorithms(proposal string) (enc, integ []string) {
 					gcm = true
 					j++
 					rest = strings.Join(parts[j+1:], "-")
+				} else if strings.HasPrefix(rest, "cbc") || strings.HasPrefix(rest, "ctr") {
+					// IOS "aes-cbc-256".
+					j++
+					rest = strings.Join(parts[j+1:], "-")
 				}
 				if k := strings.Index(bits, "gcm"); k >= 0 {
 					gcm = true
