@@ -33,6 +33,8 @@ type Config struct {
 	Hub Hub `yaml:"hub"`
 	// Evidence configures uploads.
 	Evidence Evidence `yaml:"evidence"`
+	// Bundle configures support bundles.
+	Bundle Bundle `yaml:"bundle"`
 	// Sites are site profiles loaded at start-up (they can also be set up
 	// from Slack).
 	Sites []vpndiag.Site `yaml:"sites"`
@@ -96,6 +98,17 @@ type Hub struct {
 type Evidence struct {
 	// MaxUploadBytes caps one uploaded file. Default 64 MiB.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+}
+
+// Bundle configures support bundles.
+type Bundle struct {
+	// SigningKey is a PEM file holding the ed25519 private key that signs
+	// every exported bundle (`vpndiag bundle keygen FILE` makes one), so
+	// that `vpndiag bundle verify --key FILE.pub` proves a bundle came from
+	// this deployment. It must be readable by its owner only. Empty: bundles
+	// are not signed, and verify checks their integrity only.
+	// Env: VPNDIAG_BUNDLE_SIGNING_KEY.
+	SigningKey string `yaml:"signing_key"`
 }
 
 // Defaults.
@@ -183,6 +196,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Slack.SigningSecret, "SLACK_SIGNING_SECRET")
 	set(&c.Slack.APIURL, "SLACK_API_URL")
 	set(&c.Hub.OperatorToken, "VPNDIAG_OPERATOR_TOKEN")
+	set(&c.Bundle.SigningKey, "VPNDIAG_BUNDLE_SIGNING_KEY")
 }
 
 func (c *Config) applyDefaults(getenv func(string) string) {
@@ -275,6 +289,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Evidence.MaxUploadBytes < 1024 {
 		add("evidence.max_upload_bytes: %d is below 1024", c.Evidence.MaxUploadBytes)
+	}
+	if k := c.Bundle.SigningKey; k != "" {
+		if fi, err := os.Stat(k); err != nil {
+			add("bundle.signing_key: cannot read %s: %v", k, errors.Unwrap(err))
+		} else if fi.Mode().Perm()&0o077 != 0 {
+			add("bundle.signing_key: %s can be read by others (mode %v): make it private with chmod 600", k, fi.Mode().Perm())
+		}
 	}
 	seen := map[string]bool{}
 	for i := range c.Sites {

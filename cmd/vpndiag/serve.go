@@ -202,6 +202,11 @@ func serveDeps(ctx context.Context, cfg *config.Config, db *sqlite.DB) (botslack
 	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: sqlite.NewProbeService(db),
 		Evidence: sqlite.NewEvidenceService(db), Findings: d.Findings, Sites: d.Sites,
 		Graph: flowGraph}
+	key, err := signingKey(cfg)
+	if err != nil {
+		return d, err
+	}
+	x.SigningKey = key
 	d.Evidence = newEvidenceIntake(db, cfg.Evidence.MaxUploadBytes)
 	d.Exporter = bot.ExportFunc(func(ctx context.Context, caseID int64, w io.Writer) (string, error) {
 		c, err := d.Cases.FindCaseByID(ctx, caseID)
