@@ -113,7 +113,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		lim := listen.Limit(raw, cfg.Hub.MaxConnections, "hub", log)
 		hub.Refusals, op.Refusals = lim, lim
 		hubLn = lim
-		hubSrv = listen.Server(hmux, log)
+		hubSrv = listen.Server(listen.CloseOnRefusal(hmux), log)
 		log.Info("vpndiag serve: relay hub connection cap", "max_connections", lim.Max(), "descriptor_limit", listen.DescriptorLimit())
 	}
 
@@ -147,7 +147,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		return fmt.Errorf("serve: cannot listen on %s (choose another with --listen): %w", cfg.Slack.Listen, errors.Unwrap(err))
 	}
 	ln := listen.Limit(raw, 0, "http", log)
-	srv := listen.Server(mux, log)
+	srv := listen.Server(listen.CloseOnRefusal(mux), log)
 	errc := make(chan error, 3)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
