@@ -159,18 +159,23 @@ func TestLabFaults(t *testing.T) {
 		Name: labName("f"), DPDDelay: 4 * time.Second, IdleTimeout: 6 * time.Second, DropPeriod: 6 * time.Second,
 	})
 	none := netip.Addr{}
+	// noTunnel checks a fault that keeps the tunnel from coming up and shows
+	// in the customer's log as logged.
+	noTunnel := func(why, logged string) func(t *testing.T, cust, cloud int64) {
+		return func(t *testing.T, cust, cloud int64) {
+			if l.TunnelUp(ctx) || ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("tunnel up with " + why)
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, logged) {
+				t.Errorf("customer log lacks %s:\n%s", logged, log)
+			}
+		}
+	}
 	tests := []struct {
 		fault string
 		check func(t *testing.T, cust, cloud int64)
 	}{
-		{lab.FaultPSKMismatch, func(t *testing.T, cust, cloud int64) {
-			if l.TunnelUp(ctx) || ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
-				t.Error("tunnel up with mismatched PSKs")
-			}
-			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "AUTHENTICATION_FAILED") {
-				t.Errorf("customer log lacks AUTHENTICATION_FAILED:\n%s", log)
-			}
-		}},
+		{lab.FaultPSKMismatch, noTunnel("mismatched PSKs", "AUTHENTICATION_FAILED")},
 		{lab.FaultUDPBlocked, func(t *testing.T, cust, cloud int64) {
 			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
 				t.Error("traffic passes with UDP 500/4500 blocked")
@@ -281,6 +286,59 @@ func TestLabFaults(t *testing.T) {
 			t.Logf("lost pings at %v", lost)
 			if n := strings.Count(logAfter(t, l, lab.CustomerGateway, cust), "received DELETE for ESP CHILD_SA"); n < 2 {
 				t.Errorf("customer saw %d CHILD_SA deletes; want >= 2", n)
+			}
+		}},
+		{lab.FaultIKEProposalMismatch, noTunnel("an IKE proposal the cloud does not accept", "NO_PROPOSAL_CHOSEN")},
+		{lab.FaultPFSDisabled, func(t *testing.T, cust, cloud int64) {
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "received NO_PROPOSAL_CHOSEN notify") {
+				t.Errorf("customer log lacks NO_PROPOSAL_CHOSEN:\n%s", log)
+			}
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("traffic passes after the failed rekey")
+			}
+		}},
+		{lab.FaultRangeChanged, func(t *testing.T, cust, cloud int64) {
+			s, err := l.SAs(ctx, lab.CustomerGateway)
+			if err != nil || s.IKE != "ESTABLISHED" || s.Children[lab.CustomerChild] == "INSTALLED" {
+				t.Errorf("want the IKE_SA up and no CHILD_SA: %v %+v", err, s)
+			}
+			for _, src := range []netip.Addr{lab.LANHostAddr, lab.LANHostSecondAddr} {
+				if ping(ctx, l, l.NS.LAN, src, lab.CloudDNSAddr, 2) {
+					t.Errorf("traffic from %v passes with the selectors refused", src)
+				}
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "received TS_UNACCEPTABLE notify") {
+				t.Errorf("customer log lacks TS_UNACCEPTABLE:\n%s", log)
+			}
+		}},
+		{lab.FaultIdleClose, func(t *testing.T, cust, cloud int64) {
+			if !ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("tunnel not up right after the fault was applied")
+			}
+			if !eventually(20*time.Second, func() bool { return !l.TunnelUp(ctx) }) {
+				t.Error("idle tunnel stayed up")
+			}
+			// Nothing brings it back: traffic finds no SA and no trap.
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 3) || l.TunnelUp(ctx) {
+				t.Error("the tunnel came back by itself")
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "inactivity") {
+				t.Errorf("customer log lacks the inactivity close:\n%s", log)
+			}
+		}},
+		{lab.FaultHalfOpen, func(t *testing.T, cust, cloud int64) {
+			c, err := l.SAs(ctx, lab.CustomerGateway)
+			if err != nil || !c.Up(lab.CustomerChild) {
+				t.Errorf("customer lost its SAs; half-open wants them kept: %v %+v", err, c)
+			}
+			if o, err := l.SAs(ctx, lab.CloudGateway); err != nil || o.IKECount != 0 {
+				t.Errorf("cloud still has SAs: %v %+v", err, o)
+			}
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("traffic passes over a half-open tunnel")
+			}
+			if log := logAfter(t, l, lab.CloudGateway, cloud); !strings.Contains(log, "giving up after 3 retransmits") {
+				t.Errorf("cloud log lacks the DPD give-up:\n%s", log)
 			}
 		}},
 	}
@@ -411,8 +469,8 @@ func TestLookupFault(t *testing.T) {
 	if _, err := lab.LookupFault("psk"); err == nil || !strings.Contains(err.Error(), "psk-mismatch") {
 		t.Errorf("unknown fault: %v; want an error listing the faults", err)
 	}
-	if len(lab.Faults()) != 11 {
-		t.Errorf("want 11 faults, got %d", len(lab.Faults()))
+	if len(lab.Faults()) != 16 {
+		t.Errorf("want 16 faults, got %d", len(lab.Faults()))
 	}
 }
 
