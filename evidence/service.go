@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/evidence/redact"
@@ -40,7 +38,7 @@ func (s *Service) Attach(ctx context.Context, caseID int64, name string, r io.Re
 	if max <= 0 {
 		max = DefaultMaxBytes
 	}
-	base := filepath.Base(strings.ReplaceAll(name, `\`, "/"))
+	base := redact.FileName(name)
 	if base == "." || base == "/" || base == "" {
 		base = "upload.txt"
 	}
