@@ -49,3 +49,23 @@ func TestSiteChannels(t *testing.T) {
 		t.Fatalf("channel with a space: %v, want EINVALID", err)
 	}
 }
+
+// A site's accepted proposals are stored and read back; none reads back nil.
+func TestSiteProposals(t *testing.T) {
+	db := sqlite.NewDB(filepath.Join(t.TempDir(), "sites.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc := sqlite.NewSiteService(db)
+	ctx := context.Background()
+	s := &vpndiag.Site{Name: "acme", CloudDNSServers: []netip.Addr{netip.MustParseAddr("10.0.0.2")},
+		Phase1: &vpndiag.Proposals{Encryption: []string{"aes256"}, Integrity: []string{"sha256"}, DHGroups: []int{14}}}
+	if err := svc.UpsertSite(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.FindSiteByName(ctx, "acme")
+	if err != nil || !reflect.DeepEqual(got.Phase1, s.Phase1) || got.Phase2 != nil {
+		t.Fatalf("read back %+v %+v, %v", got.Phase1, got.Phase2, err)
+	}
+}
