@@ -27,12 +27,12 @@ type Config struct {
 	DB string `yaml:"db"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
+	// Metrics configures /metrics.
+	Metrics Metrics `yaml:"metrics"`
 	// Slack configures the bot (vpndiag serve).
 	Slack Slack `yaml:"slack"`
 	// Hub configures the endpoint relays dial into (vpndiag serve).
 	Hub Hub `yaml:"hub"`
-	// Metrics configures /metrics.
-	Metrics Metrics `yaml:"metrics"`
 	// Evidence configures uploads.
 	Evidence Evidence `yaml:"evidence"`
 	// Sites are site profiles loaded at start-up (they can also be set up
