@@ -193,13 +193,13 @@ func (c *Config) applyEnv(getenv func(string) string) {
 			*dst = v
 		}
 	}
+	set(&c.Metrics.Token, "VPNDIAG_METRICS_TOKEN")
 	set(&c.DB, "VPNDIAG_DB")
 	set(&c.Slack.BotToken, "SLACK_BOT_TOKEN")
 	set(&c.Slack.AppToken, "SLACK_APP_TOKEN")
 	set(&c.Slack.SigningSecret, "SLACK_SIGNING_SECRET")
 	set(&c.Slack.APIURL, "SLACK_API_URL")
 	set(&c.Hub.OperatorToken, "VPNDIAG_OPERATOR_TOKEN")
-	set(&c.Metrics.Token, "VPNDIAG_METRICS_TOKEN")
 }
 
 func (c *Config) applyDefaults(getenv func(string) string) {
