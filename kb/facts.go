@@ -62,6 +62,12 @@ const (
 	CodeNoVPNConfig        = "no-vpn-config"        // a config with no VPN in it
 )
 
+// Finding codes of the log analysers for what the vendors' message
+// catalogues name beyond the failures above (idle-close, below, too).
+const (
+	CodeIKEHalfOpen = "ike-half-open" // the two ends disagree on an SA: the peer retransmits requests already answered, or uses SAs this side deleted
+)
+
 // Finding codes of the configuration rules on proposals and idle close.
 const (
 	CodePhase1Proposal = "phase1-proposal" // IKE cipher, integrity or DH group outside the cloud's accepted set
@@ -135,7 +141,7 @@ var Codes = []string{
 	CodeNoPSK, CodeIKEVersionMismatch, CodeAuthFailed, CodePhase1NoProposal,
 	CodePhase2NoProposal, CodeTSUnacceptable, CodeDPDPeerDead, CodeIKENoResponse,
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
-	CodePhase1Proposal, CodePhase2Proposal, CodeIdleClose,
+	CodePhase1Proposal, CodePhase2Proposal, CodeIdleClose, CodeIKEHalfOpen,
 }
 
 // Slugs lists every article slug above, in the order of the guide.
