@@ -106,9 +106,10 @@ type KeepaliveSample struct {
 }
 
 // MaxKeepaliveSamplesPerCase caps the keep-alive samples stored for one
-// case: more than a day of one monitor at the shortest interval (1 s), so
-// that a relay cannot fill the disk through one case.
-const MaxKeepaliveSamplesPerCase = 100_000
+// case (about 10 MB): a monitor's longest run (7 days) at the default 5 s
+// interval, or 41 hours at the shortest (1 s), so that a relay cannot fill
+// the disk through one case.
+const MaxKeepaliveSamplesPerCase = 125_000
 
 // ProbeService stores probe results and keep-alive samples.
 type ProbeService interface {

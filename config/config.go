@@ -29,14 +29,16 @@ type Config struct {
 	DB string `yaml:"db"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
+	// Metrics configures /metrics.
+	Metrics Metrics `yaml:"metrics"`
 	// Slack configures the bot (vpndiag serve).
 	Slack Slack `yaml:"slack"`
 	// Hub configures the endpoint relays dial into (vpndiag serve).
 	Hub Hub `yaml:"hub"`
-	// Metrics configures /metrics.
-	Metrics Metrics `yaml:"metrics"`
 	// Evidence configures uploads.
 	Evidence Evidence `yaml:"evidence"`
+	// Bundle configures support bundles.
+	Bundle Bundle `yaml:"bundle"`
 	// Sites are site profiles loaded at start-up (they can also be set up
 	// from Slack).
 	Sites []vpndiag.Site `yaml:"sites"`
@@ -114,6 +116,17 @@ type Metrics struct {
 type Evidence struct {
 	// MaxUploadBytes caps one uploaded file. Default 64 MiB.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+}
+
+// Bundle configures support bundles.
+type Bundle struct {
+	// SigningKey is a PEM file holding the ed25519 private key that signs
+	// every exported bundle (`vpndiag bundle keygen FILE` makes one), so
+	// that `vpndiag bundle verify --key FILE.pub` proves a bundle came from
+	// this deployment. It must be readable by its owner only. Empty: bundles
+	// are not signed, and verify checks their integrity only.
+	// Env: VPNDIAG_BUNDLE_SIGNING_KEY.
+	SigningKey string `yaml:"signing_key"`
 }
 
 // Defaults.
@@ -195,13 +208,14 @@ func (c *Config) applyEnv(getenv func(string) string) {
 			*dst = v
 		}
 	}
+	set(&c.Metrics.Token, "VPNDIAG_METRICS_TOKEN")
 	set(&c.DB, "VPNDIAG_DB")
 	set(&c.Slack.BotToken, "SLACK_BOT_TOKEN")
 	set(&c.Slack.AppToken, "SLACK_APP_TOKEN")
 	set(&c.Slack.SigningSecret, "SLACK_SIGNING_SECRET")
 	set(&c.Slack.APIURL, "SLACK_API_URL")
 	set(&c.Hub.OperatorToken, "VPNDIAG_OPERATOR_TOKEN")
-	set(&c.Metrics.Token, "VPNDIAG_METRICS_TOKEN")
+	set(&c.Bundle.SigningKey, "VPNDIAG_BUNDLE_SIGNING_KEY")
 }
 
 func (c *Config) applyDefaults(getenv func(string) string) {
@@ -300,6 +314,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Evidence.MaxUploadBytes < 1024 {
 		add("evidence.max_upload_bytes: %d is below 1024", c.Evidence.MaxUploadBytes)
+	}
+	if k := c.Bundle.SigningKey; k != "" {
+		if fi, err := os.Stat(k); err != nil {
+			add("bundle.signing_key: cannot read %s: %v", k, errors.Unwrap(err))
+		} else if fi.Mode().Perm()&0o077 != 0 {
+			add("bundle.signing_key: %s can be read by others (mode %v): make it private with chmod 600", k, fi.Mode().Perm())
+		}
 	}
 	seen := map[string]bool{}
 	for i := range c.Sites {

@@ -104,7 +104,7 @@ func MustEnv(tb testing.TB, ctx context.Context, opts lab.Options) *Env {
 		Events: sqlite.NewEventService(e.DB), Sites: sqlite.NewSiteService(e.DB),
 		Findings: sqlite.NewFindingService(e.DB), Probes: sqlite.NewProbeService(e.DB),
 	}
-	e.Evidence = &evidence.Service{Evidence: sqlite.NewEvidenceService(e.DB), Findings: e.Svc.Findings, Events: e.Svc.Events}
+	e.Evidence = &evidence.Service{Evidence: sqlite.NewEvidenceService(e.DB)}
 	e.Site = l.Site()
 	if err := e.Svc.Sites.UpsertSite(ctx, e.Site); err != nil {
 		tb.Fatal(err)

@@ -62,6 +62,25 @@ const (
 	CodeNoVPNConfig        = "no-vpn-config"        // a config with no VPN in it
 )
 
+// Finding codes of SA status output (swanctl --list-sas, show crypto ipsec
+// sa, diagnose vpn tunnel list …): what the device says about its live SAs.
+const (
+	CodeSANoChild           = "sa-no-child"           // IKE SA up, no IPsec/child SA: phase 2 failing
+	CodeSANoInbound         = "sa-no-inbound"         // IPsec SA sends but receives nothing: ESP lost on the way back or the cloud not answering
+	CodeSANoOutbound        = "sa-no-outbound"        // IPsec SA receives but sends nothing back: route, NAT exemption or policy on the customer's side
+	CodeSAHalfOpen          = "sa-half-open"          // IKE SA stuck negotiating (connecting, MM_WAIT, half-open)
+	CodeSANone              = "sa-none"               // no IKE SA and no IPsec SA at all: the tunnel is down
+	CodeSASelectorsMismatch = "sa-selectors-mismatch" // SA traffic selectors other than the site's ranges
+	CodeSAMultiplePairs     = "sa-multiple-pairs"     // more than one IPsec SA pair to the cloud
+	CodeSAHealthy           = "sa-healthy"            // info: IPsec SA up with traffic both ways
+)
+
+// Finding codes of the log analysers for what the vendors' message
+// catalogues name beyond the failures above (idle-close, below, too).
+const (
+	CodeIKEHalfOpen = "ike-half-open" // the two ends disagree on an SA: the peer retransmits requests already answered, or uses SAs this side deleted
+)
+
 // Finding codes of the configuration rules on proposals and idle close.
 const (
 	CodePhase1Proposal = "phase1-proposal" // IKE cipher, integrity or DH group outside the cloud's accepted set
@@ -135,7 +154,9 @@ var Codes = []string{
 	CodeNoPSK, CodeIKEVersionMismatch, CodeAuthFailed, CodePhase1NoProposal,
 	CodePhase2NoProposal, CodeTSUnacceptable, CodeDPDPeerDead, CodeIKENoResponse,
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
-	CodePhase1Proposal, CodePhase2Proposal, CodeIdleClose,
+	CodeSANoChild, CodeSANoInbound, CodeSANoOutbound, CodeSAHalfOpen, CodeSASelectorsMismatch,
+	CodeSAMultiplePairs, CodeSAHealthy, CodeSANone,
+	CodePhase1Proposal, CodePhase2Proposal, CodeIdleClose, CodeIKEHalfOpen,
 }
 
 // Slugs lists every article slug above, in the order of the guide.

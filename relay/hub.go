@@ -47,8 +47,9 @@ type Hub struct {
 	// batches per second; 0 means RelayMessagesPerSecond and
 	// RelayMessageBurst.
 	RelayRate, RelayBurst int
-	// MonitorLifetime is how long a keep-alive monitor the hub started
-	// runs before the hub stops it; 0 means DefaultMonitorLifetime.
+	// MonitorLifetime, when set, is how long every keep-alive monitor the
+	// hub started runs before the hub stops it; 0 means the monitor's
+	// duration parameter (default DefaultMonitorLifetime) and a minute.
 	MonitorLifetime time.Duration
 
 	// Monitors shares the keep-alive monitors this hub starts with the

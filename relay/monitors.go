@@ -19,11 +19,19 @@ const (
 	MonitorNameParam = "name"
 	// MonitorIntervalParam is the ping interval.
 	MonitorIntervalParam = "interval"
+	// MonitorDurationParam is how long the monitor runs (e.g. 8h); the
+	// relay stops it then, and so does the hub.
+	MonitorDurationParam = "duration"
 )
 
-// DefaultMonitorLifetime is how long a monitor runs before the hub stops
-// it: long enough to catch a tunnel that drops once a day.
-const DefaultMonitorLifetime = 26 * time.Hour
+// Monitor lifetimes: a monitor runs for its duration parameter, by default
+// DefaultMonitorLifetime, at most MaxMonitorLifetime; then the relay stops
+// it by itself and the hub, a minute later, stops it too and refuses its
+// samples. A forgotten monitor never pings for ever.
+const (
+	DefaultMonitorLifetime = 24 * time.Hour
+	MaxMonitorLifetime     = 7 * 24 * time.Hour
+)
 
 // monitorGrace is how long samples of a stopped or expired monitor are
 // still accepted (its last batch is sent as it stops).
@@ -52,11 +60,19 @@ type monitor struct {
 	stopped bool
 }
 
-func (h *Hub) monitorLifetime() time.Duration {
+// monitorLifetime is how long the monitor r starts runs, as the hub sees
+// it: its duration parameter (capped at MaxMonitorLifetime) plus a minute
+// for the relay's own stop and last batch; Hub.MonitorLifetime overrides
+// it (tests).
+func (h *Hub) monitorLifetime(r *vpndiag.ProbeRequest) time.Duration {
 	if h.MonitorLifetime > 0 {
 		return h.MonitorLifetime
 	}
-	return DefaultMonitorLifetime
+	d := DefaultMonitorLifetime
+	if v, err := time.ParseDuration(r.Params[MonitorDurationParam]); err == nil && v > 0 {
+		d = min(v, MaxMonitorLifetime)
+	}
+	return d + monitorGrace
 }
 
 // startedMonitor records a monitor start sent to c (before the result, as
@@ -71,7 +87,7 @@ func (h *Hub) startedMonitor(c *conn, r *vpndiag.ProbeRequest) {
 		// running"; the samples stay the first case's.
 		return
 	}
-	h.monitors[k] = &monitor{key: k, caseID: r.CaseID, expires: h.now().Add(h.monitorLifetime())}
+	h.monitors[k] = &monitor{key: k, caseID: r.CaseID, expires: h.now().Add(h.monitorLifetime(r))}
 	h.shareMonitor(h.monitors[k], false)
 }
 

@@ -178,6 +178,19 @@ func (o *Operator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, operatorError{"Name the relay to run the probe on.", vpndiag.EINVALID})
 			return
 		}
+		if name, ok := strings.CutPrefix(req.Relay, "site:"); ok {
+			// `vpndiag probe --relay site:NAME`: any relay of that site.
+			if o.Hub.Sites == nil {
+				writeJSON(w, http.StatusBadRequest, operatorError{"This hub does not know sites; name a relay.", vpndiag.EINVALID})
+				return
+			}
+			site, err := o.Hub.Sites.FindSiteByName(r.Context(), name)
+			if err != nil {
+				writeJSON(w, http.StatusNotFound, operatorError{fmt.Sprintf("There is no site %q.", name), vpndiag.ENOTFOUND})
+				return
+			}
+			req.Relay, req.SiteID = "", site.ID
+		}
 		if req.CaseID != 0 {
 			writeJSON(w, http.StatusBadRequest, operatorError{"An operator probe is ad hoc: it cannot be written into a case (leave case_id out).", vpndiag.EINVALID})
 			return

@@ -83,6 +83,15 @@ func TestOperatorProbeIsAdHoc(t *testing.T) {
 	if j := <-jobs; j.ID == "case1-seq3-1" || j.CaseID != 0 {
 		t.Fatalf("relay got job %q of case %d: the operator chose the job ID or case", j.ID, j.CaseID)
 	}
+	// "site:NAME" picks a relay of that site.
+	code, body = operatorPost(t, srv.URL, operatorToken, map[string]any{"kind": "tcp", "target": "10.0.0.1:443", "relay": "site:hq", "timeout": int64(5 * time.Second)})
+	if code != http.StatusOK || !strings.Contains(body, `"relay":"hq-1"`) {
+		t.Fatalf("probe on site:hq: %d %s", code, body)
+	}
+	<-jobs
+	if code, _ = operatorPost(t, srv.URL, operatorToken, map[string]any{"kind": "tcp", "target": "10.0.0.1:443", "relay": "site:nowhere"}); code != http.StatusNotFound {
+		t.Fatalf("probe on an unknown site: %d", code)
+	}
 	if rs, _ := e.probes.FindProbeResults(context.Background(), e.cases[0]); len(rs) != 0 {
 		t.Fatalf("the operator's probe was stored in a case: %+v", rs)
 	}

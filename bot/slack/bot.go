@@ -317,9 +317,6 @@ func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) b
 	return true
 }
 
-// uploadJobs are the jobs that download and analyse shared files.
-var uploadJobs = map[string]bool{"files": true, "file_shared": true}
-
 // work is one queued piece of work an acknowledgement may wait for.
 type work struct {
 	once   sync.Once

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -220,32 +219,7 @@ func (b *Bot) pickSite(ctx context.Context, name, channel string) (*vpndiag.Site
 	if err != nil {
 		return nil, fmt.Errorf("find sites: %w", err)
 	}
-	sites = slices.DeleteFunc(sites, func(s *vpndiag.Site) bool { return !s.UsableIn(channel) })
-	if len(sites) == 1 {
-		return sites[0], nil
-	}
-	return nil, nil
-}
-
-// siteUsable refuses a case whose site profile the case's channel may not
-// use (its channels changed since the case was opened).
-func (b *Bot) siteUsable(ctx context.Context, cs *vpndiag.Case) error {
-	if cs.SiteID == 0 {
-		return nil
-	}
-	s, err := b.deps.Sites.FindSiteByID(ctx, cs.SiteID)
-	if err != nil {
-		return err
-	}
-	if !s.UsableIn(cs.ChannelID) {
-		return siteOfAnotherChannel(s.Name)
-	}
-	return nil
-}
-
-// siteOfAnotherChannel refuses a site profile set up in another channel.
-func siteOfAnotherChannel(name string) error {
-	return vpndiag.Errorf(vpndiag.EFORBIDDEN, "Site profile %q belongs to another channel; set up a profile of your own here.", name)
+	return onlyUsable(sites, channel), nil
 }
 
 // repostStep posts the step an open case waits on in its thread again,

@@ -129,7 +129,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		lim := listen.Limit(raw, cfg.Hub.MaxConnections, "hub", log)
 		hub.Refusals, op.Refusals = lim, lim
 		hubLn = lim
-		hubSrv = listen.Server(hmux, log)
+		hubSrv = listen.Server(listen.CloseOnRefusal(hmux), log)
 		log.Info("vpndiag serve: relay hub connection cap", "max_connections", lim.Max(), "descriptor_limit", listen.DescriptorLimit())
 	}
 
@@ -179,7 +179,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		return fmt.Errorf("serve: cannot listen on %s (choose another with --listen): %w", cfg.Slack.Listen, errors.Unwrap(err))
 	}
 	ln := listen.Limit(raw, 0, "http", log)
-	srv := listen.Server(mux, log)
+	srv := listen.Server(listen.CloseOnRefusal(mux), log)
 	errc := make(chan error, 3)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -247,6 +247,11 @@ func serveDeps(ctx context.Context, cfg *config.Config, db *store) (botslack.Dep
 	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: db.Probes,
 		Evidence: db.Evidence, Findings: d.Findings, Sites: d.Sites,
 		Graph: flowGraph}
+	key, err := signingKey(cfg)
+	if err != nil {
+		return d, err
+	}
+	x.SigningKey = key
 	d.Evidence = newEvidenceIntake(db, cfg.Evidence.MaxUploadBytes)
 	d.Exporter = bot.ExportFunc(func(ctx context.Context, caseID int64, w io.Writer) (string, error) {
 		c, err := d.Cases.FindCaseByID(ctx, caseID)

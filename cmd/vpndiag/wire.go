@@ -21,7 +21,7 @@ type evidenceIntake struct {
 // newEvidenceIntake wires evidence analysis to the store.
 func newEvidenceIntake(db *store, maxBytes int64) *evidenceIntake {
 	return &evidenceIntake{
-		svc:   &evidence.Service{Evidence: db.Evidence, Findings: db.Findings, Events: db.Events, MaxBytes: maxBytes},
+		svc:   &evidence.Service{Evidence: db.Evidence, MaxBytes: maxBytes},
 		cases: db.Cases,
 		sites: db.Sites,
 	}

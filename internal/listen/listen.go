@@ -179,3 +179,34 @@ func (r *RateLog) Warn(msg string, args ...any) {
 		r.Log.Warn(msg, append(args, "events_since_last_line", n)...)
 	}
 }
+
+// CloseOnRefusal wraps h so that every answer of 400 or more closes the
+// connection after it (Connection: close): a client that is refused keeps
+// no keep-alive connection to hold.
+func CloseOnRefusal(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&closeOnRefusal{ResponseWriter: w}, r)
+	})
+}
+
+type closeOnRefusal struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *closeOnRefusal) WriteHeader(code int) {
+	if !w.wrote && code >= 400 {
+		w.Header().Set("Connection", "close")
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *closeOnRefusal) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines,
+// hijacking for WebSockets).
+func (w *closeOnRefusal) Unwrap() http.ResponseWriter { return w.ResponseWriter }

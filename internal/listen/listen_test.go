@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +72,16 @@ func TestServerTimeouts(t *testing.T) {
 	s := listen.Server(nil, nil)
 	if s.IdleTimeout == 0 || s.IdleTimeout > 30*time.Second || s.ReadTimeout == 0 || s.WriteTimeout == 0 || s.ReadHeaderTimeout == 0 {
 		t.Fatalf("timeouts %+v", s)
+	}
+}
+
+func TestCloseOnRefusal(t *testing.T) {
+	for _, code := range []int{200, 401, 503} {
+		h := listen.CloseOnRefusal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) }))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+		if got := w.Header().Get("Connection") == "close"; got != (code >= 400) {
+			t.Errorf("%d: Connection %q", code, w.Header().Get("Connection"))
+		}
 	}
 }

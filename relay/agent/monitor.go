@@ -44,14 +44,14 @@ const MaxMonitors = 16
 // it stops by itself and leaves the state file, restarts included. A
 // forgotten monitor must not ping the customer's network for ever.
 const (
-	DefaultMonitorDuration = 24 * time.Hour
-	MaxMonitorDuration     = 7 * 24 * time.Hour
+	DefaultMonitorDuration = relay.DefaultMonitorLifetime
+	MaxMonitorDuration     = relay.MaxMonitorLifetime
 	minMonitorDuration     = time.Minute
 )
 
 // ParamMonitorDuration is how long a started monitor runs, e.g. 8h;
 // default DefaultMonitorDuration.
-const ParamMonitorDuration = "duration"
+const ParamMonitorDuration = relay.MonitorDurationParam
 
 // maxPendingSamples bounds the samples a monitor keeps for the hub while
 // the link is down (the oldest are dropped).

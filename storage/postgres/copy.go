@@ -39,6 +39,7 @@ const (
 	kTime                    // SQLite RFC 3339 text, PostgreSQL timestamptz
 	kNullTime                // the same, or NULL
 	kJSONB                   // a JSON document stored as jsonb (compared re-encoded)
+	kOptJSONB                // the same, optional: SQLite '' is PostgreSQL NULL
 	kJSON                    // a JSON document stored as json, or NULL (compared exactly)
 	kBytes                   // bytes
 )
@@ -61,9 +62,9 @@ var copyTables = []copyTable{
 	{name: "sites", identity: true, order: "id",
 		cols: []string{"id", "name", "cloud_dns_servers", "vpn_endpoints", "cloud_cidr", "environment_fqdns",
 			"cloud_domain", "customer_cidrs", "internal_resolvers", "customer_peer", "routing", "ike_version",
-			"only_443", "console_version", "channels", "proposals", "created_at", "updated_at"},
+			"only_443", "console_version", "channels", "phase1", "phase2", "created_at", "updated_at"},
 		kinds: []colKind{kInt, kText, kJSONB, kJSONB, kText, kJSONB, kText, kJSONB, kJSONB, kText, kText, kInt,
-			kBool, kText, kJSONB, kJSONB, kTime, kTime}},
+			kBool, kText, kJSONB, kOptJSONB, kOptJSONB, kTime, kTime}},
 	{name: "cases", identity: true, order: "id",
 		cols: []string{"id", "marker", "site_id", "title", "status", "origin", "channel_id", "thread_ts",
 			"created_by", "resolution", "kb_article", "created_at", "updated_at"},
@@ -258,6 +259,9 @@ func fromSQLite(v any, k colKind, sub *int) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
+	if k == kOptJSONB && asText(v) == "" {
+		return nil, nil
+	}
 	switch k {
 	case kBool:
 		n, ok := v.(int64)
@@ -274,7 +278,7 @@ func fromSQLite(v any, k colKind, sub *int) (any, error) {
 			(*sub)++
 		}
 		return micro(t), nil
-	case kText, kJSON, kJSONB:
+	case kText, kJSON, kJSONB, kOptJSONB:
 		return asText(v), nil
 	case kBytes:
 		switch b := v.(type) {
@@ -312,7 +316,7 @@ func (c *checksum) add(vals []string) {
 
 // canonical returns the comparable form of a value from either store.
 func canonical(v any, k colKind) (string, error) {
-	if v == nil {
+	if v == nil || (k == kOptJSONB && asText(v) == "") {
 		return "NULL", nil
 	}
 	switch k {
@@ -335,7 +339,7 @@ func canonical(v any, k colKind) (string, error) {
 		case int64:
 			return fmt.Sprint(x != 0), nil
 		}
-	case kJSONB:
+	case kJSONB, kOptJSONB:
 		var doc any
 		if err := json.Unmarshal([]byte(asText(v)), &doc); err != nil {
 			return "", err
@@ -390,7 +394,7 @@ func pgChecksum(ctx context.Context, tx *Tx, t copyTable) (TableReport, error) {
 	cols := make([]string, len(t.cols))
 	for i, c := range t.cols {
 		cols[i] = c
-		if t.kinds[i] == kJSON || t.kinds[i] == kJSONB {
+		if k := t.kinds[i]; k == kJSON || k == kJSONB || k == kOptJSONB {
 			cols[i] = c + "::text"
 		}
 	}

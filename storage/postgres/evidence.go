@@ -37,28 +37,40 @@ func (db *DB) maxEvidence() int64 {
 	return DefaultMaxEvidenceBytes
 }
 
-// CreateEvidence stores e with the redacted content read from r. The
-// content is compressed into a temporary file first (so a slow upload holds
-// no transaction open), ETOOLARGE over the cap with nothing stored, then
-// copied into the database in one transaction.
+// CreateEvidence stores e with the redacted content read from r: it is
+// AttachEvidence with no findings and no event.
 func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader) error {
+	return s.AttachEvidence(ctx, &vpndiag.Attachment{Evidence: e}, r)
+}
+
+// AttachEvidence stores a's evidence, its content read from r, its
+// findings and its event in one transaction: all of it or nothing. The
+// content is compressed into a temporary file first (so a slow upload holds
+// no transaction open), ETOOLARGE over the cap with nothing stored; the
+// transaction then copies the chunks, and appending the event takes the
+// case's row lock as every write of a case does.
+func (s *EvidenceService) AttachEvidence(ctx context.Context, a *vpndiag.Attachment, r io.Reader) error {
+	e := a.Evidence
+	if e == nil {
+		return fmt.Errorf("attach evidence: %w", vpndiag.Errorf(vpndiag.EINVALID, "Evidence is required."))
+	}
 	if err := deflate.Validate(e); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
+		return fmt.Errorf("attach evidence: %w", err)
 	}
 	if err := s.checkCase(ctx, e.CaseID); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
+		return fmt.Errorf("attach evidence: %w", err)
 	}
 	tmp, err := os.CreateTemp("", "vpndiag-evidence-*.deflate")
 	if err != nil {
-		return fmt.Errorf("create evidence: temporary file: %w", err)
+		return fmt.Errorf("attach evidence: temporary file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	if err := deflate.Compress(ctx, e, r, tmp, s.db.maxEvidence()); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
+		return fmt.Errorf("attach evidence: %w", err)
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
+		return fmt.Errorf("attach evidence: %w", err)
 	}
 
 	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
@@ -67,7 +79,20 @@ func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidenc
 	}
 	defer tx.Rollback()
 	if err := createEvidence(ctx, tx, e, tmp); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
+		return fmt.Errorf("attach evidence: %w", err)
+	}
+	if err := deflate.Link(a); err != nil {
+		return fmt.Errorf("attach evidence: %w", err)
+	}
+	if len(a.Findings) > 0 {
+		if err := createFindings(ctx, tx, e.CaseID, a.Findings); err != nil {
+			return fmt.Errorf("attach evidence: findings: %w", err)
+		}
+	}
+	if ev := a.Event; ev != nil {
+		if err := appendEvent(ctx, tx, ev); err != nil {
+			return fmt.Errorf("attach evidence: event: %w", err)
+		}
 	}
 	return tx.Commit()
 }

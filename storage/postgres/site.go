@@ -87,13 +87,8 @@ func (s *SiteService) UpsertSite(ctx context.Context, site *vpndiag.Site) error 
 
 // siteJSON are a site's list columns, encoded.
 type siteJSON struct {
-	dns, endpoints, fqdns, customer, resolvers, channels, proposals []byte
-}
-
-// siteProposals is the stored form of a site's Phase1 and Phase2.
-type siteProposals struct {
-	Phase1 *vpndiag.Proposals `json:"phase1,omitempty"`
-	Phase2 *vpndiag.Proposals `json:"phase2,omitempty"`
+	dns, endpoints, fqdns, customer, resolvers, channels []byte
+	phase1, phase2                                       *string // nil when unset
 }
 
 // marshalSite encodes the list columns of site.
@@ -109,13 +104,26 @@ func marshalSite(site *vpndiag.Site) (siteJSON, error) {
 		{&out.customer, site.CustomerCIDRs},
 		{&out.resolvers, site.InternalResolvers},
 		{&out.channels, nonNil(site.Channels)},
-		{&out.proposals, siteProposals{site.Phase1, site.Phase2}},
 	} {
 		b, err := json.Marshal(f.v)
 		if err != nil {
 			return out, err
 		}
 		*f.dst = b
+	}
+	for _, f := range []struct {
+		dst **string
+		v   *vpndiag.Proposals
+	}{{&out.phase1, site.Phase1}, {&out.phase2, site.Phase2}} {
+		if f.v == nil {
+			continue
+		}
+		b, err := json.Marshal(f.v)
+		if err != nil {
+			return out, err
+		}
+		text := string(b)
+		*f.dst = &text
 	}
 	return out, nil
 }
@@ -131,8 +139,8 @@ func upsertSite(ctx context.Context, tx *Tx, site *vpndiag.Site) error {
 	}
 	if err := tx.QueryRow(ctx, `INSERT INTO sites (name, cloud_dns_servers, vpn_endpoints, cloud_cidr,
 		environment_fqdns, cloud_domain, customer_cidrs, internal_resolvers, customer_peer, routing,
-		ike_version, only_443, console_version, channels, proposals, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		ike_version, only_443, console_version, channels, phase1, phase2, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (name) DO UPDATE SET
 			cloud_dns_servers = excluded.cloud_dns_servers, vpn_endpoints = excluded.vpn_endpoints,
 			cloud_cidr = excluded.cloud_cidr, environment_fqdns = excluded.environment_fqdns,
@@ -140,11 +148,11 @@ func upsertSite(ctx context.Context, tx *Tx, site *vpndiag.Site) error {
 			internal_resolvers = excluded.internal_resolvers, customer_peer = excluded.customer_peer,
 			routing = excluded.routing, ike_version = excluded.ike_version, only_443 = excluded.only_443,
 			console_version = excluded.console_version, channels = excluded.channels,
-			proposals = excluded.proposals, updated_at = excluded.updated_at
+			phase1 = excluded.phase1, phase2 = excluded.phase2, updated_at = excluded.updated_at
 		RETURNING id, created_at`,
 		site.Name, string(j.dns), string(j.endpoints), prefixText(site.CloudCIDR),
 		string(j.fqdns), site.CloudDomain, string(j.customer), string(j.resolvers), addrText(site.CustomerPeer),
-		string(site.Routing), site.IKEVersion, site.Only443, site.ConsoleVersion, string(j.channels), string(j.proposals), tx.now, tx.now,
+		string(site.Routing), site.IKEVersion, site.Only443, site.ConsoleVersion, string(j.channels), j.phase1, j.phase2, tx.now, tx.now,
 	).Scan(&site.ID, &site.CreatedAt); err != nil {
 		return runtimeError(err)
 	}
@@ -172,19 +180,19 @@ func prefixText(p netip.Prefix) string {
 func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Site, error) {
 	rows, err := tx.Query(ctx, `SELECT id, name, cloud_dns_servers::text, vpn_endpoints::text, cloud_cidr,
 		environment_fqdns::text, cloud_domain, customer_cidrs::text, internal_resolvers::text, customer_peer, routing,
-		ike_version, only_443, console_version, channels::text, proposals::text, created_at, updated_at
+		ike_version, only_443, console_version, channels::text, phase1::text, phase2::text, created_at, updated_at
 		FROM sites `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, runtimeError(err)
 	}
 	sites, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Site, error) {
 		var site vpndiag.Site
-		var dns, endpoints, fqdns, customer, resolvers, channels, proposals string
-		var props siteProposals
+		var dns, endpoints, fqdns, customer, resolvers, channels string
+		var phase1, phase2 *string
 		var cidr, peer string
 		if err := row.Scan(&site.ID, &site.Name, &dns, &endpoints, &cidr,
 			&fqdns, &site.CloudDomain, &customer, &resolvers, &peer, &site.Routing,
-			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &channels, &proposals, &site.CreatedAt, &site.UpdatedAt); err != nil {
+			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &channels, &phase1, &phase2, &site.CreatedAt, &site.UpdatedAt); err != nil {
 			return nil, err
 		}
 		for _, f := range []struct {
@@ -197,7 +205,6 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 			{customer, &site.CustomerCIDRs},
 			{resolvers, &site.InternalResolvers},
 			{channels, &site.Channels},
-			{proposals, &props},
 		} {
 			if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 				return nil, fmt.Errorf("site %s: %w", site.Name, err)
@@ -217,7 +224,19 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 		if len(site.Channels) == 0 {
 			site.Channels = nil
 		}
-		site.Phase1, site.Phase2 = props.Phase1, props.Phase2
+		for _, f := range []struct {
+			src *string
+			dst **vpndiag.Proposals
+		}{{phase1, &site.Phase1}, {phase2, &site.Phase2}} {
+			if f.src == nil {
+				continue
+			}
+			var p vpndiag.Proposals
+			if err := json.Unmarshal([]byte(*f.src), &p); err != nil {
+				return nil, fmt.Errorf("site %s: %w", site.Name, err)
+			}
+			*f.dst = &p
+		}
 		site.CreatedAt, site.UpdatedAt = site.CreatedAt.UTC(), site.UpdatedAt.UTC()
 		return &site, nil
 	})

@@ -86,13 +86,8 @@ func (s *SiteService) UpsertSite(ctx context.Context, site *vpndiag.Site) error 
 
 // siteJSON are a site's list columns, encoded.
 type siteJSON struct {
-	dns, endpoints, fqdns, customer, resolvers, channels, proposals string
-}
-
-// siteProposals is the stored form of a site's Phase1 and Phase2.
-type siteProposals struct {
-	Phase1 *vpndiag.Proposals `json:"phase1,omitempty"`
-	Phase2 *vpndiag.Proposals `json:"phase2,omitempty"`
+	dns, endpoints, fqdns, customer, resolvers, channels string
+	phase1, phase2                                       string // "" when nil
 }
 
 // marshalSite encodes the list columns of site.
@@ -108,8 +103,20 @@ func marshalSite(site *vpndiag.Site) (siteJSON, error) {
 		{&out.customer, site.CustomerCIDRs},
 		{&out.resolvers, site.InternalResolvers},
 		{&out.channels, nonNil(site.Channels)},
-		{&out.proposals, siteProposals{site.Phase1, site.Phase2}},
 	} {
+		b, err := json.Marshal(f.v)
+		if err != nil {
+			return out, err
+		}
+		*f.dst = string(b)
+	}
+	for _, f := range []struct {
+		dst *string
+		v   *vpndiag.Proposals
+	}{{&out.phase1, site.Phase1}, {&out.phase2, site.Phase2}} {
+		if f.v == nil {
+			continue
+		}
 		b, err := json.Marshal(f.v)
 		if err != nil {
 			return out, err
@@ -131,8 +138,8 @@ func upsertSite(ctx context.Context, tx *Tx, site *vpndiag.Site) error {
 	var createdAt string
 	if err := tx.QueryRowContext(ctx, `INSERT INTO sites (name, cloud_dns_servers, vpn_endpoints, cloud_cidr,
 		environment_fqdns, cloud_domain, customer_cidrs, internal_resolvers, customer_peer, routing,
-		ike_version, only_443, console_version, channels, proposals, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ike_version, only_443, console_version, channels, phase1, phase2, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET
 			cloud_dns_servers = excluded.cloud_dns_servers, vpn_endpoints = excluded.vpn_endpoints,
 			cloud_cidr = excluded.cloud_cidr, environment_fqdns = excluded.environment_fqdns,
@@ -140,11 +147,12 @@ func upsertSite(ctx context.Context, tx *Tx, site *vpndiag.Site) error {
 			internal_resolvers = excluded.internal_resolvers, customer_peer = excluded.customer_peer,
 			routing = excluded.routing, ike_version = excluded.ike_version, only_443 = excluded.only_443,
 			console_version = excluded.console_version, channels = excluded.channels,
-			proposals = excluded.proposals, updated_at = excluded.updated_at
+			phase1 = excluded.phase1, phase2 = excluded.phase2,
+			updated_at = excluded.updated_at
 		RETURNING id, created_at`,
 		site.Name, j.dns, j.endpoints, prefixText(site.CloudCIDR),
 		j.fqdns, site.CloudDomain, j.customer, j.resolvers, addrText(site.CustomerPeer), string(site.Routing),
-		site.IKEVersion, site.Only443, site.ConsoleVersion, j.channels, j.proposals, formatTime(tx.now), formatTime(tx.now),
+		site.IKEVersion, site.Only443, site.ConsoleVersion, j.channels, j.phase1, j.phase2, formatTime(tx.now), formatTime(tx.now),
 	).Scan(&site.ID, &createdAt); err != nil {
 		return err
 	}
@@ -173,7 +181,7 @@ func prefixText(p netip.Prefix) string {
 func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Site, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, name, cloud_dns_servers, vpn_endpoints, cloud_cidr,
 		environment_fqdns, cloud_domain, customer_cidrs, internal_resolvers, customer_peer, routing,
-		ike_version, only_443, console_version, channels, proposals, created_at, updated_at
+		ike_version, only_443, console_version, channels, phase1, phase2, created_at, updated_at
 		FROM sites `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, err
@@ -184,10 +192,9 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 		var site vpndiag.Site
 		var j siteJSON
 		var cidr, peer, createdAt, updatedAt string
-		var props siteProposals
 		if err := rows.Scan(&site.ID, &site.Name, &j.dns, &j.endpoints, &cidr,
 			&j.fqdns, &site.CloudDomain, &j.customer, &j.resolvers, &peer, &site.Routing,
-			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &j.channels, &j.proposals, &createdAt, &updatedAt); err != nil {
+			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &j.channels, &j.phase1, &j.phase2, &createdAt, &updatedAt); err != nil {
 			return nil, err
 		}
 		for _, f := range []struct {
@@ -200,7 +207,6 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 			{j.customer, &site.CustomerCIDRs},
 			{j.resolvers, &site.InternalResolvers},
 			{j.channels, &site.Channels},
-			{j.proposals, &props},
 		} {
 			if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 				return nil, fmt.Errorf("site %s: %w", site.Name, err)
@@ -225,7 +231,18 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 		if len(site.Channels) == 0 {
 			site.Channels = nil
 		}
-		site.Phase1, site.Phase2 = props.Phase1, props.Phase2
+		for _, f := range []struct {
+			src string
+			dst **vpndiag.Proposals
+		}{{j.phase1, &site.Phase1}, {j.phase2, &site.Phase2}} {
+			if f.src == "" {
+				continue
+			}
+			*f.dst = &vpndiag.Proposals{}
+			if err := json.Unmarshal([]byte(f.src), *f.dst); err != nil {
+				return nil, fmt.Errorf("site %s: %w", site.Name, err)
+			}
+		}
 		sites = append(sites, &site)
 	}
 	return sites, rows.Err()

@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		{"EvidenceService_Errors", testEvidenceService_Errors},
 		{"EvidenceService_LargeBoundedMemory", testEvidenceService_LargeBoundedMemory},
 		{"EvidenceService_DetectsDamage", testEvidenceService_DetectsDamage},
+		{"EvidenceService_AttachOneTransaction", testEvidenceService_AttachOneTransaction},
 		{"FindingService", testFindingService},
 		{"ProbeService_Results", testProbeService_Results},
 		{"ProbeService_Keepalive", testProbeService_Keepalive},

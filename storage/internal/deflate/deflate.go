@@ -1,7 +1,8 @@
-// Package deflate holds what every store does the same way with evidence
-// content: compress an upload into a raw DEFLATE stream (RFC 1951) while
-// counting and hashing it under a size cap, and read it back checking the
-// size and CRC-32 that were stored.
+// Package deflate holds what every store does the same way with evidence:
+// compress an upload into a raw DEFLATE stream (RFC 1951) while counting
+// and hashing it under a size cap, read it back checking the size and
+// CRC-32 that were stored, and link an attachment's findings and event to
+// the stored evidence.
 package deflate
 
 import (
@@ -9,11 +10,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
 	"io"
+	"strconv"
 
 	"github.com/vpndiag/vpndiag"
 )
@@ -24,9 +27,9 @@ func Validate(e *vpndiag.Evidence) error {
 		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence needs a file name.")
 	}
 	switch e.Kind {
-	case vpndiag.EvidenceConfig, vpndiag.EvidenceLog, vpndiag.EvidenceOther:
+	case vpndiag.EvidenceConfig, vpndiag.EvidenceLog, vpndiag.EvidenceStatus, vpndiag.EvidenceOther:
 	default:
-		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence kind %q is not config, log or other.", e.Kind)
+		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence kind %q is not config, log, status or other.", e.Kind)
 	}
 	return nil
 }
@@ -52,6 +55,34 @@ func Compress(ctx context.Context, e *vpndiag.Evidence, r io.Reader, w io.Writer
 		return err
 	}
 	e.Size, e.SHA256, e.CRC32, e.CompressedSize = n, hex.EncodeToString(sum.Sum(nil)), crc.Sum32(), cw.n
+	return nil
+}
+
+// Link points a's findings that name the evidence file (and no stored ID)
+// at the stored evidence, and adds "evidence_id" to its event's data when
+// that is a JSON object. Call it once the evidence has its ID.
+func Link(a *vpndiag.Attachment) error {
+	e := a.Evidence
+	for _, f := range a.Findings {
+		for i := range f.Evidence {
+			if f.Evidence[i].Name == e.Name && f.Evidence[i].EvidenceID == 0 {
+				f.Evidence[i].EvidenceID = e.ID
+			}
+		}
+	}
+	if ev := a.Event; ev != nil {
+		ev.CaseID = e.CaseID
+		var obj map[string]json.RawMessage
+		if len(ev.Data) == 0 || json.Unmarshal(ev.Data, &obj) != nil || obj == nil {
+			return nil
+		}
+		obj["evidence_id"] = json.RawMessage(strconv.FormatInt(e.ID, 10))
+		data, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		ev.Data = data
+	}
 	return nil
 }
 
