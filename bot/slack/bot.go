@@ -289,7 +289,14 @@ func (b *Bot) Close() error {
 // until the work calls committed (or ends).
 func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) bool {
 	w := &work{done: make(chan struct{})}
-	err := b.pool.Submit(func() {
+	submit := b.pool.Submit
+	if uploadJobs[name] {
+		// Downloads and analysis of shared files run on the pool's heavy
+		// workers, so that uploads never hold the workers of commands
+		// and clicks.
+		submit = b.pool.SubmitHeavy
+	}
+	err := submit(func() {
 		defer w.signal(true)
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.JobTimeout)
 		defer cancel()

@@ -154,7 +154,7 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	if cs.Title == "" {
 		cs.Title = "VPN troubleshooting"
 	}
-	site, err := b.pickSite(ctx, c.Site)
+	site, err := b.pickSite(ctx, c.Site, cmd.ChannelID)
 	if err != nil {
 		return err
 	}
@@ -202,13 +202,16 @@ func (b *Bot) failRoot(ctx context.Context, cs *vpndiag.Case, why string) {
 		[]slackgo.Block{section(fmt.Sprintf(":warning: VPN case %s %s. Try `%s start` again.", cs.Marker, esc(why), b.cfg.Command))})
 }
 
-// pickSite returns the named site, the only site when there is exactly one,
-// or nil.
-func (b *Bot) pickSite(ctx context.Context, name string) (*vpndiag.Site, error) {
+// pickSite returns the named site, the only site the channel may use when
+// there is exactly one, or nil. A site of other channels is refused.
+func (b *Bot) pickSite(ctx context.Context, name, channel string) (*vpndiag.Site, error) {
 	if name != "" {
 		s, err := b.deps.Sites.FindSiteByName(ctx, name)
 		if vpndiag.ErrorCode(err) == vpndiag.ENOTFOUND {
 			return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no site profile %q; `%s setup %s` creates it.", name, b.cfg.Command, name)
+		}
+		if err == nil && !s.UsableIn(channel) {
+			return nil, siteOfAnotherChannel(name)
 		}
 		return s, err
 	}
@@ -216,10 +219,7 @@ func (b *Bot) pickSite(ctx context.Context, name string) (*vpndiag.Site, error) 
 	if err != nil {
 		return nil, fmt.Errorf("find sites: %w", err)
 	}
-	if len(sites) == 1 {
-		return sites[0], nil
-	}
-	return nil, nil
+	return onlyUsable(sites, channel), nil
 }
 
 // repostStep posts the step an open case waits on in its thread again,
@@ -351,6 +351,13 @@ func (b *Bot) openSetup(ctx context.Context, cmd slackgo.SlashCommand, name stri
 	if name != "" {
 		s, err := b.deps.Sites.FindSiteByName(ctx, name)
 		switch {
+		case err == nil && !s.OwnedBy(cmd.ChannelID):
+			// Read only by the channels that own it; one without channels
+			// comes from the config file and is changed there.
+			if len(s.Channels) == 0 {
+				return vpndiag.Errorf(vpndiag.EFORBIDDEN, "Site profile %q comes from the bot's configuration; ask an admin to change it there.", name)
+			}
+			return siteOfAnotherChannel(name)
 		case err == nil:
 			out, err := yaml.Marshal(s)
 			if err != nil {
