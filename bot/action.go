@@ -15,11 +15,17 @@ const ActionVersion = "vd1"
 // Keys of actions that are not choices of a question step. Choice keys of
 // flows never start with an underscore.
 const (
-	KeyInput    = "_input"    // open the modal of an input step
-	KeySkip     = "_skip"     // "nothing to upload" on an evidence step
-	KeyContinue = "_continue" // continue after an info step
-	KeyRun      = "_run"      // run a probe step's probes (again)
-	KeyExport   = "_export"   // export the bundle from an escalation step
+	KeyInput     = "_input"     // open the modal of an input step
+	KeySkip      = "_skip"      // "nothing to upload" on an evidence step
+	KeyContinue  = "_continue"  // continue after an info step
+	KeyRun       = "_run"       // run a probe step's probes (again)
+	KeyExport    = "_export"    // export the bundle from an escalation step
+	KeyManual    = "_manual"    // "I'll run it myself": the probe step's commands and a form for the result
+	KeySkipProbe = "_skipprobe" // skip a probe step that cannot run
+	KeyBack      = "_back"      // undo the last answer a person gave
+	KeyRestart   = "_restart"   // start the diagnosis over (history kept)
+	KeyClose     = "_close"     // close the case without an outcome
+	KeyReopen    = "_reopen"    // re-open a closed or resolved case
 )
 
 // maxActionID is Slack's limit on an action_id.

@@ -146,6 +146,69 @@ type Bot struct {
 
 	// starts limits case starts per user.
 	starts startLimiter
+
+	// lives remembers the live step message of each case.
+	lives lives
+	// seen remembers deliveries in flight or handled.
+	seen deliveries
+}
+
+// deliveries remembers the deliveries being handled or handled by this
+// process, so that one delivered again (Slack's retry of an HTTP request, a
+// Socket Mode envelope replayed after a reconnect) is recognised without a
+// database write. What a delivery changes is kept exactly once by the
+// store itself (a transition's idempotency key, a claimed file); this only
+// keeps a repeat from being answered twice.
+type deliveries struct {
+	mu    sync.Mutex
+	m     map[string][]string // key → its aliases (the envelope key)
+	order []string
+}
+
+// maxDeliveries bounds how many deliveries are remembered.
+const maxDeliveries = 50000
+
+// begin reports whether the delivery key (or its Socket Mode envelope) is
+// new, and remembers it.
+func (d *deliveries) begin(key, envelope string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[string][]string{}
+	}
+	env := envKey(envelope)
+	if _, ok := d.m[key]; ok {
+		return false
+	}
+	if _, ok := d.m[env]; ok && env != "" {
+		return false
+	}
+	d.m[key] = nil
+	d.order = append(d.order, key)
+	if env != "" {
+		d.m[key] = []string{env}
+		d.m[env] = nil
+		d.order = append(d.order, env)
+	}
+	for len(d.order) > maxDeliveries {
+		delete(d.m, d.order[0])
+		d.order = d.order[1:]
+	}
+	return true
+}
+
+// end forgets the delivery when its work did not get done, so that Slack's
+// retry of it is worked on.
+func (d *deliveries) end(key string, done bool) {
+	if done {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range d.m[key] {
+		delete(d.m, a)
+	}
+	delete(d.m, key)
 }
 
 // Connected reports whether the bot can hear from Slack: in Socket Mode,
@@ -348,16 +411,6 @@ func notStored(ctx context.Context) {
 	}
 }
 
-// storeFailure reports whether err means the store could not be written
-// (as opposed to a refusal or a conflict the user must see).
-func storeFailure(err error) bool {
-	switch vpndiag.ErrorCode(err) {
-	case vpndiag.EUNAVAILABLE, vpndiag.EINTERNAL:
-		return true
-	}
-	return false
-}
-
 // commits collects the work an acknowledgement waits for. A nil *commits
 // collects nothing (Socket Mode).
 type commits struct{ works []*work }
@@ -399,14 +452,9 @@ type startLimiter struct {
 	users map[string][]time.Time
 }
 
-// allow records a start by user and returns 0, or refuses it and returns
-// how long until the oldest start in the window leaves it.
-func (l *startLimiter) allow(user string) time.Duration {
-	if l.max < 0 {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// inWindow drops the starts of user that left the window and returns the
+// rest. The caller holds l.mu.
+func (l *startLimiter) inWindow(user string) []time.Time {
 	now := l.now()
 	if l.users == nil {
 		l.users = map[string][]time.Time{}
@@ -424,12 +472,33 @@ func (l *startLimiter) allow(user string) time.Duration {
 	for len(ts) > 0 && now.Sub(ts[0]) >= l.window {
 		ts = ts[1:]
 	}
-	if len(ts) >= l.max {
-		l.users[user] = ts
-		return l.window - now.Sub(ts[0])
+	l.users[user] = ts
+	return ts
+}
+
+// wait returns 0 when user may open another case now, or how long until
+// the oldest start in the window leaves it.
+func (l *startLimiter) wait(user string) time.Duration {
+	if l.max < 0 {
+		return 0
 	}
-	l.users[user] = append(ts, now)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ts := l.inWindow(user)
+	if len(ts) >= l.max {
+		return l.window - l.now().Sub(ts[0])
+	}
 	return 0
+}
+
+// record counts a case user opened: only cases that did open count.
+func (l *startLimiter) record(user string) {
+	if l.max < 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.users[user] = append(l.inWindow(user), l.now())
 }
 
 // claim reports whether every key is claimed for the first time. A key
