@@ -74,6 +74,11 @@ type State struct {
 
 	// Next is where input and info steps go.
 	Next string `yaml:"next"`
+
+	// NotFixed is where a resolution goes when the person answers "Did this
+	// fix it?" with no: the flow's next check, or "@flow". Empty hands the
+	// case to support (SupportFlow).
+	NotFixed string `yaml:"not_fixed"`
 }
 
 // ChoiceDef is one answer of a question; its key is the FSM event.
@@ -101,9 +106,13 @@ type AutoRule struct {
 
 // InputDef is the typed value an input step asks for.
 type InputDef struct {
-	Kind        vpndiag.InputKind `yaml:"kind"`
-	Var         string            `yaml:"var"`
-	Placeholder string            `yaml:"placeholder"`
+	Kind vpndiag.InputKind `yaml:"kind"`
+	Var  string            `yaml:"var"`
+	// Label is what the person is asked to type, in their words (≤ 75
+	// characters); Description says where to find it.
+	Label       string `yaml:"label"`
+	Description string `yaml:"description"`
+	Placeholder string `yaml:"placeholder"`
 }
 
 // ProbeDef is a probe request template.
@@ -163,7 +172,14 @@ const (
 	EventNone = "none"
 	// EventSkip leaves an evidence step the user has nothing for.
 	EventSkip = "skip"
+	// EventNotFixed leaves a resolution the person says did not fix it
+	// (vpndiag.ChoiceNotFixed).
+	EventNotFixed = "not_fixed"
 )
+
+// SupportFlow takes a case whose resolution did not fix it and that has no
+// next check: the hand-over to support with the bundle.
+const SupportFlow = "support"
 
 // AnyOutcome in OutcomeDef.When matches every outcome not listed elsewhere.
 const AnyOutcome vpndiag.Outcome = "*"
@@ -210,6 +226,12 @@ func (s *State) exits() []exit {
 		if s.Next != "" {
 			out = append(out, exit{EventNext, "", s.Next})
 		}
+	case vpndiag.StepResolution:
+		to := s.NotFixed
+		if to == "" {
+			to = "@" + SupportFlow
+		}
+		out = append(out, exit{EventNotFixed, notFixedLabel, to})
 	}
 	return out
 }
@@ -581,8 +603,14 @@ func (s *Set) validate(d *Def) Problems {
 			if st.KB == "" {
 				add(name, "a %s must cite a kb article (kb)", st.Kind)
 			}
-			if len(st.exits()) > 0 || st.Next != "" || len(st.Choices) > 0 {
-				add(name, "a %s is terminal and must have no exits", st.Kind)
+			if st.Next != "" || len(st.Choices) > 0 || len(st.Probes) > 0 || len(st.Findings) > 0 {
+				add(name, "a %s is terminal: its only way on is not_fixed", st.Kind)
+			}
+			if st.Kind == vpndiag.StepEscalation && st.NotFixed != "" {
+				add(name, "an escalation takes no not_fixed")
+			}
+			if st.Kind == vpndiag.StepResolution && st.NotFixed != "" {
+				target(name, st.NotFixed, "not_fixed")
 			}
 		default:
 			add(name, "unknown kind %q", st.Kind)

@@ -99,18 +99,31 @@ func (e *Engine) Start(ctx context.Context, caseID int64, flow, actor string) (*
 	}); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	return e.advance(ctx, caseID)
+	if st := def.States[def.Start]; st.Kind.Terminal() {
+		// A flow that is its own end (support): the case takes it at once.
+		res, article := ResolutionID(def.Name, def.Start), st.KB
+		upd := vpndiag.CaseUpdate{Resolution: &res, KBArticle: &article}
+		if st.Kind == vpndiag.StepEscalation {
+			status := vpndiag.CaseEscalated
+			upd.Status = &status
+		}
+		if _, err := e.svc.Cases.UpdateCase(ctx, caseID, upd); err != nil {
+			return nil, fmt.Errorf("start: %w", err)
+		}
+	}
+	return e.advance(ctx, caseID, nil)
 }
 
 // Current returns the step a case is waiting on, first taking any step that
 // became answerable since (a site profile set, evidence uploaded).
 func (e *Engine) Current(ctx context.Context, caseID int64) (*vpndiag.Step, error) {
-	return e.advance(ctx, caseID)
+	return e.advance(ctx, caseID, nil)
 }
 
 // Reply answers the current step and returns the next step that needs the
 // user. A reply for another Seq is ECONFLICT ("already done"); an answer
-// that does not fit the step is EINVALID and stores nothing.
+// that does not fit the step is EINVALID and stores nothing. Reply.Reopen
+// says "That's not right" about an automatic answer (see Reopen).
 func (e *Engine) Reply(ctx context.Context, caseID int64, r vpndiag.Reply) (*vpndiag.Step, error) {
 	rs, err := e.load(ctx, caseID)
 	if err != nil {
@@ -119,10 +132,18 @@ func (e *Engine) Reply(ctx context.Context, caseID int64, r vpndiag.Reply) (*vpn
 	if r.Seq != rs.sess.Seq {
 		return nil, vpndiag.Errorf(vpndiag.ECONFLICT, "This step is already done.")
 	}
-	if rs.state.Kind.Terminal() {
-		return nil, vpndiag.Errorf(vpndiag.ECONFLICT, "This case is finished (%s); start a new case to diagnose something else.", rs.state.Kind)
+	if r.Reopen != "" {
+		return e.reopen(ctx, rs, r)
 	}
-	mv, err := e.answer(ctx, rs, r)
+	if err := rs.accepting(); err != nil {
+		return nil, err
+	}
+	var mv *move
+	if rs.state.Kind == vpndiag.StepResolution {
+		mv, err = e.confirm(rs, r)
+	} else {
+		mv, err = e.answer(ctx, rs, r)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +158,52 @@ func (e *Engine) Reply(ctx context.Context, caseID int64, r vpndiag.Reply) (*vpn
 	if err := e.apply(ctx, rs, mv, r.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	return e.advance(ctx, caseID)
+	return e.advance(ctx, caseID, mv.notes)
 }
+
+// accepting refuses a reply to a case that takes none: an escalated case,
+// a confirmed resolution or a case closed by a user (until re-opened).
+func (rs *run) accepting() error {
+	switch {
+	case rs.state.Kind == vpndiag.StepEscalation:
+		return vpndiag.Errorf(vpndiag.ECONFLICT, "This case is finished (%s); start over or open a new case to diagnose something else.", rs.state.Kind)
+	case rs.c.Status == vpndiag.CaseResolved:
+		return vpndiag.Errorf(vpndiag.ECONFLICT, "This case is resolved; re-open it or start over to continue.")
+	case rs.c.Status == vpndiag.CaseClosed:
+		return vpndiag.Errorf(vpndiag.ECONFLICT, "This case is closed; re-open it to continue.")
+	}
+	return nil
+}
+
+// confirm answers "Did this fix it?" under a resolution: fixed resolves
+// the case where it stands; not-fixed continues with the flow's next check
+// (State.NotFixed) or hands the case to support.
+func (e *Engine) confirm(rs *run, r vpndiag.Reply) (*move, error) {
+	a := &vpndiag.Answer{Flow: rs.def.Name, State: rs.sess.State, Question: vpndiag.ConfirmFixQuestion, Source: vpndiag.SourceUser, Actor: r.Actor}
+	mv := &move{answer: a}
+	switch strings.TrimSpace(r.Choice) {
+	case vpndiag.ChoiceFixed, fixedLabel:
+		status := vpndiag.CaseResolved
+		mv.stay, mv.status = true, &status
+		a.Choice, a.Label = vpndiag.ChoiceFixed, fixedLabel
+		mv.events = append(mv.events, &vpndiag.Event{Actor: r.Actor, Kind: vpndiag.EventFixConfirmed,
+			Message: "The resolution fixed it: " + rs.expand(rs.state.Title)})
+	case vpndiag.ChoiceNotFixed, EventNotFixed, notFixedLabel:
+		mv.event, a.Choice, a.Label = EventNotFixed, vpndiag.ChoiceNotFixed, notFixedLabel
+		mv.events = append(mv.events, &vpndiag.Event{Actor: r.Actor, Kind: vpndiag.EventFixFailed,
+			Message: "The resolution did not fix it: " + rs.expand(rs.state.Title)})
+	default:
+		return nil, vpndiag.Errorf(vpndiag.EINVALID, "Please answer %q with %s (%s) or %s (%s).",
+			vpndiag.ConfirmFixQuestion, vpndiag.ChoiceFixed, fixedLabel, vpndiag.ChoiceNotFixed, notFixedLabel)
+	}
+	return mv, nil
+}
+
+// Labels of the "Did this fix it?" choices.
+const (
+	fixedLabel    = "Yes, it works now"
+	notFixedLabel = "No, it still does not work"
+)
 
 // Migrate moves a case's session to the current version of its flow,
 // keeping the state when the current version has it and restarting the
@@ -160,7 +225,7 @@ func (e *Engine) Migrate(ctx context.Context, caseID int64, actor string) (*vpnd
 		state = def.Start
 	}
 	if def.Name == sess.Flow && def.Version == sess.FlowVersion && state == sess.State {
-		return e.advance(ctx, caseID)
+		return e.advance(ctx, caseID, nil)
 	}
 	next := *sess
 	next.Flow, next.FlowVersion, next.State = def.Name, def.Version, state
@@ -173,7 +238,7 @@ func (e *Engine) Migrate(ctx context.Context, caseID int64, actor string) (*vpnd
 	}); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	return e.advance(ctx, caseID)
+	return e.advance(ctx, caseID, nil)
 }
 
 // run is a case loaded with its flow.
@@ -222,11 +287,18 @@ func (e *Engine) load(ctx context.Context, caseID int64) (*run, error) {
 
 // move is one transition about to be applied.
 type move struct {
-	event   string
-	answer  *vpndiag.Answer
-	events  []*vpndiag.Event
-	vars    map[string]string
-	skipped string
+	event  string
+	answer *vpndiag.Answer
+	events []*vpndiag.Event
+	vars   map[string]string
+	// auto is set when the engine answered the step by itself.
+	auto *vpndiag.AutoAnswer
+	// notes are said to the person on the next step.
+	notes []string
+	// stay keeps the session where it is (a confirmed resolution).
+	stay bool
+	// status, when set, changes the case's status.
+	status *vpndiag.CaseStatus
 }
 
 // answer turns a user's reply into a move, or EINVALID.
@@ -294,7 +366,21 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 			mv.event, a.Choice, a.Label = EventSkip, EventSkip, st.Skip.Label
 			break
 		}
-		rule, f := st.matchFindings(r.Findings)
+		if r.Choice != "" {
+			// A person says what the files would show (a step reopened,
+			// or one they know the answer to).
+			c, err := pick(st.exits(), r.Choice)
+			if err != nil {
+				return nil, err
+			}
+			mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
+			break
+		}
+		fs, err := e.findings(ctx, rs.c.ID)
+		if err != nil {
+			return nil, err
+		}
+		rule, f := st.matchFindings(fs)
 		if rule == nil {
 			mv.event, a.Choice, a.Label = EventNone, EventNone, st.None.Label
 		} else {
@@ -303,7 +389,7 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 		}
 		a.Source = vpndiag.SourceEvidence
 		var codes []string
-		for _, f := range r.Findings {
+		for _, f := range fs {
 			codes = append(codes, f.Code)
 		}
 		a.Value = strings.Join(codes, ", ")
@@ -341,6 +427,9 @@ func pick(exits []exit, choice string) (exit, error) {
 // or nil when the step needs the user.
 func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 	st := rs.state
+	if rs.sess.Vars[askVar(rs.def.Name, rs.sess.State)] != "" {
+		return nil, nil // reopened or gone back to: a person answers it
+	}
 	title := rs.expand(st.Title)
 	a := &vpndiag.Answer{Flow: rs.def.Name, State: rs.sess.State, Question: title, Actor: BotActor}
 	mv := &move{answer: a}
@@ -364,7 +453,7 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 				}
 				mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
 				a.Source, a.SourceRef = sourceOf(src), rule.Fact
-				mv.skipped = fmt.Sprintf("%s — %s: answered by %s (%s: %s)", title, c.Label, src, rule.Fact, v)
+				mv.auto = rs.autoAnswer(title, c.Label, fmt.Sprintf("%s (%s: %s)", src, rule.Fact, v))
 				return mv, nil
 			}
 			fs, err := e.findings(ctx, rs.c.ID)
@@ -379,7 +468,7 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 					}
 					mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
 					a.Source, a.SourceRef = vpndiag.SourceEvidence, findingRef(f)
-					mv.skipped = fmt.Sprintf("%s — %s: answered by %s (%s)", title, c.Label, findingRef(f), f.Code)
+					mv.auto = rs.autoAnswer(title, c.Label, fmt.Sprintf("%s (%s)", findingRef(f), f.Code))
 					return mv, nil
 				}
 			}
@@ -395,7 +484,7 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 		}
 		mv.event, a.Value, a.Source, a.SourceRef = EventNext, nv, sourceOf(src), st.Input.Var
 		mv.vars = map[string]string{st.Input.Var: nv}
-		mv.skipped = fmt.Sprintf("%s — %s: answered by %s", title, nv, src)
+		mv.auto = rs.autoAnswer(title, nv, src)
 		return mv, nil
 	case vpndiag.StepProbe:
 		reqs, err := rs.requests(st, 0)
@@ -415,7 +504,7 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 		o := st.outcomeFor(combine(outs))
 		mv.event, a.Choice, a.Label = o.Event, o.Event, o.Label
 		a.Source, a.Value = vpndiag.SourceProbe, strings.Join(refs, "; ")
-		mv.skipped = fmt.Sprintf("%s — %s: answered by %s", title, o.Label, strings.Join(refs, "; "))
+		mv.auto = rs.autoAnswer(title, o.Label, strings.Join(refs, "; "))
 		return mv, nil
 	case vpndiag.StepEvidence:
 		fs, err := e.findings(ctx, rs.c.ID)
@@ -428,7 +517,7 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 		}
 		mv.event, a.Choice, a.Label = rule.Event, rule.Event, rule.Label
 		a.Source, a.SourceRef, a.Value = vpndiag.SourceEvidence, findingRef(f), f.Code
-		mv.skipped = fmt.Sprintf("%s — %s: answered by %s (%s)", title, rule.Label, findingRef(f), f.Code)
+		mv.auto = rs.autoAnswer(title, rule.Label, fmt.Sprintf("%s (%s)", findingRef(f), f.Code))
 		return mv, nil
 	}
 	return nil, nil
@@ -623,9 +712,12 @@ func (d *Def) fsmEvents() fsm.Events {
 
 // apply fires mv's event and stores the transition atomically.
 func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error {
-	to, err := fire(ctx, rs.def, rs.sess.State, mv.event)
-	if err != nil {
-		return err
+	to := rs.sess.State
+	if !mv.stay {
+		var err error
+		if to, err = fire(ctx, rs.def, rs.sess.State, mv.event); err != nil {
+			return err
+		}
 	}
 	next := *rs.sess
 	next.Vars = maps.Clone(rs.sess.Vars)
@@ -634,6 +726,7 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 	}
 	maps.Copy(next.Vars, mv.vars)
 	next.Path = slices.Clone(rs.sess.Path)
+	delete(next.Vars, askVar(rs.def.Name, rs.sess.State))
 
 	actor := BotActor
 	if mv.answer != nil && mv.answer.Actor != "" {
@@ -641,6 +734,9 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 	}
 	events := mv.events
 	var upd *vpndiag.CaseUpdate
+	if mv.status != nil {
+		upd = &vpndiag.CaseUpdate{Status: mv.status}
+	}
 	if a := mv.answer; a != nil {
 		answer := a.Label
 		if answer == "" {
@@ -650,10 +746,19 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 			answer = a.Label + " (" + a.Value + ")"
 		}
 		msg := fmt.Sprintf("%s → %s", a.Question, answer)
-		if mv.skipped != "" {
-			msg = "Skipped: " + mv.skipped
+		if mv.auto != nil {
+			msg = fmt.Sprintf("Answered automatically: %s → %s (by %s)", mv.auto.Question, mv.auto.Answer, mv.auto.By)
+			next.Vars[lineVar] = pushLine(next.Vars[lineVar], rs.sess.Seq, false)
+		} else {
+			next.Vars[lineVar] = pushLine(next.Vars[lineVar], rs.sess.Seq, true)
+			if a.Choice != "" || a.Value != "" {
+				next.Vars[personVar(rs.def.Name, rs.sess.State)] = a.Choice + a.Value
+			}
 		}
-		data, _ := json.Marshal(map[string]any{"flow": a.Flow, "state": a.State, "event": mv.event, "source": a.Source, "source_ref": a.SourceRef})
+		data, _ := json.Marshal(answerData{
+			Flow: a.Flow, State: a.State, Event: mv.event, Source: a.Source, SourceRef: a.SourceRef,
+			FromSeq: rs.sess.Seq, Auto: mv.auto, Before: snapshotOf(rs.sess),
+		})
 		events = append(events, &vpndiag.Event{Actor: actor, Kind: vpndiag.EventAnswer, Message: msg, Data: data})
 	}
 	def := rs.def
@@ -671,24 +776,37 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 		def, to = nd, nd.Start
 		next.Flow, next.FlowVersion = nd.Name, nd.Version
 	}
-	next.State = to
-	next.Path = append(next.Path, PathEntry(def.Name, to))
-	st := def.States[to]
-	nrs := &run{c: rs.c, sess: &next, def: def, state: st, facts: Facts{Site: rs.facts.Site, Vars: next.Vars}}
-	shown, _ := json.Marshal(map[string]any{"flow": def.Name, "version": def.Version, "state": to, "kind": st.Kind})
-	events = append(events, &vpndiag.Event{Actor: BotActor, Kind: vpndiag.EventStepShown, Message: nrs.expand(st.Title), Data: shown})
-	if st.Kind.Terminal() {
-		status, kind := vpndiag.CaseResolved, vpndiag.EventResolution
-		if st.Kind == vpndiag.StepEscalation {
-			status, kind = vpndiag.CaseEscalated, vpndiag.EventEscalation
-		}
-		res, article := ResolutionID(def.Name, to), st.KB
+	if mv.event == EventNotFixed {
+		// The resolution did not hold: it is no longer the case's.
 		if upd == nil {
 			upd = &vpndiag.CaseUpdate{}
 		}
-		upd.Status, upd.Resolution, upd.KBArticle = &status, &res, &article
-		data, _ := json.Marshal(map[string]string{"resolution": res, "kb_article": article})
-		events = append(events, &vpndiag.Event{Actor: BotActor, Kind: kind, Message: nrs.expand(st.Title), Data: data})
+		empty := ""
+		upd.Resolution, upd.KBArticle = &empty, &empty
+	}
+	st := def.States[to]
+	nrs := &run{c: rs.c, sess: &next, def: def, state: st, facts: Facts{Site: rs.facts.Site, Vars: next.Vars}}
+	if !mv.stay {
+		next.State = to
+		next.Path = append(next.Path, PathEntry(def.Name, to))
+		shown, _ := json.Marshal(map[string]any{"flow": def.Name, "version": def.Version, "state": to, "kind": st.Kind})
+		events = append(events, &vpndiag.Event{Actor: BotActor, Kind: vpndiag.EventStepShown, Message: nrs.expand(st.Title), Data: shown})
+		if st.Kind.Terminal() {
+			kind := vpndiag.EventResolution
+			if upd == nil {
+				upd = &vpndiag.CaseUpdate{}
+			}
+			if st.Kind == vpndiag.StepEscalation {
+				// A hand-over to support ends the case; a resolution
+				// leaves it open until "Did this fix it?" is answered.
+				status := vpndiag.CaseEscalated
+				kind, upd.Status = vpndiag.EventEscalation, &status
+			}
+			res, article := ResolutionID(def.Name, to), st.KB
+			upd.Resolution, upd.KBArticle = &res, &article
+			data, _ := json.Marshal(map[string]string{"resolution": res, "kb_article": article})
+			events = append(events, &vpndiag.Event{Actor: BotActor, Kind: kind, Message: nrs.expand(st.Title), Data: data})
+		}
 	}
 	for _, ev := range events {
 		ev.CaseID = rs.c.ID
@@ -706,24 +824,27 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 func ResolutionID(flow, state string) string { return flow + "." + state }
 
 // advance takes every step that is answered already and returns the first
-// that needs the user, listing the ones taken in Skipped.
-func (e *Engine) advance(ctx context.Context, caseID int64) (*vpndiag.Step, error) {
-	var skipped []string
+// that needs the user, listing the ones taken in Step.Auto and notes (said
+// by the caller's move) in Step.Notes.
+func (e *Engine) advance(ctx context.Context, caseID int64, notes []string) (*vpndiag.Step, error) {
+	var taken []vpndiag.AutoAnswer
 	for i := 0; ; i++ {
 		rs, err := e.load(ctx, caseID)
 		if err != nil {
 			return nil, err
 		}
-		mv, err := e.auto(ctx, rs)
-		if err != nil {
-			return nil, err
+		var mv *move
+		if rs.accepting() == nil {
+			if mv, err = e.auto(ctx, rs); err != nil {
+				return nil, err
+			}
 		}
 		if mv == nil {
 			step, err := e.step(rs)
 			if err != nil {
 				return nil, err
 			}
-			step.Skipped = skipped
+			step.Auto, step.Notes = taken, append(slices.Clone(notes), step.Notes...)
 			return step, nil
 		}
 		if i >= maxAuto {
@@ -735,7 +856,8 @@ func (e *Engine) advance(ctx context.Context, caseID int64) (*vpndiag.Step, erro
 			}
 			return nil, err
 		}
-		skipped = append(skipped, mv.skipped)
+		taken = append(taken, *mv.auto)
+		notes = append(notes, mv.notes...)
 	}
 }
 
@@ -753,12 +875,24 @@ func (e *Engine) step(rs *run) (*vpndiag.Step, error) {
 			s.Choices = append(s.Choices, vpndiag.Choice{Key: x.Event, Label: rs.expand(x.Label)})
 		}
 	case vpndiag.StepInput:
-		s.Input = &vpndiag.InputSpec{Kind: st.Input.Kind, Var: st.Input.Var, Placeholder: st.Input.Placeholder}
+		s.Input = &vpndiag.InputSpec{Kind: st.Input.Kind, Var: st.Input.Var, Placeholder: st.Input.Placeholder,
+			Label: rs.expand(st.Input.Label), Description: rs.expand(st.Input.Description)}
 	case vpndiag.StepEvidence:
 		s.Evidence = &vpndiag.EvidenceSpec{Kinds: st.Evidence.Kinds, Hint: rs.expand(st.Evidence.Hint)}
+		if rs.sess.Vars[askVar(rs.def.Name, rs.sess.State)] != "" {
+			// Reopened: the person may say what the files show.
+			for _, x := range st.exits() {
+				s.Choices = append(s.Choices, vpndiag.Choice{Key: x.Event, Label: rs.expand(x.Label)})
+			}
+		}
 	case vpndiag.StepResolution, vpndiag.StepEscalation:
 		s.Resolution = ResolutionID(rs.def.Name, rs.sess.State)
+		if st.Kind == vpndiag.StepResolution && rs.c.Status == vpndiag.CaseOpen {
+			s.Choices = []vpndiag.Choice{{Key: vpndiag.ChoiceFixed, Label: fixedLabel}, {Key: vpndiag.ChoiceNotFixed, Label: notFixedLabel}}
+		}
 	}
+	s.CaseStatus = rs.c.Status
+	s.CanGoBack = lastPerson(rs.sess.Vars[lineVar]) >= 0
 	if st.Kind == vpndiag.StepProbe {
 		reqs, err := rs.requests(st, rs.sess.Seq)
 		if err != nil {

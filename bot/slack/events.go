@@ -185,7 +185,7 @@ func (b *Bot) answerEvidence(ctx context.Context, cs *vpndiag.Case, fileID, user
 	if err != nil || cur.Kind != vpndiag.StepEvidence {
 		return
 	}
-	next, err := b.deps.Diagnoser.Reply(ctx, cs.ID, vpndiag.Reply{Seq: cur.Seq, Findings: findings, Actor: user, IdempotencyKey: "slack:file:" + fileID})
+	next, err := b.deps.Diagnoser.Reply(ctx, cs.ID, vpndiag.Reply{Seq: cur.Seq, Actor: user, IdempotencyKey: "slack:file:" + fileID})
 	if vpndiag.ErrorCode(err) == vpndiag.ECONFLICT {
 		return
 	} else if err != nil {

@@ -75,10 +75,10 @@ func rootMessage(marker, title, user string) (string, []slackgo.Block) {
 // stepHead is the part of a step shown before and after it is answered.
 func stepHead(s *vpndiag.Step) []slackgo.Block {
 	var blocks []slackgo.Block
-	if len(s.Skipped) > 0 {
-		lines := make([]string, len(s.Skipped))
-		for i, sk := range s.Skipped {
-			lines[i] = "• " + esc(sk)
+	if len(s.Auto) > 0 {
+		lines := make([]string, len(s.Auto))
+		for i, a := range s.Auto {
+			lines[i] = "• " + esc(a.Question+" — "+a.Answer+" (by "+a.By+")")
 		}
 		blocks = append(blocks, contextLine("Answered automatically:\n"+strings.Join(lines, "\n")))
 	}
