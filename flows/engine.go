@@ -38,6 +38,10 @@ type Services struct {
 	Sites    vpndiag.SiteService
 	Findings vpndiag.FindingService
 	Probes   vpndiag.ProbeService
+	// Evidence, optional, tells which files a case holds: an evidence step
+	// whose files were read and matched no rule is then answered "nothing
+	// specific found" without asking.
+	Evidence vpndiag.EvidenceService
 }
 
 // Engine walks cases through the flows of a Set. It implements
@@ -357,10 +361,16 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 			mv.events = append(mv.events, &vpndiag.Event{Actor: r.Actor, Kind: vpndiag.EventProbeResult,
 				Message: fmt.Sprintf("%s %s: %s — %s", res.Kind, res.Target, res.Outcome, res.Summary), Data: data})
 		}
+		maps.Copy(mv.vars, probeVars(st, r.Results))
 		out := combine(outcomes)
 		o := st.outcomeFor(out)
 		mv.event, a.Choice, a.Label = o.Event, o.Event, o.Label
 		a.Source, a.SourceRef, a.Value = vpndiag.SourceProbe, r.Results[0].ID, strings.Join(refs, "; ")
+		if c := e.contradicts(rs, o.Implies, rs.expand(o.Label), "the probe ("+strings.Join(refs, "; ")+")"); c != nil {
+			// A measurement is followed, and the disagreement said.
+			mv.notes = append(mv.notes, fmt.Sprintf("The probe measured %q (%s), which does not fit your answer %q to %q: the measurement is followed; go back if the probe ran from the wrong place.", c.inferred, strings.Join(refs, "; "), c.said, c.question))
+			mv.events = append(mv.events, c.event(r.Actor))
+		}
 	case vpndiag.StepEvidence:
 		if r.Skip {
 			mv.event, a.Choice, a.Label = EventSkip, EventSkip, st.Skip.Label
@@ -380,7 +390,8 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 		if err != nil {
 			return nil, err
 		}
-		rule, f := st.matchFindings(fs)
+		rule, f, aside := e.matchFindings(rs, st, fs)
+		mv.contradictions(aside, r.Actor)
 		if rule == nil {
 			mv.event, a.Choice, a.Label = EventNone, EventNone, st.None.Label
 		} else {
@@ -461,10 +472,14 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 				return nil, err
 			}
 			for _, f := range fs {
-				if f.Code == rule.Finding {
+				if f.Code == rule.Finding && f.Severity.Rank() >= vpndiag.SeverityWarning.Rank() {
 					c, err := pick(st.exits(), rule.Choice)
 					if err != nil {
 						return nil, err
+					}
+					if x := e.contradicts(rs, rule.Implies, c.Label, describeFinding(f)); x != nil {
+						mv.contradictions([]contradiction{*x}, BotActor)
+						continue
 					}
 					mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
 					a.Source, a.SourceRef = vpndiag.SourceEvidence, findingRef(f)
@@ -475,6 +490,16 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 		}
 	case vpndiag.StepInput:
 		v, src, ok := rs.facts.Lookup(st.Input.Var)
+		if !ok && st.Input.FromFinding != nil {
+			fs, err := e.findings(ctx, rs.c.ID)
+			if err != nil {
+				return nil, err
+			}
+			var f *vpndiag.Finding
+			if v, f, ok = inputFromFinding(st.Input, fs); ok {
+				src = findingRef(f) + " (" + f.Code + ")"
+			}
+		}
 		if !ok {
 			return nil, nil
 		}
@@ -511,9 +536,19 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 		if err != nil {
 			return nil, err
 		}
-		rule, f := st.matchFindings(fs)
+		rule, f, aside := e.matchFindings(rs, st, fs)
+		mv.contradictions(aside, BotActor)
 		if rule == nil {
-			return nil, nil
+			// Files of the kinds asked for were read and none of the rules
+			// applies: "nothing specific found" is what they say.
+			names, err := e.attached(ctx, rs.c.ID, st.Evidence.Kinds)
+			if err != nil || len(names) == 0 {
+				return nil, err
+			}
+			mv.event, a.Choice, a.Label = EventNone, EventNone, st.None.Label
+			a.Source, a.SourceRef = vpndiag.SourceEvidence, strings.Join(names, ", ")
+			mv.auto = rs.autoAnswer(title, rs.expand(st.None.Label), "the files attached ("+strings.Join(names, ", ")+")")
+			return mv, nil
 		}
 		mv.event, a.Choice, a.Label = rule.Event, rule.Event, rule.Label
 		a.Source, a.SourceRef, a.Value = vpndiag.SourceEvidence, findingRef(f), f.Code
@@ -528,6 +563,34 @@ func sourceOf(src string) vpndiag.AnswerSource {
 		return vpndiag.SourceProfile
 	}
 	return vpndiag.SourceUser
+}
+
+// contradictions records inferences set aside for a person's answer: said
+// on the next step, and in the timeline.
+func (mv *move) contradictions(cs []contradiction, actor string) {
+	for _, c := range cs {
+		mv.notes = append(mv.notes, c.note())
+		mv.events = append(mv.events, c.event(actor))
+	}
+}
+
+// attached returns the names of the case's files of the given kinds (none
+// without an EvidenceService).
+func (e *Engine) attached(ctx context.Context, caseID int64, kinds []vpndiag.EvidenceKind) ([]string, error) {
+	if e.svc.Evidence == nil {
+		return nil, nil
+	}
+	evs, err := e.svc.Evidence.FindEvidence(ctx, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("load evidence: %w", err)
+	}
+	var names []string
+	for _, ev := range evs {
+		if slices.Contains(kinds, ev.Kind) {
+			names = append(names, ev.Name)
+		}
+	}
+	return names, nil
 }
 
 // findings returns the case's stored findings (none without a FindingService).
@@ -559,36 +622,6 @@ func findingRef(f *vpndiag.Finding) string {
 		return f.Source
 	}
 	return "finding " + f.Code
-}
-
-// matchFindings returns the rule matched by the worst finding of fs (the
-// first such rule in definition order), with that finding. Worst first means
-// an informational note (e.g. "NAT-T is forced on") never decides a step
-// that an error in the same files explains.
-func (s *State) matchFindings(fs []*vpndiag.Finding) (*FindingRule, *vpndiag.Finding) {
-	byRank := slices.Clone(fs)
-	slices.SortStableFunc(byRank, func(a, b *vpndiag.Finding) int {
-		return rank(b) - rank(a)
-	})
-	for _, f := range byRank {
-		if f == nil {
-			continue
-		}
-		for i := range s.Findings {
-			if r := &s.Findings[i]; slices.Contains(r.Codes, f.Code) {
-				return r, f
-			}
-		}
-	}
-	return nil, nil
-}
-
-// rank orders findings for matchFindings; nil ranks lowest.
-func rank(f *vpndiag.Finding) int {
-	if f == nil {
-		return -1
-	}
-	return f.Severity.Rank()
 }
 
 // combine reduces several probe outcomes to one: ok when all are ok, else
@@ -840,7 +873,7 @@ func (e *Engine) advance(ctx context.Context, caseID int64, notes []string) (*vp
 			}
 		}
 		if mv == nil {
-			step, err := e.step(rs)
+			step, err := e.step(ctx, rs)
 			if err != nil {
 				return nil, err
 			}
@@ -862,7 +895,7 @@ func (e *Engine) advance(ctx context.Context, caseID int64, notes []string) (*vp
 }
 
 // step renders the current state as a Step.
-func (e *Engine) step(rs *run) (*vpndiag.Step, error) {
+func (e *Engine) step(ctx context.Context, rs *run) (*vpndiag.Step, error) {
 	st := rs.state
 	s := &vpndiag.Step{
 		CaseID: rs.c.ID, Flow: rs.def.Name, FlowVersion: rs.def.Version, State: rs.sess.State,
@@ -887,6 +920,13 @@ func (e *Engine) step(rs *run) (*vpndiag.Step, error) {
 		}
 	case vpndiag.StepResolution, vpndiag.StepEscalation:
 		s.Resolution = ResolutionID(rs.def.Name, rs.sess.State)
+		fs, err := e.findings(ctx, rs.c.ID)
+		if err != nil {
+			return nil, err
+		}
+		if cited := citeFindings(st, fs); cited != "" {
+			s.Text = strings.TrimRight(s.Text, "\n") + "\n\n" + cited
+		}
 		if st.Kind == vpndiag.StepResolution && rs.c.Status == vpndiag.CaseOpen {
 			s.Choices = []vpndiag.Choice{{Key: vpndiag.ChoiceFixed, Label: fixedLabel}, {Key: vpndiag.ChoiceNotFixed, Label: notFixedLabel}}
 		}

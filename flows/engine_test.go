@@ -35,6 +35,7 @@ func MustOpenStore(tb testing.TB, path string) *Store {
 		Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db),
 		Events: sqlite.NewEventService(db), Sites: sqlite.NewSiteService(db),
 		Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+		Evidence: sqlite.NewEvidenceService(db),
 	}}
 }
 
@@ -648,7 +649,8 @@ func TestSkippedByProbeAndEvidence(t *testing.T) {
 }
 
 // Evidence steps are decided by the worst finding: an informational note
-// whose code a rule also lists never hides an error another rule explains.
+// whose code a rule also lists never hides an error another rule explains,
+// and decides nothing by itself.
 func TestEvidenceDecidedByWorstFinding(t *testing.T) {
 	ctx := context.Background()
 	eng, st := MustNewEngine(t)
@@ -669,9 +671,9 @@ func TestEvidenceDecidedByWorstFinding(t *testing.T) {
 			{Code: "ike-no-response", Severity: vpndiag.SeverityError},
 			{Code: "auth-failed", Severity: vpndiag.SeverityCritical},
 		}, "phase1_settings"},
-		{"info alone still answers", []*vpndiag.Finding{
+		{"an info note alone decides nothing (certainty)", []*vpndiag.Finding{
 			{Code: "nat-traversal", Severity: vpndiag.SeverityInfo},
-		}, "endpoint"},
+		}, "which_phase"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := MustCreateCase(t, st, testSite())

@@ -34,6 +34,7 @@ func MustOpenServices(tb testing.TB, path string) flows.Services {
 		Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db),
 		Events: sqlite.NewEventService(db), Sites: sqlite.NewSiteService(db),
 		Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+		Evidence: sqlite.NewEvidenceService(db),
 	}
 }
 
