@@ -13,8 +13,8 @@ import (
 type CaseStatus string
 
 const (
-	CaseOpen      CaseStatus = "open"      // the flow is still running
-	CaseResolved  CaseStatus = "resolved"  // a resolution step was reached
+	CaseOpen      CaseStatus = "open"      // the flow is running, or a resolution awaits "Did this fix it?"
+	CaseResolved  CaseStatus = "resolved"  // the person confirmed the resolution fixed it
 	CaseEscalated CaseStatus = "escalated" // handed to support with a bundle
 	CaseClosed    CaseStatus = "closed"    // closed by a user without an outcome
 )

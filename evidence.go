@@ -12,6 +12,7 @@ type EvidenceKind string
 const (
 	EvidenceConfig EvidenceKind = "config" // a VPN device configuration
 	EvidenceLog    EvidenceKind = "log"    // device or cloud tunnel logs
+	EvidenceStatus EvidenceKind = "status" // SA status output (swanctl --list-sas, show crypto ipsec sa …)
 	EvidenceOther  EvidenceKind = "other"  // anything else the user attached
 )
 
@@ -24,7 +25,7 @@ type Evidence struct {
 	CaseID int64 `json:"case_id"`
 	// Name is the file name as uploaded (base name only).
 	Name string `json:"name"`
-	// Kind is config, log or other.
+	// Kind is config, log, status or other.
 	Kind EvidenceKind `json:"kind"`
 	// MediaType is the content type, e.g. text/plain.
 	MediaType string `json:"media_type"`

@@ -26,7 +26,29 @@ const (
 	KeyRestart   = "_restart"   // start the diagnosis over (history kept)
 	KeyClose     = "_close"     // close the case without an outcome
 	KeyReopen    = "_reopen"    // re-open a closed or resolved case
+	// KeyNotRight prefixes "That's not right" about a step the engine
+	// answered by itself: KeyNotRight + "." + flow + "." + state.
+	KeyNotRight = "_no"
 )
+
+// NotRightKey is the key of "That's not right" about the automatically
+// answered step flow:state, or "" when the names do not fit a key.
+func NotRightKey(flow, state string) string {
+	k := KeyNotRight + "." + flow + "." + state
+	if strings.Count(k, ".") != 2 || !ValidKey(k) {
+		return ""
+	}
+	return k
+}
+
+// ParseNotRight returns the "flow:state" a KeyNotRight key names.
+func ParseNotRight(key string) (string, bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 3 || parts[0] != KeyNotRight || parts[1] == "" || parts[2] == "" {
+		return "", false
+	}
+	return parts[1] + ":" + parts[2], true
+}
 
 // maxActionID is Slack's limit on an action_id.
 const maxActionID = 255

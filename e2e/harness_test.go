@@ -103,6 +103,7 @@ func MustEnv(tb testing.TB, ctx context.Context, opts lab.Options) *Env {
 		Cases: sqlite.NewCaseService(e.DB), Sessions: sqlite.NewSessionService(e.DB),
 		Events: sqlite.NewEventService(e.DB), Sites: sqlite.NewSiteService(e.DB),
 		Findings: sqlite.NewFindingService(e.DB), Probes: sqlite.NewProbeService(e.DB),
+		Evidence: sqlite.NewEvidenceService(e.DB),
 	}
 	e.Evidence = &evidence.Service{Evidence: sqlite.NewEvidenceService(e.DB), Findings: e.Svc.Findings, Events: e.Svc.Events}
 	e.Site = l.Site()

@@ -62,6 +62,18 @@ const (
 	CodeNoVPNConfig        = "no-vpn-config"        // a config with no VPN in it
 )
 
+// Finding codes of SA status output (swanctl --list-sas, show crypto ipsec
+// sa, diagnose vpn tunnel list …): what the device says about its live SAs.
+const (
+	CodeSANoChild           = "sa-no-child"           // IKE SA up, no IPsec/child SA: phase 2 failing
+	CodeSANoInbound         = "sa-no-inbound"         // IPsec SA sends but receives nothing: ESP lost on the way back or the cloud not answering
+	CodeSANoOutbound        = "sa-no-outbound"        // IPsec SA receives but sends nothing back: route, NAT exemption or policy on the customer's side
+	CodeSAHalfOpen          = "sa-half-open"          // IKE SA stuck negotiating (connecting, MM_WAIT, half-open)
+	CodeSASelectorsMismatch = "sa-selectors-mismatch" // SA traffic selectors other than the site's ranges
+	CodeSAMultiplePairs     = "sa-multiple-pairs"     // more than one IPsec SA pair to the cloud
+	CodeSAHealthy           = "sa-healthy"            // info: IPsec SA up with traffic both ways
+)
+
 // Article slugs. Every resolution cites one; each has kb/articles/SLUG.md.
 const (
 	ArticleDNSForwarder          = "dns-conditional-forwarder"
@@ -96,6 +108,8 @@ var Codes = []string{
 	CodeNoPSK, CodeIKEVersionMismatch, CodeAuthFailed, CodePhase1NoProposal,
 	CodePhase2NoProposal, CodeTSUnacceptable, CodeDPDPeerDead, CodeIKENoResponse,
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
+	CodeSANoChild, CodeSANoInbound, CodeSANoOutbound, CodeSAHalfOpen, CodeSASelectorsMismatch,
+	CodeSAMultiplePairs, CodeSAHealthy,
 }
 
 // Slugs lists every article slug above, in the order of the guide.

@@ -74,9 +74,20 @@ func customerSwanctl(s confState) string {
 	if s.faults[FaultPSKMismatch] {
 		psk = "mistyped-" + s.psk
 	}
+	ikeProposal := "aes256-sha256-modp2048"
+	if s.faults[FaultIKEProposalMismatch] {
+		ikeProposal = "aes128-sha1-modp1024"
+	}
 	espProposal := "aes256-sha256-modp2048"
 	if s.faults[FaultPFSMismatch] {
 		espProposal = "aes256-sha256-modp3072"
+	}
+	if s.faults[FaultPFSDisabled] {
+		espProposal = "aes256-sha256"
+	}
+	localTS := CustomerCIDR
+	if s.faults[FaultRangeChanged] {
+		localTS = CustomerSecondCIDR
 	}
 	startAction, closeAction := "start", "start"
 	if s.faults[FaultCustomerNeverInitiates] {
@@ -85,13 +96,18 @@ func customerSwanctl(s confState) string {
 	if s.faults[FaultPeriodicDrop] {
 		closeAction = "trap"
 	}
+	inactivity := ""
+	if s.faults[FaultIdleClose] {
+		inactivity = "\t\t\t\tinactivity = " + secs(s.idleTimeout) + "\n"
+		closeAction = "none"
+	}
 	fmt.Fprintf(&b, `# swanctl.conf of the customer VPN gateway (vpndiag lab)
 connections {
 	%[1]s {
 		version = 2
 		local_addrs = %[2]s
 		remote_addrs = %[3]s
-		proposals = aes256-sha256-modp2048
+		proposals = %[13]s
 		rekey_time = %[4]s
 		encap = yes
 		mobike = no
@@ -113,9 +129,9 @@ connections {
 				life_time = %[10]s
 				start_action = %[11]s
 				close_action = %[12]s
-			}
-`, CustomerConn, CustomerGWAddr, CloudGWAddr, secs(ikeLifetime), CustomerChild, CustomerCIDR, CloudCIDR,
-		espProposal, secs(childRekey), secs(childLifetime), startAction, closeAction)
+%[14]s			}
+`, CustomerConn, CustomerGWAddr, CloudGWAddr, secs(ikeLifetime), CustomerChild, localTS, CloudCIDR,
+		espProposal, secs(childRekey), secs(childLifetime), startAction, closeAction, ikeProposal, inactivity)
 	if s.faults[FaultTSMismatch] {
 		fmt.Fprintf(&b, `			%[1]s {
 				local_ts = %[2]s

@@ -24,6 +24,11 @@ const (
 	FaultFrontEndPing           = "frontend-ping"
 	FaultNoConditionalForwarder = "no-conditional-forwarder"
 	FaultPeriodicDrop           = "periodic-drop"
+	FaultIKEProposalMismatch    = "ike-proposal-mismatch"
+	FaultPFSDisabled            = "pfs-disabled"
+	FaultRangeChanged           = "range-changed"
+	FaultIdleClose              = "idle-close"
+	FaultHalfOpen               = "half-open"
 )
 
 // FaultInfo describes a fault.
@@ -60,6 +65,16 @@ var faults = []FaultInfo{
 		"the environment FQDN resolves to its public address (203.0.113.80) instead of the private one"},
 	{FaultPeriodicDrop, "the cloud's CHILD_SA ends every DropPeriod (lifetime scaled down to seconds); the customer re-creates it on traffic",
 		"the cloud logs `closing CHILD_SA`, the customer `received DELETE for ESP CHILD_SA`; the next packet is lost, then the lab initiates again"},
+	{FaultIKEProposalMismatch, "the customer's IKE proposal is aes128-sha1-modp1024, the cloud accepts only aes256-sha256-modp2048",
+		"IKE_SA_INIT fails: the customer logs `received NO_PROPOSAL_CHOSEN notify error`, the cloud `received proposals unacceptable`; no tunnel"},
+	{FaultPFSDisabled, "the customer's CHILD_SA proposal has no DH group (PFS off), the cloud requires modp2048",
+		"the first CHILD_SA (in IKE_AUTH, no KE) comes up; the forced rekey without a KE payload fails: customer logs `received NO_PROPOSAL_CHOSEN notify`; the lab ends the old CHILD_SA as its expiry would, and re-creating it fails too: no traffic"},
+	{FaultRangeChanged, "the customer moved its LAN to 192.168.20.0/24 and changed its gateway's selectors; the cloud still has 192.168.10.0/24",
+		"IKE_SA established, the only CHILD_SA refused: customer logs `received TS_UNACCEPTABLE notify, no CHILD_SA built`; no traffic from either range"},
+	{FaultIdleClose, "the customer gateway closes its CHILD_SA after IdleTimeout without traffic and does not bring it back (no trap, no close action); the cloud is responder only",
+		"up while traffic flows; idle for IdleTimeout, the customer logs the inactivity close and the tunnel stays down until someone initiates it"},
+	{FaultHalfOpen, "the cloud declared the customer dead (its DPD replies were lost for a while) while the customer, without DPD, keeps its SAs",
+		"the cloud logs `giving up after 3 retransmits` and has no SA; the customer still shows ESTABLISHED/INSTALLED, its outbound counters grow and nothing comes back"},
 }
 
 // Faults lists every fault the lab can apply.
@@ -164,12 +179,12 @@ func (l *Lab) reconfigure(ctx context.Context, st *state) error {
 
 func (l *Lab) apply(ctx context.Context, name string, st *state) error {
 	switch name {
-	case FaultPSKMismatch, FaultTSMismatch:
+	case FaultPSKMismatch, FaultTSMismatch, FaultIKEProposalMismatch, FaultRangeChanged, FaultIdleClose:
 		if err := l.reconfigure(ctx, st); err != nil {
 			return err
 		}
 		l.reconnect(ctx, st, true)
-	case FaultPFSMismatch:
+	case FaultPFSMismatch, FaultPFSDisabled:
 		if err := l.reconfigure(ctx, st); err != nil {
 			return err
 		}
@@ -230,10 +245,35 @@ func (l *Lab) apply(ctx context.Context, name string, st *state) error {
 }
 `, tableESP))
 	case FaultDPDUnanswered:
-		// IKE in UDP 4500: 4 zero bytes, then the IKE header, whose exchange
-		// type is at byte 18 (37 = INFORMATIONAL) and flags at byte 19
-		// (0x20 = response). Offsets are in bits from the UDP header.
-		return l.nft(ctx, l.NS.Path, fmt.Sprintf(`table inet %s {
+		return l.dropDPDReplies(ctx)
+	case FaultHalfOpen:
+		// The cloud declares the customer dead while its DPD replies are
+		// lost; then the path heals, but the customer (no DPD of its own)
+		// never learns that its peer has forgotten the SAs.
+		if err := l.dropDPDReplies(ctx); err != nil {
+			return err
+		}
+		wait := 4*st.DPDDelay + 30*time.Second
+		err := waitFor(ctx, wait, func() bool {
+			s, err := l.SAs(ctx, CloudGateway)
+			return err == nil && s.IKECount == 0
+		})
+		if derr := l.nftDelete(ctx, l.NS.Path, tableDPD); derr != nil && err == nil {
+			err = derr
+		}
+		if err != nil {
+			return fmt.Errorf("the cloud did not declare the customer dead within %v", wait)
+		}
+	}
+	return nil
+}
+
+// dropDPDReplies makes the path router drop the customer gateway's
+// INFORMATIONAL responses. IKE in UDP 4500: 4 zero bytes, then the IKE
+// header, whose exchange type is at byte 18 (37 = INFORMATIONAL) and flags
+// at byte 19 (0x20 = response). Offsets are in bits from the UDP header.
+func (l *Lab) dropDPDReplies(ctx context.Context) error {
+	return l.nft(ctx, l.NS.Path, fmt.Sprintf(`table inet %s {
 	chain forward {
 		type filter hook forward priority -10; policy accept;
 		ip saddr %s udp dport 4500 @th,64,32 0 @th,240,8 37 @th,248,8 & 0x20 == 0x20 counter drop
@@ -241,13 +281,26 @@ func (l *Lab) apply(ctx context.Context, name string, st *state) error {
 	}
 }
 `, tableDPD, CustomerGWAddr, CustomerGWAddr))
+}
+
+// waitFor polls cond every 200 ms until it holds or timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	return nil
 }
 
 func (l *Lab) undo(ctx context.Context, name string, st *state) error {
 	switch name {
-	case FaultPSKMismatch, FaultTSMismatch, FaultPFSMismatch, FaultCustomerNeverInitiates, FaultPeriodicDrop:
+	case FaultPSKMismatch, FaultTSMismatch, FaultPFSMismatch, FaultCustomerNeverInitiates, FaultPeriodicDrop,
+		FaultIKEProposalMismatch, FaultPFSDisabled, FaultRangeChanged, FaultIdleClose, FaultHalfOpen:
 		if err := l.reconfigure(ctx, st); err != nil {
 			return err
 		}
@@ -272,13 +325,14 @@ func (l *Lab) undo(ctx context.Context, name string, st *state) error {
 // restore brings the tunnel back up if the remaining faults allow it.
 func (l *Lab) restore(ctx context.Context, st *state) error {
 	cs := st.conf()
-	for _, f := range []string{FaultPSKMismatch, FaultUDPBlocked, FaultPFSMismatch, FaultDPDUnanswered, FaultESPBlocked} {
+	for _, f := range []string{FaultPSKMismatch, FaultUDPBlocked, FaultPFSMismatch, FaultDPDUnanswered, FaultESPBlocked,
+		FaultIKEProposalMismatch, FaultPFSDisabled, FaultRangeChanged, FaultHalfOpen} {
 		if cs.faults[f] {
 			return nil // the tunnel cannot come up (or carry traffic) yet
 		}
 	}
-	if cs.faults[FaultCustomerNeverInitiates] {
-		return nil // comes up with traffic
+	if cs.faults[FaultCustomerNeverInitiates] || cs.faults[FaultIdleClose] {
+		return nil // comes up with traffic, or goes down when idle
 	}
 	if l.TunnelUp(ctx) {
 		if err := l.WaitTunnel(ctx, 5*time.Second); err == nil {

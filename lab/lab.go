@@ -117,8 +117,9 @@ type Options struct {
 	PSK string
 	// DPDDelay is the cloud's dead peer detection interval; 0 means 10 s.
 	DPDDelay time.Duration
-	// IdleTimeout is how long the cloud keeps an idle CHILD_SA while the
-	// customer-never-initiates fault is on; 0 means 20 s.
+	// IdleTimeout is how long an idle CHILD_SA lives while the
+	// customer-never-initiates fault (the cloud closes it) or the idle-close
+	// fault (the customer closes it) is on; 0 means 20 s.
 	IdleTimeout time.Duration
 	// DropPeriod is the interval of the periodic-drop fault; 0 means 20 s.
 	DropPeriod time.Duration

@@ -283,6 +283,66 @@ func TestLabFaults(t *testing.T) {
 				t.Errorf("customer saw %d CHILD_SA deletes; want >= 2", n)
 			}
 		}},
+		{lab.FaultIKEProposalMismatch, func(t *testing.T, cust, cloud int64) {
+			if l.TunnelUp(ctx) || ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("tunnel up with an IKE proposal the cloud does not accept")
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "NO_PROPOSAL_CHOSEN") {
+				t.Errorf("customer log lacks NO_PROPOSAL_CHOSEN:\n%s", log)
+			}
+		}},
+		{lab.FaultPFSDisabled, func(t *testing.T, cust, cloud int64) {
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "received NO_PROPOSAL_CHOSEN notify") {
+				t.Errorf("customer log lacks NO_PROPOSAL_CHOSEN:\n%s", log)
+			}
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("traffic passes after the failed rekey")
+			}
+		}},
+		{lab.FaultRangeChanged, func(t *testing.T, cust, cloud int64) {
+			s, err := l.SAs(ctx, lab.CustomerGateway)
+			if err != nil || s.IKE != "ESTABLISHED" || s.Children[lab.CustomerChild] == "INSTALLED" {
+				t.Errorf("want the IKE_SA up and no CHILD_SA: %v %+v", err, s)
+			}
+			for _, src := range []netip.Addr{lab.LANHostAddr, lab.LANHostSecondAddr} {
+				if ping(ctx, l, l.NS.LAN, src, lab.CloudDNSAddr, 2) {
+					t.Errorf("traffic from %v passes with the selectors refused", src)
+				}
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "received TS_UNACCEPTABLE notify") {
+				t.Errorf("customer log lacks TS_UNACCEPTABLE:\n%s", log)
+			}
+		}},
+		{lab.FaultIdleClose, func(t *testing.T, cust, cloud int64) {
+			if !ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("tunnel not up right after the fault was applied")
+			}
+			if !eventually(20*time.Second, func() bool { return !l.TunnelUp(ctx) }) {
+				t.Error("idle tunnel stayed up")
+			}
+			// Nothing brings it back: traffic finds no SA and no trap.
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 3) || l.TunnelUp(ctx) {
+				t.Error("the tunnel came back by itself")
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "inactivity") {
+				t.Errorf("customer log lacks the inactivity close:\n%s", log)
+			}
+		}},
+		{lab.FaultHalfOpen, func(t *testing.T, cust, cloud int64) {
+			c, err := l.SAs(ctx, lab.CustomerGateway)
+			if err != nil || !c.Up(lab.CustomerChild) {
+				t.Errorf("customer lost its SAs; half-open wants them kept: %v %+v", err, c)
+			}
+			if o, err := l.SAs(ctx, lab.CloudGateway); err != nil || o.IKECount != 0 {
+				t.Errorf("cloud still has SAs: %v %+v", err, o)
+			}
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("traffic passes over a half-open tunnel")
+			}
+			if log := logAfter(t, l, lab.CloudGateway, cloud); !strings.Contains(log, "giving up after 3 retransmits") {
+				t.Errorf("cloud log lacks the DPD give-up:\n%s", log)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault, func(t *testing.T) {
@@ -411,8 +471,8 @@ func TestLookupFault(t *testing.T) {
 	if _, err := lab.LookupFault("psk"); err == nil || !strings.Contains(err.Error(), "psk-mismatch") {
 		t.Errorf("unknown fault: %v; want an error listing the faults", err)
 	}
-	if len(lab.Faults()) != 11 {
-		t.Errorf("want 11 faults, got %d", len(lab.Faults()))
+	if len(lab.Faults()) != 16 {
+		t.Errorf("want 16 faults, got %d", len(lab.Faults()))
 	}
 }
 

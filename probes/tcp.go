@@ -119,7 +119,7 @@ func ProbeTCP(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResu
 	}
 	addr, err := resolve(ctx, r.Host)
 	if err != nil {
-		return failed(res, started, err)
+		return unresolved(res, started, err)
 	}
 	d := &TCPResult{Address: net.JoinHostPort(addr.String(), strconv.Itoa(r.Port))}
 	var dialer net.Dialer

@@ -221,7 +221,7 @@ func (b *Bot) answerEvidence(ctx context.Context, cs *vpndiag.Case, fileID, name
 	}
 	next := cur
 	if cur.Kind == vpndiag.StepEvidence {
-		next, err = b.deps.Diagnoser.Reply(ctx, cs.ID, vpndiag.Reply{Seq: cur.Seq, Findings: findings, Actor: user, IdempotencyKey: "slack:file:" + fileID})
+		next, err = b.deps.Diagnoser.Reply(ctx, cs.ID, vpndiag.Reply{Seq: cur.Seq, Actor: user, IdempotencyKey: "slack:file:" + fileID})
 		if vpndiag.ErrorCode(err) == vpndiag.ECONFLICT {
 			return
 		} else if err != nil {

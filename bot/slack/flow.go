@@ -22,14 +22,6 @@ const maxAutoSteps = 20
 // defaultProbeTimeout bounds a probe whose request names no timeout.
 const defaultProbeTimeout = 30 * time.Second
 
-// lifecycle is the part of the Diagnoser that moves a case back: undo the
-// last answer a person gave, or triage again with the history kept. The
-// bot offers Back and Start over when its Diagnoser has them.
-type lifecycle interface {
-	Back(ctx context.Context, caseID int64, seq int, actor string) (*vpndiag.Step, error)
-	Restart(ctx context.Context, caseID int64, actor string) (*vpndiag.Step, error)
-}
-
 // liveStep is the message of the step a case waits on, whose buttons are
 // live: when the case moves without them (a file decides the step, the case
 // is closed), the message is updated so that its buttons go.
@@ -104,15 +96,12 @@ func (b *Bot) answered(ctx context.Context, cs *vpndiag.Case, ts string, st *vpn
 	}
 }
 
-// navBlock is the row under a step with Back and Start over, when the
-// Diagnoser can move a case back.
+// navBlock is the row under a step with Back (when a person's answer can
+// be undone) and Start over.
 func (b *Bot) navBlock(s *vpndiag.Step) slackgo.Block {
-	if _, ok := b.deps.Diagnoser.(lifecycle); !ok {
-		return nil
-	}
 	act := func(key string) bot.Action { return bot.Action{CaseID: s.CaseID, Seq: s.Seq, Key: key} }
 	var els []slackgo.BlockElement
-	if s.Seq > 0 {
+	if s.CanGoBack {
 		els = append(els, button(act(bot.KeyBack), "Back", ""))
 	}
 	els = append(els, button(act(bot.KeyRestart), "Start over", ""))
@@ -123,9 +112,9 @@ func (b *Bot) navBlock(s *vpndiag.Step) slackgo.Block {
 // step of the case.
 func (b *Bot) postStep(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step) (string, error) {
 	text, blocks := stepMessage(cs, step, b.probeMode())
-	if !step.Kind.Terminal() {
-		if nav := b.navBlock(step); nav != nil && len(blocks) < maxBlocks {
-			blocks = append(blocks, nav)
+	if step.Kind != vpndiag.StepEscalation && step.CaseStatus == vpndiag.CaseOpen || step.CaseStatus == "" && !step.Kind.Terminal() {
+		if len(blocks) < maxBlocks {
+			blocks = append(blocks, b.navBlock(step))
 		}
 	}
 	ts, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, text, blocks)
@@ -583,6 +572,12 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 		reply.Skip, label = true, "nothing to upload"
 	case a.Key == bot.KeyContinue && cur.Kind == vpndiag.StepInfo:
 		label = "Continue"
+	case strings.HasPrefix(a.Key, bot.KeyNotRight+"."):
+		target, ok := bot.ParseNotRight(a.Key)
+		if !ok {
+			return b.stepDone(ctx, cs)
+		}
+		reply.Reopen, label = target, "That's not right"
 	case cur.Kind == vpndiag.StepQuestion || (cur.Kind.Terminal() && len(cur.Choices) > 0):
 		for _, ch := range cur.Choices {
 			if ch.Key == a.Key {
@@ -604,15 +599,22 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 	}
 	committed(ctx)
 	b.answered(ctx, cs, cb.Container.MessageTs, cur, to.user, label)
+	if cur.Kind == vpndiag.StepResolution && reply.Choice == vpndiag.ChoiceFixed {
+		// The fix held: the case is resolved where it stands.
+		b.noteOutcome(ctx, cs, next)
+		if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, fallback("Case %s resolved.", cs.Marker),
+			[]slackgo.Block{section(fmt.Sprintf(":white_check_mark: <@%s> confirmed the fix: case %s is resolved. *Re-open* on the case's message in the channel if the problem comes back.", to.user, cs.Marker))}); err != nil {
+			b.log.Warn("slack: resolution not posted", "case", cs.Marker, "error", err)
+		}
+		b.refreshCard(ctx, cs, next)
+		return nil
+	}
 	return b.advance(ctx, cs, next, to.user)
 }
 
 // moveBack undoes the last answer (Back) or starts the diagnosis over.
 func (b *Bot) moveBack(ctx context.Context, cs *vpndiag.Case, a bot.Action, user, ts string) error {
-	lc, ok := b.deps.Diagnoser.(lifecycle)
-	if !ok {
-		return vpndiag.Errorf(vpndiag.EINVALID, "Going back is not available on this bot.")
-	}
+	lc := b.deps.Diagnoser
 	var next *vpndiag.Step
 	var err error
 	what := "went back one step"

@@ -268,11 +268,12 @@ func caseCard(cs *vpndiag.Case, siteName string, now *vpndiag.Step) (string, []s
 	return fallback("VPN case %s (%s): %s", cs.Marker, cs.Status, title), blocks
 }
 
-// autoLines lists the steps answered without a person on the way here.
+// autoLines lists the steps answered without a person on the way here:
+// the question, the answer taken and what answered it.
 func autoLines(s *vpndiag.Step) []string {
 	var lines []string
-	for _, sk := range s.Skipped {
-		lines = append(lines, "• "+esc(clip(sk, 300)))
+	for _, a := range s.Auto {
+		lines = append(lines, fmt.Sprintf("• %s — *%s* (%s)", esc(clip(a.Question, 200)), esc(clip(a.Answer, 200)), esc(clip(a.By, 200))))
 	}
 	return lines
 }
@@ -285,6 +286,13 @@ func stepHead(s *vpndiag.Step) []slackgo.Block {
 			lines = append(lines[:12], fmt.Sprintf("• … and %d more — all are in the bundle's timeline", len(lines)-12))
 		}
 		blocks = append(blocks, contextLine("Answered automatically:\n"+strings.Join(lines, "\n")))
+	}
+	if len(s.Notes) > 0 {
+		var notes []string
+		for _, n := range s.Notes {
+			notes = append(notes, ":warning: "+esc(clip(n, 500)))
+		}
+		blocks = append(blocks, packLines(notes, 2500, 2, "all are in the bundle's timeline")...)
 	}
 	body := "*" + esc(clip(s.Title, 300)) + "*"
 	if s.Text != "" {
@@ -329,6 +337,9 @@ func inputLabel(in *vpndiag.InputSpec) string {
 	if in == nil {
 		return "Enter the value"
 	}
+	if in.Label != "" {
+		return in.Label
+	}
 	switch in.Kind {
 	case vpndiag.InputIP:
 		return "Enter an IP address"
@@ -348,10 +359,13 @@ func stepActions(s *vpndiag.Step, probeMode probeMode) []slackgo.Block {
 	id := fmt.Sprintf("step-%d", s.Seq)
 	switch s.Kind {
 	case vpndiag.StepQuestion:
-		if s.Resolution != "" {
-			break
-		}
 		return choiceButtons(s, func(ch vpndiag.Choice) bot.Action { return act(ch.Key) })
+	case vpndiag.StepResolution:
+		if len(s.Choices) == 0 {
+			return nil
+		}
+		return append([]slackgo.Block{section("*" + esc(vpndiag.ConfirmFixQuestion) + "*")},
+			choiceButtons(s, func(ch vpndiag.Choice) bot.Action { return act(ch.Key) })...)
 	case vpndiag.StepInput:
 		return []slackgo.Block{slackgo.NewActionBlock(id, button(act(bot.KeyInput), inputLabel(s.Input), slackgo.StylePrimary))}
 	case vpndiag.StepEvidence:
@@ -394,14 +408,36 @@ const (
 	probesNone                      // nothing can: the user runs them or skips
 )
 
+// notRightButtons are "That's not right" about the steps the engine
+// answered by itself on the way here (the latest five that may be
+// reopened).
+func notRightButtons(s *vpndiag.Step) []slackgo.Block {
+	var els []slackgo.BlockElement
+	for i := len(s.Auto) - 1; i >= 0 && len(els) < 5; i-- {
+		a := s.Auto[i]
+		key := bot.NotRightKey(a.Flow, a.State)
+		if !a.Reopenable || key == "" {
+			continue
+		}
+		els = append(els, button(bot.Action{CaseID: s.CaseID, Seq: s.Seq, Key: key}, "Not right: "+a.Question, ""))
+	}
+	if len(els) == 0 {
+		return nil
+	}
+	return []slackgo.Block{slackgo.NewActionBlock(fmt.Sprintf("auto-%d", s.Seq), els...)}
+}
+
 // stepMessage renders a step waiting on the user.
 func stepMessage(c *vpndiag.Case, s *vpndiag.Step, pm probeMode) (string, []slackgo.Block) {
 	blocks := stepHead(s)
+	if s.CaseStatus == vpndiag.CaseOpen || s.CaseStatus == "" {
+		blocks = append(blocks, notRightButtons(s)...)
+	}
 	switch s.Kind {
 	case vpndiag.StepProbe:
 		blocks = append(blocks, section(probeList(s)))
 	case vpndiag.StepResolution:
-		blocks = append(blocks, contextLine(fmt.Sprintf(":white_check_mark: This is the fix for case %s%s.", c.Marker, kbRef(s.KBArticle))))
+		blocks = append(blocks, contextLine(fmt.Sprintf(":bulb: The fix for case %s%s.", c.Marker, kbRef(s.KBArticle))))
 	case vpndiag.StepEscalation:
 		blocks = append(blocks, contextLine(fmt.Sprintf(":sos: Case %s needs support%s. Export the bundle and attach it to your support ticket.", c.Marker, kbRef(s.KBArticle))))
 	}
@@ -611,8 +647,13 @@ func inputModal(s *vpndiag.Step, meta string) slackgo.ModalViewRequest {
 	if s.Input != nil && s.Input.Placeholder != "" {
 		el.Placeholder = plain(s.Input.Placeholder, 150)
 	}
-	in := slackgo.NewInputBlock(blockValue, plain(strings.TrimPrefix(inputLabel(s.Input), "Enter "), 2000), nil, el)
-	in.Label.Text = strings.ToUpper(in.Label.Text[:1]) + in.Label.Text[1:]
+	label := strings.TrimPrefix(inputLabel(s.Input), "Enter ")
+	label = strings.ToUpper(label[:1]) + label[1:]
+	var hint *slackgo.TextBlockObject
+	if s.Input != nil && s.Input.Description != "" {
+		hint = plain(s.Input.Description, 2000)
+	}
+	in := slackgo.NewInputBlock(blockValue, plain(label, 2000), hint, el)
 	body := "*" + esc(clip(s.Title, 300)) + "*"
 	if s.Text != "" {
 		body += "\n" + s.Text

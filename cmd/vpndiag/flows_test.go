@@ -46,7 +46,7 @@ func TestFlowsCommand(t *testing.T) {
 		Name  string
 		Stats struct{ States, Events, Resolutions, Escalations int }
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 8 || list[0].Name != "triage" || list[0].Stats.States != 3 {
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 9 || list[0].Name != "triage" || list[0].Stats.States != 3 {
 		t.Fatalf("json list: %v %+v", err, list)
 	}
 }

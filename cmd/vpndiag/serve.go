@@ -207,7 +207,7 @@ func serveDeps(ctx context.Context, cfg *config.Config, db *sqlite.DB) (botslack
 	}
 	sessions := sqlite.NewSessionService(db)
 	d.Diagnoser = flows.NewEngine(nil, flows.Services{Cases: d.Cases, Sessions: sessions, Events: d.Events, Sites: d.Sites,
-		Findings: d.Findings, Probes: sqlite.NewProbeService(db)})
+		Findings: d.Findings, Probes: sqlite.NewProbeService(db), Evidence: sqlite.NewEvidenceService(db)})
 	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: sqlite.NewProbeService(db),
 		Evidence: sqlite.NewEvidenceService(db), Findings: d.Findings, Sites: d.Sites,
 		Graph: flowGraph}

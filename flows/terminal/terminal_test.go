@@ -34,6 +34,7 @@ func MustOpenServices(tb testing.TB, path string) flows.Services {
 		Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db),
 		Events: sqlite.NewEventService(db), Sites: sqlite.NewSiteService(db),
 		Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+		Evidence: sqlite.NewEvidenceService(db),
 	}
 }
 
@@ -102,14 +103,14 @@ func TestEOFThenResume(t *testing.T) {
 	if res2.State != "routing" || !strings.Contains(out2, "How are routes exchanged over the VPN?") {
 		t.Fatalf("resume: %+v\n%s", res2, out2)
 	}
-	res3, _ := MustRun(t, path, "bgp\n", terminal.Options{Case: strings.ToLower(res.Case)}, nil)
+	res3, _ := MustRun(t, path, "bgp\nyes\n", terminal.Options{Case: strings.ToLower(res.Case)}, nil)
 	if !res3.Finished || res3.Resolution != "stability.bgp_preference" || res3.Status != vpndiag.CaseResolved {
 		t.Fatalf("result = %+v", res3)
 	}
 	if got := strings.Join(res3.Path, " "); got != "triage:symptom stability:pattern stability:routing stability:bgp_preference" {
 		t.Fatalf("path = %s", got)
 	}
-	if len(res3.Answers) != 3 || res3.Answers[2].Answer != "BGP (dynamic)" {
+	if len(res3.Answers) != 4 || res3.Answers[2].Answer != "BGP (dynamic)" || res3.Answers[3].Question != vpndiag.ConfirmFixQuestion {
 		t.Fatalf("answers = %+v", res3.Answers)
 	}
 }
@@ -196,7 +197,7 @@ func TestInteractiveSiteAskedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Resolution != "stability.ikev2_lifetime" || !strings.Contains(out.String(), "answered by site profile (ike_version: 2)") {
+	if res.Resolution != "stability.ikev2_lifetime" || !strings.Contains(out.String(), "by site profile (ike_version: 2)") {
 		t.Fatalf("result %+v\n%s", res, out.String())
 	}
 	if !strings.Contains(out.String(), `"not a cidr" is not a CIDR range`) {
@@ -231,7 +232,7 @@ console_version: 11.7.0
 	if res.Resolution != "rangechange.self_service" {
 		t.Fatalf("result %+v\n%s", res, out)
 	}
-	for _, want := range []string{"answered by site profile (routing: static)", "answered by site profile (self_service_routing: yes)"} {
+	for _, want := range []string{"by site profile (routing: static)", "by site profile (self_service_routing: yes)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
 		}

@@ -159,9 +159,9 @@ func validateEvidence(e *vpndiag.Evidence) error {
 		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence needs a file name.")
 	}
 	switch e.Kind {
-	case vpndiag.EvidenceConfig, vpndiag.EvidenceLog, vpndiag.EvidenceOther:
+	case vpndiag.EvidenceConfig, vpndiag.EvidenceLog, vpndiag.EvidenceStatus, vpndiag.EvidenceOther:
 	default:
-		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence kind %q is not config, log or other.", e.Kind)
+		return vpndiag.Errorf(vpndiag.EINVALID, "Evidence kind %q is not config, log, status or other.", e.Kind)
 	}
 	return nil
 }

@@ -1,0 +1,191 @@
+package status
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var (
+	ciLocalIdent  = regexp.MustCompile(`^\s*local\s+ident \(addr/mask/prot/port\): (\(.*\))`)
+	ciRemoteIdent = regexp.MustCompile(`^\s*remote\s+ident \(addr/mask/prot/port\): (\(.*\))`)
+	ciPeer        = regexp.MustCompile(`^\s*current_peer:? ([0-9a-fA-F.:]+)`)
+	ciEncaps      = regexp.MustCompile(`^\s*#pkts encaps: (\d+)`)
+	ciDecaps      = regexp.MustCompile(`^\s*#pkts decaps: (\d+)`)
+	ciCurSPI      = regexp.MustCompile(`^\s*current (outbound|inbound) spi\s*: (?:0x)?([0-9A-Fa-f]+)`)
+	ciSASection   = regexp.MustCompile(`^\s*(inbound|outbound) (esp|ah|pcp) sas:`)
+	ciSPI         = regexp.MustCompile(`^\s*spi: 0x([0-9A-Fa-f]+)`)
+	ciSAState     = regexp.MustCompile(`^\s*(?:SA State|Status): (\S+)`)
+	ciISAKMPHead  = regexp.MustCompile(`^\s*dst\s+src\s+state\s+conn-id\s+`)
+	ciISAKMPRow   = regexp.MustCompile(`^\s*([0-9a-fA-F.:]+)\s+([0-9a-fA-F.:]+)\s+([A-Z][A-Z0-9_]+)\s+\d+\s+(?:\d+\s+)?([A-Z]+)?`)
+	ciIKEv2Head   = regexp.MustCompile(`^\s*Tunnel-id\s+Local\s+Remote`)
+	ciIKEv2Row    = regexp.MustCompile(`^\s*(\d+)\s+([0-9a-fA-F.:]+)/\d+\s+([0-9a-fA-F.:]+)/\d+\s+(?:\S+/\S+\s+)?([A-Z][A-Z-]+)\b`)
+	ciASAIKEv1    = regexp.MustCompile(`^\s*\d+\s+IKE Peer: ([0-9a-fA-F.:]+)`)
+	ciASAState    = regexp.MustCompile(`\bState\s*: ([A-Z][A-Z0-9_]+)`)
+	ciASAChildTS  = regexp.MustCompile(`^\s*(?:Child sa: )?(local|remote) selector\s+(.+)$`)
+	ciASAChildSPI = regexp.MustCompile(`^\s*ESP spi in/out: 0x([0-9A-Fa-f]+)/0x([0-9A-Fa-f]+)`)
+	ciNoSAs       = regexp.MustCompile(`(?i)^\s*There are no (ipsec|isakmp|ikev1|ikev2) sas`)
+	ciIKEListing  = regexp.MustCompile(`^\s*(IKEv[12] SAs:|IPv[46] Crypto (ISAKMP|IKEv2)\s+SA)`)
+	ciMapTag      = regexp.MustCompile(`^\s*(interface: |Crypto map tag: )`)
+)
+
+// ciscoIKEState classifies ISAKMP/IKEv2 states of ASA and IOS.
+func ciscoIKEState(s string) (up, negotiating bool) {
+	switch {
+	case s == "QM_IDLE" || s == "MM_ACTIVE" || s == "AM_ACTIVE" || s == "READY" || s == "UP-ACTIVE":
+		return true, false
+	case s == "IN-NEG" || strings.HasPrefix(s, "MM_") || strings.HasPrefix(s, "AM_") || strings.HasPrefix(s, "AG_") || strings.HasPrefix(s, "QM_"):
+		return false, true
+	}
+	return false, false
+}
+
+// parseCisco reads ASA and IOS show crypto ipsec sa, show crypto isakmp sa,
+// show crypto ikev1 sa and show crypto ikev2 sa, pasted in any order.
+func parseCisco(st *Status, lines []string) {
+	var child *ChildSA
+	var section string // inbound/outbound esp while inside an SA list
+	var asaIKE *IKESA
+	var ikev2Children []*ChildSA
+	var v2child *ChildSA
+	inISAKMP, inIKEv2 := false, false
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" {
+			inISAKMP = false
+			continue
+		}
+		if m := ciNoSAs.FindStringSubmatch(l); m != nil {
+			if strings.EqualFold(m[1], "ipsec") {
+				st.ChildListed = true
+			} else {
+				st.IKEListed = true
+			}
+			continue
+		}
+		if ciIKEListing.MatchString(l) {
+			st.IKEListed = true
+			continue
+		}
+		if ciMapTag.MatchString(l) {
+			st.ChildListed = true
+			continue
+		}
+		if ciISAKMPHead.MatchString(l) {
+			st.IKEListed, inISAKMP, inIKEv2 = true, true, false
+			continue
+		}
+		if ciIKEv2Head.MatchString(l) {
+			st.IKEListed, inIKEv2, inISAKMP = true, true, false
+			continue
+		}
+		if inISAKMP {
+			if m := ciISAKMPRow.FindStringSubmatch(l); m != nil {
+				up, neg := ciscoIKEState(m[3])
+				st.IKE = append(st.IKE, &IKESA{Remote: m[1], Local: m[2], Version: 1, State: m[3], Up: up, Negotiating: neg, Line: i + 1, Text: t})
+				continue
+			}
+		}
+		if inIKEv2 {
+			if m := ciIKEv2Row.FindStringSubmatch(l); m != nil {
+				up, neg := ciscoIKEState(m[4])
+				st.IKE = append(st.IKE, &IKESA{Local: m[2], Remote: m[3], Version: 2, State: m[4], Up: up, Negotiating: neg, Line: i + 1, Text: t})
+				v2child = nil
+				continue
+			}
+			if m := ciASAChildTS.FindStringSubmatch(l); m != nil && len(st.IKE) > 0 {
+				ike := st.IKE[len(st.IKE)-1]
+				if m[1] == "local" || v2child == nil {
+					v2child = &ChildSA{Peer: ike.Remote, Line: i + 1, Text: t}
+					ikev2Children = append(ikev2Children, v2child)
+				}
+				ps, _ := parseSelector(m[2])
+				if m[1] == "local" {
+					v2child.Local = append(v2child.Local, ps...)
+				} else {
+					v2child.Remote = append(v2child.Remote, ps...)
+				}
+				continue
+			}
+			if m := ciASAChildSPI.FindStringSubmatch(l); m != nil && v2child != nil {
+				v2child.SPIIn, v2child.SPIOut = strings.ToLower(m[1]), strings.ToLower(m[2])
+				v2child.Up = nonZeroSPI(m[1]) && nonZeroSPI(m[2])
+				continue
+			}
+		}
+		if m := ciASAIKEv1.FindStringSubmatch(l); m != nil {
+			st.IKEListed = true
+			asaIKE = &IKESA{Remote: m[1], Version: 1, Line: i + 1, Text: t}
+			st.IKE = append(st.IKE, asaIKE)
+			continue
+		}
+		if asaIKE != nil && asaIKE.State == "" {
+			if m := ciASAState.FindStringSubmatch(l); m != nil {
+				asaIKE.State = m[1]
+				asaIKE.Up, asaIKE.Negotiating = ciscoIKEState(m[1])
+				continue
+			}
+		}
+		if m := ciLocalIdent.FindStringSubmatch(l); m != nil {
+			st.ChildListed = true
+			child = &ChildSA{Line: i + 1, Text: t}
+			child.Local, _ = parseSelector(m[1])
+			st.Child = append(st.Child, child)
+			section = ""
+			continue
+		}
+		if child == nil {
+			continue
+		}
+		switch {
+		case ciRemoteIdent.MatchString(l):
+			child.Remote, _ = parseSelector(ciRemoteIdent.FindStringSubmatch(l)[1])
+		case ciPeer.MatchString(l):
+			child.Peer = ciPeer.FindStringSubmatch(l)[1]
+		case ciEncaps.MatchString(l):
+			n, _ := strconv.ParseInt(ciEncaps.FindStringSubmatch(l)[1], 10, 64)
+			child.PacketsOut = n64(n)
+		case ciDecaps.MatchString(l):
+			n, _ := strconv.ParseInt(ciDecaps.FindStringSubmatch(l)[1], 10, 64)
+			child.PacketsIn = n64(n)
+			child.counted(i, l)
+		case ciCurSPI.MatchString(l):
+			m := ciCurSPI.FindStringSubmatch(l)
+			if nonZeroSPI(m[2]) {
+				if m[1] == "outbound" {
+					child.SPIOut = strings.ToLower(m[2])
+				} else {
+					child.SPIIn = strings.ToLower(m[2])
+				}
+			}
+		case ciSASection.MatchString(l):
+			m := ciSASection.FindStringSubmatch(l)
+			section = ""
+			if m[2] == "esp" {
+				section = m[1]
+			}
+		case ciSPI.MatchString(l):
+			spi := strings.ToLower(ciSPI.FindStringSubmatch(l)[1])
+			if section == "inbound" && child.SPIIn == "" && nonZeroSPI(spi) {
+				child.SPIIn = spi
+			}
+			if section == "outbound" && child.SPIOut == "" && nonZeroSPI(spi) {
+				child.SPIOut = spi
+			}
+		case ciSAState.MatchString(l) && child.State == "":
+			child.State = ciSAState.FindStringSubmatch(l)[1]
+		}
+	}
+	for _, c := range st.Child {
+		c.Up = c.SPIOut != "" && c.SPIIn != "" && !strings.EqualFold(c.State, "down")
+	}
+	if len(st.Child) == 0 && len(ikev2Children) > 0 {
+		st.Child = ikev2Children
+		st.ChildListed = true
+	}
+}
+
+func nonZeroSPI(s string) bool {
+	s = strings.TrimLeft(strings.TrimPrefix(strings.ToLower(s), "0x"), "0")
+	return s != ""
+}

@@ -1,0 +1,109 @@
+package status
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// The formats Parse reads.
+const (
+	FormatSwanctl   = "strongswan-swanctl-sas" // swanctl --list-sas
+	FormatStroke    = "strongswan-statusall"   // ipsec statusall / ipsec status
+	FormatASA       = "cisco-asa-sa"           // ASA show crypto ipsec sa, show crypto ikev1|ikev2|isakmp sa
+	FormatIOS       = "cisco-ios-sa"           // IOS show crypto ipsec sa, show crypto isakmp|ikev2 sa
+	FormatFortiGate = "fortigate-vpn-list"     // diagnose vpn tunnel list, diagnose vpn ike gateway list
+	FormatJunos     = "junos-sa"               // show security ike|ipsec security-associations [detail], show security ipsec statistics
+	FormatPANOS     = "panos-vpn"              // show vpn ike-sa, show vpn ipsec-sa, show vpn flow [tunnel-id N]
+)
+
+// Formats lists every format, for documentation and tests.
+var Formats = []string{FormatSwanctl, FormatStroke, FormatASA, FormatIOS, FormatFortiGate, FormatJunos, FormatPANOS}
+
+type marker struct {
+	format string
+	weight int
+	re     *regexp.Regexp
+}
+
+// Markers are lines only the vendor's SA status output prints. Weight 3
+// is enough on its own; weaker ones need company.
+var markers = []marker{
+	{FormatSwanctl, 3, regexp.MustCompile(`(?m)^\S+: #\d+, [A-Z_]+, IKEv[12], [0-9a-f]{16}_i`)},
+	{FormatSwanctl, 3, regexp.MustCompile(`(?m)^\s+\S+: #\d+, reqid \d+, [A-Z_]+, (TUNNEL|TRANSPORT|BEET)`)},
+	{FormatSwanctl, 2, regexp.MustCompile(`(?m)^\s+(local|remote)\s+'[^']*' @ \S+\[\d+\]`)},
+	{FormatSwanctl, 2, regexp.MustCompile(`(?m)^\s+(in|out) +[0-9a-f]{8}(\s*\([^)]*\))?, +\d+ bytes, +\d+ packets`)},
+	{FormatStroke, 3, regexp.MustCompile(`(?m)^Security Associations \(\d+ up, \d+ connecting\)`)},
+	{FormatStroke, 3, regexp.MustCompile(`(?m)^\s*\S+\[\d+\]: (ESTABLISHED|CONNECTING|REKEYING|DELETING|PASSIVE|CREATED)\b`)},
+	{FormatStroke, 2, regexp.MustCompile(`(?m)^\s*\S+\{\d+\}: +(INSTALLED|ROUTED|REKEYING|REKEYED|INSTALLING|CREATED|DELETING)`)},
+	{FormatStroke, 2, regexp.MustCompile(`\d+ bytes_i\b`)},
+	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*#pkts encaps: \d+`)},
+	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*local\s+ident \(addr/mask/prot/port\)`)},
+	{FormatIOS, 2, regexp.MustCompile(`(?m)^\s*inbound esp sas:`)},
+	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*dst\s+src\s+state\s+conn-id\s+(slot\s+)?status`)},
+	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*Tunnel-id\s+Local\s+Remote\s+`)},
+	{FormatASA, 3, regexp.MustCompile(`(?m)^\s*IKEv[12] SAs:`)},
+	{FormatASA, 1, regexp.MustCompile(`(?m)Crypto map tag: \S+, seq num: \d+`)},
+	{FormatASA, 1, regexp.MustCompile(`in use settings =\{(RA|L2L),`)},
+	{FormatFortiGate, 3, regexp.MustCompile(`(?m)^\s*name=\S+ ver=[12] serial=\d+`)},
+	{FormatFortiGate, 2, regexp.MustCompile(`(?m)^\s*proxyid_num=\d+ child_num=\d+`)},
+	{FormatFortiGate, 2, regexp.MustCompile(`(?m)^\s*stat: rxp=\d+ txp=\d+`)},
+	{FormatFortiGate, 2, regexp.MustCompile(`(?m)^\s*dec:pkts/bytes=\d+/\d+`)},
+	{FormatFortiGate, 2, regexp.MustCompile(`(?m)^\s*IPsec SA: created \d+/\d+\s+established \d+/\d+`)},
+	{FormatJunos, 3, regexp.MustCompile(`(?m)^\s*Total active tunnels: \d+`)},
+	{FormatJunos, 3, regexp.MustCompile(`(?m)^\s*Index\s+State\s+Initiator cookie\s+Responder cookie`)},
+	{FormatJunos, 3, regexp.MustCompile(`(?m)^\s*Direction: (inbound|outbound), SPI: `)},
+	{FormatJunos, 2, regexp.MustCompile(`(?m)^\s*(Local|Remote) Identity: ipv[46]`)},
+	{FormatJunos, 2, regexp.MustCompile(`(?m)^\s*(Encrypted|Decrypted) packets:\s+\d+`)},
+	{FormatPANOS, 3, regexp.MustCompile(`(?m)^\s*GwID(/client IP)?\s+TnID\s+Peer-Address`)},
+	{FormatPANOS, 3, regexp.MustCompile(`(?m)^\s*Show (IPSec SA|IKEv2 SA|IKEv1 IKE SA|IKE SA):`)},
+	{FormatPANOS, 3, regexp.MustCompile(`(?m)^\s*total IPSec tunnel (configured|shown):`)},
+	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\s*(encap|decap) packets:\s+\d+`)},
+	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\s*id\s+name\s+state\s+monitor\s+local-ip\s+peer-ip`)},
+}
+
+// Detect says which SA status format text (the head of a file) looks like,
+// and how strongly: 0 when it is none. A score of 4 or more is a safe
+// call; configurations and logs never print these lines.
+func Detect(text string) (format string, score int) {
+	scores := map[string]int{}
+	for _, m := range markers {
+		if m.re.MatchString(text) {
+			scores[m.format] += m.weight
+		}
+	}
+	// ASA and IOS share most of show crypto ipsec sa.
+	if scores[FormatASA] > 0 && scores[FormatIOS] > 0 {
+		scores[FormatASA] += scores[FormatIOS]
+		delete(scores, FormatIOS)
+	}
+	for _, f := range Formats {
+		if s := scores[f]; s > score {
+			format, score = f, s
+		}
+	}
+	return format, score
+}
+
+// Parse reads text in format into a Status.
+func Parse(format, text string) (*Status, error) {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	st := &Status{Format: format, Lines: len(lines)}
+	switch format {
+	case FormatSwanctl:
+		parseSwanctl(st, lines)
+	case FormatStroke:
+		parseStroke(st, lines)
+	case FormatASA, FormatIOS:
+		parseCisco(st, lines)
+	case FormatFortiGate:
+		parseFortiGate(st, lines)
+	case FormatJunos:
+		parseJunos(st, lines)
+	case FormatPANOS:
+		parsePANOS(st, lines)
+	default:
+		return nil, fmt.Errorf("status: unknown format %q", format)
+	}
+	return st, nil
+}

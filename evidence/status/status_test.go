@@ -1,0 +1,216 @@
+package status_test
+
+import (
+	"encoding/json"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/evidence/status"
+	"github.com/vpndiag/vpndiag/kb"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func testSite() *vpndiag.Site {
+	return &vpndiag.Site{
+		Name:            "acme",
+		CloudDNSServers: []netip.Addr{netip.MustParseAddr("10.10.0.2")},
+		VPNEndpoints:    []netip.Addr{netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("203.0.113.6")},
+		CloudCIDR:       netip.MustParsePrefix("10.10.0.0/16"),
+		CustomerCIDRs:   []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+	}
+}
+
+// TestCheck says, per sample, which format it is and which findings (code
+// at line) it must give; the golden file keeps the full texts.
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		file   string
+		format string
+		want   []string // code@line
+	}{
+		{"swanctl-healthy.txt", status.FormatSwanctl, []string{"sa-healthy@9"}},
+		{"swanctl-no-child.txt", status.FormatSwanctl, []string{"sa-no-child@1"}},
+		{"swanctl-connecting.txt", status.FormatSwanctl, []string{"sa-half-open@1"}},
+		{"statusall-no-inbound.txt", status.FormatStroke, []string{"sa-no-inbound@18"}},
+		{"asa-multiple-pairs.txt", status.FormatASA, []string{"sa-healthy@23", "sa-no-inbound@56", "sa-multiple-pairs@18"}},
+		{"ios-selectors.txt", status.FormatIOS, []string{"sa-half-open@5", "sa-healthy@20", "sa-selectors-mismatch@15"}},
+		{"ios-ikev2-no-child.txt", status.FormatIOS, []string{"sa-no-child@5"}},
+		{"fortigate-no-child.txt", status.FormatFortiGate, []string{"sa-no-child@17"}},
+		{"fortigate-no-inbound.txt", status.FormatFortiGate, []string{"sa-no-inbound@21"}},
+		{"junos-no-inbound.txt", status.FormatJunos, []string{"sa-no-inbound@36"}},
+		{"junos-half-open.txt", status.FormatJunos, []string{"sa-half-open@3"}},
+		{"panos-healthy.txt", status.FormatPANOS, []string{"sa-healthy@55"}},
+		{"panos-no-child.txt", status.FormatPANOS, []string{"sa-no-child@6"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			format, score := status.Detect(string(data))
+			if format != tt.format || score < 4 {
+				t.Fatalf("Detect = %q (score %d), want %q with score >= 4", format, score, tt.format)
+			}
+			st, err := status.Parse(format, string(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs := status.Check(tt.file, st, testSite())
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.Code+"@"+itoa(f.Evidence[0].Line))
+				if !slices.Contains(kb.Codes, f.Code) || f.Fix == "" || f.Detail == "" || f.KBArticle == "" {
+					t.Errorf("finding %s is incomplete: %+v", f.Code, f)
+				}
+				if !strings.Contains(f.Summary, "line ") {
+					t.Errorf("summary does not name the line: %s", f.Summary)
+				}
+			}
+			if !sameSet(got, tt.want) {
+				t.Errorf("findings = %v, want %v", got, tt.want)
+			}
+			golden(t, strings.TrimSuffix(tt.file, ".txt")+".golden", map[string]any{"status": st, "findings": fs})
+		})
+	}
+}
+
+// TestCheckWithoutSite: no site, no selector comparison; the rest holds.
+func TestCheckWithoutSite(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "asa-multiple-pairs.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := status.Parse(status.FormatASA, string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range status.Check("asa.txt", st, nil) {
+		got = append(got, f.Code)
+	}
+	want := []string{kb.CodeSAHealthy, kb.CodeSANoInbound, kb.CodeSAMultiplePairs}
+	if !sameSet(got, want) {
+		t.Errorf("findings = %v, want %v", got, want)
+	}
+}
+
+// TestOtherPeerIgnored: SAs with peers that are not the site's cloud
+// endpoints are someone else's tunnels.
+func TestOtherPeerIgnored(t *testing.T) {
+	text := strings.ReplaceAll(mustRead(t, "swanctl-no-child.txt"), "203.0.113.5", "192.0.2.77")
+	st, err := status.Parse(status.FormatSwanctl, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs := status.Check("x.txt", st, testSite()); len(fs) != 0 {
+		t.Errorf("findings for another peer's tunnel: %v", fs[0].Summary)
+	}
+}
+
+// TestRekeyOverlap: two SAs with the same selectors during a rekey are not
+// two pairs.
+func TestRekeyOverlap(t *testing.T) {
+	text := mustRead(t, "swanctl-healthy.txt")
+	i := strings.Index(text, "  cloud-net:")
+	text += strings.Replace(text[i:], "#7, reqid 1, INSTALLED", "#8, reqid 1, REKEYED", 1)
+	st, err := status.Parse(status.FormatSwanctl, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Child) != 2 {
+		t.Fatalf("children = %d, want 2", len(st.Child))
+	}
+	for _, f := range status.Check("x.txt", st, testSite()) {
+		if f.Code == kb.CodeSAMultiplePairs {
+			t.Errorf("rekey overlap reported as multiple pairs: %s", f.Summary)
+		}
+	}
+}
+
+// TestIKEOnly: an IKE listing alone says nothing about IPsec SAs.
+func TestIKEOnly(t *testing.T) {
+	text := mustRead(t, "ios-selectors.txt")
+	text = text[:strings.Index(text, "rtr-branch#show crypto ipsec sa")]
+	format, _ := status.Detect(text)
+	st, err := status.Parse(format, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ChildListed {
+		t.Fatal("ChildListed for an IKE-only output")
+	}
+	for _, f := range status.Check("x.txt", st, testSite()) {
+		if f.Code == kb.CodeSANoChild {
+			t.Errorf("sa-no-child without an IPsec SA listing: %s", f.Summary)
+		}
+	}
+}
+
+func TestDetectNotStatus(t *testing.T) {
+	for _, text := range []string{
+		"",
+		"crypto map CLOUD 10 match address CLOUD-ACL\ncrypto map CLOUD 10 set peer 203.0.113.5\n",
+		"Dec  3 09:00:01 gw charon: 09[IKE] IKE_SA cloud[1] established between 198.51.100.2[198.51.100.2]...203.0.113.5[203.0.113.5]\n",
+		"connections {\n  cloud {\n    remote_addrs = 203.0.113.5\n  }\n}\n",
+	} {
+		if f, s := status.Detect(text); s >= 4 {
+			t.Errorf("Detect(%.40q) = %s %d, want no status format", text, f, s)
+		}
+	}
+}
+
+func TestParseUnknownFormat(t *testing.T) {
+	if _, err := status.Parse("nope", "x"); err == nil {
+		t.Error("no error for an unknown format")
+	}
+}
+
+func mustRead(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func golden(t *testing.T, name string, v any) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from the golden file; run go test -update and review the diff:\n%s", name, got)
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
