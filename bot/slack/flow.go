@@ -754,7 +754,7 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 		var parts []string
 		for i := 0; i < maxSetupParts; i++ {
 			if v, ok := values[setupBlock(i)]; ok {
-				parts = append(parts, v[actionSite].Value)
+				parts = append(parts, v[setupBlock(i)].Value)
 			}
 		}
 		site, err := parseSite(strings.Join(parts, ""))

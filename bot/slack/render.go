@@ -36,11 +36,19 @@ const (
 	maxLine = 600
 )
 
-// esc escapes the three characters Slack's mrkdwn treats as control
-// characters, so user-typed text cannot forge mentions or links.
+// esc makes plain text (typed by a user, read from a file, or a title)
+// safe in mrkdwn: it escapes the three characters Slack treats as control
+// characters, so the text cannot forge mentions or links, and turns
+// backticks into quotes, so it cannot open a code span that swallows the
+// rest of the message.
 func esc(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return escaper.Replace(s)
 }
+
+var (
+	escaper     = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "`", "'")
+	htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+)
 
 // mention matches the user and user group mentions the bot itself writes
 // in messages it builds from errors (the admins to ask for access).
@@ -50,7 +58,11 @@ var mention = regexp.MustCompile(`&lt;(@[UW][A-Z0-9]{1,20}|!subteam\^S[A-Z0-9]{1
 // (never a broadcast such as <!channel>): for sentences the bot builds,
 // such as error messages, that may quote what a user typed.
 func safeText(s string) string {
-	return mention.ReplaceAllString(esc(s), "<$1>")
+	t := htmlEscaper.Replace(s)
+	if strings.Count(t, "`")%2 != 0 {
+		t = strings.ReplaceAll(t, "`", "'")
+	}
+	return mention.ReplaceAllString(t, "<$1>")
 }
 
 // fallback is the top-level text of a message (notifications, screen
@@ -83,7 +95,7 @@ func clipWords(s string, n int) string {
 // code formats s as an inline code span: escaped, bounded, and without
 // backticks that would end the span early.
 func code(s string) string {
-	s = strings.NewReplacer("`", "'", "\n", " ").Replace(clip(s, 200))
+	s = strings.NewReplacer("\n", " ").Replace(clip(s, 200))
 	if s == "" {
 		return ""
 	}
@@ -205,9 +217,12 @@ func kbMessage(e *kb.Entry) string {
 		}
 		switch {
 		case inFence:
-			b.WriteString(esc(l))
+			b.WriteString(htmlEscaper.Replace(l))
 		case strings.HasPrefix(t, "#"):
 			b.WriteString("*" + esc(strings.TrimSpace(strings.TrimLeft(t, "#"))) + "*")
+		case strings.Count(l, "`")%2 == 0:
+			// The article's own inline code, balanced on the line.
+			b.WriteString(htmlEscaper.Replace(strings.ReplaceAll(l, "**", "*")))
 		default:
 			b.WriteString(esc(strings.ReplaceAll(l, "**", "*")))
 		}
@@ -630,7 +645,6 @@ const (
 	blockValue    = "value"
 	actionValue   = "value"
 	blockSite     = "site_yaml"
-	actionSite    = "site_yaml"
 	blockOutcome  = "outcome"
 	actionOutcome = "outcome"
 	blockNote     = "note"
@@ -675,9 +689,9 @@ func manualModal(s *vpndiag.Step, meta string) slackgo.ModalViewRequest {
 	var cmds []string
 	for _, p := range s.Probes {
 		vc, native := probeCommand(p)
-		line := "```" + esc(vc) + "```"
+		line := "```" + htmlEscaper.Replace(vc) + "```"
 		if native != "" {
-			line += "or with the usual tool:\n```" + esc(native) + "```"
+			line += "or with the usual tool:\n```" + htmlEscaper.Replace(native) + "```"
 		}
 		if p.Purpose != "" {
 			line = esc(clip(p.Purpose, 200)) + ":\n" + line
@@ -767,7 +781,8 @@ func splitSetup(text string) ([]string, bool) {
 	return parts, len(parts) <= maxSetupParts
 }
 
-// setupBlock names the input of part i of the setup modal.
+// setupBlock names the input block (and its element) of part i of the
+// setup modal.
 func setupBlock(i int) string {
 	if i == 0 {
 		return blockSite
@@ -788,7 +803,7 @@ func setupModal(yamlText, meta string) slackgo.ModalViewRequest {
 	}
 	blocks := []slackgo.Block{section(intro)}
 	for i, part := range parts {
-		el := slackgo.NewPlainTextInputBlockElement(nil, actionSite)
+		el := slackgo.NewPlainTextInputBlockElement(nil, setupBlock(i))
 		el.Multiline = true
 		el.MaxLength = maxSetupText
 		el.InitialValue = part
