@@ -52,14 +52,23 @@ func (p *Policy) CanDiagnose(ctx context.Context, user, channel string) error {
 	return nil
 }
 
+// ChannelAllowed returns nil when diagnoses run in channel, and an
+// EFORBIDDEN error that says who to ask otherwise.
+func (p *Policy) ChannelAllowed(channel string) error {
+	if len(p.Channels) > 0 && !slices.Contains(p.Channels, channel) {
+		return vpndiag.Errorf(vpndiag.EFORBIDDEN, "VPN diagnoses are not enabled in this channel.%s", p.ask())
+	}
+	return nil
+}
+
 // CanExport returns nil when user may export the bundle of a case in
 // channel: the case's participants (who opened it or answered in it) and
 // the ExportUsers, in a channel where diagnoses run. A bundle holds a
 // customer's configs and logs (redacted), so being in the channel is not
 // enough.
 func (p *Policy) CanExport(ctx context.Context, user, channel string, participants []string) error {
-	if len(p.Channels) > 0 && !slices.Contains(p.Channels, channel) {
-		return vpndiag.Errorf(vpndiag.EFORBIDDEN, "VPN diagnoses are not enabled in this channel.%s", p.ask())
+	if err := p.ChannelAllowed(channel); err != nil {
+		return err
 	}
 	if slices.Contains(participants, user) {
 		return nil
@@ -77,7 +86,7 @@ func (p *Policy) CanExport(ctx context.Context, user, channel string, participan
 		return err
 	}
 	if !ok {
-		return vpndiag.Errorf(vpndiag.EFORBIDDEN, "Only the people who took part in this case, and those allowed to export support bundles, may export it.%s", p.ask())
+		return vpndiag.Errorf(vpndiag.EFORBIDDEN, "You are not on the list of people who may export support bundles, and you did not take part in this case.%s", p.ask())
 	}
 	return nil
 }

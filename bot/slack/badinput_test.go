@@ -180,7 +180,7 @@ func TestAccess(t *testing.T) {
 	wants := []string{
 		"You are not on the list of people who may run VPN diagnoses. Ask <@U9> for access.",
 		"VPN diagnoses are not enabled in this channel. Ask <@U9> for access.",
-		"Only the people who took part in this case, and those allowed to export support bundles, may export it. Ask <@U9> for access.",
+		"You are not on the list of people who may export support bundles, and you did not take part in this case. Ask <@U9> for access.",
 		"There is no case " + cs.Marker + " in this channel.",
 	}
 	for _, w := range wants {

@@ -51,7 +51,10 @@ type Config struct {
 	// and has no Members, the bot resolves them with usergroups.users.list,
 	// cached for five minutes.
 	Policy bot.Policy
-	// Workers and Queue size the worker pool; 8 and 256 when zero.
+	// Workers and Queue size the worker pool of what follows an
+	// acknowledgement (Slack calls, probes, files, bundles); 8 and 1024
+	// when zero. Queue also bounds the deliveries being acknowledged at
+	// once.
 	Workers, Queue int
 	// JobTimeout bounds one piece of work (a click, probes, an export);
 	// 5 minutes when zero.
@@ -151,6 +154,10 @@ type Bot struct {
 	lives lives
 	// seen remembers deliveries in flight or handled.
 	seen deliveries
+	// inflight bounds the first parts of work running at once; running
+	// counts them for Close.
+	inflight chan struct{}
+	running  sync.WaitGroup
 }
 
 // deliveries remembers the deliveries being handled or handled by this
@@ -257,7 +264,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		cfg.Workers = 8
 	}
 	if cfg.Queue == 0 {
-		cfg.Queue = 256
+		cfg.Queue = 1024
 	}
 	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = 5 * time.Minute
@@ -310,6 +317,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		now:      cfg.Clock,
 		verifier: &Verifier{Secret: cfg.SigningSecret, Clock: cfg.Clock},
 		pool:     bot.NewPool(cfg.Workers, cfg.Queue),
+		inflight: make(chan struct{}, cfg.Queue),
 		apiURL:   u,
 		starts:   startLimiter{max: cfg.MaxStartsPerUser, window: cfg.StartWindow, now: cfg.Clock},
 	}
@@ -346,31 +354,105 @@ func (b *Bot) Close() error {
 	return nil
 }
 
-// submit queues work with a context bounded by JobTimeout. It reports false
-// when the queue is full, so the caller can tell the user to try again.
-// When acks is not nil, the work is added to it: the acknowledgement waits
-// until the work calls committed (or ends).
+// submit runs the work of one delivery in two parts. The first part runs
+// at once on a goroutine of its own (at most Queue at a time; false when
+// that many are running, so the caller can tell the user to try again): it
+// stores the delivery's state change (a claim, a transition) and calls
+// committed, which lets the acknowledgement go. What it hands to later
+// (posting the next step, running probes, reading a file, building a
+// bundle) runs afterwards on the bounded worker pool, so an
+// acknowledgement never waits behind the Slack calls of earlier work.
+// When acks is not nil, the acknowledgement waits until the work calls
+// committed (or its first part ends).
 func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) bool {
-	w := &work{done: make(chan struct{})}
-	err := b.pool.Submit(func() {
-		defer w.signal(true)
-		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.JobTimeout)
-		defer cancel()
-		ctx = context.WithValue(ctx, workKey{}, w)
-		defer func() {
-			if r := recover(); r != nil {
-				b.log.Error("slack: work panicked", "job", name, "panic", r)
-				w.signal(false)
-			}
-		}()
-		fn(ctx)
-	})
-	if err != nil {
-		b.log.Warn("slack: work queue full; delivery refused", "job", name)
+	select {
+	case b.inflight <- struct{}{}:
+	default:
+		b.log.Warn("slack: too much work in flight; delivery refused", "job", name)
 		return false
 	}
+	w := &work{done: make(chan struct{})}
 	acks.add(w)
+	b.running.Add(1)
+	go func() {
+		defer b.running.Done()
+		defer func() { <-b.inflight }()
+		defer w.signal(true)
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.JobTimeout)
+		ph := &phase{}
+		ctx = context.WithValue(context.WithValue(ctx, workKey{}, w), phaseKey{}, ph)
+		ok := b.safely(name, func() { fn(ctx) })
+		if !ok {
+			w.signal(false)
+		}
+		w.signal(true)
+		if len(ph.later) == 0 {
+			cancel()
+			return
+		}
+		job := func() {
+			defer cancel()
+			lctx := context.WithValue(ctx, phaseKey{}, (*phase)(nil))
+			for _, f := range ph.later {
+				var err error
+				b.safely(name, func() { err = f(lctx) })
+				if err != nil {
+					if ph.onErr != nil {
+						ph.onErr(lctx, err)
+					} else {
+						b.log.Warn("slack: work failed", "job", name, "error", err)
+					}
+					return
+				}
+			}
+		}
+		if b.pool.Submit(job) != nil {
+			// The state change is stored: what shows it must not be
+			// dropped, so it runs here when the pool is full.
+			job()
+		}
+	}()
 	return true
+}
+
+// safely runs fn and reports false when it panicked (logged).
+func (b *Bot) safely(name string, fn func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.log.Error("slack: work panicked", "job", name, "panic", r)
+			ok = false
+		}
+	}()
+	fn()
+	return true
+}
+
+// phase collects what the first part of a piece of work hands to later.
+type phase struct {
+	later []func(context.Context) error
+	// onErr reports an error of the later part to the user.
+	onErr func(context.Context, error)
+}
+
+// phaseKey keys the phase of a context.
+type phaseKey struct{}
+
+// later runs fn after the first part of the work of ctx, on the worker
+// pool, or at once when ctx is already past its first part.
+func later(ctx context.Context, fn func(context.Context) error) error {
+	if ph, ok := ctx.Value(phaseKey{}).(*phase); ok && ph != nil {
+		ph.later = append(ph.later, fn)
+		return nil
+	}
+	return fn(ctx)
+}
+
+// onLaterError sets how an error of the later part of the work of ctx is
+// reported.
+func onLaterError(ctx context.Context, fn func(context.Context, error)) {
+	if ph, ok := ctx.Value(phaseKey{}).(*phase); ok && ph != nil {
+		ph.onErr = fn
+	}
 }
 
 // work is one queued piece of work an acknowledgement may wait for.
@@ -476,9 +558,9 @@ func (l *startLimiter) inWindow(user string) []time.Time {
 	return ts
 }
 
-// wait returns 0 when user may open another case now, or how long until
-// the oldest start in the window leaves it.
-func (l *startLimiter) wait(user string) time.Duration {
+// allow records a start by user and returns 0, or refuses it and returns
+// how long until the oldest start in the window leaves it.
+func (l *startLimiter) allow(user string) time.Duration {
 	if l.max < 0 {
 		return 0
 	}
@@ -488,17 +570,21 @@ func (l *startLimiter) wait(user string) time.Duration {
 	if len(ts) >= l.max {
 		return l.window - l.now().Sub(ts[0])
 	}
+	l.users[user] = append(ts, l.now())
 	return 0
 }
 
-// record counts a case user opened: only cases that did open count.
-func (l *startLimiter) record(user string) {
+// forget takes back the latest start of user: it did not open a case, so
+// it does not count against the cap.
+func (l *startLimiter) forget(user string) {
 	if l.max < 0 {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.users[user] = append(l.inWindow(user), l.now())
+	if ts := l.users[user]; len(ts) > 0 {
+		l.users[user] = ts[:len(ts)-1]
+	}
 }
 
 // claim reports whether every key is claimed for the first time. A key

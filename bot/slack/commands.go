@@ -63,10 +63,31 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits
 		} else if !first {
 			return
 		}
-		committed(ctx)
-		if err := b.runCommand(ctx, cmd, c, to); err != nil {
+		report := func(ctx context.Context, err error) {
 			b.log.Warn("slack: command failed", "verb", c.Verb, "user", cmd.UserID, "error", err)
 			b.tell(ctx, to, say(err))
+		}
+		onLaterError(ctx, report)
+		if c.Verb == bot.VerbStart {
+			// The case and its session are what the acknowledgement of a
+			// start promises: stored before it goes (startCase calls
+			// committed); the thread's messages come after.
+			if err := b.runCommand(ctx, cmd, c, to); err != nil {
+				if storeFailure(err) {
+					ok = false
+					notStored(ctx)
+				}
+				report(ctx, err)
+			}
+			return
+		}
+		// Nothing else a command does changes a case: the claim is the
+		// acknowledgement's one write. The answer is worked out here, not
+		// queued behind the Slack calls of other work: a person waits for
+		// it.
+		committed(ctx)
+		if err := b.runCommand(ctx, cmd, c, to); err != nil {
+			report(ctx, err)
 		}
 	}) {
 		b.seen.end(key, false)
@@ -113,15 +134,16 @@ func (b *Bot) runCommand(ctx context.Context, cmd slackgo.SlashCommand, c bot.Co
 		if err := b.policy.CanDiagnose(ctx, cmd.UserID, cmd.ChannelID); err != nil {
 			return err
 		}
-		if wait := b.starts.wait(cmd.UserID); wait > 0 {
+		if wait := b.starts.allow(cmd.UserID); wait > 0 {
 			b.log.Warn("slack: case starts over the per-user cap", "user", cmd.UserID, "max", b.cfg.MaxStartsPerUser, "window", b.cfg.StartWindow)
 			return vpndiag.Errorf(vpndiag.EFORBIDDEN, "You have opened %d cases in the last %s, the most allowed; continue one of them (`%s cases` lists them) or try again in %s.",
 				b.cfg.MaxStartsPerUser, humanDuration(b.cfg.StartWindow), b.cfg.Command, humanDuration(wait))
 		}
 		if err := b.startCase(ctx, cmd, c); err != nil {
+			// Only cases that opened count against the cap.
+			b.starts.forget(cmd.UserID)
 			return err
 		}
-		b.starts.record(cmd.UserID)
 		return nil
 	case bot.VerbStatus:
 		if err := b.policy.CanDiagnose(ctx, cmd.UserID, cmd.ChannelID); err != nil {
@@ -139,6 +161,9 @@ func (b *Bot) runCommand(ctx context.Context, cmd slackgo.SlashCommand, c bot.Co
 		}
 		return b.listCases(ctx, cmd.ChannelID, to)
 	case bot.VerbExport:
+		if err := b.policy.ChannelAllowed(cmd.ChannelID); err != nil {
+			return err
+		}
 		cs, err := b.findCase(ctx, cmd.ChannelID, c.Case)
 		if err != nil {
 			return err
@@ -228,7 +253,14 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	}
 	committed(ctx)
 	b.log.Info("slack: case opened", "case", cs.Marker, "id", cs.ID, "user", cmd.UserID, "channel", cmd.ChannelID)
-	return b.advance(ctx, cs, step, cmd.UserID)
+	return later(ctx, func(ctx context.Context) error {
+		unlock, err := b.locks.Lock(ctx, cs.ID)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		return b.advance(ctx, cs, step, cmd.UserID)
+	})
 }
 
 func (b *Bot) failRoot(ctx context.Context, cs *vpndiag.Case, why string) {
@@ -268,16 +300,16 @@ func (b *Bot) statusText(ctx context.Context, cs *vpndiag.Case) string {
 		}
 	}
 	if cs.Status == vpndiag.CaseOpen {
-		if ls, ok := b.lives.get(cs.ID); ok {
+		if ls, ok := b.lives.get(cs.ID); ok && b.isCurrent(ctx, cs, ls.step.Seq) {
 			title := esc(clip(ls.step.Title, 200))
 			if link := b.permalink(ctx, cs.ChannelID, ls.ts); link != "" {
 				fmt.Fprintf(&sb, "\n*Waiting on:* <%s|%s>", link, title)
 			} else {
 				fmt.Fprintf(&sb, "\n*Waiting on:* %s (in the case thread)", title)
 			}
-		} else if st, err := b.deps.Diagnoser.Current(ctx, cs.ID); err == nil {
+		} else if st, err := b.resume(ctx, cs, cs.CreatedBy); err == nil {
 			fmt.Fprintf(&sb, "\n*Waiting on:* %s", esc(clip(st.Title, 200)))
-			if !st.Kind.Terminal() {
+			if !st.Kind.Terminal() || len(st.Choices) > 0 {
 				// The step's message is not known to this process (it was
 				// restarted since): post it again so its buttons work.
 				if ts, err := b.postStep(ctx, cs, st); err == nil {
@@ -301,6 +333,32 @@ func (b *Bot) statusText(ctx context.Context, cs *vpndiag.Case) string {
 		}
 	}
 	return sb.String()
+}
+
+// resume returns the step a case waits on; a case whose flow never
+// started (the bot stopped between storing the case and starting it) is
+// started now.
+func (b *Bot) resume(ctx context.Context, cs *vpndiag.Case, actor string) (*vpndiag.Step, error) {
+	st, err := b.deps.Diagnoser.Current(ctx, cs.ID)
+	if vpndiag.ErrorCode(err) != vpndiag.ENOTFOUND {
+		return st, err
+	}
+	unlock, err := b.locks.Lock(ctx, cs.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if st, err := b.deps.Diagnoser.Current(ctx, cs.ID); vpndiag.ErrorCode(err) != vpndiag.ENOTFOUND {
+		return st, err
+	}
+	b.log.Info("slack: starting the flow of a case that never started", "case", cs.Marker)
+	return b.deps.Diagnoser.Start(ctx, cs.ID, "", actor)
+}
+
+// isCurrent reports whether the case waits on the step of seq.
+func (b *Bot) isCurrent(ctx context.Context, cs *vpndiag.Case, seq int) bool {
+	st, err := b.deps.Diagnoser.Current(ctx, cs.ID)
+	return err == nil && st.Seq == seq
 }
 
 // listCases lists the open cases of a channel.

@@ -411,3 +411,24 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 	}
 	return p
 }
+
+// TestStatusShowsALostStep: when the step a case waits on was never shown
+// (the bot stopped between storing an answer and posting the next step),
+// status posts it, with its buttons.
+func TestStatusShowsALostStep(t *testing.T) {
+	h := MustHarness(t)
+	cs, _ := mustStart(t, h, "U1", "C1")
+	if _, err := h.Engine.Reply(context.Background(), cs.ID, vpndiag.Reply{Seq: 0, Choice: "dns", Actor: "U1"}); err != nil {
+		t.Fatal(err)
+	}
+	h.Command("U1", "C1", "status")
+	msgs := h.WaitMessages("C1", 3)
+	h.Settle()
+	msgs = h.Fake.Messages("C1")
+	if len(msgs) != 3 || !strings.Contains(msgs[2].Text, "Which resolver") || len(ActionIDs(t, msgs[2])) == 0 {
+		t.Fatalf("status did not show the lost step: %d messages, last %q", len(msgs), msgs[len(msgs)-1].Text)
+	}
+	if !strings.Contains(ActionIDs(t, msgs[2])[0], fmt.Sprintf("vd1:%d:1:", cs.ID)) {
+		t.Fatalf("buttons %v", ActionIDs(t, msgs[2]))
+	}
+}

@@ -57,7 +57,7 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *comm
 			return
 		}
 		committed(ctx)
-		fn(ctx)
+		_ = later(ctx, func(ctx context.Context) error { fn(ctx); return nil })
 	}) {
 		b.seen.end(key, false)
 	}
@@ -144,21 +144,22 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, f *slackgo.File, use
 	if name == "" {
 		name = fileID
 	}
-	// refuse says in the thread, for everyone, why a file was not read.
+	// refuse says in the thread, for everyone, why a file was not read
+	// (why is plain words).
 	refuse := func(why string) {
 		b.log.Info("slack: file refused", "case", cs.Marker, "file", fileID, "name", name, "why", why)
-		if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, fallback("%s was not read.", name),
-			[]slackgo.Block{section(fmt.Sprintf(":no_entry_sign: *%s* was not read: %s", esc(clip(name, 200)), why))}); err != nil {
+		if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, fallback("%s was not read: %s", name, why),
+			[]slackgo.Block{section(fmt.Sprintf(":no_entry_sign: *%s* was not read: %s", esc(clip(name, 200)), esc(why)))}); err != nil {
 			b.log.Warn("slack: refusal not posted", "case", cs.Marker, "error", err)
 		}
 	}
 	if cs.Status != vpndiag.CaseOpen {
-		refuse(fmt.Sprintf("case %s is %s. *Re-open* on the case's message in the channel, then share the file again.", cs.Marker, cs.Status))
+		refuse(fmt.Sprintf("case %s is %s. Re-open it with the button on the case's message in the channel, then share the file again.", cs.Marker, cs.Status))
 		return
 	}
 	if err := b.policy.CanDiagnose(ctx, user, cs.ChannelID); err != nil {
 		b.tell(ctx, to, say(err))
-		refuse(fmt.Sprintf("<@%s> may not add evidence to this case.", user))
+		refuse("the person who shared it may not add evidence to this case.")
 		return
 	}
 	if b.deps.Evidence == nil {
@@ -171,7 +172,7 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, f *slackgo.File, use
 	}
 	for _, p := range binaryTypes {
 		if strings.HasPrefix(f.Mimetype, p) {
-			refuse(fmt.Sprintf("it is a %s file; I read text configs and logs. Export them as text and upload them again.", esc(f.Mimetype)))
+			refuse(fmt.Sprintf("it is a %s file; I read text configs and logs. Export them as text and upload them again.", f.Mimetype))
 			return
 		}
 	}
@@ -189,7 +190,7 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, f *slackgo.File, use
 		return
 	case err != nil:
 		b.log.Warn("slack: evidence failed", "case", cs.Marker, "file", fileID, "error", err)
-		refuse(say(err))
+		refuse(userMessage(err))
 		return
 	}
 	committed(ctx)

@@ -423,6 +423,16 @@ func (b *Bot) handleAction(ctx context.Context, cb *slackgo.InteractionCallback,
 			b.seen.end(key, ok)
 		}
 	}()
+	report := func(ctx context.Context, err error) {
+		if storeFailure(err) {
+			b.log.Error("slack: click not stored", "action_id", act.ActionID, "error", err)
+			b.tell(ctx, to, "I could not record your click (the database is busy); click again in a minute.")
+			return
+		}
+		b.log.Warn("slack: action failed", "action_id", act.ActionID, "user", user, "error", err)
+		b.tell(ctx, to, say(err))
+	}
+	onLaterError(ctx, report)
 	a, err := bot.ParseAction(act.ActionID)
 	if err != nil {
 		b.log.Warn("slack: action the bot never issued", "action_id", clip(act.ActionID, 100), "user", user, "channel", channel)
@@ -433,12 +443,8 @@ func (b *Bot) handleAction(ctx context.Context, cb *slackgo.InteractionCallback,
 		if storeFailure(err) {
 			ok = false
 			notStored(ctx)
-			b.log.Error("slack: click not stored", "case", a.CaseID, "seq", a.Seq, "key", a.Key, "error", err)
-			b.tell(ctx, to, "I could not record your click (the database is busy); click again in a minute.")
-			return
 		}
-		b.log.Warn("slack: action refused", "case", a.CaseID, "seq", a.Seq, "key", a.Key, "user", user, "error", err)
-		b.tell(ctx, to, say(err))
+		report(ctx, err)
 	}
 }
 
@@ -482,7 +488,9 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 	}
 	to.threadTS = cs.ThreadTS
 	if a.Key == bot.KeyExport {
-		return b.exportFor(ctx, cs, to)
+		// Nothing to store first: acknowledge, then build and upload.
+		committed(ctx)
+		return later(ctx, func(ctx context.Context) error { return b.exportFor(ctx, cs, to) })
 	}
 	if err := b.policy.CanDiagnose(ctx, to.user, to.channel); err != nil {
 		return err
@@ -532,8 +540,12 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 	case bot.KeyBack, bot.KeyRestart:
 		return b.moveBack(ctx, cs, a, to.user, cb.Container.MessageTs)
 	}
-	cur, err := b.deps.Diagnoser.Current(ctx, cs.ID)
-	if err != nil {
+	// The step the button belongs to is the live step this process showed
+	// (no read); otherwise (after a restart) the store says.
+	var cur *vpndiag.Step
+	if ls, ok := b.lives.get(cs.ID); ok && ls.step.Seq == a.Seq {
+		cur = ls.step
+	} else if cur, err = b.deps.Diagnoser.Current(ctx, cs.ID); err != nil {
 		return fmt.Errorf("current step case %d: %w", cs.ID, err)
 	}
 	if cur.Seq != a.Seq {
@@ -549,19 +561,24 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 		// The probes may take a while; their results are stored as they
 		// come and answer the step then, so the click is acknowledged now.
 		committed(ctx)
-		text, blocks := probeRunningMessage(cur)
-		if err := b.update(ctx, cs.ChannelID, cb.Container.MessageTs, text, blocks); err != nil {
-			return err
-		}
-		next, err := b.runProbes(ctx, cs, cur, cb.Container.MessageTs, to.user)
-		if err != nil {
-			return err
-		}
-		if next == nil {
-			return nil
-		}
-		b.lives.take(cs.ID)
-		return b.advance(ctx, cs, next, to.user)
+		unlock()
+		return later(ctx, func(ctx context.Context) error {
+			unlock, err := b.locks.Lock(ctx, cs.ID)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			text, blocks := probeRunningMessage(cur)
+			if err := b.update(ctx, cs.ChannelID, cb.Container.MessageTs, text, blocks); err != nil {
+				return err
+			}
+			next, err := b.runProbes(ctx, cs, cur, cb.Container.MessageTs, to.user)
+			if err != nil || next == nil {
+				return err
+			}
+			b.lives.take(cs.ID)
+			return b.advance(ctx, cs, next, to.user)
+		})
 	case a.Key == bot.KeySkipProbe && cur.Kind == vpndiag.StepProbe:
 		for _, p := range cur.Probes {
 			reply.Results = append(reply.Results, &vpndiag.ProbeResult{ID: p.ID, CaseID: cs.ID, Kind: p.Kind, Target: p.Target,
@@ -598,7 +615,21 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 		return fmt.Errorf("reply case %d: %w", cs.ID, err)
 	}
 	committed(ctx)
-	b.answered(ctx, cs, cb.Container.MessageTs, cur, to.user, label)
+	return later(ctx, func(ctx context.Context) error {
+		return b.showReply(ctx, cs, cur, next, reply, cb.Container.MessageTs, to.user, label)
+	})
+}
+
+// showReply shows an answer in the thread: the step answered, and what
+// comes next.
+func (b *Bot) showReply(ctx context.Context, cs *vpndiag.Case, cur, next *vpndiag.Step, reply vpndiag.Reply, ts, user, label string) error {
+	unlock, err := b.locks.Lock(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	to := replyTo{user: user}
+	b.answered(ctx, cs, ts, cur, to.user, label)
 	if cur.Kind == vpndiag.StepResolution && reply.Choice == vpndiag.ChoiceFixed {
 		// The fix held: the case is resolved where it stands.
 		b.noteOutcome(ctx, cs, next)
@@ -630,8 +661,15 @@ func (b *Bot) moveBack(ctx context.Context, cs *vpndiag.Case, a bot.Action, user
 		return fmt.Errorf("move case %d back: %w", cs.ID, err)
 	}
 	committed(ctx)
-	b.retire(ctx, cs, fmt.Sprintf("<@%s> %s.", user, what))
-	return b.advance(ctx, cs, next, user)
+	return later(ctx, func(ctx context.Context) error {
+		unlock, err := b.locks.Lock(ctx, cs.ID)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		b.retire(ctx, cs, fmt.Sprintf("<@%s> %s.", user, what))
+		return b.advance(ctx, cs, next, user)
+	})
 }
 
 // setOpen closes or re-opens a case: its status, its channel message, the
@@ -650,6 +688,18 @@ func (b *Bot) setOpen(ctx context.Context, cs *vpndiag.Case, open bool, user str
 	}
 	committed(ctx)
 	*cs = *upd
+	return later(ctx, func(ctx context.Context) error {
+		unlock, err := b.locks.Lock(ctx, cs.ID)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		return b.showOpen(ctx, cs, open, user)
+	})
+}
+
+// showOpen shows a case closed or re-opened.
+func (b *Bot) showOpen(ctx context.Context, cs *vpndiag.Case, open bool, user string) error {
 	verb := "closed"
 	if open {
 		verb = "re-opened"
@@ -732,6 +782,10 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 			ok := true
 			defer func() { b.seen.end(key, ok) }()
 			reply.IdempotencyKey = key
+			onLaterError(ctx, func(ctx context.Context, err error) {
+				b.log.Warn("slack: answer not shown", "case", m.Case, "error", err)
+				b.tell(ctx, to, say(err))
+			})
 			if err := b.answerModal(ctx, m, reply, label, note, user); err != nil {
 				if storeFailure(err) {
 					ok = false
@@ -783,7 +837,10 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 			}
 			committed(ctx)
 			b.log.Info("slack: site profile saved", "site", site.Name, "user", user)
-			b.tell(ctx, to, fmt.Sprintf("Site profile *%s* saved. `%s start site:%s` opens a case for it.", esc(site.Name), b.cfg.Command, esc(site.Name)))
+			_ = later(ctx, func(ctx context.Context) error {
+				b.tell(ctx, to, fmt.Sprintf("Site profile *%s* saved. `%s start site:%s` opens a case for it.", esc(site.Name), b.cfg.Command, esc(site.Name)))
+				return nil
+			})
 		}) {
 			b.seen.end(key, false)
 			return busy(blockSite)
@@ -832,6 +889,17 @@ func (b *Bot) answerModal(ctx context.Context, m stepMeta, reply vpndiag.Reply, 
 	default:
 		return fmt.Errorf("reply case %d: %w", cs.ID, err)
 	}
+	return later(ctx, func(ctx context.Context) error { return b.showModalAnswer(ctx, cs, m, cur, next, label, note, user) })
+}
+
+// showModalAnswer keeps the output a person pasted (redacted) and shows
+// their answer and what comes next.
+func (b *Bot) showModalAnswer(ctx context.Context, cs *vpndiag.Case, m stepMeta, cur, next *vpndiag.Step, label, note, user string) error {
+	unlock, err := b.locks.Lock(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if note != "" {
 		r := redact.New(redact.Options{})
 		var lines []string
