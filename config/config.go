@@ -77,7 +77,8 @@ type Slack struct {
 	AllowedUsers []string `yaml:"allowed_users"`
 	// AllowedUsergroups are user group IDs whose members may run diagnoses.
 	AllowedUsergroups []string `yaml:"allowed_usergroups"`
-	// ExportUsers may export bundles; empty means whoever may diagnose.
+	// ExportUsers may export the bundle of any case (user or user group
+	// IDs); the people who took part in a case may always export it.
 	ExportUsers []string `yaml:"export_users"`
 	// Admins are told to users who are refused ("ask @… for access").
 	Admins []string `yaml:"admins"`
