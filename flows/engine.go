@@ -796,9 +796,13 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 	}
 	def := rs.def
 	if isHandover(to) {
-		nd, err := e.flows.Current(strings.TrimPrefix(to, "@"))
+		name, at := handoverTarget(to)
+		nd, err := e.flows.Current(name)
 		if err != nil {
 			return err
+		}
+		if at == "" || nd.States[at] == nil {
+			at = nd.Start
 		}
 		events = append(events, &vpndiag.Event{Actor: BotActor, Kind: vpndiag.EventNote,
 			Message: fmt.Sprintf("Handed over from flow %s to flow %s: %s", def.Name, nd.Name, nd.Title)})
@@ -806,7 +810,7 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 			title := mv.answer.Label
 			upd = &vpndiag.CaseUpdate{Title: &title}
 		}
-		def, to = nd, nd.Start
+		def, to = nd, at
 		next.Flow, next.FlowVersion = nd.Name, nd.Version
 	}
 	if mv.event == EventNotFixed {

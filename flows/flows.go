@@ -51,7 +51,7 @@ import (
 // When a flow keeps an older version, add "*/versions/*.yaml" here (a
 // test fails until it is).
 //
-//go:embed */flow.yaml
+//go:embed */flow.yaml */versions/*.yaml
 var definitions embed.FS
 
 var (
