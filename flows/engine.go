@@ -361,7 +361,10 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 			mv.events = append(mv.events, &vpndiag.Event{Actor: r.Actor, Kind: vpndiag.EventProbeResult,
 				Message: fmt.Sprintf("%s %s: %s — %s", res.Kind, res.Target, res.Outcome, res.Summary), Data: data})
 		}
-		maps.Copy(mv.vars, probeVars(st, r.Results))
+		for k, v := range probeVars(st, r.Results) {
+			// Kept with what measured it, for the step it answers.
+			mv.vars[k], mv.vars[srcVar(k)] = v, "probe "+strings.Join(refs, "; ")
+		}
 		out := combine(outcomes)
 		o := st.outcomeFor(out)
 		mv.event, a.Choice, a.Label = o.Event, o.Event, o.Label
@@ -559,10 +562,15 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 }
 
 func sourceOf(src string) vpndiag.AnswerSource {
-	if src == sourceProfile {
+	switch {
+	case src == sourceProfile:
 		return vpndiag.SourceProfile
+	case strings.HasPrefix(src, "probe "):
+		return vpndiag.SourceProbe
+	case src == sourceEarlier:
+		return vpndiag.SourceUser
 	}
-	return vpndiag.SourceUser
+	return vpndiag.SourceEvidence // a finding's line
 }
 
 // contradictions records inferences set aside for a person's answer: said
