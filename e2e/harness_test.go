@@ -105,7 +105,7 @@ func MustEnv(tb testing.TB, ctx context.Context, opts lab.Options) *Env {
 		Findings: sqlite.NewFindingService(e.DB), Probes: sqlite.NewProbeService(e.DB),
 		Evidence: sqlite.NewEvidenceService(e.DB),
 	}
-	e.Evidence = &evidence.Service{Evidence: sqlite.NewEvidenceService(e.DB), Findings: e.Svc.Findings, Events: e.Svc.Events}
+	e.Evidence = &evidence.Service{Evidence: sqlite.NewEvidenceService(e.DB)}
 	e.Site = l.Site()
 	if err := e.Svc.Sites.UpsertSite(ctx, e.Site); err != nil {
 		tb.Fatal(err)

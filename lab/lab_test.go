@@ -159,18 +159,23 @@ func TestLabFaults(t *testing.T) {
 		Name: labName("f"), DPDDelay: 4 * time.Second, IdleTimeout: 6 * time.Second, DropPeriod: 6 * time.Second,
 	})
 	none := netip.Addr{}
+	// noTunnel checks a fault that keeps the tunnel from coming up and shows
+	// in the customer's log as logged.
+	noTunnel := func(why, logged string) func(t *testing.T, cust, cloud int64) {
+		return func(t *testing.T, cust, cloud int64) {
+			if l.TunnelUp(ctx) || ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("tunnel up with " + why)
+			}
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, logged) {
+				t.Errorf("customer log lacks %s:\n%s", logged, log)
+			}
+		}
+	}
 	tests := []struct {
 		fault string
 		check func(t *testing.T, cust, cloud int64)
 	}{
-		{lab.FaultPSKMismatch, func(t *testing.T, cust, cloud int64) {
-			if l.TunnelUp(ctx) || ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
-				t.Error("tunnel up with mismatched PSKs")
-			}
-			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "AUTHENTICATION_FAILED") {
-				t.Errorf("customer log lacks AUTHENTICATION_FAILED:\n%s", log)
-			}
-		}},
+		{lab.FaultPSKMismatch, noTunnel("mismatched PSKs", "AUTHENTICATION_FAILED")},
 		{lab.FaultUDPBlocked, func(t *testing.T, cust, cloud int64) {
 			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
 				t.Error("traffic passes with UDP 500/4500 blocked")
@@ -283,14 +288,7 @@ func TestLabFaults(t *testing.T) {
 				t.Errorf("customer saw %d CHILD_SA deletes; want >= 2", n)
 			}
 		}},
-		{lab.FaultIKEProposalMismatch, func(t *testing.T, cust, cloud int64) {
-			if l.TunnelUp(ctx) || ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
-				t.Error("tunnel up with an IKE proposal the cloud does not accept")
-			}
-			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "NO_PROPOSAL_CHOSEN") {
-				t.Errorf("customer log lacks NO_PROPOSAL_CHOSEN:\n%s", log)
-			}
-		}},
+		{lab.FaultIKEProposalMismatch, noTunnel("an IKE proposal the cloud does not accept", "NO_PROPOSAL_CHOSEN")},
 		{lab.FaultPFSDisabled, func(t *testing.T, cust, cloud int64) {
 			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "received NO_PROPOSAL_CHOSEN notify") {
 				t.Errorf("customer log lacks NO_PROPOSAL_CHOSEN:\n%s", log)

@@ -201,12 +201,13 @@ type DNSResult struct {
 
 // ProbeDNS is the dns probe: see the package documentation for its Params.
 func ProbeDNS(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+	return runParsed(ctx, req, ParseDNSRequest, runDNS)
+}
+
+// runDNS runs the dns probe whose parameters r were parsed from req.
+func runDNS(ctx context.Context, req *vpndiag.ProbeRequest, r *DNSRequest) *vpndiag.ProbeResult {
 	started := time.Now()
 	res := newResult(req)
-	r, err := ParseDNSRequest(req)
-	if err != nil {
-		return failed(res, started, err)
-	}
 	if r.Server == "" {
 		conf, err := dns.ClientConfigFromFile("/etc/resolv.conf")
 		if err != nil || len(conf.Servers) == 0 {
@@ -382,3 +383,19 @@ func anyPrivate(addrs []string) bool {
 	}
 	return false
 }
+
+// dnsDescriptor describes the dns probe.
+var dnsDescriptor = describe(Descriptor{
+	Kind:    vpndiag.ProbeDNS,
+	Summary: "looks a name up on a resolver, or compares the internal resolver's answer with the cloud DNS server's (conditional forwarder)",
+	Target:  "NAME",
+	Params: []Param{
+		{Key: "server", Usage: "resolver to ask, IP or ip:port (default: first nameserver of /etc/resolv.conf)"},
+		{Key: "type", Usage: "record type: A, AAAA, CNAME, MX, TXT, PTR, SRV, NS, SOA (default A)"},
+		{Key: "tcp", Usage: "ask over TCP (default UDP, TCP on truncation)", Bool: true},
+		{Key: "compare", Usage: "cloud DNS server, IP or ip:port: compare its answer with the server's (conditional-forwarder check)"},
+		{Key: "expect", Usage: "comma-separated addresses, one of which must be in the answer"},
+	},
+	// The Target is the name asked for; the servers are what is reached.
+	Targets: Targets{Params: []string{"server", "compare"}, Implicit: "server"},
+}, ParseDNSRequest, func(*DNSRequest) time.Duration { return 5 * time.Second }, runDNS)

@@ -6,20 +6,26 @@
 //
 // # Shape
 //
-// Every kind is one ProbeFunc in its own file, listed in the explicit
-// Registry (the layout of prometheus/blackbox_exporter's prober package).
-// A ProbeFunc takes a context, whose deadline is the probe's timeout, and a
-// vpndiag.ProbeRequest; it parses req.Params into the kind's typed request
-// (ParseDNSRequest, …) and returns a vpndiag.ProbeResult with an Outcome, a
-// one-line Summary, timings, and the kind's typed result (DNSResult, …) as
-// JSON in Detail (DecodeDetail reads it back). Invalid parameters are an
-// EINVALID error naming the field; unknown Params keys are refused, so a
-// typo never falls back to a default silently.
+// Every kind has one file and one Descriptor in the explicit Registry (the
+// layout of prometheus/blackbox_exporter's prober package, one step
+// further): the descriptor holds the kind's parameters (the CLI's flags and
+// this documentation are checked against them), the network targets a
+// request of the kind connects to (a relay's policy checks exactly these,
+// and a test walks the registry to prove it), its default timeout and the
+// function that runs it. A request is parsed once into the kind's typed
+// request (ParseDNSRequest gives a *DNSRequest, …); the timeout and the run
+// both use that value. A run takes a context, whose deadline is the probe's
+// timeout, and returns a vpndiag.ProbeResult with an Outcome, a one-line
+// Summary, timings, and the kind's typed result (DNSResult, …) as JSON in
+// Detail (DecodeDetail reads it back). Invalid parameters are an EINVALID
+// error naming the field; unknown Params keys are refused, so a typo never
+// falls back to a default silently. ProbeDNS, ProbeTCP, … are the same runs
+// as plain ProbeFuncs (parse, then run).
 //
 // Local validates the request first (an invalid one returns an error and
 // runs nothing), turns req.Timeout into a context deadline (the kind's
-// default when zero, at most MaxTimeout), dispatches through the registry
-// and recovers a panic into an OutcomeError result.
+// default when zero, at most MaxTimeout), runs the descriptor and recovers
+// a panic into an OutcomeError result.
 //
 // # Params
 //
@@ -107,7 +113,7 @@
 //
 // Default timeout 8 s. ParseIKEMessage is fuzzed (FuzzParseIKEMessage).
 //
-// keepalive (one-shot): Target is the IP address (or name) to ping, the
+// keepalive: (one-shot) Target is the IP address (or name) to ping, the
 // guide's cloud DNS server. It runs a Monitor for a bounded time and returns
 // every sample, the up/down transitions and any periodic drop.
 //   - interval: between pings, 100ms..1h, default kb.KeepaliveInterval (5s).

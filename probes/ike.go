@@ -162,12 +162,13 @@ type IKEResult struct {
 // It sends IKE_SA_INIT requests only; it never sends IKE_AUTH, so it cannot
 // complete a handshake and needs no pre-shared key.
 func ProbeIKE(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+	return runParsed(ctx, req, ParseIKERequest, runIKE)
+}
+
+// runIKE runs the ike probe whose parameters r were parsed from req.
+func runIKE(ctx context.Context, req *vpndiag.ProbeRequest, r *IKERequest) *vpndiag.ProbeResult {
 	started := time.Now()
 	res := newResult(req)
-	r, err := ParseIKERequest(req)
-	if err != nil {
-		return failed(res, started, err)
-	}
 	addr, err := resolve(ctx, r.Host)
 	if err != nil {
 		return failed(res, started, err)
@@ -391,3 +392,19 @@ func classifyIKEResponse(m *IKEMessage, a *IKEAttempt) {
 	}
 	a.Outcome, a.Error = OutcomeNotIKE, "an IKE_SA_INIT response without SA, KE and Nonce or a notify"
 }
+
+// ikeDescriptor describes the ike probe.
+var ikeDescriptor = describe(Descriptor{
+	Kind:    vpndiag.ProbeIKE,
+	Summary: "sends an IKE_SA_INIT to UDP 500 and 4500 and reports what the VPN endpoint answers",
+	Target:  "HOST",
+	Params: []Param{
+		{Key: "port", Usage: "IKE port (default 500)"},
+		{Key: "natt_port", Usage: "NAT-T port, with the non-ESP marker (default 4500)"},
+		{Key: "mode", Usage: "both, ike (port only) or natt (natt-port only) (default both)"},
+		{Key: "proposals", Usage: "comma-separated proposals such as aes256-sha256-modp2048"},
+		{Key: "dh", Usage: "DH group of the KE payload, one of the proposals' (default the first)"},
+		{Key: "retransmit", Usage: "first retransmission interval, doubling (default 1s)"},
+	},
+	Targets: Targets{Target: true},
+}, ParseIKERequest, func(*IKERequest) time.Duration { return 8 * time.Second }, runIKE)

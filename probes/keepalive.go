@@ -547,12 +547,13 @@ func (c *collectSink) AddKeepaliveSamples(_ context.Context, _ int64, s []vpndia
 // duration Param (bounded by the context) and returns its samples,
 // transitions and any periodic drop. See the package documentation.
 func ProbeKeepalive(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+	return runParsed(ctx, req, ParseKeepaliveRequest, runKeepalive)
+}
+
+// runKeepalive runs the keepalive probe whose parameters r were parsed from req.
+func runKeepalive(ctx context.Context, req *vpndiag.ProbeRequest, r *KeepaliveRequest) *vpndiag.ProbeResult {
 	started := time.Now()
 	res := newResult(req)
-	r, err := ParseKeepaliveRequest(req)
-	if err != nil {
-		return failed(res, started, err)
-	}
 	addr, err := resolve(ctx, r.Target)
 	if err != nil {
 		return failed(res, started, err)
@@ -601,3 +602,20 @@ func ProbeKeepalive(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.Pro
 	}
 	return finish(res, started, vpndiag.OutcomeOK, head+", never down", d)
 }
+
+// keepaliveDescriptor describes the keepalive probe.
+var keepaliveDescriptor = describe(Descriptor{
+	Kind:    vpndiag.ProbeKeepalive,
+	Summary: "pings a host at an interval for a while and reports drops and their period",
+	Target:  "HOST",
+	Params: []Param{
+		{Key: "interval", Usage: "time between pings (default 5s)"},
+		{Key: "duration", Usage: "how long to run, up to 1h (default 1m)"},
+		{Key: "ping_timeout", Usage: "one ping's wait (default min(interval, 2s))"},
+		{Key: "down_after", Usage: "failed pings in a row that mark the target down (default 2)"},
+		{Key: "up_after", Usage: "replies in a row that mark it up (default 1)"},
+	},
+	Targets: Targets{Target: true},
+}, ParseKeepaliveRequest, func(r *KeepaliveRequest) time.Duration {
+	return r.Duration + r.Timeout + time.Second
+}, runKeepalive)

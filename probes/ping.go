@@ -111,12 +111,13 @@ func errPingNotPermitted(err error) error {
 
 // ProbePing is the ping probe: see the package documentation for its Params.
 func ProbePing(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+	return runParsed(ctx, req, ParsePingRequest, runPing)
+}
+
+// runPing runs the ping probe whose parameters r were parsed from req.
+func runPing(ctx context.Context, req *vpndiag.ProbeRequest, r *PingRequest) *vpndiag.ProbeResult {
 	started := time.Now()
 	res := newResult(req)
-	r, err := ParsePingRequest(req)
-	if err != nil {
-		return failed(res, started, err)
-	}
 	addr, err := resolve(ctx, r.Host)
 	if err != nil {
 		return unresolved(res, started, err)
@@ -244,3 +245,21 @@ func pingWith(ctx context.Context, addr netip.Addr, r *PingRequest, privileged b
 	}
 	return d, nil
 }
+
+// pingDescriptor describes the ping probe.
+var pingDescriptor = describe(Descriptor{
+	Kind:    vpndiag.ProbePing,
+	Summary: "sends ICMP echo requests and reports loss and round-trip times",
+	Target:  "HOST",
+	Params: []Param{
+		{Key: "count", Usage: "echo requests, 1..100 (default 3)"},
+		{Key: "interval", Usage: "time between requests, e.g. 500ms (default 1s)"},
+		{Key: "size", Usage: "ICMP payload bytes, 24..65000 (default 56)"},
+		{Key: "df", Usage: "set don't-fragment (path MTU test)", Bool: true},
+		{Key: "wait", Usage: "wait for replies after the last request (default 2s)"},
+		{Key: "ttl", Usage: "IP time to live (default 64)"},
+	},
+	Targets: Targets{Target: true},
+}, ParsePingRequest, func(r *PingRequest) time.Duration {
+	return time.Duration(r.Count-1)*r.Interval + r.Wait + time.Second
+}, runPing)

@@ -19,72 +19,6 @@ import (
 // with a user-safe Error, and so does a probe that cannot run (permissions).
 type ProbeFunc func(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult
 
-// Registry maps every probe kind to the function that runs it.
-var Registry = map[vpndiag.ProbeKind]ProbeFunc{
-	vpndiag.ProbeDNS:  ProbeDNS,
-	vpndiag.ProbeTCP:  ProbeTCP,
-	vpndiag.ProbePing: ProbePing,
-
-	vpndiag.ProbeTraceroute: ProbeTraceroute,
-	vpndiag.ProbeIKE:        ProbeIKE,
-	vpndiag.ProbeKeepalive:  ProbeKeepalive,
-}
-
-// kindSpec is what Local needs to know of a kind besides its function:
-// how to validate a request without running it, and the timeout to apply
-// when the request has none.
-type kindSpec struct {
-	validate func(req *vpndiag.ProbeRequest) error
-	timeout  func(req *vpndiag.ProbeRequest) time.Duration
-}
-
-// specs holds a kindSpec for every key of Registry.
-var specs = map[vpndiag.ProbeKind]kindSpec{
-	vpndiag.ProbeDNS: {
-		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseDNSRequest(r); return err },
-		timeout:  fixedTimeout(5 * time.Second),
-	},
-	vpndiag.ProbeTCP: {
-		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseTCPRequest(r); return err },
-		timeout:  fixedTimeout(10 * time.Second),
-	},
-	vpndiag.ProbePing: {
-		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParsePingRequest(r); return err },
-		timeout: func(r *vpndiag.ProbeRequest) time.Duration {
-			if p, err := ParsePingRequest(r); err == nil {
-				return time.Duration(p.Count-1)*p.Interval + p.Wait + time.Second
-			}
-			return 10 * time.Second
-		},
-	},
-	vpndiag.ProbeTraceroute: {
-		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseTracerouteRequest(r); return err },
-		timeout: func(r *vpndiag.ProbeRequest) time.Duration {
-			if p, err := ParseTracerouteRequest(r); err == nil {
-				return time.Duration(p.MaxHops-p.FirstHop+1)*p.Wait + time.Second
-			}
-			return 30 * time.Second
-		},
-	},
-	vpndiag.ProbeIKE: {
-		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseIKERequest(r); return err },
-		timeout:  fixedTimeout(8 * time.Second),
-	},
-	vpndiag.ProbeKeepalive: {
-		validate: func(r *vpndiag.ProbeRequest) error { _, err := ParseKeepaliveRequest(r); return err },
-		timeout: func(r *vpndiag.ProbeRequest) time.Duration {
-			if p, err := ParseKeepaliveRequest(r); err == nil {
-				return p.Duration + p.Timeout + time.Second
-			}
-			return 2 * time.Minute
-		},
-	},
-}
-
-func fixedTimeout(d time.Duration) func(*vpndiag.ProbeRequest) time.Duration {
-	return func(*vpndiag.ProbeRequest) time.Duration { return d }
-}
-
 // MaxTimeout bounds any probe's timeout but a keepalive's (which is bounded
 // by MaxKeepaliveDuration plus a minute); a request asking for more is
 // invalid.
@@ -93,20 +27,30 @@ const MaxTimeout = 10 * time.Minute
 // Validate checks req (kind, target, every Param) without running it. The
 // error is an EINVALID *vpndiag.Error whose message names the bad field.
 func Validate(req *vpndiag.ProbeRequest) error {
+	_, _, err := parse(req)
+	return err
+}
+
+// parse checks req and returns its kind's descriptor and typed request.
+func parse(req *vpndiag.ProbeRequest) (*Descriptor, any, error) {
 	if req == nil {
-		return vpndiag.Errorf(vpndiag.EINVALID, "No probe request given.")
+		return nil, nil, vpndiag.Errorf(vpndiag.EINVALID, "No probe request given.")
 	}
-	spec, ok := specs[req.Kind]
-	if !ok {
-		return vpndiag.Errorf(vpndiag.EINVALID, "Unknown probe kind %q; kinds are %s.", req.Kind, kindList())
+	d, err := Lookup(req.Kind)
+	if err != nil {
+		return nil, nil, err
 	}
 	if req.Timeout < 0 {
-		return vpndiag.Errorf(vpndiag.EINVALID, "The probe timeout must not be negative (got %s).", req.Timeout)
+		return nil, nil, vpndiag.Errorf(vpndiag.EINVALID, "The probe timeout must not be negative (got %s).", req.Timeout)
 	}
 	if max := maxTimeoutFor(req.Kind); req.Timeout > max {
-		return vpndiag.Errorf(vpndiag.EINVALID, "The probe timeout %s is over the limit of %s.", req.Timeout, max)
+		return nil, nil, vpndiag.Errorf(vpndiag.EINVALID, "The probe timeout %s is over the limit of %s.", req.Timeout, max)
 	}
-	return spec.validate(req)
+	parsed, err := d.Parse(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, parsed, nil
 }
 
 func maxTimeoutFor(kind vpndiag.ProbeKind) time.Duration {
@@ -114,15 +58,6 @@ func maxTimeoutFor(kind vpndiag.ProbeKind) time.Duration {
 		return MaxKeepaliveDuration + time.Minute
 	}
 	return MaxTimeout
-}
-
-// timeoutFor is the timeout Local applies: the request's, or the kind's
-// default, which leaves the probe's own parameters room to finish.
-func timeoutFor(req *vpndiag.ProbeRequest) time.Duration {
-	if req.Timeout > 0 {
-		return req.Timeout
-	}
-	return min(specs[req.Kind].timeout(req), maxTimeoutFor(req.Kind))
 }
 
 func kindList() string {
@@ -140,7 +75,8 @@ func kindList() string {
 // terminal runner and tests use it directly, and a relay uses it to run the
 // jobs the bot sends.
 type Local struct {
-	// Funcs maps kinds to probe functions; nil means Registry.
+	// Funcs replaces the function of the kinds it names (tests); the
+	// others run through Registry.
 	Funcs map[vpndiag.ProbeKind]ProbeFunc
 	// Logger receives panics and internal detail; nil means slog.Default().
 	Logger *slog.Logger
@@ -155,27 +91,30 @@ var _ vpndiag.Prober = (*Local)(nil)
 // result. An invalid request returns an EINVALID error and runs nothing; a
 // probe that panics returns a result with OutcomeError.
 func (l *Local) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.ProbeResult, error) {
-	if err := Validate(req); err != nil {
+	d, parsed, err := parse(req)
+	if err != nil {
 		return nil, err
 	}
-	funcs := l.Funcs
-	if funcs == nil {
-		funcs = Registry
+	run := func(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+		return d.Run(ctx, req, parsed)
 	}
-	fn, ok := funcs[req.Kind]
-	if !ok {
-		return nil, vpndiag.Errorf(vpndiag.EINVALID, "The probe kind %q is not available here.", req.Kind)
+	if fn, ok := l.Funcs[req.Kind]; ok {
+		run = fn
 	}
 	now := vpndiag.Now
 	if l.Now != nil {
 		now = l.Now
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeoutFor(req))
+	timeout := req.Timeout
+	if timeout == 0 {
+		timeout = d.DefaultTimeout(parsed)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	started := now()
 	mono := time.Now()
-	res := l.run(ctx, fn, req)
+	res := l.run(ctx, run, req)
 	res.ID, res.CaseID, res.Kind, res.Target = req.ID, req.CaseID, req.Kind, req.Target
 	res.StartedAt = started
 	res.Duration = time.Since(mono)
@@ -296,4 +235,14 @@ func ctxOutcome(ctx context.Context) vpndiag.Outcome {
 		return vpndiag.OutcomeError
 	}
 	return vpndiag.OutcomeTimeout
+}
+
+// runParsed parses req with parse and runs run on the typed request; a
+// request that does not parse gives an OutcomeError result.
+func runParsed[T any](ctx context.Context, req *vpndiag.ProbeRequest, parse func(*vpndiag.ProbeRequest) (T, error), run func(context.Context, *vpndiag.ProbeRequest, T) *vpndiag.ProbeResult) *vpndiag.ProbeResult {
+	r, err := parse(req)
+	if err != nil {
+		return failed(newResult(req), time.Now(), err)
+	}
+	return run(ctx, req, r)
 }

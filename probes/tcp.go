@@ -111,12 +111,13 @@ type TCPResult struct {
 
 // ProbeTCP is the tcp probe: see the package documentation for its Params.
 func ProbeTCP(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+	return runParsed(ctx, req, ParseTCPRequest, runTCP)
+}
+
+// runTCP runs the tcp probe whose parameters r were parsed from req.
+func runTCP(ctx context.Context, req *vpndiag.ProbeRequest, r *TCPRequest) *vpndiag.ProbeResult {
 	started := time.Now()
 	res := newResult(req)
-	r, err := ParseTCPRequest(req)
-	if err != nil {
-		return failed(res, started, err)
-	}
 	addr, err := resolve(ctx, r.Host)
 	if err != nil {
 		return unresolved(res, started, err)
@@ -201,3 +202,16 @@ func tlsHandshake(ctx context.Context, conn net.Conn, sni string) (*TLSInfo, err
 	}
 	return info, nil
 }
+
+// tcpDescriptor describes the tcp probe.
+var tcpDescriptor = describe(Descriptor{
+	Kind:    vpndiag.ProbeTCP,
+	Summary: "connects to a TCP port, optionally with a TLS handshake that reports the certificate",
+	Target:  "HOST:PORT",
+	Params: []Param{
+		{Key: "port", Usage: "TCP port, when the target is not host:port"},
+		{Key: "tls", Usage: "run a TLS handshake and report the certificate", Bool: true},
+		{Key: "sni", Usage: "TLS server name (default the target's host name)"},
+	},
+	Targets: Targets{Target: true, ServerName: "sni"},
+}, ParseTCPRequest, func(*TCPRequest) time.Duration { return 10 * time.Second }, runTCP)

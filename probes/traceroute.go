@@ -150,12 +150,13 @@ func errTracerouteNotPermitted(err error) error {
 // ProbeTraceroute is the traceroute probe: see the package documentation
 // for its Params.
 func ProbeTraceroute(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+	return runParsed(ctx, req, ParseTracerouteRequest, runTraceroute)
+}
+
+// runTraceroute runs the traceroute probe whose parameters r were parsed from req.
+func runTraceroute(ctx context.Context, req *vpndiag.ProbeRequest, r *TracerouteRequest) *vpndiag.ProbeResult {
 	started := time.Now()
 	res := newResult(req)
-	r, err := ParseTracerouteRequest(req)
-	if err != nil {
-		return failed(res, started, err)
-	}
 	addr, err := resolve(ctx, r.Host)
 	if err != nil {
 		return unresolved(res, started, err)
@@ -566,3 +567,23 @@ func InterpretPath(d *TracerouteResult, pc PathContext) PathInterpretation {
 	}
 	return in
 }
+
+// tracerouteDescriptor describes the traceroute probe.
+var tracerouteDescriptor = describe(Descriptor{
+	Kind:    vpndiag.ProbeTraceroute,
+	Summary: "lists the hops towards a host and says where the path stops",
+	Target:  "HOST",
+	Params: []Param{
+		{Key: "method", Usage: "icmp or udp (default icmp)"},
+		{Key: "max_hops", Usage: "largest TTL, 1..64 (default 30)"},
+		{Key: "first_hop", Usage: "first TTL (default 1)"},
+		{Key: "queries", Usage: "probes per hop, 1..10 (default 3)"},
+		{Key: "wait", Usage: "wait for a hop's answers (default 1s)"},
+		{Key: "customer_cidrs", Usage: "comma-separated customer networks, to interpret where the trace stops"},
+		{Key: "edge", Usage: "the customer VPN gateway's inside address, to interpret where the trace stops"},
+	},
+	// customer_cidrs and edge only classify the hops: nothing is sent to them.
+	Targets: Targets{Target: true},
+}, ParseTracerouteRequest, func(r *TracerouteRequest) time.Duration {
+	return time.Duration(r.MaxHops-r.FirstHop+1)*r.Wait + time.Second
+}, runTraceroute)

@@ -19,73 +19,6 @@ import (
 	"github.com/vpndiag/vpndiag/probes"
 )
 
-// probeFlag maps a command-line flag of `vpndiag probe KIND` to a Params
-// key of the probe (the flag's name is the key with - for _).
-type probeFlag struct {
-	key     string
-	usage   string
-	boolean bool
-}
-
-// probeFlags are each kind's flags, in the order --help lists them. The
-// probes package documents every key.
-var probeFlags = map[vpndiag.ProbeKind][]probeFlag{
-	vpndiag.ProbeDNS: {
-		{"server", "resolver to ask, IP or ip:port (default: first nameserver of /etc/resolv.conf)", false},
-		{"type", "record type: A, AAAA, CNAME, MX, TXT, PTR, SRV, NS, SOA (default A)", false},
-		{"tcp", "ask over TCP (default UDP, TCP on truncation)", true},
-		{"compare", "cloud DNS server, IP or ip:port: compare its answer with --server's (conditional-forwarder check)", false},
-		{"expect", "comma-separated addresses, one of which must be in the answer", false},
-	},
-	vpndiag.ProbePing: {
-		{"count", "echo requests, 1..100 (default 3)", false},
-		{"interval", "time between requests, e.g. 500ms (default 1s)", false},
-		{"size", "ICMP payload bytes, 24..65000 (default 56)", false},
-		{"df", "set don't-fragment (path MTU test)", true},
-		{"wait", "wait for replies after the last request (default 2s)", false},
-		{"ttl", "IP time to live (default 64)", false},
-	},
-	vpndiag.ProbeTCP: {
-		{"port", "TCP port, when the target is not host:port", false},
-		{"tls", "run a TLS handshake and report the certificate", true},
-		{"sni", "TLS server name (default the target's host name)", false},
-	},
-	vpndiag.ProbeTraceroute: {
-		{"method", "icmp or udp (default icmp)", false},
-		{"max_hops", "largest TTL, 1..64 (default 30)", false},
-		{"first_hop", "first TTL (default 1)", false},
-		{"queries", "probes per hop, 1..10 (default 3)", false},
-		{"wait", "wait for a hop's answers (default 1s)", false},
-		{"customer_cidrs", "comma-separated customer networks, to interpret where the trace stops", false},
-		{"edge", "the customer VPN gateway's inside address, to interpret where the trace stops", false},
-	},
-	vpndiag.ProbeIKE: {
-		{"port", "IKE port (default 500)", false},
-		{"natt_port", "NAT-T port, with the non-ESP marker (default 4500)", false},
-		{"mode", "both, ike (port only) or natt (natt-port only) (default both)", false},
-		{"proposals", "comma-separated proposals such as aes256-sha256-modp2048", false},
-		{"dh", "DH group of the KE payload, one of the proposals' (default the first)", false},
-		{"retransmit", "first retransmission interval, doubling (default 1s)", false},
-	},
-	vpndiag.ProbeKeepalive: {
-		{"interval", "time between pings (default 5s)", false},
-		{"duration", "how long to run, up to 1h (default 1m)", false},
-		{"ping_timeout", "one ping's wait (default min(interval, 2s))", false},
-		{"down_after", "failed pings in a row that mark the target down (default 2)", false},
-		{"up_after", "replies in a row that mark it up (default 1)", false},
-	},
-}
-
-// probeTargets says what each kind's TARGET is, for usage lines.
-var probeTargets = map[vpndiag.ProbeKind]string{
-	vpndiag.ProbeDNS:        "NAME",
-	vpndiag.ProbePing:       "HOST",
-	vpndiag.ProbeTCP:        "HOST:PORT",
-	vpndiag.ProbeTraceroute: "HOST",
-	vpndiag.ProbeIKE:        "HOST",
-	vpndiag.ProbeKeepalive:  "HOST",
-}
-
 // goodOutcomes exit 0; any other outcome exits 1 after the result is
 // printed, so that scripts can test a probe.
 var goodOutcomes = map[vpndiag.Outcome]bool{vpndiag.OutcomeOK: true, probes.OutcomeForwarded: true}
@@ -112,12 +45,12 @@ The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
 		return usageError("probe: no probe kind given; kinds are " + strings.Join(kinds, ", "))
 	}
 	kind := vpndiag.ProbeKind(args[0])
-	flags, ok := probeFlags[kind]
+	desc, ok := probes.Registry[kind]
 	if !ok {
 		return usageError(fmt.Sprintf("probe: unknown probe kind %q; kinds are %s", args[0], strings.Join(kinds, ", ")))
 	}
-	fs := m.flagSet("probe "+string(kind), probeTargets[kind]+" [flags] [--format json]",
-		fmt.Sprintf("Run the %s probe in this process and print its result (see the probes package\ndocumentation for what each flag means).", kind))
+	fs := m.flagSet("probe "+string(kind), desc.Target+" [flags] [--format json]",
+		fmt.Sprintf("Run the %s probe in this process and print its result: it %s\n(the probes package documentation says what each flag means).", kind, desc.Summary))
 	format := fs.String("format", "text", "output format: text or json")
 	timeout := fs.Duration("timeout", 0, "probe timeout (default: the kind's own)")
 	var extra paramList
@@ -127,12 +60,12 @@ The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
 	caFile := fs.String("ca", "", "with --relay: PEM CA bundle that signed the hub's certificate")
 	values := map[string]*string{}
 	bools := map[string]*bool{}
-	for _, f := range flags {
-		name := strings.ReplaceAll(f.key, "_", "-")
-		if f.boolean {
-			bools[name] = fs.Bool(name, false, f.usage)
+	for _, p := range desc.Params {
+		name := strings.ReplaceAll(p.Key, "_", "-")
+		if p.Bool {
+			bools[name] = fs.Bool(name, false, p.Usage)
 		} else {
-			values[name] = fs.String(name, "", f.usage)
+			values[name] = fs.String(name, "", p.Usage)
 		}
 	}
 	rest, err := parseInterspersed(fs, args[1:]) // bundle.go: flags before or after TARGET
@@ -143,7 +76,7 @@ The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
 		return usageError(fmt.Sprintf("probe: --format must be text or json, not %q", *format))
 	}
 	if len(rest) != 1 {
-		return usageError(fmt.Sprintf("probe %s: give exactly one %s (got %d arguments)", kind, probeTargets[kind], len(rest)))
+		return usageError(fmt.Sprintf("probe %s: give exactly one %s (got %d arguments)", kind, desc.Target, len(rest)))
 	}
 	req := &vpndiag.ProbeRequest{ID: "cli-" + time.Now().UTC().Format("20060102T150405.000"), Kind: kind, Target: rest[0], Timeout: *timeout, Params: map[string]string{}}
 	fs.Visit(func(f *flag.Flag) {

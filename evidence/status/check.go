@@ -13,9 +13,12 @@ const source = "evidence/status"
 
 // Check turns a parsed status into findings, worst first within each kind.
 // name is the file name the line references point into; site may be nil
-// (then selectors are not compared and every peer counts).
+// (then selectors are not compared and every peer counts). SAs with peers
+// other than the site's cloud VPN endpoints are another tunnel's and left
+// alone, unless no SA at all is with those endpoints (see CloudPeerSeen):
+// then every SA is checked.
 func Check(name string, st *Status, site *vpndiag.Site) []*vpndiag.Finding {
-	c := checker{name: name, st: st, site: site}
+	c := checker{name: name, st: st, site: site, filter: CloudPeerSeen(st, site)}
 	c.halfOpen()
 	c.noChild()
 	c.traffic()
@@ -25,10 +28,38 @@ func Check(name string, st *Status, site *vpndiag.Site) []*vpndiag.Finding {
 }
 
 type checker struct {
-	name string
-	st   *Status
-	site *vpndiag.Site
-	out  []*vpndiag.Finding
+	name   string
+	st     *Status
+	site   *vpndiag.Site
+	filter bool // only SAs with the site's endpoints count
+	out    []*vpndiag.Finding
+}
+
+// CloudPeerSeen reports whether some SA of st is with one of the site's
+// cloud VPN endpoints; false when the site names none.
+func CloudPeerSeen(st *Status, site *vpndiag.Site) bool {
+	if site == nil || len(site.VPNEndpoints) == 0 {
+		return false
+	}
+	var addrs []string
+	for _, ike := range st.IKE {
+		addrs = append(addrs, ike.Remote, ike.Local)
+	}
+	for _, c := range st.Child {
+		addrs = append(addrs, c.Peer)
+	}
+	for _, a := range addrs {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			continue
+		}
+		for _, e := range site.VPNEndpoints {
+			if e == ip.Unmap() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (c *checker) add(code string, sev vpndiag.Severity, article string, line int, text, summary, detail, fix string) *vpndiag.Finding {
@@ -59,7 +90,7 @@ func (c *checker) addTraffic(code string, sev vpndiag.Severity, article string, 
 // cloudPeer reports whether addr (as printed) is one of the site's cloud
 // VPN endpoints; true when the site names none or addr is not shown.
 func (c *checker) cloudPeer(addrs ...string) bool {
-	if c.site == nil || len(c.site.VPNEndpoints) == 0 {
+	if !c.filter {
 		return true
 	}
 	known := false

@@ -93,7 +93,7 @@ var (
 	stIKEVer   = regexp.MustCompile(`^\s*(\S+)\[(\d+)\]: IKEv([12]) SPIs`)
 	stChild    = regexp.MustCompile(`^\s*(\S+)\{(\d+)\}:\s+([A-Z_]+), (?:TUNNEL|TRANSPORT|BEET)`)
 	stSPIs     = regexp.MustCompile(`SPIs: ([0-9a-f]{8})_i\*? ([0-9a-f]{8})_o`)
-	stBytes    = regexp.MustCompile(`(\d+) bytes_i(?: \((\d+) pkts?[^)]*\))?, (\d+) bytes_o(?: \((\d+) pkts?[^)]*\))?`)
+	stBytes    = regexp.MustCompile(`(\d+) bytes_i(?: \((?:(\d+) pkts?)?[^)]*\))?, (\d+) bytes_o(?: \((?:(\d+) pkts?)?[^)]*\))?`)
 	stTS       = regexp.MustCompile(`^\s*(\S+)\{(\d+)\}:\s+(.+?) === (.+)$`)
 	stSAHeader = regexp.MustCompile(`^Security Associations \(`)
 )
@@ -144,16 +144,21 @@ func parseStroke(st *Status, lines []string) {
 			continue
 		}
 		if m := stBytes.FindStringSubmatch(l); m != nil {
-			name := strings.TrimSpace(l[:strings.IndexByte(l, ':')])
-			c := children[name]
-			if c == nil {
+			name, _, ok := strings.Cut(l, ":")
+			c := children[strings.TrimSpace(name)]
+			if !ok || c == nil {
 				continue
 			}
 			bi, _ := strconv.ParseInt(m[1], 10, 64)
 			bo, _ := strconv.ParseInt(m[3], 10, 64)
-			pi, _ := strconv.ParseInt(m[2], 10, 64) // absent means none
-			po, _ := strconv.ParseInt(m[4], 10, 64)
-			c.BytesIn, c.BytesOut, c.PacketsIn, c.PacketsOut = n64(bi), n64(bo), n64(pi), n64(po)
+			c.BytesIn, c.BytesOut = n64(bi), n64(bo)
+			// Packets are printed only with traffic, and not at all
+			// before strongSwan 5.1: trust them only when shown.
+			if m[2] != "" || m[4] != "" {
+				pi, _ := strconv.ParseInt(m[2], 10, 64)
+				po, _ := strconv.ParseInt(m[4], 10, 64)
+				c.PacketsIn, c.PacketsOut = n64(pi), n64(po)
+			}
 			c.counted(i, l)
 		}
 	}

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -16,8 +17,10 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/probes"
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/relay/agent"
+	"github.com/vpndiag/vpndiag/relay/policy"
 )
 
 // tcpListener accepts and closes connections on 127.0.0.1:0.
@@ -590,5 +593,79 @@ func TestMonitorRefusedByPolicy(t *testing.T) {
 		Params: map[string]string{agent.ParamMonitor: "start"}})
 	if err != nil || res.Outcome != vpndiag.OutcomeDenied || res.Error != "refused by relay policy: 169.254.169.254 is not in the allowlist" {
 		t.Fatalf("monitor of the metadata address = %+v, %v", res, err)
+	}
+}
+
+// Monitors expire: one past its expiry in the state file is not resumed,
+// one that expires while the relay runs stops and leaves the state file.
+func TestMonitorExpires(t *testing.T) {
+	e := MustEnv(t)
+	token := e.Enrol("hq-1")
+	statePath := filepath.Join(t.TempDir(), "relay.state")
+	now := time.Now().UTC()
+	doc, err := json.Marshal(map[string]any{"version": 1, "monitors": []agent.MonitorSpec{
+		{Name: "old", CaseID: e.caseID, Target: "127.0.0.1", Interval: time.Second, StartedAt: now.Add(-25 * time.Hour), ExpiresAt: now.Add(-time.Hour)},
+		{Name: "legacy", CaseID: e.caseID, Target: "127.0.0.1", Interval: time.Second, StartedAt: now.Add(-25 * time.Hour)},
+		{Name: "soon", CaseID: e.caseID, Target: "127.0.0.1", Interval: time.Second, StartedAt: now, ExpiresAt: now.Add(2 * time.Second)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(statePath, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ra := e.StartAgent(token, func(a *agent.Agent) { a.StatePath = statePath })
+	ra.WaitConnected(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	st, _ := e.Hub().Relays(ctx)
+	if len(st[0].Monitors) != 1 || st[0].Monitors[0] != "soon" {
+		t.Fatalf("monitors after the restart = %v, want only soon (old and legacy are past their expiry)", st[0].Monitors)
+	}
+	status := func() string {
+		res, err := e.Hub().Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeKeepalive, Target: "127.0.0.1", Relay: "hq-1",
+			Params: map[string]string{agent.ParamMonitor: "status"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Summary
+	}
+	for !strings.Contains(status(), "no keep-alive monitors") {
+		if ctx.Err() != nil {
+			t.Fatalf("the monitor did not expire: %s", status())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile(statePath); strings.Contains(string(b), `"name"`) {
+		t.Fatalf("expired monitors still in the state file: %s", b)
+	}
+}
+
+// Monitors ping within the policy's rate limit, and together may take at
+// most half of it.
+func TestMonitorRateBudget(t *testing.T) {
+	e := MustEnv(t)
+	p, err := policy.Parse([]byte("kinds: [keepalive, ping]\ncidrs: [127.0.0.0/8]\nrate_limit: {probes: 10, per: 1m}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := e.StartAgent(e.Enrol("hq-1"), func(a *agent.Agent) { a.Guard = policy.NewGuard(p, &probes.Local{}) })
+	ra.WaitConnected(t)
+	start := func(name, interval string) *vpndiag.ProbeResult {
+		res, err := e.Hub().Probe(context.Background(), &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeKeepalive, Target: "127.0.0.1", Relay: "hq-1",
+			Params: map[string]string{agent.ParamMonitor: "start", agent.ParamMonitorName: name, agent.ParamMonitorInterval: interval}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := start("fast", "5s"); res.Outcome == vpndiag.OutcomeOK || !strings.Contains(res.Error, "at most half of this relay's rate limit (10 probes per 1m0s)") {
+		t.Fatalf("a monitor pinging 12 times a minute under a limit of 10 = %+v, want a refusal", res)
+	}
+	if res := start("slow", "15s"); res.Outcome != vpndiag.OutcomeOK {
+		t.Fatalf("a monitor pinging 4 times a minute = %+v, want it started", res)
+	}
+	if res := start("second", "30s"); res.Outcome == vpndiag.OutcomeOK {
+		t.Fatalf("two monitors pinging 6 times a minute under a limit of 10 = %+v, want a refusal", res)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/kb"
+	"github.com/vpndiag/vpndiag/probes"
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/relay/policy"
 )
@@ -37,6 +39,24 @@ const DefaultMonitorInterval = kb.KeepaliveInterval
 // MaxMonitors bounds the monitors one relay runs.
 const MaxMonitors = 16
 
+// A monitor runs for DefaultMonitorDuration unless its start job asks for
+// another duration (ParamMonitorDuration), at most MaxMonitorDuration; then
+// it stops by itself and leaves the state file, restarts included. A
+// forgotten monitor must not ping the customer's network for ever.
+const (
+	DefaultMonitorDuration = 24 * time.Hour
+	MaxMonitorDuration     = 7 * 24 * time.Hour
+	minMonitorDuration     = time.Minute
+)
+
+// ParamMonitorDuration is how long a started monitor runs, e.g. 8h;
+// default DefaultMonitorDuration.
+const ParamMonitorDuration = "duration"
+
+// maxPendingSamples bounds the samples a monitor keeps for the hub while
+// the link is down (the oldest are dropped).
+const maxPendingSamples = 10000
+
 // MonitorSpec is a monitor as kept in the state file.
 type MonitorSpec struct {
 	// Name identifies the monitor.
@@ -50,6 +70,9 @@ type MonitorSpec struct {
 	Interval time.Duration `json:"interval_ns"`
 	// StartedAt is when it was first started.
 	StartedAt time.Time `json:"started_at"`
+	// ExpiresAt is when it stops by itself; zero (a state file written
+	// before monitors expired) means StartedAt + DefaultMonitorDuration.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // MonitorStatus is a monitor's state, the detail of a status job.
@@ -60,20 +83,57 @@ type MonitorStatus struct {
 	// Samples and Lost count pings since the relay (re)started it.
 	Samples int `json:"samples"`
 	Lost    int `json:"lost"`
-	// Up is the last sample's verdict; LastChange is when it last flipped.
+	// Up is the monitor's verdict after its debouncing (two lost pings in a
+	// row mark the target down, one reply up); LastChange is when it last
+	// flipped.
 	Up         bool      `json:"up"`
 	LastChange time.Time `json:"last_change,omitzero"`
+	// Transitions are the up/down changes since the relay (re)started it.
+	Transitions []probes.Transition `json:"transitions,omitempty"`
+	// Periodic is set when the drops come at a regular interval (the
+	// hourly IKEv2 drop among them).
+	Periodic *probes.PeriodicDrop `json:"periodic,omitempty"`
+	// PingError says why pings could not be sent (the policy's rate limit,
+	// a missing capability), when they could not.
+	PingError string `json:"ping_error,omitempty"`
 }
 
+// monitor is one keep-alive monitor: the probes package's Monitor (the
+// same one `vpndiag probe keepalive` and the terminal run), pinging
+// through the policy's rate limit, its samples kept here until the hub has
+// them.
 type monitor struct {
-	spec   MonitorSpec
-	addr   string
-	cancel context.CancelFunc
-	done   chan struct{}
+	spec MonitorSpec
+	addr string
+	km   *probes.Monitor
+	stop context.CancelFunc // stops it without removing it (relay shutdown)
+	done chan struct{}      // closed once km has stopped
 
 	mu      sync.Mutex
 	pending []vpndiag.KeepaliveSample
-	st      MonitorStatus
+}
+
+// AddKeepaliveSamples implements probes.KeepaliveSink: samples wait in the
+// relay until flushSamples sends them to the hub.
+func (m *monitor) AddKeepaliveSamples(_ context.Context, _ int64, samples []vpndiag.KeepaliveSample) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending = append(m.pending, samples...)
+	if len(m.pending) > maxPendingSamples {
+		m.pending = m.pending[len(m.pending)-maxPendingSamples:]
+	}
+	return nil
+}
+
+// status reports the monitor's state.
+func (m *monitor) status() MonitorStatus {
+	st := m.km.Status()
+	ms := MonitorStatus{MonitorSpec: m.spec, Address: m.addr, Samples: st.Sent, Lost: st.Sent - st.Received,
+		Up: st.State == "up", Transitions: st.Transitions, Periodic: st.Periodic, PingError: st.PingError}
+	if n := len(st.Transitions); n > 0 {
+		ms.LastChange = st.Transitions[n-1].Time
+	}
+	return ms
 }
 
 // state is the state file's content.
@@ -150,6 +210,12 @@ func (a *Agent) startMonitor(ctx context.Context, spec MonitorSpec) (bool, error
 	if err != nil {
 		return false, err
 	}
+	if spec.ExpiresAt.IsZero() {
+		spec.ExpiresAt = spec.StartedAt.Add(DefaultMonitorDuration)
+	}
+	if !vpndiag.Now().Before(spec.ExpiresAt) {
+		return false, vpndiag.Errorf(vpndiag.EINVALID, "The keep-alive monitor %s expired at %s.", spec.Name, spec.ExpiresAt.UTC().Format(time.RFC3339))
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.monitors[spec.Name]; ok {
@@ -158,71 +224,76 @@ func (a *Agent) startMonitor(ctx context.Context, spec MonitorSpec) (bool, error
 	if len(a.monitors) >= MaxMonitors {
 		return false, vpndiag.Errorf(vpndiag.ETOOLARGE, "This relay already runs %d keep-alive monitors, its maximum; stop one first.", MaxMonitors)
 	}
-	mctx, cancel := context.WithCancel(context.Background())
-	m := &monitor{spec: spec, addr: checked.Target, cancel: cancel, done: make(chan struct{})}
-	m.st = MonitorStatus{MonitorSpec: spec, Address: checked.Target}
+	if err := a.monitorBudgetLocked(spec.Interval); err != nil {
+		return false, err
+	}
+	m := &monitor{spec: spec, addr: checked.Target, done: make(chan struct{})}
+	km, err := probes.NewMonitor(probes.KeepaliveConfig{Name: spec.Name, CaseID: spec.CaseID, Target: checked.Target, Interval: spec.Interval}, m)
+	if err != nil {
+		return false, err
+	}
+	km.Ping = a.monitorPing
+	mctx, cancel := context.WithDeadline(context.Background(), spec.ExpiresAt)
+	if err := km.Start(mctx); err != nil {
+		cancel()
+		return false, err
+	}
+	m.km, m.stop = km, cancel
 	a.monitors[spec.Name] = m
-	go a.runMonitor(mctx, m)
+	go a.watchMonitor(mctx, m)
 	return true, nil
 }
 
-func (a *Agent) runMonitor(ctx context.Context, m *monitor) {
-	defer close(m.done)
-	t := time.NewTicker(m.spec.Interval)
-	defer t.Stop()
-	for {
-		a.sample(ctx, m)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// monitorBudgetLocked refuses a monitor that would bring the monitors'
+// pings over half of the policy's rate limit: the rest is kept for the
+// probes a case asks for. a.mu is held.
+func (a *Agent) monitorBudgetLocked(interval time.Duration) error {
+	pol := a.Guard.Policy()
+	perPeriod := func(iv time.Duration) float64 { return float64(pol.RatePer) / float64(iv) }
+	used := perPeriod(interval)
+	for _, m := range a.monitors {
+		used += perPeriod(m.spec.Interval)
 	}
+	if budget := float64(pol.Rate) / 2; used > budget {
+		return vpndiag.Errorf(vpndiag.ETOOLARGE, "Keep-alive monitors may use at most half of this relay's rate limit (%d probes per %s); with this one they would ping %.0f times per %s. Choose a longer interval or stop a monitor.",
+			pol.Rate, pol.RatePer, used, pol.RatePer)
+	}
+	return nil
 }
 
-// sample pings the monitor's address once through the policy's prober.
-func (a *Agent) sample(ctx context.Context, m *monitor) {
-	wait := min(m.spec.Interval, 2*time.Second)
-	req := &vpndiag.ProbeRequest{
-		ID: "sample", CaseID: m.spec.CaseID, Kind: vpndiag.ProbePing, Target: m.addr,
-		Params:  map[string]string{"count": "1", "wait": wait.String()},
-		Timeout: wait + time.Second,
+// monitorPing is the monitors' pinger: each ping takes its place in the
+// policy's rate limit (a refusal is a ping that could not be sent, not a
+// drop), then goes out as the ping probe would.
+func (a *Agent) monitorPing(ctx context.Context, addr netip.Addr) (time.Duration, bool, error) {
+	if err := a.Guard.Allow(); err != nil {
+		return 0, false, err
 	}
-	at := vpndiag.Now()
-	res, err := a.Guard.Next().Probe(ctx, req)
-	if ctx.Err() != nil {
+	return probes.ICMPPinger(ctx, addr)
+}
+
+// watchMonitor waits for the monitor's context: at its expiry the monitor
+// is removed from the relay and its state file; on a relay shutdown it is
+// only stopped (the state file keeps it).
+func (a *Agent) watchMonitor(ctx context.Context, m *monitor) {
+	defer close(m.done)
+	<-ctx.Done()
+	_ = m.km.Stop()
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return
 	}
-	s := vpndiag.KeepaliveSample{Monitor: m.spec.Name, Time: at}
-	if err == nil && res.Outcome == vpndiag.OutcomeOK {
-		s.OK = true
-		var d struct {
-			AvgRTT time.Duration `json:"avg_rtt_ns"`
-		}
-		if json.Unmarshal(res.Detail, &d) == nil && d.AvgRTT > 0 {
-			s.RTT = d.AvgRTT
-		} else {
-			s.RTT = res.Duration
-		}
-	} else if err != nil {
-		a.log().Warn("relay: monitor ping could not run", "monitor", m.spec.Name, "err", err)
+	a.mu.Lock()
+	mine := a.monitors[m.spec.Name] == m
+	if mine {
+		delete(a.monitors, m.spec.Name)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.st.Samples == 0 || m.st.Up != s.OK {
-		if m.st.Samples > 0 {
-			a.log().Info("relay: tunnel state changed", "monitor", m.spec.Name, "up", s.OK)
-		}
-		m.st.LastChange = at
+	a.mu.Unlock()
+	if !mine {
+		return
 	}
-	m.st.Samples++
-	if !s.OK {
-		m.st.Lost++
-	}
-	m.st.Up = s.OK
-	m.pending = append(m.pending, s)
-	if len(m.pending) > 10000 {
-		m.pending = m.pending[len(m.pending)-10000:]
+	a.log().Info("relay: keep-alive monitor expired", "monitor", m.spec.Name, "started", m.spec.StartedAt, "expired", m.spec.ExpiresAt)
+	a.flushMonitor(m)
+	if err := a.saveState(); err != nil {
+		a.log().Error("relay: save state", "err", err)
 	}
 }
 
@@ -254,7 +325,7 @@ func (a *Agent) stopMonitors() {
 	ms := a.monitors
 	a.mu.Unlock()
 	for _, m := range ms {
-		m.cancel()
+		m.stop()
 		<-m.done
 	}
 }
@@ -267,8 +338,8 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 		return policy.Refusal(req, start, err)
 	}
 	for k := range req.Params {
-		if k != ParamMonitor && k != ParamMonitorName && k != ParamMonitorInterval {
-			return fail(vpndiag.Errorf(vpndiag.EINVALID, "A keep-alive monitor job has no parameter %q; its parameters are monitor, name, interval.", k))
+		if k != ParamMonitor && k != ParamMonitorName && k != ParamMonitorInterval && k != ParamMonitorDuration {
+			return fail(vpndiag.Errorf(vpndiag.EINVALID, "A keep-alive monitor job has no parameter %q; its parameters are monitor, name, interval, duration.", k))
 		}
 	}
 	name := strings.TrimSpace(req.Params[ParamMonitorName])
@@ -280,12 +351,21 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 		interval := DefaultMonitorInterval
 		if v := req.Params[ParamMonitorInterval]; v != "" {
 			d, err := time.ParseDuration(v)
-			if err != nil || d < time.Second || d > time.Hour {
-				return fail(vpndiag.Errorf(vpndiag.EINVALID, "The monitor interval must be a duration from 1s to 1h (got %q).", v))
+			if err != nil {
+				return fail(vpndiag.Errorf(vpndiag.EINVALID, "The monitor interval must be a duration such as 5s (got %q).", v))
 			}
-			interval = d
+			interval = d // the range is the monitor's own (probes.NewMonitor)
 		}
-		spec := MonitorSpec{Name: name, CaseID: req.CaseID, Target: req.Target, Interval: interval, StartedAt: vpndiag.Now()}
+		lifetime := DefaultMonitorDuration
+		if v := req.Params[ParamMonitorDuration]; v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < minMonitorDuration || d > MaxMonitorDuration {
+				return fail(vpndiag.Errorf(vpndiag.EINVALID, "The monitor duration must be a duration from %s to %s (got %q).", minMonitorDuration, MaxMonitorDuration, v))
+			}
+			lifetime = d
+		}
+		now := vpndiag.Now()
+		spec := MonitorSpec{Name: name, CaseID: req.CaseID, Target: req.Target, Interval: interval, StartedAt: now, ExpiresAt: now.Add(lifetime)}
 		started, err := a.startMonitor(ctx, spec)
 		if err != nil {
 			return fail(err)
@@ -299,7 +379,7 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 			res.Outcome, res.Summary = vpndiag.OutcomeOK, fmt.Sprintf("keep-alive monitor %s started, pinging %s every %s, but it will not survive a restart: the state file could not be written", name, req.Target, interval)
 			break
 		}
-		res.Outcome, res.Summary = vpndiag.OutcomeOK, fmt.Sprintf("keep-alive monitor %s started: pinging %s every %s (kept across relay restarts)", name, req.Target, interval)
+		res.Outcome, res.Summary = vpndiag.OutcomeOK, fmt.Sprintf("keep-alive monitor %s started: pinging %s every %s until %s (kept across relay restarts)", name, req.Target, interval, spec.ExpiresAt.UTC().Format(time.RFC3339))
 	case "stop":
 		a.mu.Lock()
 		m := a.monitors[name]
@@ -308,7 +388,7 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 		if m == nil {
 			return fail(vpndiag.Errorf(vpndiag.ENOTFOUND, "No keep-alive monitor named %s runs on this relay.", name))
 		}
-		m.cancel()
+		m.stop()
 		<-m.done
 		a.flushMonitor(m)
 		if err := a.saveState(); err != nil {
@@ -318,13 +398,14 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 	case "status":
 		a.mu.Lock()
 		var sts []MonitorStatus
+		ms := make([]*monitor, 0, len(a.monitors))
 		for _, k := range sortedKeys(a.monitors) {
-			m := a.monitors[k]
-			m.mu.Lock()
-			sts = append(sts, m.st)
-			m.mu.Unlock()
+			ms = append(ms, a.monitors[k])
 		}
 		a.mu.Unlock()
+		for _, m := range ms {
+			sts = append(sts, m.status())
+		}
 		b, _ := json.Marshal(sts)
 		res.Detail = b
 		res.Outcome = vpndiag.OutcomeOK
@@ -334,7 +415,14 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 			if s.Up {
 				state = "up"
 			}
-			parts = append(parts, fmt.Sprintf("%s (%s every %s, %s, %d/%d lost)", s.Name, s.Address, s.Interval, state, s.Lost, s.Samples))
+			part := fmt.Sprintf("%s (%s every %s, %s, %d/%d lost", s.Name, s.Address, s.Interval, state, s.Lost, s.Samples)
+			if s.Periodic != nil {
+				part += fmt.Sprintf(", drops every %s", s.Periodic.Period.Round(time.Second))
+			}
+			if s.PingError != "" {
+				part += ", pings not sent: " + s.PingError
+			}
+			parts = append(parts, part+")")
 		}
 		res.Summary = fmt.Sprintf("%d keep-alive monitors: %s", len(sts), strings.Join(parts, "; "))
 		if len(sts) == 0 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/probes"
 )
 
 // Denied is a refusal by the policy. Its message is safe to show to users
@@ -195,24 +196,6 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// serverNameParam names, per kind, the parameter the policy sets to the
-// original name when it rewrites the Target to its checked address, so
-// that TLS still sends the name (SNI). Kinds without one show the name in
-// the result's Target, which the Guard restores.
-var serverNameParam = map[vpndiag.ProbeKind]string{
-	vpndiag.ProbeTCP: "sni",
-}
-
-// networkParams names, per kind, the parameters that hold network targets
-// besides the request's Target. For dns the Target is the queried name,
-// which is not a network target; the servers are.
-var networkParams = map[vpndiag.ProbeKind][]string{
-	vpndiag.ProbeDNS: {"server", "compare"},
-}
-
-// targetIsNetwork reports whether the kind's Target is a network target.
-func targetIsNetwork(k vpndiag.ProbeKind) bool { return k != vpndiag.ProbeDNS }
-
 // Check checks req against the policy and returns a copy with every
 // network target rewritten to its checked address. It does not apply the
 // limits (see Guard). A refusal is a *Denied.
@@ -228,15 +211,19 @@ func (p *Policy) Check(ctx context.Context, r Resolver, req *vpndiag.ProbeReques
 		}
 		return nil, deny("probe kind %q is not allowed (allowed: %s)", req.Kind, allowed)
 	}
+	d, err := probes.Lookup(req.Kind)
+	if err != nil {
+		return nil, deny("probe kind %q is unknown", req.Kind)
+	}
 	out := *req
 	out.Params = maps.Clone(req.Params)
-	if targetIsNetwork(req.Kind) {
+	if d.Targets.Target {
 		c, err := p.CheckTarget(ctx, r, req.Target)
 		if err != nil {
 			return nil, err
 		}
 		out.Target = c.Target
-		if key := serverNameParam[req.Kind]; c.Name != "" && key != "" {
+		if key := d.Targets.ServerName; c.Name != "" && key != "" {
 			if out.Params == nil {
 				out.Params = map[string]string{}
 			}
@@ -245,8 +232,7 @@ func (p *Policy) Check(ctx context.Context, r Resolver, req *vpndiag.ProbeReques
 			}
 		}
 	}
-	var servers int
-	for _, key := range networkParams[req.Kind] {
+	for _, key := range d.Targets.Params {
 		v, ok := req.Params[key]
 		if !ok || v == "" {
 			continue
@@ -256,10 +242,9 @@ func (p *Policy) Check(ctx context.Context, r Resolver, req *vpndiag.ProbeReques
 			return nil, err
 		}
 		out.Params[key] = c.Target
-		servers++
 	}
-	if req.Kind == vpndiag.ProbeDNS && servers == 0 {
-		return nil, deny("the dns probe must name its server (the server parameter); the relay does not query its own resolver on request")
+	if key := d.Targets.Implicit; key != "" && strings.TrimSpace(req.Params[key]) == "" {
+		return nil, deny("the %s probe must name its %s (the %s parameter): without it the probe picks a target of its own, which the policy cannot check", req.Kind, key, key)
 	}
 	return &out, nil
 }

@@ -137,6 +137,11 @@ func refusal(req *vpndiag.ProbeRequest, start, end time.Time, err error) *vpndia
 	return res
 }
 
+// Allow takes one probe from the rate limit without running anything: what
+// a keep-alive monitor's pings do, so that they count against rate_limit
+// like every other probe. A refusal is a *Denied.
+func (g *Guard) Allow() error { return g.take() }
+
 // Next returns the prober the guard hands allowed requests to.
 func (g *Guard) Next() vpndiag.Prober { return g.next }
 
