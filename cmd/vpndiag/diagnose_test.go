@@ -73,7 +73,7 @@ func TestDiagnoseGuideSections(t *testing.T) {
 		{"connectivity test 1 (traceroute stops, SA passes both ways)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "no_reply", "192.168.10.5", "yes", "stopped", "both_ways"}, "connectivity.vpn_device", "connectivity-test-ping-traceroute"},
 		{"ESP blocked (SA out, none in; a restart does not help)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "no_reply", "192.168.10.5", "yes", "stopped", "no_inbound", "skip", "still_none"}, "connectivity.esp_blocked", "phase2-ipsec-failure"},
 		{"half-open tunnel (a restart helps)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "no_reply", "192.168.10.5", "yes", "stopped", "no_inbound", "skip", "passes"}, "connectivity.dead_peer", "dpd-idle-timeouts"},
-		{"connectivity test 2 (TCP fails, name private)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "replies", "myenv.example.com", "fails", "private", "192.168.1.53", "forwarded"}, "connectivity.tcp_blocked", "connectivity-test-tcp-dns"},
+		{"connectivity test 2 (TCP fails, name private)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "replies", "myenv.example.com", "private", "192.168.1.53", "forwarded", "fails"}, "connectivity.tcp_blocked", "connectivity-test-tcp-dns"},
 		{"pinging the cloud DNS servers", []string{"no_access", "skip", "ping_dns", "10.0.0.2", "no_reply", "172.16.5.5", "no"}, "connectivity.source_outside", "ping-cloud-dns"},
 		{"reaching an external database from the cloud", []string{"cloud_to_us", "external_server", "no"}, "access.allow_full_range", "external-database-firewall"},
 		{"connecting from the internal network (DNS port blocked on the way)", []string{"names", "env_names", "myenv.example.com", "10.0.0.2", "no_answer", "replies"}, "dns.allow_dns_port", "connect-from-internal-network"},
@@ -125,7 +125,7 @@ func TestDiagnoseRestart(t *testing.T) {
 	if !strings.Contains(r.stdout, "Resuming case "+m[1]) || !strings.Contains(r.stdout, "[connectivity] Test 1: ping the cloud DNS servers") {
 		t.Fatalf("resume:\n%s", r.stdout)
 	}
-	res, _ := MustDiagnose(t, db, []string{"replies", "myenv.example.com", "connects", "private", "192.168.1.53", "forwarded", "yes"}, "--case", m[1])
+	res, _ := MustDiagnose(t, db, []string{"replies", "myenv.example.com", "private", "192.168.1.53", "forwarded", "connects", "yes"}, "--case", m[1])
 	if res.Resolution != "connectivity.tests_pass" || res.Status != "resolved" || len(res.Answers) != 11 {
 		t.Fatalf("result = %+v", res)
 	}
@@ -135,7 +135,7 @@ func TestDiagnoseRestart(t *testing.T) {
 // asked again or the command exits cleanly, and nothing is stored half.
 func TestDiagnoseBadInput(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "vpndiag.db")
-	res, r := MustDiagnose(t, db, []string{"0", "no_access", "skip", "end_to_end", "10.0.0.256", "10.0.0.2", "maybe", "replies", "my env!", "myenv.example.com", "connects", "private", "192.168.1.53", "forwarded"})
+	res, r := MustDiagnose(t, db, []string{"0", "no_access", "skip", "end_to_end", "10.0.0.256", "10.0.0.2", "maybe", "replies", "my env!", "myenv.example.com", "private", "192.168.1.53", "forwarded", "connects"})
 	for _, want := range []string{
 		"0 is not one of the choices: type a number from 1 to 9.",
 		`"10.0.0.256" is not an IP address`,
