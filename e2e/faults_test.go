@@ -493,7 +493,6 @@ func waitCloudGaveUp(t *testing.T, ctx context.Context, e *Env) {
 	}
 }
 
-
 // Diagnose walks a new case of the lab's site with the terminal runner:
 // answers typed in order (an observed answer is computed when the runner
 // reads it, that is when its question is asked), evidence attached first,
