@@ -254,11 +254,11 @@ func TestLifecycleAtTheTerminal(t *testing.T) {
 	os.WriteFile(site, []byte("name: hq\ncloud_dns_servers: [10.0.0.2]\nike_version: 2\n"), 0o644)
 	answers := strings.Join([]string{
 		"unstable", "hourly", // → the 51-minute fix, the IKE version taken from the profile
-		"x1",           // that's not right: the IKE version is asked
-		"v1",           // → hourly_lifetimes
-		"back",         // the IKE version is asked again
-		"v2",           // → ikev2_lifetime
-		"restart",      // triage again
+		"x1",      // that's not right: the IKE version is asked
+		"v1",      // → hourly_lifetimes
+		"back",    // the IKE version is asked again
+		"v2",      // → ikev2_lifetime
+		"restart", // triage again
 		"unstable", "hourly",
 		"no", // Did this fix it? → support
 	}, "\n")
