@@ -328,19 +328,6 @@ func analyzeStatus(ctx context.Context, rep *Report, in io.Reader, format string
 	} else {
 		rep.NotUnderstood = append(rep.NotUnderstood, "no IPsec (phase 2) SA listing in this output; add the IPsec SA command's output (e.g. show crypto ipsec sa) to check phase 2")
 	}
-	for _, c := range st.Child {
-		if !c.Up {
-			continue
-		}
-		in, okIn := c.In()
-		out, okOut := c.Out()
-		switch {
-		case !okIn || !okOut:
-			rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("line %d: the IPsec SA's traffic counters are not in this output", c.Line))
-		case in == 0 && out == 0:
-			rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("line %d: the IPsec SA has carried no traffic yet; send traffic through the tunnel (ping a cloud DNS server) and take the output again", c.Line))
-		}
-	}
 	for _, n := range st.Notes {
 		rep.NotUnderstood = append(rep.NotUnderstood, n)
 	}
@@ -354,7 +341,9 @@ func analyzeStatus(ctx context.Context, rep *Report, in io.Reader, format string
 		}
 		rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("no SA in this output is with the site's cloud VPN endpoints (%s): every SA was checked as if it were the cloud's; check the peer address configured on the device", strings.Join(eps, ", ")))
 	}
-	rep.Findings = append(rep.Findings, status.Check(rep.Name, st, site)...)
+	fs, notes := status.Check(rep.Name, st, site)
+	rep.Findings = append(rep.Findings, fs...)
+	rep.NotUnderstood = append(rep.NotUnderstood, notes...)
 	return nil
 }
 
