@@ -185,7 +185,8 @@ var faultCases = []faultCase{
 		fault: lab.FaultPeriodicDrop, check: periodicChecked,
 		walks: []walk{
 			{says(unstable, "idle", "yes"), "stability.ikev2_lifetime", kb.ArticleIKEv2HourlyDrop, 3},
-			{says(noAccess, "end_to_end"), "stability.ikev2_lifetime", kb.ArticleIKEv2HourlyDrop, 2},
+			// From "up but cannot reach": TestPeriodicDropFromLogs, on a lab
+			// whose drops are far enough apart for the logs to show them.
 		},
 	},
 	{
@@ -344,6 +345,53 @@ func TestFaults(t *testing.T) {
 		})
 	}
 	t.Log("\n" + table(rows))
+}
+
+// TestPeriodicDropFromLogs walks the periodic-drop fault from "the tunnel
+// is up but I cannot reach the environments": the customer has used the
+// tunnel for a while (traffic every few seconds) and hands in the log of
+// that time, in which the drops come every 30 s (the log analyser sees
+// periods of 30 s and more; TestFaults' lab drops every 10 s for its
+// one-minute keep-alive test). Its own lab, with that drop period.
+func TestPeriodicDropFromLogs(t *testing.T) {
+	if only := os.Getenv("E2E_FAULT"); only != "" && only != lab.FaultPeriodicDrop {
+		t.Skip("E2E_FAULT selects another fault")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	opts := labOptions
+	opts.Name, opts.DropPeriod = labName("p"), 30*time.Second
+	e := MustEnv(t, ctx, opts)
+	t0 := time.Now()
+	off := e.LogSize(lab.CustomerGateway)
+	if err := e.Lab.Fault(ctx, lab.FaultPeriodicDrop); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.Lab.Clear(ctx, lab.FaultPeriodicDrop); err != nil {
+			t.Errorf("clear: %v", err)
+		}
+	}()
+	// The customer's applications send now and then, which brings the
+	// on-demand tunnel back after each drop.
+	if !eventually(ctx, 4*time.Minute, func() bool {
+		_, _ = e.Lab.Exec(ctx, e.Lab.NS.LAN, "ping", "-c", "1", "-W", "1", lab.CloudDNSAddr.String())
+		time.Sleep(4 * time.Second)
+		return strings.Count(e.logSince(off), "received DELETE for ESP CHILD_SA") >= 5
+	}) {
+		t.Fatalf("five drops not logged within 4 minutes:\n%s", e.logSince(off))
+	}
+	w := walk{says(noAccess), "stability.ikev2_lifetime", kb.ArticleIKEv2HourlyDrop, 1}
+	res, out := e.Diagnose(t, ctx, w.answers, e.EvidenceFiles(t, ctx, off))
+	r := row{fault: lab.FaultPeriodicDrop + " (drops every 30 s)", first: noAccess, resolution: res.Resolution, questions: asked(res), wall: time.Since(t0)}
+	if !res.Finished || res.Resolution != w.resolution || res.KBArticle != w.kbArticle || r.questions != w.questions {
+		t.Errorf("reached %q (kb %q) with %d questions, want %q (kb %q) with %d; path %v\n%s", res.Resolution, res.KBArticle, r.questions, w.resolution, w.kbArticle, w.questions, res.Path, out)
+	}
+	if codes := findingCodes(res.Findings); !slices.Contains(codes, kb.CodePeriodicDrop) {
+		t.Errorf("findings %v lack %s", codes, kb.CodePeriodicDrop)
+	}
+	r.ok = !t.Failed()
+	t.Log("\n" + table([]row{r}))
 }
 
 // trafficThatFails waits for the SAs to be up, then, as a customer who
