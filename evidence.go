@@ -51,12 +51,29 @@ type Evidence struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Attachment is one file attached to a case together with what was learnt
+// from it, stored as one unit by EvidenceService.AttachEvidence.
+type Attachment struct {
+	// Evidence describes the file; the store sets its ID, sizes, hashes
+	// and CreatedAt.
+	Evidence *Evidence
+	// Findings are stored with it, for Evidence.CaseID. References that
+	// name Evidence.Name and have no EvidenceID get the stored ID.
+	Findings []*Finding
+	// Event, when set, is appended to the case's timeline with it. When
+	// its Data is a JSON object, the store adds the stored ID to it as
+	// "evidence_id".
+	Event *Event
+}
+
 // EvidenceService stores redacted evidence.
 type EvidenceService interface {
-	// CreateEvidence stores e with the redacted content read from r,
-	// compressing it as it streams and enforcing the configured size cap
-	// (ETOOLARGE, nothing stored). It sets ID, Size, SHA256, CRC32,
-	// CompressedSize and CreatedAt.
+	// AttachEvidence stores a's evidence with the redacted content read
+	// from r, its findings and its event in one transaction: all of it, or
+	// nothing and an error. The content is compressed as it streams and
+	// the configured size cap enforced (ETOOLARGE, nothing stored).
+	AttachEvidence(ctx context.Context, a *Attachment, r io.Reader) error
+	// CreateEvidence is AttachEvidence of e alone.
 	CreateEvidence(ctx context.Context, e *Evidence, r io.Reader) error
 	// FindEvidenceByID returns ENOTFOUND when there is no such evidence.
 	FindEvidenceByID(ctx context.Context, id int64) (*Evidence, error)

@@ -1,9 +1,11 @@
 // Package evidence analyses files a user attaches to a case — VPN device
-// configurations and logs — against the troubleshooting guide: it detects
-// what a file is from its content, redacts secrets before anything is kept,
-// parses configurations into a normalised model and checks them against the
-// guide's rules and the site profile, analyses logs for known failures, and
-// stores the redacted file, its findings and an event.
+// configurations, logs and SA status output — against the troubleshooting
+// guide: it detects what a file is from its content, redacts secrets before
+// anything is kept, parses configurations into a normalised model and
+// checks them against the guide's rules and the site profile, reads SA
+// status output (package status), analyses logs for known failures, and
+// stores the redacted file with its findings and an event in one
+// transaction.
 package evidence
 
 import (
@@ -20,11 +22,17 @@ import (
 	"github.com/vpndiag/vpndiag/evidence/config"
 	"github.com/vpndiag/vpndiag/evidence/logs"
 	"github.com/vpndiag/vpndiag/evidence/redact"
+	"github.com/vpndiag/vpndiag/evidence/status"
 	"github.com/vpndiag/vpndiag/kb"
 )
 
 // DefaultMaxBytes caps a file when no limit is configured.
 const DefaultMaxBytes = 64 << 20
+
+// DefaultMaxParseBytes caps how much of a configuration or SA status
+// output is parsed (those are held in memory whole); the rest of the file
+// is still redacted and stored. Real device configurations are far smaller.
+const DefaultMaxParseBytes = 8 << 20
 
 // headSize is how much of a file detection looks at.
 const headSize = 64 << 10
@@ -33,10 +41,10 @@ const headSize = 64 << 10
 type Report struct {
 	// Name is the file name as given.
 	Name string `json:"name"`
-	// Kind is config, log or other (not understood).
+	// Kind is config, log, status or other (not understood).
 	Kind vpndiag.EvidenceKind `json:"kind"`
-	// Format is the detected vendor and format, e.g. "strongswan-swanctl"
-	// or "strongswan-charon"; empty when not recognised.
+	// Format is the detected vendor and format, e.g. "strongswan-swanctl",
+	// "strongswan-charon" or "cisco-asa-sa"; empty when not recognised.
 	Format string `json:"format,omitempty"`
 	// Encoding is the text encoding read: utf-8, utf-16le, utf-16be or latin-1.
 	Encoding string `json:"encoding,omitempty"`
@@ -49,6 +57,9 @@ type Report struct {
 	Config *config.Config `json:"config,omitempty"`
 	// Log is the log analysis, for log files.
 	Log *logs.Result `json:"log,omitempty"`
+	// Status is the SA status read, for SA status output
+	// (swanctl --list-sas, show crypto ipsec sa …).
+	Status *status.Status `json:"status,omitempty"`
 	// Findings are worst first.
 	Findings []*vpndiag.Finding `json:"findings"`
 	// Redactions counts the secrets replaced.
@@ -62,10 +73,11 @@ type Options struct {
 	// Redactor redacts the content; nil makes a new one. Share one across
 	// files to share placeholders.
 	Redactor *redact.Redactor
-	// Redacted, when set, receives the redacted content (UTF-8).
+	// Redacted, when set, receives the whole redacted content (UTF-8) as
+	// it is read.
 	Redacted io.Writer
-	// MaxConfigBytes caps how much of a config file is parsed (whole
-	// config files are held in memory); DefaultMaxBytes when 0.
+	// MaxConfigBytes caps how much of a configuration or status output is
+	// parsed; DefaultMaxParseBytes when 0.
 	MaxConfigBytes int64
 }
 
@@ -88,17 +100,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// AnalyzeWith is Analyze with options.
+func newReport(name string) *Report {
+	return &Report{Name: name, Kind: vpndiag.EvidenceOther, Findings: []*vpndiag.Finding{}}
+}
+
+// AnalyzeWith is Analyze with options. It reads r once, in bounded memory
+// for logs: the head is sniffed once (empty, binary, text encoding), then
+// the content is decoded and redacted as it streams, and what it is is
+// detected once, from the redacted head.
 func AnalyzeWith(ctx context.Context, name string, r io.Reader, site *vpndiag.Site, opt Options) (*Report, error) {
-	red := opt.Redactor
-	if red == nil {
-		red = redact.New(redact.Options{})
-	}
-	maxCfg := opt.MaxConfigBytes
-	if maxCfg <= 0 {
-		maxCfg = DefaultMaxBytes
-	}
-	rep := &Report{Name: name, Kind: vpndiag.EvidenceOther, Findings: []*vpndiag.Finding{}}
+	rep := newReport(name)
 	cr := &countingReader{r: r}
 	br := bufio.NewReaderSize(cr, headSize)
 	head, err := br.Peek(headSize)
@@ -117,32 +128,67 @@ func AnalyzeWith(ctx context.Context, name string, r io.Reader, site *vpndiag.Si
 		rep.Findings = append(rep.Findings, unknownFinding(name, "the file is "+bin+"; attach device configurations or logs as text"))
 		return rep, nil
 	}
+	if err := analyzeText(ctx, rep, br, enc, site, opt); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// analyzeText analyses text known to be in encoding enc: it decodes and
+// redacts it as it streams (copying the redacted content to opt.Redacted),
+// detects its kind once from the redacted head, and hands it to the
+// configuration, status or log analysis. It reads raw to the end.
+func analyzeText(ctx context.Context, rep *Report, raw io.Reader, enc string, site *vpndiag.Site, opt Options) error {
+	red := opt.Redactor
+	if red == nil {
+		red = redact.New(redact.Options{})
+	}
+	maxCfg := opt.MaxConfigBytes
+	if maxCfg <= 0 {
+		maxCfg = DefaultMaxParseBytes
+	}
 	rep.Encoding = enc
 	if enc != "utf-8" {
 		rep.Understood = append(rep.Understood, "text encoding "+enc+", converted to UTF-8")
-		// Detection needs the converted head.
-		dh, _ := io.ReadAll(io.LimitReader(decoder(bytes.NewReader(head), enc), headSize))
-		head = dh
 	}
-	var in io.Reader = decoder(br, enc)
-
+	n0 := red.Count()
+	keys := redact.NewSAKeyReader(redact.NewReader(decoder(raw, enc), red))
+	var in io.Reader = keys
+	if opt.Redacted != nil {
+		in = io.TeeReader(in, opt.Redacted)
+	}
+	br := bufio.NewReaderSize(in, headSize)
+	head, err := br.Peek(headSize)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return fmt.Errorf("evidence: read %s: %w", rep.Name, err)
+	}
 	cands := config.Detect(string(head))
 	fam, famScore := logs.DetectFamily(head)
-	isConfig := len(cands) > 0 && (fam == "" || cands[0].Score >= 6 && cands[0].Score >= 2*famScore)
+	sfmt, sScore := status.Detect(string(head))
+	isStatus := sScore >= 4 && sScore >= famScore && (len(cands) == 0 || sScore >= cands[0].Score)
+	isConfig := !isStatus && len(cands) > 0 && (fam == "" || cands[0].Score >= 6 && cands[0].Score >= 2*famScore)
 	switch {
+	case isStatus:
+		err = analyzeStatus(ctx, rep, br, sfmt, site, maxCfg)
 	case isConfig:
-		err = analyzeConfig(ctx, rep, in, site, red, opt.Redacted, maxCfg)
+		err = analyzeConfig(ctx, rep, br, cands, site, maxCfg)
 	default:
-		err = analyzeLog(ctx, rep, in, fam, red, opt.Redacted)
+		err = analyzeLog(ctx, rep, br, fam)
 		if err == nil && fam != "" && len(cands) > 0 {
 			rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("the file also looks like a %s configuration; only its log lines were analysed", cands[0].Format))
 		}
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
+	// Whatever the analysis did not read still goes through redaction to
+	// opt.Redacted, and counts in the size.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return fmt.Errorf("evidence: read %s: %w", rep.Name, err)
+	}
+	rep.Redactions = red.Count() - n0 + keys.Count()
 	sortFindings(rep.Findings)
-	return rep, nil
+	return nil
 }
 
 func sortFindings(fs []*vpndiag.Finding) {
@@ -162,33 +208,28 @@ func unknownFinding(name, what string) *vpndiag.Finding {
 	}
 }
 
-func analyzeConfig(ctx context.Context, rep *Report, in io.Reader, site *vpndiag.Site, red *redact.Redactor, out io.Writer, max int64) error {
+// readParsed reads at most max bytes of in as text for a parser that holds
+// it whole, noting when the file is longer.
+func readParsed(rep *Report, in io.Reader, max int64) (string, error) {
+	var sb strings.Builder
+	n, err := io.Copy(&sb, io.LimitReader(in, max))
+	if err != nil {
+		return "", fmt.Errorf("evidence: read %s: %w", rep.Name, err)
+	}
+	if n >= max {
+		rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("only the first %s were parsed", sizeText(max)))
+	}
+	return sb.String(), nil
+}
+
+func analyzeConfig(ctx context.Context, rep *Report, in io.Reader, cands []config.Candidate, site *vpndiag.Site, max int64) error {
 	rep.Kind = vpndiag.EvidenceConfig
-	var buf bytes.Buffer
-	n0 := red.Count()
-	lr := &io.LimitedReader{R: in, N: max}
-	if _, err := io.Copy(&buf, redact.NewReader(lr, red)); err != nil {
-		return fmt.Errorf("evidence: read %s: %w", rep.Name, err)
-	}
-	rep.Redactions = red.Count() - n0
-	if lr.N <= 0 {
-		rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("only the first %d MiB were read", max>>20))
-	}
-	if out != nil {
-		if _, err := out.Write(buf.Bytes()); err != nil {
-			return fmt.Errorf("evidence: write redacted %s: %w", rep.Name, err)
-		}
+	text, err := readParsed(rep, in, max)
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	text := buf.String()
-	cands := config.Detect(text)
-	if len(cands) == 0 {
-		rep.Kind = vpndiag.EvidenceOther
-		rep.NotUnderstood = append(rep.NotUnderstood, "no known configuration format")
-		rep.Findings = append(rep.Findings, unknownFinding(rep.Name, "the format of this file was not recognised"))
-		return nil
 	}
 	format := cands[0].Format
 	rep.Format = format
@@ -245,6 +286,67 @@ func analyzeConfig(ctx context.Context, rep *Report, in io.Reader, site *vpndiag
 	return nil
 }
 
+// analyzeStatus reads SA status output and checks it against the site.
+func analyzeStatus(ctx context.Context, rep *Report, in io.Reader, format string, site *vpndiag.Site, max int64) error {
+	rep.Kind = vpndiag.EvidenceStatus
+	rep.Format = format
+	text, err := readParsed(rep, in, max)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st, err := status.Parse(format, text)
+	if err != nil {
+		return fmt.Errorf("evidence: parse %s: %w", rep.Name, err)
+	}
+	rep.Status = st
+	up, neg := 0, 0
+	for _, ike := range st.IKE {
+		if ike.Up {
+			up++
+		}
+		if ike.Negotiating {
+			neg++
+		}
+	}
+	childUp := 0
+	for _, c := range st.Child {
+		if c.Up {
+			childUp++
+		}
+	}
+	rep.Understood = append(rep.Understood, fmt.Sprintf("%s SA status, %d lines", format, st.Lines))
+	if st.IKEListed {
+		rep.Understood = append(rep.Understood, fmt.Sprintf("%d IKE SA(s): %d up, %d negotiating", len(st.IKE), up, neg))
+	} else {
+		rep.NotUnderstood = append(rep.NotUnderstood, "no IKE (phase 1) SA listing in this output, so whether phase 1 is up is not known")
+	}
+	if st.ChildListed {
+		rep.Understood = append(rep.Understood, fmt.Sprintf("%d IPsec SA(s), %d up", len(st.Child), childUp))
+	} else {
+		rep.NotUnderstood = append(rep.NotUnderstood, "no IPsec (phase 2) SA listing in this output; add the IPsec SA command's output (e.g. show crypto ipsec sa) to check phase 2")
+	}
+	for _, n := range st.Notes {
+		rep.NotUnderstood = append(rep.NotUnderstood, n)
+	}
+	switch {
+	case site == nil:
+		rep.NotUnderstood = append(rep.NotUnderstood, "not checked: traffic selectors against the site's ranges (no site profile)")
+	case len(site.VPNEndpoints) > 0 && (len(st.IKE) > 0 || len(st.Child) > 0) && !status.CloudPeerSeen(st, site):
+		var eps []string
+		for _, e := range site.VPNEndpoints {
+			eps = append(eps, e.String())
+		}
+		rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("no SA in this output is with the site's cloud VPN endpoints (%s): every SA was checked as if it were the cloud's; check the peer address configured on the device", strings.Join(eps, ", ")))
+	}
+	fs, notes := status.Check(rep.Name, st, site)
+	rep.Findings = append(rep.Findings, fs...)
+	rep.NotUnderstood = append(rep.NotUnderstood, notes...)
+	return nil
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -262,17 +364,11 @@ func ikeV(v config.Value[int]) string {
 	return fmt.Sprint(v.V)
 }
 
-func analyzeLog(ctx context.Context, rep *Report, in io.Reader, fam string, red *redact.Redactor, out io.Writer) error {
-	n0 := red.Count()
-	var src io.Reader = redact.NewReader(in, red)
-	if out != nil {
-		src = io.TeeReader(src, out)
-	}
-	res, err := logs.Analyze(ctx, rep.Name, src)
+func analyzeLog(ctx context.Context, rep *Report, in io.Reader, fam string) error {
+	res, err := logs.Analyze(ctx, rep.Name, in)
 	if err != nil {
 		return fmt.Errorf("evidence: analyse %s: %w", rep.Name, err)
 	}
-	rep.Redactions = red.Count() - n0
 	rep.Log = res
 	rep.Findings = append(rep.Findings, res.Findings...)
 	if res.LongLines > 0 {

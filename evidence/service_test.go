@@ -77,8 +77,6 @@ func MustCreateCase(tb testing.TB, db *sqlite.DB) *vpndiag.Case {
 func newService(db *sqlite.DB) *evidence.Service {
 	return &evidence.Service{
 		Evidence: sqlite.NewEvidenceService(db),
-		Findings: sqlite.NewFindingService(db),
-		Events:   sqlite.NewEventService(db),
 		MaxBytes: 1 << 20,
 	}
 }

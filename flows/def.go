@@ -270,6 +270,14 @@ func (s *State) exits() []exit {
 // isHandover reports whether a transition target names another flow.
 func isHandover(to string) bool { return strings.HasPrefix(to, "@") }
 
+// handoverTarget splits a hand-over target "@flow" or "@flow:state" (a
+// state other than the flow's start, so that what is known is not asked
+// again); state is empty for the flow's start.
+func handoverTarget(to string) (flow, state string) {
+	flow, state, _ = strings.Cut(strings.TrimPrefix(to, "@"), ":")
+	return flow, state
+}
+
 // Problems is every problem found in the flows, each naming the flow and
 // the state.
 type Problems []string
@@ -469,11 +477,13 @@ func (s *Set) validate(d *Def) Problems {
 		case to == "":
 			add(state, "%s leads nowhere (no \"to\")", what)
 		case isHandover(to):
-			name := strings.TrimPrefix(to, "@")
+			name, at := handoverTarget(to)
 			if _, ok := s.current[name]; !ok {
 				add(state, "%s hands over to unknown flow %q", what, name)
 			} else if name == d.Name {
 				add(state, "%s hands over to its own flow", what)
+			} else if cur := s.byName[name][s.current[name]]; at != "" && cur.States[at] == nil {
+				add(state, "%s hands over to undefined state %q of flow %q", what, at, name)
 			}
 		case d.States[to] == nil:
 			add(state, "%s leads to undefined state %q", what, to)

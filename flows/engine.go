@@ -361,7 +361,10 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 			mv.events = append(mv.events, &vpndiag.Event{Actor: r.Actor, Kind: vpndiag.EventProbeResult,
 				Message: fmt.Sprintf("%s %s: %s — %s", res.Kind, res.Target, res.Outcome, res.Summary), Data: data})
 		}
-		maps.Copy(mv.vars, probeVars(st, r.Results))
+		for k, v := range probeVars(st, r.Results) {
+			// Kept with what measured it, for the step it answers.
+			mv.vars[k], mv.vars[srcVar(k)] = v, "probe "+strings.Join(refs, "; ")
+		}
 		out := combine(outcomes)
 		o := st.outcomeFor(out)
 		mv.event, a.Choice, a.Label = o.Event, o.Event, o.Label
@@ -559,10 +562,15 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 }
 
 func sourceOf(src string) vpndiag.AnswerSource {
-	if src == sourceProfile {
+	switch {
+	case src == sourceProfile:
 		return vpndiag.SourceProfile
+	case strings.HasPrefix(src, "probe "):
+		return vpndiag.SourceProbe
+	case src == sourceEarlier:
+		return vpndiag.SourceUser
 	}
-	return vpndiag.SourceUser
+	return vpndiag.SourceEvidence // a finding's line
 }
 
 // contradictions records inferences set aside for a person's answer: said
@@ -796,9 +804,13 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 	}
 	def := rs.def
 	if isHandover(to) {
-		nd, err := e.flows.Current(strings.TrimPrefix(to, "@"))
+		name, at := handoverTarget(to)
+		nd, err := e.flows.Current(name)
 		if err != nil {
 			return err
+		}
+		if at == "" || nd.States[at] == nil {
+			at = nd.Start
 		}
 		events = append(events, &vpndiag.Event{Actor: BotActor, Kind: vpndiag.EventNote,
 			Message: fmt.Sprintf("Handed over from flow %s to flow %s: %s", def.Name, nd.Name, nd.Title)})
@@ -806,7 +818,7 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 			title := mv.answer.Label
 			upd = &vpndiag.CaseUpdate{Title: &title}
 		}
-		def, to = nd, nd.Start
+		def, to = nd, at
 		next.Flow, next.FlowVersion = nd.Name, nd.Version
 	}
 	if mv.event == EventNotFixed {

@@ -88,6 +88,9 @@ type Facts struct {
 // "an earlier answer"); ok is false when it is not known.
 func (f Facts) Lookup(name string) (value, source string, ok bool) {
 	if v, ok := f.Vars[name]; ok && v != "" {
+		if src := f.Vars["src:"+name]; src != "" {
+			return v, src, true
+		}
 		return v, sourceEarlier, true
 	}
 	if v, ok := guideFacts[name]; ok {

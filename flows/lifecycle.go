@@ -25,6 +25,10 @@ const (
 // right", or gone back to. No automatic answer is taken for it.
 func askVar(flow, state string) string { return "ask:" + PathEntry(flow, state) }
 
+// srcVar names what measured a session variable a probe set, so that the
+// step it answers says so ("probe ping 10.0.0.2: timeout").
+func srcVar(name string) string { return "src:" + name }
+
 // personVar remembers a person's answer to a step (the choice key or the
 // value): an inference never replaces it.
 func personVar(flow, state string) string { return "person:" + PathEntry(flow, state) }

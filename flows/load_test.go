@@ -68,7 +68,8 @@ func TestTriageReachesEveryFlow(t *testing.T) {
 		def, _ := set.Current(queue[0])
 		queue = queue[1:]
 		for _, e := range def.Graph().Edges {
-			if name, ok := strings.CutPrefix(e.To, "@"); ok && !seen[name] {
+			if name, ok := strings.CutPrefix(e.To, "@"); ok && !seen[strings.Split(name, ":")[0]] {
+				name = strings.Split(name, ":")[0]
 				seen[name] = true
 				queue = append(queue, name)
 			}

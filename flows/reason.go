@@ -15,8 +15,9 @@ import (
 //     step's rules names its code (and kb article, when the rule sets one);
 //     an informational finding decides nothing unless the rule says so
 //     (Info), because a note such as "NAT-T is forced on" determines no
-//     answer. Findings are taken worst first; among findings of the same
-//     severity the rules' order decides.
+//     answer. Failures (errors and critical findings) come first, then
+//     warnings, then notes a rule accepts; within each the rules' order
+//     decides.
 //   - Override: a person's answer is never replaced by an inference. A rule
 //     whose answer contradicts an earlier answer of a person (Implies) is
 //     set aside; the contradiction is said (Step.Notes) and recorded (an
@@ -85,22 +86,22 @@ func sortedImplies(m map[string][]string) []string {
 
 // matchFindings returns the rule that fs decide, with the finding that
 // decided it, setting aside rules that contradict a person's answer (listed
-// in set). Severity tiers are tried worst first; within a tier, the first
-// rule in definition order that one of the tier's findings matches wins.
+// in set). Tiers are tried worst first (failures, warnings, notes); within a
+// tier, the first rule in definition order that one of the tier's findings
+// matches wins.
 func (e *Engine) matchFindings(rs *run, st *State, fs []*vpndiag.Finding) (rule *FindingRule, f *vpndiag.Finding, set []contradiction) {
-	tiers := []vpndiag.Severity{vpndiag.SeverityCritical, vpndiag.SeverityError, vpndiag.SeverityWarning, vpndiag.SeverityInfo, ""}
 	aside := map[int]bool{}
-	for _, tier := range tiers {
+	for _, tier := range []int{failureTier, vpndiag.SeverityWarning.Rank(), vpndiag.SeverityInfo.Rank()} {
 		for i := range st.Findings {
 			r := &st.Findings[i]
 			if aside[i] {
 				continue
 			}
 			for _, x := range fs {
-				if x == nil || x.Severity.Rank() != tier.Rank() || !r.matches(x) {
+				if x == nil || tierOf(x) != tier || !r.matches(x) {
 					continue
 				}
-				if tier.Rank() <= vpndiag.SeverityInfo.Rank() && !r.Info {
+				if tier <= vpndiag.SeverityInfo.Rank() && !r.Info {
 					continue
 				}
 				if c := e.contradicts(rs, r.Implies, rs.expand(r.Label), describeFinding(x)); c != nil {
@@ -113,6 +114,22 @@ func (e *Engine) matchFindings(rs *run, st *State, fs []*vpndiag.Finding) (rule 
 		}
 	}
 	return nil, nil, set
+}
+
+// failureTier holds errors and critical findings together: among failures
+// the rules' order decides, so that a flow can put what the device shows
+// now (an IKE SA up, say) before what a log line says about an attempt.
+const failureTier = 3
+
+// tierOf is a finding's tier: failures, warnings, or information (unknown
+// severities count as information).
+func tierOf(f *vpndiag.Finding) int {
+	if r := f.Severity.Rank(); r >= failureTier {
+		return failureTier
+	} else if r == vpndiag.SeverityWarning.Rank() {
+		return r
+	}
+	return vpndiag.SeverityInfo.Rank()
 }
 
 // matches reports whether the rule names f's code (and article).

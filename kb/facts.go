@@ -74,6 +74,13 @@ const (
 	CodeSAHealthy           = "sa-healthy"            // info: IPsec SA up with traffic both ways
 )
 
+// Finding codes of the log analysers for what the vendors' message
+// catalogues name beyond the failures above.
+const (
+	CodeIKEHalfOpen = "ike-half-open" // the two ends disagree on an SA: the peer retransmits requests already answered, or uses SAs this side deleted
+	CodeIdleClose   = "idle-close"    // the device closes an idle tunnel and nothing brings it back up
+)
+
 // Article slugs. Every resolution cites one; each has kb/articles/SLUG.md.
 const (
 	ArticleDNSForwarder          = "dns-conditional-forwarder"
@@ -110,6 +117,7 @@ var Codes = []string{
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
 	CodeSANoChild, CodeSANoInbound, CodeSANoOutbound, CodeSAHalfOpen, CodeSASelectorsMismatch,
 	CodeSAMultiplePairs, CodeSAHealthy,
+	CodeIKEHalfOpen, CodeIdleClose,
 }
 
 // Slugs lists every article slug above, in the order of the guide.

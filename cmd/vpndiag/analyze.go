@@ -231,6 +231,8 @@ func describeReport(r *evidence.Report) string {
 			return "log (format not recognised)"
 		}
 		return r.Format + " log"
+	case vpndiag.EvidenceStatus:
+		return r.Format + " SA status"
 	}
 	return "not understood"
 }

@@ -23,7 +23,7 @@ func TestFlowsCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{"list", []string{"flows", "list"}, 0, "connectivity  v1"},
+		{"list", []string{"flows", "list"}, 0, "connectivity  v2"},
 		{"show", []string{"flows", "show", "rangechange"}, 0, "console (question): Is your management console version 11.7.0 or later?"},
 		{"render mermaid", []string{"flows", "render", "triage"}, 0, string(mmd)},
 		{"render dot", []string{"flows", "render", "dns", "--format", "dot"}, 0, string(dot)},

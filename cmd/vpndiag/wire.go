@@ -22,8 +22,7 @@ type evidenceIntake struct {
 // newEvidenceIntake wires evidence analysis to the store.
 func newEvidenceIntake(db *sqlite.DB, maxBytes int64) *evidenceIntake {
 	return &evidenceIntake{
-		svc: &evidence.Service{Evidence: sqlite.NewEvidenceService(db), Findings: sqlite.NewFindingService(db),
-			Events: sqlite.NewEventService(db), MaxBytes: maxBytes},
+		svc:   &evidence.Service{Evidence: sqlite.NewEvidenceService(db), MaxBytes: maxBytes},
 		cases: sqlite.NewCaseService(db),
 		sites: sqlite.NewSiteService(db),
 	}

@@ -40,30 +40,46 @@ const (
 )
 
 // keywords make a line interesting; the line is then classified by
-// classify. They are case-sensitive, as the devices write them.
+// classify. They are case-sensitive, as the devices write them, and at
+// least seven bytes long: the shortest keyword sets how far the one-pass
+// scan may skip.
 var keywords = []string{
 	// authentication
 	"AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "PLD_MAL", "INVALID_COOKIE",
 	"key mismatch", "secret mismatch", "invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE",
 	"Authentication failure", "authentication failed", "Authentication failed",
+	"decryption failed", "could not decrypt", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key",
+	"no peer config found", "does not match to", "Couldn't find configuration",
 	// proposals
 	"NO_PROPOSAL_CHOSEN", "NO_PROP", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
 	"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
+	"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute",
+	"matching policy",
 	// traffic selectors
 	"TS_UNACCEPT", "Traffic Selectors", "traffic selectors", "no matching crypto map", "crypto map policy not found",
+	"Policy not found", "INVALID_ID_INFORMATION", "INVAL_ID", "no matching CHILD_SA config", "INVALID-ID-INFORMATION",
+	"Invalid ID info", "Proxy ID", "proxy ids", "proxy identities", "KMD_VPN_TS_MISMATCH", "TS unacceptable",
 	// DPD and liveness
 	"eer dead", "DPD failed", "DPD failure", "dpd_failure", "DPD timed out", "DPD: No response", "giving up after",
+	"sending DPD request", "DPD action", "lost contact", "KMD_DPD_PEER_DOWN",
 	// no answer
-	"retransmit", "RESENDING", "not responding", "No response", "timeout exceeded", "un-established",
-	"negotiation timeout", "ue to timeout", "not responsive",
+	"retransmit", "retransmission", "RESENDING", "not responding", "No response", "timeout exceeded", "un-established",
+	"negotiation timeout", "ue to timeout", "not responsive", "Death by retransmission", "Timed out",
+	// half-open: the peer repeats requests already answered or uses SAs gone here
+	"IKMP_NO_SA", "RECVD_PKT_INV_SPI", "Duplicate Phase",
 	// rekeying
 	"TEMPORARY_FAILURE", "TEMP_FAIL", "unable to install", "failed to establish", "REKEY_SA", "ekeying failed",
 	"ekey failed", "collision",
+	// idle close
+	"inactivity", "Idle Timeout", "idle timeout",
 	// context: phases, establishment, drops
-	"IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "Quick Mode", "Main Mode", "ID_PROT", "STATE_PARENT_I1",
-	"proposals: ESP", "proposals: IKE", "established", "PHASE 1 COMPLETED", "IKE_P1_COMPLETE",
+	"IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "Quick Mode", "QUICK_MODE", "Main Mode", "ID_PROT", "STATE_PARENT_I1",
+	"proposals: ESP", "proposals: IKE", "established", "PHASE 1 COMPLETED", "IKE_P1_COMPLETE", "PHASE 2 COMPLETED",
 	"Session disconnected", "unnel-down", "unnel down", "phase2_state", "phase 1 error", "phase 2 error",
-	"phase-1 negotiation", "phase-2 negotiation",
+	"phase-1 negotiation", "phase-2 negotiation", "received DELETE", "received Delete", "SESSION_STATUS",
+	"KMD_VPN_DOWN_ALARM", "KMD_VPN_UP_ALARM", "KMD_PM_SA_ESTABLISHED", "IKE negotiation failed", "IKE Phase-2",
+	"Negotiation aborted", "negotiation is failed", "negotiate_error", "phase2-down", "pre-shared secret",
+	"SA DOWN",
 }
 
 var matcher = multimatch.New(keywords, false)
@@ -193,19 +209,24 @@ func (a *analyzer) region(region []byte, first int64, partial bool) int64 {
 	return line + int64(bytes.Count(region[counted:], []byte{'\n'}))
 }
 
-// families are detected from markers in the first 64 KiB; the first
-// marker of each is unmistakable and counts double.
+// families are detected from markers in the first 64 KiB: a strong marker
+// is unmistakable and counts double, a weak one counts once, and a family
+// needs 2. Markers are found anywhere in a line, so a syslog relay's prefix
+// (priority, relay host, sequence number, second timestamp) in front of the
+// device's own line does not hide them.
 var families = []struct {
-	name    string
-	markers []string
+	name         string
+	strong, weak []string
 }{
-	{"aws-tunnel-log", []string{"AWS tunnel", "event_timestamp", "ike_phase1_state", "VpnLogDetail", "No Proposal Match Found"}},
-	{"fortigate-event", []string{"logid=", "subtype=vpn", "subtype=\"vpn\"", "logdesc=", "vpntunnel="}},
-	{"cisco-asa", []string{"%ASA-", "[IKEv1]", "IKE_DECODE"}},
-	{"cisco-ios", []string{"ISAKMP:", "ISAKMP (", "%CRYPTO-", "IPSEC("}},
-	{"paloalto", []string{"ikemgr", "[PNTF]", "[PERR]", "[PWRN]", "IKE phase-1 negotiation", "IKE phase-2 negotiation", ",SYSTEM,vpn,", "IKEv2 IKE SA negotiation"}},
-	{"libreswan-pluto", []string{"pluto[", "STATE_", "\" #", "v2N_", "IKE SA authentication request", "initiating IKEv2"}},
-	{"strongswan-charon", []string{"charon", "[IKE]", "[NET]", "[ENC]", "[CFG]", "IKE_SA ", "CHILD_SA", "retransmit ", "ID_PROT", "generating "}},
+	{"aws-tunnel-log", []string{"AWS tunnel"}, []string{"event_timestamp", "ike_phase1_state", "VpnLogDetail", "No Proposal Match Found"}},
+	{"fortigate-event", []string{"logid="}, []string{"subtype=vpn", "subtype=\"vpn\"", "logdesc=", "vpntunnel="}},
+	{"cisco-asa", []string{"%ASA-", "%FTD-"}, []string{"[IKEv1]", "IKE_DECODE", "Group = "}},
+	{"cisco-ios", []string{"ISAKMP:", "%CRYPTO-"}, []string{"ISAKMP (", "IPSEC(", "%IKEV2-"}},
+	{"juniper-kmd", []string{"KMD_", "kmd["}, []string{"IKE negotiation failed with error", "IKE Phase-2", "Phase-1 [", "Phase-2 ["}},
+	{"paloalto", []string{"ikemgr", ",SYSTEM,vpn,"}, []string{"[PNTF]", "[PERR]", "[PWRN]", "IKE phase-1 negotiation", "IKE phase-2 negotiation", "IKEv2 IKE SA negotiation", "ike-nego-p"}},
+	{"libreswan-pluto", []string{"pluto["}, []string{"STATE_", "\" #", "v2N_", "IKE SA authentication request", "initiating IKEv2", "initiating IKEv1",
+		"ISAKMP SA established {", "IPsec SA established", "sent Main Mode", "ipsec whack", "ipsec auto"}},
+	{"strongswan-charon", []string{"charon"}, []string{"[IKE]", "[NET]", "[ENC]", "[CFG]", "IKE_SA ", "CHILD_SA", "retransmit ", "ID_PROT", "generating "}},
 }
 
 func (a *analyzer) detect(b []byte) {
@@ -214,12 +235,16 @@ func (a *analyzer) detect(b []byte) {
 	}
 	a.head += len(b)
 	for i, f := range families {
-		for j, m := range f.markers {
-			if bytes.Contains(b, []byte(m)) {
+		for _, m := range f.strong {
+			if !a.seen[m] && bytes.Contains(b, []byte(m)) {
+				a.seen[m] = true
+				a.famScore[i] += 2
+			}
+		}
+		for _, m := range f.weak {
+			if !a.seen[m] && bytes.Contains(b, []byte(m)) {
+				a.seen[m] = true
 				a.famScore[i]++
-				if j == 0 {
-					a.famScore[i]++ // the first marker is unmistakable
-				}
 			}
 		}
 	}
@@ -258,18 +283,43 @@ type analyzer struct {
 	res      Result
 	head     int
 	famScore []int
+	seen     map[string]bool
 	family   string
 	aggs     map[string]*agg
 	order    []string
 
 	phase       int  // phase of the exchange seen last: 1 or 2
 	established bool // a phase 1 SA was established
+	p2up        bool // a phase 2 SA was established
 	rekeyLine   int  // last line that showed a rekey exchange
+	rekeyAt     time.Time
+	refusedLine int // last line where a rekey was refused with NO_PROPOSAL_CHOSEN
 	lastTime    time.Time
 	initRetx    int // retransmits of the first IKE message
 	initRefs    []vpndiag.EvidenceRef
+	p2Retx      int // retransmits of phase 2 requests on an established IKE SA
+	p2Refs      []vpndiag.EvidenceRef
+	authRetx    int // retransmits of IKE_AUTH (message ID 1) after IKE_SA_INIT was answered
+	authRefs    []vpndiag.EvidenceRef
+	dpdRetx     int // retransmits of a DPD request
+	dpdRefs     []vpndiag.EvidenceRef
+	answered    bool // the peer answered the first exchange (a notify, a response)
+	dupReq      int  // requests the peer repeated after this side answered them
+	dupRefs     []vpndiag.EvidenceRef
+	stale       int // messages for SAs this side no longer has
+	staleRefs   []vpndiag.EvidenceRef
+	sas         map[string]*saState
+	lastAdd     int       // line of the last finding event
 	givingUp    []pending // "giving up after N retransmits", decided at the end
 	drops       []time.Time
+}
+
+// saState is what is known of one IKE SA, by the key its lines carry
+// (strongSwan's "<conn|N>"); lines without one share the "" entry.
+type saState struct {
+	established bool
+	dpd         bool // a DPD request is outstanding
+	retxMID     int  // message ID of the last retransmitted request, -1 none
 }
 
 type pending struct {
@@ -277,10 +327,13 @@ type pending struct {
 	text  string
 	phase int
 	est   bool
+	dpd   bool
+	mid   int
 }
 
 func newAnalyzer(name string) *analyzer {
-	return &analyzer{name: name, aggs: map[string]*agg{}, famScore: make([]int, len(families)), phase: 1}
+	return &analyzer{name: name, aggs: map[string]*agg{}, famScore: make([]int, len(families)), seen: map[string]bool{},
+		phase: 1, sas: map[string]*saState{}}
 }
 
 func (a *analyzer) ref(line int, text []byte) vpndiag.EvidenceRef {
@@ -302,9 +355,18 @@ func (a *analyzer) add(line int, text []byte, e event) {
 		g.severity, g.what = e.severity, e.what
 	}
 	g.count++
+	a.lastAdd = line
 	if len(g.refs) < maxRefs {
 		g.refs = append(g.refs, a.ref(line, text))
 	}
+}
+
+// keep appends a line to a bounded list of references.
+func (a *analyzer) keep(refs []vpndiag.EvidenceRef, line int, text []byte) []vpndiag.EvidenceRef {
+	if len(refs) < maxRefs {
+		refs = append(refs, a.ref(line, text))
+	}
+	return refs
 }
 
 func has(l []byte, s string) bool { return bytes.Contains(l, []byte(s)) }
@@ -318,20 +380,102 @@ func hasAny(l []byte, ss ...string) bool {
 	return false
 }
 
+// hasFold is has, ASCII case-insensitive.
+func hasFold(l []byte, s string) bool {
+	n := len(s)
+	for i := 0; i+n <= len(l); i++ {
+		if bytes.EqualFold(l[i:i+n], []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// saKey returns the IKE SA a charon line is about ("<conn|N>"), "" when the
+// line names none.
+func saKey(l []byte) string {
+	i := bytes.IndexByte(l, '<')
+	if i < 0 {
+		return ""
+	}
+	j := bytes.IndexByte(l[i:], '>')
+	if j < 0 || j > 80 || !bytes.Contains(l[i:i+j], []byte("|")) {
+		return ""
+	}
+	return string(l[i : i+j+1])
+}
+
+func (a *analyzer) sa(key string) *saState {
+	s := a.sas[key]
+	if s == nil {
+		if len(a.sas) > 4096 { // bounded: a log of many SAs forgets the old ones
+			clear(a.sas)
+		}
+		s = &saState{retxMID: -1}
+		a.sas[key] = s
+	}
+	return s
+}
+
+// messageID reads the N of "message ID N" (charon), -1 when absent.
+func messageID(l []byte) int {
+	i := bytes.Index(l, []byte("message ID "))
+	if i < 0 {
+		return -1
+	}
+	j := i + len("message ID ")
+	k := j
+	for k < len(l) && l[k] >= '0' && l[k] <= '9' && k-j < 10 {
+		k++
+	}
+	if k == j {
+		return -1
+	}
+	n := 0
+	for _, c := range l[j:k] {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
 // phaseOf decides which phase a proposal or selector failure is about.
 func (a *analyzer) phaseOf(l []byte) int {
 	switch {
-	case hasAny(l, "protocol 3", "protocol 2", "Notifying with"):
+	case hasAny(l, "protocol 3", "protocol 2", "Notifying with", "HASH N("):
+		// IKEv1 notifies protected by the phase 1 SA (HASH) are about
+		// Quick Mode.
 		return 2
-	case hasAny(l, "protocol 1", "by AWS"):
+	case hasAny(l, "protocol 1", "by AWS", "[ N(NO_PROP) ]", "[ N(INVAL_ID) ]", "unauthenticated v2N", "unsecured"):
 		return 1
-	case hasAny(l, "CHILD_SA", "CREATE_CHILD_SA", "IKE_AUTH", "Quick Mode", "QUICK", "QM_", "phase 2", "Phase 2", "phase-2", "IPsec SA", "IPSec SA", "ESP:", "Child SA"):
+	case hasAny(l, "CHILD_SA", "CREATE_CHILD_SA", "IKE_AUTH", "Quick Mode", "QUICK", "QM_", "phase 2", "Phase 2", "phase-2", "Phase-2",
+		"IPsec SA", "IPSec SA", "ESP:", "Child SA", "child SA", "secured informational", "ipsec proposal", "P2 "):
 		return 2
-	case hasAny(l, "IKE_SA_INIT", "STATE_PARENT_I1", "phase 1", "Phase 1", "phase-1", "Main Mode", "MM_", "IKE:", "ID_PROT"):
+	case hasAny(l, "IKE_SA_INIT", "STATE_PARENT_I1", "phase 1", "Phase 1", "phase-1", "Phase-1", "Main Mode", "MM_", "IKE:", "ID_PROT",
+		"IKE SA negotiation", "IKE_SA_INIT_I", "STATE_MAIN"):
 		return 1
 	}
 	return a.phase
 }
+
+// Texts of the findings, shared by the vendors that log the same cause.
+var (
+	evAuth       = event{kb.CodeAuthFailed, vpndiag.SeverityCritical, "authentication failed (pre-shared key mismatch or wrong identity)"}
+	evDecrypt    = event{kb.CodeAuthFailed, vpndiag.SeverityCritical, "IKEv1 messages could not be decrypted: the two ends hold different pre-shared keys"}
+	evIdentity   = event{kb.CodeAuthFailed, vpndiag.SeverityCritical, "the peer's identity matches no configuration here (or ours none there): identity or peer address mismatch"}
+	evP1Prop     = event{kb.CodePhase1NoProposal, vpndiag.SeverityCritical, "no phase 1 proposal was chosen (encryption, integrity, PRF or DH group differ)"}
+	evP2Prop     = event{kb.CodePhase2NoProposal, vpndiag.SeverityError, "no phase 2 proposal was chosen (encryption, integrity or PFS group differ)"}
+	evP2Silent   = event{kb.CodePhase2NoProposal, vpndiag.SeverityError, "phase 2 requests got no answer while phase 1 is up: the peer silently refuses the phase 2 proposal (or its selectors)"}
+	evTS         = event{kb.CodeTSUnacceptable, vpndiag.SeverityError, "the traffic selectors (encryption domain) were refused"}
+	evDead       = event{kb.CodeDPDPeerDead, vpndiag.SeverityError, "dead peer detection declared the peer dead"}
+	evDeadEst    = event{kb.CodeDPDPeerDead, vpndiag.SeverityError, "the peer stopped answering an established IKE SA (retransmits gave up): the peer was declared dead"}
+	evNoAnswer   = event{kb.CodeIKENoResponse, vpndiag.SeverityCritical, "IKE requests got no answer: UDP 500/4500 blocked on the way or the peer unreachable"}
+	evAuthUnans  = event{kb.CodeIKENoResponse, vpndiag.SeverityCritical, "IKE_SA_INIT was answered but IKE_AUTH never was: UDP 4500 or fragmented IKE packets are dropped on the way"}
+	evHalfOpen   = event{kb.CodeIKEHalfOpen, vpndiag.SeverityWarning, ""}
+	evStaleSA    = event{kb.CodeIKEHalfOpen, vpndiag.SeverityWarning, ""}
+	evRekey      = event{kb.CodeRekeyFailed, vpndiag.SeverityError, "rekeying failed"}
+	evRekeyNoPro = event{kb.CodeRekeyFailed, vpndiag.SeverityError, "a CHILD_SA rekey was refused with NO_PROPOSAL_CHOSEN: the rekey's proposal (often its PFS/DH group, only sent on rekeys) differs from the peer's"}
+	evIdle       = event{kb.CodeIdleClose, vpndiag.SeverityError, "the device closed the tunnel after a period without traffic; on a responder-only cloud nothing brings it back until this side sends again"}
+)
 
 // classify looks at one interesting line.
 func (a *analyzer) classify(l []byte, n int) {
@@ -353,28 +497,45 @@ func (a *analyzer) classify(l []byte, n int) {
 			a.drops = append(a.drops, ts)
 		}
 	}
+	sa := a.sa(saKey(l))
+
 	// Context first: which phase, rekeying, established.
 	switch {
-	case hasAny(l, "CREATE_CHILD_SA", "IKE_AUTH", "Quick Mode", "proposals: ESP", "phase 2 error", "phase-2 negotiation"):
+	case hasAny(l, "CREATE_CHILD_SA", "IKE_AUTH", "Quick Mode", "QUICK_MODE", "proposals: ESP", "phase 2 error", "phase-2 negotiation", "STATE_QUICK"):
 		a.phase = 2
-	case hasAny(l, "IKE_SA_INIT", "Main Mode", "ID_PROT", "STATE_PARENT_I1", "proposals: IKE", "phase 1 error", "phase-1 negotiation"):
+	case hasAny(l, "IKE_SA_INIT", "Main Mode", "ID_PROT", "STATE_PARENT_I1", "proposals: IKE", "phase 1 error", "phase-1 negotiation", "STATE_MAIN_I1"):
 		a.phase = 1
 	}
-	if hasAny(l, "REKEY_SA", "ekeying", "REKEYING") {
+	if hasAny(l, "REKEY_SA", "ekeying", "REKEYING", "rekeyed") {
 		a.rekeyLine = n
+		if hasTS {
+			a.rekeyAt = ts
+		}
 	}
-	if hasAny(l, "PHASE 1 COMPLETED", "IKE_P1_COMPLETE", "established IKE SA", "ISAKMP SA established", "IKE SA established") ||
+	if hasAny(l, "PHASE 1 COMPLETED", "IKE_P1_COMPLETE", "established IKE SA", "ISAKMP SA established", "IKE SA established", "KMD_VPN_UP_ALARM") ||
 		has(l, "IKE_SA") && has(l, "established between") {
-		a.established = true
+		a.established, sa.established = true, true
+		a.answered = true
+	}
+	if hasAny(l, "IPsec SA established", "PHASE 2 COMPLETED", "KMD_PM_SA_ESTABLISHED") || has(l, "CHILD_SA") && has(l, "established with") {
+		a.p2up = true
+	}
+	if has(l, "parsed IKE_SA_INIT response") || has(l, "processed IKE_SA_INIT response") || has(l, "STATE_PARENT_I2") {
+		a.answered = true
 	}
 
 	// Authentication.
 	switch {
 	case hasAny(l, "AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "key mismatch", "secret mismatch",
-		"invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE", "Authentication failure", "authentication failed", "Authentication failed"):
+		"invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE", "Authentication failure", "authentication failed", "Authentication failed",
+		"mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "pre-shared secret"):
 		if !hasAny(l, " successful", "successfully") {
-			a.add(n, l, event{kb.CodeAuthFailed, vpndiag.SeverityCritical, "authentication failed (pre-shared key mismatch or wrong identity)"})
+			a.add(n, l, evAuth)
 		}
+	case hasAny(l, "decryption failed", "could not decrypt"):
+		a.add(n, l, evDecrypt)
+	case hasAny(l, "no peer config found", "Couldn't find configuration") || has(l, "does not match to") && hasAny(l, "IDir", "IDi", "ID "):
+		a.add(n, l, evIdentity)
 	case has(l, "PLD_MAL") && a.phase == 1:
 		a.add(n, l, event{kb.CodeAuthFailed, vpndiag.SeverityCritical, "the peer could not decrypt main mode message 5 (PAYLOAD_MALFORMED): the IKEv1 signature of a pre-shared key mismatch"})
 	case has(l, "INVALID_COOKIE"):
@@ -382,51 +543,94 @@ func (a *analyzer) classify(l []byte, n int) {
 	}
 
 	// Proposals.
-	if hasAny(l, "NO_PROPOSAL_CHOSEN", "NO_PROP", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
-		"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen") {
-		if a.phaseOf(l) == 2 {
-			a.add(n, l, event{kb.CodePhase2NoProposal, vpndiag.SeverityError, "no phase 2 proposal was chosen (encryption, integrity or PFS group differ)"})
-		} else {
-			a.add(n, l, event{kb.CodePhase1NoProposal, vpndiag.SeverityCritical, "no phase 1 proposal was chosen (encryption, integrity, PRF or DH group differ)"})
+	proposal := hasAny(l, "NO_PROPOSAL_CHOSEN", "NO_PROP", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
+		"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
+		"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute") ||
+		has(l, "matching policy") && hasAny(l, "Failed to find", "failed to find", "no matching policy")
+	if proposal {
+		switch p := a.phaseOf(l); {
+		case p == 2 && a.rekeyLine > 0 && n-a.rekeyLine <= 20:
+			a.add(n, l, evP2Prop)
+			a.add(n, l, evRekeyNoPro)
+			a.refusedLine = n
+			drop()
+		case p == 2 || has(l, "pfs group"):
+			a.phase = 2
+			a.add(n, l, evP2Prop)
+		default:
+			a.phase = 1
+			a.add(n, l, evP1Prop)
 		}
+		a.answered = true
 	}
 	if has(l, "Phase 2 was unable to establish") {
 		a.add(n, l, event{kb.CodePhase2NoProposal, vpndiag.SeverityError, "phase 2 could not be established while phase 1 stayed up (negotiation error such as a proposal mismatch)"})
 	}
 
 	// Traffic selectors.
-	if hasAny(l, "TS_UNACCEPT", "compatible Traffic Selectors", "no matching crypto map", "crypto map policy not found") ||
-		has(l, "traffic selectors") && has(l, "unacceptable") {
-		a.add(n, l, event{kb.CodeTSUnacceptable, vpndiag.SeverityError, "the traffic selectors (encryption domain) were refused"})
+	switch {
+	case hasAny(l, "TS_UNACCEPT", "compatible Traffic Selectors", "no matching crypto map", "crypto map policy not found", "Crypto Map Policy not found",
+		"no matching CHILD_SA config", "KMD_VPN_TS_MISMATCH", "TS unacceptable", "Failed to match the peer proxy ids", "proxy identities not supported") ||
+		has(l, "traffic selectors") && has(l, "unacceptable") ||
+		has(l, "Proxy ID") && hasAny(l, "failed", "mismatch"):
+		a.add(n, l, evTS)
+	case hasAny(l, "INVALID_ID_INFORMATION", "INVAL_ID", "INVALID-ID-INFORMATION", "Invalid ID info"):
+		if a.phaseOf(l) == 2 || a.established {
+			a.add(n, l, evTS)
+		} else {
+			a.add(n, l, event{kb.CodeAuthFailed, vpndiag.SeverityCritical, "the peer refused our phase 1 identity (INVALID_ID_INFORMATION): the IKE identity differs from what it expects"})
+		}
+		a.answered = true
 	}
 
 	// DPD.
-	if hasAny(l, "declaring peer dead", "Declaring peer dead", "DPD failed", "DPD failure", "dpd_failure", "DPD timed out", "DPD: No response", "peer is dead") {
-		a.add(n, l, event{kb.CodeDPDPeerDead, vpndiag.SeverityError, "dead peer detection declared the peer dead"})
+	switch {
+	case has(l, "sending DPD request"):
+		sa.dpd = true
+	case has(l, "generating") && hasAny(l, "CREATE_CHILD_SA", "IKE_AUTH", "QUICK_MODE", "IKE_SA_INIT"):
+		sa.dpd = false // a new request that is not a DPD
+	}
+	switch {
+	case hasAny(l, "declaring peer dead", "Declaring peer dead", "DPD failed", "DPD failure", "dpd_failure", "DPD timed out", "DPD: No response", "peer is dead",
+		"KMD_DPD_PEER_DOWN", "keepalive type: DPD") ||
+		has(l, "lost contact") && hasAny(l, "IKE", "peer") ||
+		has(l, "DPD action") && hasAny(l, "hold", "clear", "restart"):
+		a.add(n, l, evDead)
+		sa.dpd = false
 		drop()
 	}
 	if has(l, "giving up after") {
-		a.givingUp = append(a.givingUp, pending{line: n, text: string(a.ref(n, l).Text), phase: a.phase, est: a.established})
+		a.givingUp = append(a.givingUp, pending{line: n, text: string(a.ref(n, l).Text), phase: a.phase, est: a.established || sa.established, dpd: sa.dpd, mid: sa.retxMID})
+		sa.dpd = false
 		drop()
 	}
 
 	// Requests without an answer.
 	switch {
-	case hasAny(l, "not responding", "timeout exceeded", "un-established", "negotiation timeout", "ue to timeout", "not responsive") ||
-		has(l, "No response") && !has(l, "DPD"):
-		if has(l, "not responsive") {
-			a.add(n, l, event{kb.CodeDPDPeerDead, vpndiag.SeverityError, "dead peer detection declared the peer dead"})
-		} else {
-			a.add(n, l, event{kb.CodeIKENoResponse, vpndiag.SeverityCritical, "IKE requests got no answer: UDP 500/4500 blocked on the way or the peer unreachable"})
+	case hasAny(l, "retransmitting response", "Duplicate Phase") || has(l, "retransmit of request") && has(l, "received"):
+		a.dupReq++
+		a.dupRefs = a.keep(a.dupRefs, n, l)
+	case hasAny(l, "IKMP_NO_SA", "RECVD_PKT_INV_SPI"):
+		a.stale++
+		a.staleRefs = a.keep(a.staleRefs, n, l)
+	case hasAny(l, "not responding", "timeout exceeded", "un-established", "negotiation timeout", "ue to timeout", "not responsive",
+		"Death by retransmission", "Maximum number of retransmissions") ||
+		has(l, "No response") && !has(l, "DPD") ||
+		has(l, "Timed out") && hasAny(l, "negotiation", "IKE", "Phase-2"):
+		switch {
+		case has(l, "not responsive"):
+			a.add(n, l, evDead)
+		case hasAny(l, "ESTABLISHED_IKE_SA", "STATE_MAIN_I4", "STATE_MAIN_R3", "ESTABLISHED_CHILD_SA", "STATE_QUICK_I2", "STATE_QUICK_R2") ||
+			sa.dpd && !has(l, "establishing"):
+			a.add(n, l, evDeadEst)
+		case hasAny(l, "QUICK", "CREATE_CHILD", "phase-2", "phase 2", "Phase 2", "Phase-2", "quick mode", "child SA"):
+			a.add(n, l, evP2Silent)
+		default:
+			a.add(n, l, evNoAnswer)
 		}
 		drop()
-	case has(l, "retransmit") || has(l, "RESENDING"):
-		if hasAny(l, "message ID 0", "msgid=0", "request 0", "STATE_PARENT_I1", "IKE_SA_INIT", "STATE_MAIN_I", "phase 1", "MM_") {
-			a.initRetx++
-			if len(a.initRefs) < maxRefs {
-				a.initRefs = append(a.initRefs, a.ref(n, l))
-			}
-		}
+	case hasAny(l, "retransmit", "retransmission", "RESENDING"):
+		a.retransmit(l, n, sa)
 	}
 
 	// Rekeying.
@@ -435,16 +639,115 @@ func (a *analyzer) classify(l []byte, n int) {
 		a.add(n, l, event{kb.CodeRekeyFailed, vpndiag.SeverityWarning, "a CHILD_SA rekey collided (TEMPORARY_FAILURE): traffic can be lost until the next rekey or DPD"})
 		drop()
 	case hasAny(l, "ekeying failed", "ekey failed") || has(l, "collision") && hasAny(l, "REKEY", "rekey"):
-		a.add(n, l, event{kb.CodeRekeyFailed, vpndiag.SeverityError, "rekeying failed"})
+		a.add(n, l, evRekey)
 		drop()
 	case a.rekeyLine > 0 && n-a.rekeyLine <= 20 && hasAny(l, "unable to install", "failed to establish CHILD_SA"):
-		a.add(n, l, event{kb.CodeRekeyFailed, vpndiag.SeverityError, "a CHILD_SA rekey failed (the new SA or its policies could not be installed)"})
-		drop()
+		if a.refusedLine == 0 || n-a.refusedLine > 20 {
+			a.add(n, l, event{kb.CodeRekeyFailed, vpndiag.SeverityError, "a CHILD_SA rekey failed (the new SA or its policies could not be installed)"})
+			drop()
+		}
 	}
 
-	// Plain drops.
-	if hasAny(l, "Session disconnected", "unnel-down", "unnel down") || has(l, "phase2_state") && hasAny(l, "\"down\"", ": down", "=down") {
+	// Idle close.
+	if has(l, "inactivity") && hasAny(l, "deleting", "closing") || hasAny(l, "Idle Timeout", "idle timeout") && hasAny(l, "Reason", "reason", "disconnect", "deleting", "torn down") {
+		a.add(n, l, evIdle)
 		drop()
+		return
+	}
+
+	// Vendor messages that name their cause in a field of their own, when
+	// no keyword above named it.
+	switch {
+	case a.lastAdd == n:
+	case has(l, "IKE negotiation failed") || has(l, "IKE Phase-2") && hasAny(l, "Failure", "failed", "Failed"):
+		a.junosCause(l, n)
+	case hasAny(l, "negotiate_error", "Negotiation aborted", "negotiation is failed"):
+		a.causeText(l, n)
+	}
+
+	// Plain drops: tunnels going down, and a peer deleting an SA outside a
+	// rekey.
+	switch {
+	case hasAny(l, "Session disconnected", "unnel-down", "unnel down", "phase2-down", "KMD_VPN_DOWN_ALARM", "SA DOWN") ||
+		has(l, "SESSION_STATUS") && has(l, "DOWN") ||
+		has(l, "phase2_state") && hasAny(l, "\"down\"", ": down", "=down"):
+		drop()
+	case hasAny(l, "received DELETE", "received Delete"):
+		if a.rekeyAt.IsZero() || !hasTS || ts.Sub(a.rekeyAt) > 10*time.Second || ts.Before(a.rekeyAt) {
+			if a.rekeyLine == 0 || n-a.rekeyLine > 20 {
+				drop()
+			}
+		}
+	}
+}
+
+// retransmit sorts a retransmitted request by the exchange it repeats.
+func (a *analyzer) retransmit(l []byte, n int, sa *saState) {
+	mid := messageID(l)
+	if mid >= 0 {
+		sa.retxMID = mid
+	}
+	switch {
+	case sa.dpd && mid != 0:
+		a.dpdRetx++
+		a.dpdRefs = a.keep(a.dpdRefs, n, l)
+	case mid == 0 || hasAny(l, "msgid=0", "request 0", "STATE_PARENT_I1", "IKE_SA_INIT", "STATE_MAIN_I", "phase 1", "MM_", "PARENT_I1"):
+		a.initRetx++
+		a.initRefs = a.keep(a.initRefs, n, l)
+	case hasAny(l, "STATE_QUICK_I", "QUICK", "QM_", "phase 2", "CREATE_CHILD") || mid > 0 && a.phase == 2 && a.established:
+		a.p2Retx++
+		a.p2Refs = a.keep(a.p2Refs, n, l)
+	case mid == 1 || hasAny(l, "IKE_AUTH", "PARENT_I2"):
+		a.authRetx++
+		a.authRefs = a.keep(a.authRefs, n, l)
+	}
+}
+
+// junosCause reads the error of Junos kmd's "IKE negotiation failed with
+// error: …" and "IKE Phase-2 Failure: …".
+func (a *analyzer) junosCause(l []byte, n int) {
+	p2 := has(l, "Phase-2") || has(l, "IPSec") && !has(l, "IKE Version")
+	switch {
+	case hasFold(l, "proposal"):
+		if p2 {
+			a.add(n, l, evP2Prop)
+		} else {
+			a.add(n, l, evP1Prop)
+		}
+	case hasFold(l, "authentication") || hasFold(l, "IKE-ID") || hasFold(l, "ike id"):
+		a.add(n, l, evAuth)
+	case hasFold(l, "TS unacceptable") || hasFold(l, "traffic selector") || hasFold(l, "proxy id"):
+		a.add(n, l, evTS)
+	case hasFold(l, "timed out") || hasFold(l, "no response") || hasFold(l, "peer not responding"):
+		if p2 {
+			a.add(n, l, evP2Silent)
+		} else {
+			a.add(n, l, evNoAnswer)
+		}
+	}
+}
+
+// causeText reads the reason of FortiGate's negotiate errors, ASA's
+// "IKEv2 Negotiation aborted due to ERROR: …" and PAN-OS's "… negotiation
+// is failed …" when no keyword above named it.
+func (a *analyzer) causeText(l []byte, n int) {
+	switch {
+	case hasFold(l, "proposal") || hasFold(l, "matching policy") || hasFold(l, "DH group"):
+		if a.phaseOf(l) == 2 {
+			a.add(n, l, evP2Prop)
+		} else {
+			a.add(n, l, evP1Prop)
+		}
+	case hasFold(l, "pre-shared") || hasFold(l, "psk") || hasFold(l, "auth") && !hasFold(l, "authenticated"):
+		a.add(n, l, evAuth)
+	case hasFold(l, "selector") || hasFold(l, "proxy"):
+		a.add(n, l, evTS)
+	case hasFold(l, "retransmi") || hasFold(l, "no response") || hasFold(l, "timeout"):
+		if a.phaseOf(l) == 2 {
+			a.add(n, l, evP2Silent)
+		} else {
+			a.add(n, l, evNoAnswer)
+		}
 	}
 }
 
@@ -455,44 +758,61 @@ func (a *analyzer) finish() {
 	}
 	for _, g := range a.givingUp {
 		l := []byte(g.text)
-		if g.phase == 1 && !g.est && !a.res.NewestFirst {
-			a.add(g.line, l, event{kb.CodeIKENoResponse, vpndiag.SeverityCritical, "IKE requests got no answer: UDP 500/4500 blocked on the way or the peer unreachable"})
-		} else {
-			a.add(g.line, l, event{kb.CodeDPDPeerDead, vpndiag.SeverityError, "the peer stopped answering an established IKE SA (retransmits gave up): the peer was declared dead"})
+		switch {
+		case g.dpd:
+			a.add(g.line, l, event{kb.CodeDPDPeerDead, vpndiag.SeverityError, "DPD requests on an established IKE SA got no answer and the retransmits gave up: the peer was declared dead"})
+		case g.mid == 0:
+			a.add(g.line, l, evNoAnswer)
+		case g.mid > 0 && g.est:
+			a.add(g.line, l, evDeadEst)
+		case g.mid == 1:
+			a.add(g.line, l, evAuthUnans)
+		case g.phase == 1 && !g.est && !a.res.NewestFirst:
+			a.add(g.line, l, evNoAnswer)
+		default:
+			a.add(g.line, l, evDeadEst)
 		}
 	}
-	if a.initRetx >= 3 && !a.established {
-		g := a.aggs[kb.CodeIKENoResponse]
-		if g == nil {
-			g = &agg{code: kb.CodeIKENoResponse, severity: vpndiag.SeverityCritical}
-			a.aggs[g.code] = g
-			a.order = append(a.order, g.code)
-		}
-		g.what = fmt.Sprintf("the first IKE message was retransmitted %d times without an answer: UDP 500/4500 blocked on the way or the peer unreachable", a.initRetx)
-		g.count += a.initRetx
-		g.refs = append(a.initRefs, g.refs...)
-		if len(g.refs) > maxRefs {
-			g.refs = g.refs[:maxRefs]
-		}
+	// One repeated request or one packet for a gone SA happens on any
+	// busy path; a few of them do not.
+	if a.dupReq >= 2 {
+		a.merge(event{evHalfOpen.code, evHalfOpen.severity, fmt.Sprintf("the peer repeated %d requests this side had already answered: the answers do not reach it (return path) or the peer's SA is half-open", a.dupReq)}, a.dupReq, a.dupRefs)
 	}
-	if p, ok := period(a.drops); ok {
-		a.res.DropPeriod = p
+	if a.stale >= 3 {
+		a.merge(event{evStaleSA.code, evStaleSA.severity, fmt.Sprintf("the peer sent %d messages on IKE or IPsec SAs this side no longer has: the two ends went out of step (one side deleted its SAs without the other knowing)", a.stale)}, a.stale, a.staleRefs)
+	}
+	// Retransmits with no final line: judged by how many there were.
+	switch {
+	case a.dpdRetx >= 3 && a.aggs[kb.CodeDPDPeerDead] == nil:
+		a.merge(event{kb.CodeDPDPeerDead, vpndiag.SeverityError, fmt.Sprintf("a DPD request on an established IKE SA was retransmitted %d times without an answer: the peer stopped answering", a.dpdRetx)}, a.dpdRetx, a.dpdRefs)
+	}
+	if a.p2Retx >= 2 && a.aggs[kb.CodePhase2NoProposal] == nil && a.aggs[kb.CodeTSUnacceptable] == nil {
+		a.merge(event{evP2Silent.code, evP2Silent.severity, fmt.Sprintf("phase 2 requests were retransmitted %d times without an answer while phase 1 is up: the peer silently refuses the phase 2 proposal (or its selectors)", a.p2Retx)}, a.p2Retx, a.p2Refs)
+	}
+	if a.authRetx >= 3 && a.answered && !a.established && a.aggs[kb.CodeIKENoResponse] == nil {
+		a.merge(evAuthUnans, a.authRetx, a.authRefs)
+	}
+	if a.initRetx >= 3 && !a.established && a.aggs[kb.CodePhase1NoProposal] == nil && a.aggs[kb.CodeAuthFailed] == nil {
+		a.merge(event{kb.CodeIKENoResponse, vpndiag.SeverityCritical, fmt.Sprintf("the first IKE message was retransmitted %d times without an answer: UDP 500/4500 blocked on the way or the peer unreachable", a.initRetx)}, a.initRetx, a.initRefs)
+	}
+	if d, ok := period(a.drops); ok {
+		a.res.DropPeriod = d.period
 		f := &vpndiag.Finding{
 			Code:     kb.CodePeriodicDrop,
 			Severity: vpndiag.SeverityError,
-			Summary:  fmt.Sprintf("%s: the tunnel dropped %d times at a regular interval of about %s", a.name, len(a.drops), roundPeriod(p)),
+			Summary:  fmt.Sprintf("%s: %d drops, every %s ± %s", a.name, d.drops, span(d.period), span(d.spread)),
 			Source:   "logs/" + familyOr(a.res.Family),
 		}
-		if near(p, time.Hour, 5*time.Minute) {
+		if near(d.period, time.Hour, 5*time.Minute) {
 			f.KBArticle = kb.ArticleIKEv2HourlyDrop
 			f.Detail = fmt.Sprintf("Drops every ~60 minutes match the phase 2 lifetime of %s; with IKEv2 some devices drop the tunnel at each CHILD_SA rekey instead of rekeying it (kb: %s).", kb.ChildSALifetime, kb.ArticleIKEv2HourlyDrop)
 			f.Fix = fmt.Sprintf("If the tunnel uses IKEv2, set the phase 2 (CHILD_SA) lifetime to %d minutes so that your device rekeys before the cloud does.", int(kb.IKEv2HourlyDropWorkaround.Minutes()))
 		} else {
 			f.KBArticle = kb.ArticleDPDIdle
-			f.Detail = fmt.Sprintf("Drops at a fixed interval point at a timer rather than at the network: a lifetime, an idle timeout or DPD (kb: %s).", kb.ArticleDPDIdle)
+			f.Detail = fmt.Sprintf("Drops at a fixed interval of %s point at a timer rather than at the network: a lifetime, an idle timeout or DPD (kb: %s).", span(d.period), kb.ArticleDPDIdle)
 			f.Fix = "Compare the interval with the phase 1 and phase 2 lifetimes and idle timeouts on both sides, and keep traffic flowing (a keep-alive ping to a cloud DNS server)."
 		}
-		for i, t := range a.drops {
+		for i, t := range d.at {
 			if i >= maxRefs {
 				break
 			}
@@ -507,6 +827,25 @@ func (a *analyzer) finish() {
 	sort.SliceStable(a.res.Findings, func(i, j int) bool {
 		return a.res.Findings[i].Severity.Rank() > a.res.Findings[j].Severity.Rank()
 	})
+}
+
+// merge adds count occurrences of e, citing refs first.
+func (a *analyzer) merge(e event, count int, refs []vpndiag.EvidenceRef) {
+	g := a.aggs[e.code]
+	if g == nil {
+		g = &agg{code: e.code, severity: e.severity}
+		a.aggs[g.code] = g
+		a.order = append(a.order, g.code)
+	}
+	g.what = e.what
+	if e.severity.Rank() > g.severity.Rank() {
+		g.severity = e.severity
+	}
+	g.count += count
+	g.refs = append(append([]vpndiag.EvidenceRef(nil), refs...), g.refs...)
+	if len(g.refs) > maxRefs {
+		g.refs = g.refs[:maxRefs]
+	}
 }
 
 func familyOr(f string) string {
@@ -532,6 +871,10 @@ var advice = map[string]struct{ article, detail, fix string }{
 		"Check the peer address against the cloud's VPN endpoints and that UDP 500 and 4500 (and ESP) are allowed both ways on every firewall on the path."},
 	kb.CodeRekeyFailed: {kb.ArticlePhase2, "Rekeying an SA failed; traffic stops until the SA is negotiated again.",
 		"Match the lifetimes of both sides (phase 1 28800 s, phase 2 3600 s), keep one SA pair, and update the device software if it mishandles rekey collisions."},
+	kb.CodeIKEHalfOpen: {kb.ArticleDPDIdle, "The two ends disagree about an SA: either this side's answers do not reach the peer, so it keeps repeating its request, or one side deleted its SAs and the other still uses them.",
+		"Check that UDP 500 and 4500 from your device to the cloud's VPN endpoint are not dropped or rewritten on the way back, enable DPD on your device so that stale SAs are cleared, and reset the tunnel once (clear the IKE and IPsec SAs) to bring both ends in step."},
+	kb.CodeIdleClose: {kb.ArticleResponderOnly, "Your device closed the tunnel because no traffic crossed it for a while; the cloud only answers and never brings a tunnel back, so it stays down until your network sends again.",
+		"Remove the idle timeout for this tunnel (strongSwan: drop `inactivity`; Cisco ASA: `vpn-idle-timeout none` in the group policy; FortiGate: disable `idle-timeout` in phase 1), or keep traffic flowing with a keep-alive ping every 5 seconds to a cloud DNS server."},
 }
 
 func (a *analyzer) finding(g *agg) *vpndiag.Finding {
@@ -553,23 +896,43 @@ func (a *analyzer) finding(g *agg) *vpndiag.Finding {
 	}
 }
 
-// period finds a regular interval between drops: at least three intervals
-// (after merging drops less than two minutes apart), three quarters of them
-// within 10% of the median, and the median at least five minutes.
-func period(ts []time.Time) (time.Duration, bool) {
+// drops is a regular pattern of drops.
+type drops struct {
+	period time.Duration // the median interval
+	spread time.Duration // the largest distance of a regular interval from it
+	drops  int           // drops after merging the lines of one drop
+	at     []time.Time   // when, oldest first
+}
+
+// period finds a regular interval between drops of any period of at least
+// 30 s: at least three intervals after merging the lines of one drop,
+// three quarters of them within 10 % of the median. The lines of one drop
+// (DPD, DELETE, down) are merged when they are less than two minutes apart
+// for periods of ten minutes and more, and less than ten seconds apart
+// for shorter ones.
+func period(ts []time.Time) (drops, bool) {
 	if len(ts) < 4 {
-		return 0, false
+		return drops{}, false
 	}
 	s := append([]time.Time(nil), ts...)
 	sort.Slice(s, func(i, j int) bool { return s[i].Before(s[j]) })
+	for _, c := range []struct{ gap, min time.Duration }{{2 * time.Minute, 10 * time.Minute}, {10 * time.Second, 30 * time.Second}} {
+		if d, ok := regular(s, c.gap, c.min); ok {
+			return d, true
+		}
+	}
+	return drops{}, false
+}
+
+func regular(s []time.Time, gap, min time.Duration) (drops, bool) {
 	var merged []time.Time
 	for _, t := range s {
-		if len(merged) == 0 || t.Sub(merged[len(merged)-1]) >= 2*time.Minute {
+		if len(merged) == 0 || t.Sub(merged[len(merged)-1]) >= gap {
 			merged = append(merged, t)
 		}
 	}
 	if len(merged) < 4 {
-		return 0, false
+		return drops{}, false
 	}
 	iv := make([]time.Duration, 0, len(merged)-1)
 	for i := 1; i < len(merged); i++ {
@@ -578,27 +941,42 @@ func period(ts []time.Time) (time.Duration, bool) {
 	sorted := append([]time.Duration(nil), iv...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	med := sorted[len(sorted)/2]
-	if med < 5*time.Minute {
-		return 0, false
+	if med < min {
+		return drops{}, false
 	}
-	ok := 0
+	ok, spread := 0, time.Duration(0)
 	for _, d := range iv {
 		if near(d, med, med/10) {
 			ok++
+			if x := (d - med).Abs(); x > spread {
+				spread = x
+			}
 		}
 	}
 	if ok*4 < len(iv)*3 {
-		return 0, false
+		return drops{}, false
 	}
-	return med, true
+	return drops{period: med, spread: spread, drops: len(merged), at: merged}, true
 }
 
 func near(d, want, tol time.Duration) bool {
 	return d >= want-tol && d <= want+tol
 }
 
-func roundPeriod(d time.Duration) time.Duration {
-	return d.Round(time.Minute)
+// span writes a duration as people say it: "60 min", "45 s", "1 h 30 min".
+func span(d time.Duration) string {
+	switch {
+	case d < 2*time.Minute:
+		return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds()))
+	case d < 3*time.Hour:
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute).Minutes()))
+	}
+	d = d.Round(time.Minute)
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	if m == 0 {
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d h %d min", h, m)
 }
 
 // DetectFamily scores the start of a file against the log families and

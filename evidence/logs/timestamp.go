@@ -72,6 +72,32 @@ func Timestamp(line []byte) (time.Time, bool) {
 			return time.Unix(n, 0).UTC(), true
 		}
 	}
+	if t, ok := stamp(b); ok {
+		return t, true
+	}
+	// A syslog relay's prefix in front of the device's line: "<PRI>",
+	// RFC 5424's version, relay host names or addresses, sequence numbers
+	// ("000123:") and IOS's clock markers ("*", "."). The first time found
+	// at the start of a field within the first bytes is the line's.
+	lim := min(len(b), 160)
+	for i := 1; i < lim; i++ {
+		switch b[i-1] {
+		case ' ', '>', ',', '*', '.', '\t':
+		default:
+			continue
+		}
+		if c := b[i]; c < '0' || c > '9' && (c < 'A' || c > 'S') {
+			continue
+		}
+		if t, ok := stamp(b[i:]); ok {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// stamp reads a syslog or ISO time at the start of b.
+func stamp(b []byte) (time.Time, bool) {
 	if len(b) >= 15 {
 		if mon, ok := months[string(b[:3])]; ok && b[3] == ' ' {
 			i := 4

@@ -11,24 +11,58 @@ import (
 
 const source = "evidence/status"
 
-// Check turns a parsed status into findings, worst first within each kind.
+// Check turns a parsed status into findings, and notes on what the output
+// could not show (no counters, no traffic yet, one listing only).
 // name is the file name the line references point into; site may be nil
-// (then selectors are not compared and every peer counts).
-func Check(name string, st *Status, site *vpndiag.Site) []*vpndiag.Finding {
-	c := checker{name: name, st: st, site: site}
+// (then selectors are not compared and every peer counts). SAs with peers
+// other than the site's cloud VPN endpoints are another tunnel's and left
+// alone, unless no SA at all is with those endpoints (see CloudPeerSeen):
+// then every SA is checked.
+func Check(name string, st *Status, site *vpndiag.Site) (findings []*vpndiag.Finding, notes []string) {
+	c := checker{name: name, st: st, site: site, filter: CloudPeerSeen(st, site)}
 	c.halfOpen()
 	c.noChild()
 	c.traffic()
 	c.selectors()
 	c.multiplePairs()
-	return c.out
+	return c.out, c.notes
 }
 
 type checker struct {
-	name string
-	st   *Status
-	site *vpndiag.Site
-	out  []*vpndiag.Finding
+	name   string
+	st     *Status
+	site   *vpndiag.Site
+	filter bool // only SAs with the site's endpoints count
+	out    []*vpndiag.Finding
+	notes  []string
+	seen   map[string]bool
+}
+
+// CloudPeerSeen reports whether some SA of st is with one of the site's
+// cloud VPN endpoints; false when the site names none.
+func CloudPeerSeen(st *Status, site *vpndiag.Site) bool {
+	if site == nil || len(site.VPNEndpoints) == 0 {
+		return false
+	}
+	var addrs []string
+	for _, ike := range st.IKE {
+		addrs = append(addrs, ike.Remote, ike.Local)
+	}
+	for _, c := range st.Child {
+		addrs = append(addrs, c.Peer)
+	}
+	for _, a := range addrs {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			continue
+		}
+		for _, e := range site.VPNEndpoints {
+			if e == ip.Unmap() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (c *checker) add(code string, sev vpndiag.Severity, article string, line int, text, summary, detail, fix string) *vpndiag.Finding {
@@ -59,7 +93,7 @@ func (c *checker) addTraffic(code string, sev vpndiag.Severity, article string, 
 // cloudPeer reports whether addr (as printed) is one of the site's cloud
 // VPN endpoints; true when the site names none or addr is not shown.
 func (c *checker) cloudPeer(addrs ...string) bool {
-	if c.site == nil || len(c.site.VPNEndpoints) == 0 {
+	if !c.filter {
 		return true
 	}
 	known := false
@@ -96,9 +130,23 @@ func (c *checker) dnsServers() string {
 	return "a cloud DNS server (" + c.site.CloudDNSServers[0].String() + ")"
 }
 
+// once reports whether an IKE SA's finding of code is new: an output
+// pasted twice lists the same SA twice.
+func (c *checker) once(code string, ike *IKESA) bool {
+	k := code + "|" + ike.Name + "|" + ike.Remote + "|" + ike.Local + "|" + ike.State
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	if c.seen[k] {
+		return false
+	}
+	c.seen[k] = true
+	return true
+}
+
 func (c *checker) halfOpen() {
 	for _, ike := range c.st.IKE {
-		if !ike.Negotiating || !c.cloudPeer(ike.Remote, ike.Local) {
+		if !ike.Negotiating || !c.cloudPeer(ike.Remote, ike.Local) || !c.once(kb.CodeSAHalfOpen, ike) {
 			continue
 		}
 		peer := orPeer(ike.Remote)
@@ -136,7 +184,7 @@ func (c *checker) noChild() {
 				found = true
 			}
 		}
-		if found || unknown {
+		if found || unknown || !c.once(kb.CodeSANoChild, ike) {
 			continue
 		}
 		c.add(kb.CodeSANoChild, vpndiag.SeverityError, kb.ArticlePhase2, ike.Line, ike.Text,
@@ -146,35 +194,131 @@ func (c *checker) noChild() {
 	}
 }
 
+// Recency thresholds for one listing with last-packet times: a direction
+// used within recent seconds is active; one silent for at least silent
+// seconds longer than the other is not answering.
+const (
+	recent = 10
+	silent = 5
+)
+
+// key identifies one SA across several listings in the same file (a
+// customer often runs the command twice, a few seconds apart).
+func (ch *ChildSA) key() string {
+	if ch.SPIIn != "" && ch.SPIOut != "" {
+		return "spi " + ch.SPIIn + "/" + ch.SPIOut
+	}
+	return ch.IKE + "|" + ch.Name + "|" + ch.Peer + "|" + ch.pair()
+}
+
+// traffic judges each up IPsec SA's traffic: between two listings of it
+// when the file holds more than one (what grew), else from its totals and,
+// where the device prints them, the seconds since its last packet each way.
 func (c *checker) traffic() {
+	groups := map[string][]*ChildSA{}
+	var order []string
 	for _, ch := range c.st.Child {
 		if !ch.Up || !c.cloudPeer(ch.Peer) {
 			continue
 		}
-		in, okIn := ch.In()
-		out, okOut := ch.Out()
-		if !okIn || !okOut {
+		if _, okIn := ch.In(); !okIn {
+			c.note("line %d: the IPsec SA's traffic counters are not in this output", ch.Line)
 			continue
 		}
-		what := describe(ch)
-		switch {
-		case out > 0 && in == 0:
-			c.addTraffic(kb.CodeSANoInbound, vpndiag.SeverityError, kb.ArticlePingCloudDNS, ch,
-				fmt.Sprintf("the IPsec SA %s has sent %d and received nothing back", what, out),
-				"The tunnel is up and the device encrypts traffic into it, but nothing comes back. Either the ESP packets are dropped on the way (a firewall or NAT device between the device and the cloud), or they reach the cloud and get no answer: the cloud answers only hosts inside the ranges configured for the VPN, and the only cloud hosts that answer ping are its DNS servers.",
-				fmt.Sprintf("Ping %s from a host inside the site's configured internal range and take this output again. If the inbound counter stays at 0, allow ESP (IP protocol 50) and UDP 4500 from %s on every firewall in front of the device (or enable NAT traversal if a NAT device is in the path); if it grows, the earlier test used a source or target the cloud does not answer.", c.dnsServers(), c.endpoints()))
-		case in > 0 && out == 0:
-			c.addTraffic(kb.CodeSANoOutbound, vpndiag.SeverityError, kb.ArticleConnectivityTest1, ch,
-				fmt.Sprintf("the IPsec SA %s has received %d but sent nothing back", what, in),
-				"Traffic from the cloud arrives and is decrypted, but the device sends nothing into the tunnel: its replies leave another way. Typical causes are a missing route to the cloud's range through the tunnel, NAT applied to the traffic before encryption (no NAT exemption for the VPN), or a firewall policy on the customer's side that drops it.",
-				"Add (or fix) the route to the cloud's internal range through the tunnel, exempt traffic between the internal ranges and the cloud's range from NAT, and allow it in the firewall policy; then ping a cloud DNS server and check that both counters grow.")
-		case in > 0 && out > 0:
-			c.addTraffic(kb.CodeSAHealthy, vpndiag.SeverityInfo, kb.ArticleConnectivityTest2, ch,
-				fmt.Sprintf("the IPsec SA %s is up with traffic both ways (%d in, %d out)", what, in, out),
-				"The tunnel itself passes traffic in both directions. If an application still cannot reach the cloud, the cause is beyond the tunnel: DNS resolution of the environment names, a firewall rule for the cloud's full range, or the route for that particular source.",
-				"Test name resolution and TCP 443 to the environment from the failing host, and check that the host's address is inside the internal range configured for the VPN.")
+		k := ch.key()
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], ch)
+	}
+	for _, k := range order {
+		g := groups[k]
+		if len(g) > 1 {
+			c.trafficBetween(g[0], g[len(g)-1])
+		} else {
+			c.trafficOnce(g[0])
 		}
 	}
+}
+
+// trafficBetween compares two listings of the same SA.
+func (c *checker) trafficBetween(first, last *ChildSA) {
+	in0, _ := first.In()
+	out0, _ := first.Out()
+	in1, _ := last.In()
+	out1, _ := last.Out()
+	din, dout := in1-in0, out1-out0
+	what := describe(last)
+	when := fmt.Sprintf("between the listings at lines %d and %d", first.Line, last.Line)
+	switch {
+	case din < 0 || dout < 0:
+		c.note("line %d: the IPsec SA's counters went down since line %d (the SA was renewed or the counters cleared); take both listings within the same minute", last.Line, first.Line)
+	case dout > 0 && din == 0:
+		c.noInbound(last, fmt.Sprintf("the IPsec SA %s sent %d more and received nothing %s", what, dout, when))
+	case din > 0 && dout == 0:
+		c.noOutbound(last, fmt.Sprintf("the IPsec SA %s received %d more and sent nothing back %s", what, din, when))
+	case din > 0 && dout > 0:
+		c.healthy(last, fmt.Sprintf("the IPsec SA %s carried traffic both ways %s (%d in, %d out)", what, when, din, dout))
+	default:
+		c.note("line %d: no traffic went through the IPsec SA %s; ping a cloud DNS server from the internal network while taking the listings", last.Line, when)
+	}
+}
+
+// trafficOnce judges one listing of an SA.
+func (c *checker) trafficOnce(ch *ChildSA) {
+	in, _ := ch.In()
+	out, _ := ch.Out()
+	what := describe(ch)
+	switch {
+	case out > 0 && in == 0:
+		c.noInbound(ch, fmt.Sprintf("the IPsec SA %s has sent %d and received nothing back", what, out))
+		return
+	case in > 0 && out == 0:
+		c.noOutbound(ch, fmt.Sprintf("the IPsec SA %s has received %d but sent nothing back", what, in))
+		return
+	case in == 0 && out == 0:
+		c.note("line %d: the IPsec SA has carried no traffic yet; ping a cloud DNS server from the internal network and take the output again", ch.Line)
+		return
+	}
+	// Both totals grew at some point since the SA was set up; whether they
+	// still do shows only in the last-packet times.
+	if ch.InIdle == nil || ch.OutIdle == nil {
+		c.note("line %d: the IPsec SA has carried traffic both ways since it was set up (%d in, %d out), but one listing does not show whether it still does: take it twice, a few seconds apart, while pinging a cloud DNS server", ch.Line, in, out)
+		return
+	}
+	ii, oi := *ch.InIdle, *ch.OutIdle
+	switch {
+	case oi <= recent && ii >= oi+silent:
+		c.noInbound(ch, fmt.Sprintf("the IPsec SA %s last sent %d s ago but has received nothing for %d s", what, oi, ii))
+	case ii <= recent && oi >= ii+silent:
+		c.noOutbound(ch, fmt.Sprintf("the IPsec SA %s last received %d s ago but has sent nothing for %d s", what, ii, oi))
+	case ii <= recent && oi <= recent:
+		c.healthy(ch, fmt.Sprintf("the IPsec SA %s is up with traffic both ways (%d in, %d out; last packets %d s and %d s ago)", what, in, out, ii, oi))
+	default:
+		c.note("line %d: the IPsec SA has carried no traffic for %d s; ping a cloud DNS server from the internal network and take the output again", ch.Line, min(ii, oi))
+	}
+}
+
+func (c *checker) note(format string, args ...any) {
+	c.notes = append(c.notes, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) noInbound(ch *ChildSA, summary string) {
+	c.addTraffic(kb.CodeSANoInbound, vpndiag.SeverityError, kb.ArticlePingCloudDNS, ch, summary,
+		"The tunnel is up and the device encrypts traffic into it, but nothing comes back. Either the ESP packets are dropped on the way (a firewall or NAT device between the device and the cloud), or they reach the cloud and get no answer: the cloud answers only hosts inside the ranges configured for the VPN, and the only cloud hosts that answer ping are its DNS servers.",
+		fmt.Sprintf("Ping %s from a host inside the site's configured internal range and take this output again. If nothing comes in still, allow ESP (IP protocol 50) and UDP 4500 from %s on every firewall in front of the device (or enable NAT traversal if a NAT device is in the path); if it does, the earlier test used a source or target the cloud does not answer.", c.dnsServers(), c.endpoints()))
+}
+
+func (c *checker) noOutbound(ch *ChildSA, summary string) {
+	c.addTraffic(kb.CodeSANoOutbound, vpndiag.SeverityError, kb.ArticleConnectivityTest1, ch, summary,
+		"Traffic from the cloud arrives and is decrypted, but the device sends nothing into the tunnel: its replies leave another way. Typical causes are a missing route to the cloud's range through the tunnel, NAT applied to the traffic before encryption (no NAT exemption for the VPN), or a firewall policy on the customer's side that drops it.",
+		"Add (or fix) the route to the cloud's internal range through the tunnel, exempt traffic between the internal ranges and the cloud's range from NAT, and allow it in the firewall policy; then ping a cloud DNS server and check that both counters grow.")
+}
+
+func (c *checker) healthy(ch *ChildSA, summary string) {
+	c.addTraffic(kb.CodeSAHealthy, vpndiag.SeverityInfo, kb.ArticleConnectivityTest2, ch, summary,
+		"The tunnel itself passes traffic in both directions. If an application still cannot reach the cloud, the cause is beyond the tunnel: DNS resolution of the environment names, a firewall rule for the cloud's full range, or the route for that particular source.",
+		"Test name resolution and TCP 443 to the environment from the failing host, and check that the host's address is inside the internal range configured for the VPN.")
 }
 
 func describe(ch *ChildSA) string {

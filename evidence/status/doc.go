@@ -13,6 +13,15 @@
 // outbound SPI, bytes and packets each way), each with the line it was read
 // from.
 //
+// Traffic is judged from what the customer can show. Counters are totals
+// since the SA was set up, so one listing proves little once an SA has
+// carried traffic: when a file holds the same SA twice (the same command
+// run a few seconds apart, as the findings' fixes ask), what grew between
+// the two decides; with one listing, strongSwan's and FortiGate's seconds
+// since the last packet each way decide; otherwise a note asks for the
+// second listing. A direction that never carried anything is conclusive
+// on its own.
+//
 // Finding codes (kb constants; flows branch on them):
 //
 //   - sa-no-child (kb.CodeSANoChild, error): an IKE SA is established but no
@@ -36,7 +45,8 @@
 //     them is not encrypted or is dropped by the cloud.
 //   - sa-multiple-pairs (kb.CodeSAMultiplePairs, error): more than one IPsec
 //     SA pair with the cloud; the cloud supports one.
-//   - sa-healthy (kb.CodeSAHealthy, info): an IPsec SA is up with packets
-//     both ways: the tunnel itself passes traffic, so look past it (routing,
-//     firewall, DNS).
+//   - sa-healthy (kb.CodeSAHealthy, info): an IPsec SA is up and currently
+//     carries packets both ways (grown between two listings, or last
+//     packets each way within seconds): the tunnel itself passes traffic, so
+//     look past it (routing, firewall, DNS).
 package status

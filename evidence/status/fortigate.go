@@ -11,6 +11,7 @@ var (
 	fgProxy    = regexp.MustCompile(`^\s*proxyid=(\S+) proto=\d+ sa=(\d+)`)
 	fgSel      = regexp.MustCompile(`^\s*(src|dst): (\S+)`)
 	fgSPI      = regexp.MustCompile(`^\s*(dec|enc): spi=([0-9a-f]+)`)
+	fgLast     = regexp.MustCompile(`^\s*proxyid_num=\d+ child_num=\d+ refcnt=\d+ ilast=(\d+) olast=(\d+)`)
 	fgCount    = regexp.MustCompile(`^\s*dec:pkts/bytes=(\d+)/(\d+), enc:pkts/bytes=(\d+)/(\d+)`)
 	fgGWName   = regexp.MustCompile(`^\s*name: (\S+)`)
 	fgGWVer    = regexp.MustCompile(`^\s*version: ([12])`)
@@ -24,6 +25,7 @@ var (
 // gateway list.
 func parseFortiGate(st *Status, lines []string) {
 	var tunnel, peer string
+	var ilast, olast *int64
 	var child *ChildSA
 	var gw *IKESA
 	for i, l := range lines {
@@ -35,6 +37,13 @@ func parseFortiGate(st *Status, lines []string) {
 		if m := fgTunnel.FindStringSubmatch(l); m != nil {
 			st.ChildListed = true
 			tunnel, peer, child, gw = m[1], m[4], nil, nil
+			ilast, olast = nil, nil
+			continue
+		}
+		if m := fgLast.FindStringSubmatch(l); m != nil && tunnel != "" {
+			i, _ := strconv.ParseInt(m[1], 10, 64)
+			o, _ := strconv.ParseInt(m[2], 10, 64)
+			ilast, olast = n64(i), n64(o)
 			continue
 		}
 		if m := fgProxy.FindStringSubmatch(l); m != nil && tunnel != "" {
@@ -43,7 +52,8 @@ func parseFortiGate(st *Status, lines []string) {
 			if n > 0 {
 				state = "sa=" + m[2]
 			}
-			child = &ChildSA{Name: m[1], IKE: tunnel, Peer: peer, State: state, Up: n > 0, Line: i + 1, Text: t}
+			// ilast and olast are the tunnel's: its proxy IDs share them.
+			child = &ChildSA{Name: m[1], IKE: tunnel, Peer: peer, State: state, Up: n > 0, Line: i + 1, Text: t, InIdle: ilast, OutIdle: olast}
 			st.Child = append(st.Child, child)
 			continue
 		}

@@ -36,8 +36,14 @@ func parseJunos(st *Status, lines []string) {
 	}
 	var cur *ChildSA
 	inIKE := false
-	stats := map[string]int64{}
-	statLine, statText := 0, ""
+	// Each "ESP Statistics:" block is one snapshot of the counters.
+	type statSnap struct {
+		v          map[string]int64
+		line       int
+		text, head string
+		headLine   int
+	}
+	var stats []*statSnap
 	for i, l := range lines {
 		t := strings.TrimSpace(l)
 		if jnIKEHead.MatchString(l) {
@@ -80,11 +86,16 @@ func parseJunos(st *Status, lines []string) {
 			}
 			continue
 		}
-		if m := jnStat.FindStringSubmatch(l); m != nil {
+		if strings.HasPrefix(t, "ESP Statistics:") {
+			stats = append(stats, &statSnap{v: map[string]int64{}, head: t, headLine: i + 1})
+			continue
+		}
+		if m := jnStat.FindStringSubmatch(l); m != nil && len(stats) > 0 {
+			s := stats[len(stats)-1]
 			n, _ := strconv.ParseInt(m[3], 10, 64)
-			stats[m[1]+" "+m[2]] += n
+			s.v[m[1]+" "+m[2]] = n
 			if m[1] == "Decrypted" && m[2] == "packets" {
-				statLine, statText = i+1, t
+				s.line, s.text = i+1, t
 			}
 			continue
 		}
@@ -128,12 +139,21 @@ func parseJunos(st *Status, lines []string) {
 	if len(stats) > 0 {
 		switch len(st.Child) {
 		case 1:
+			// The device's statistics are its one SA's: each block is a
+			// snapshot of it.
 			c := st.Child[0]
-			c.BytesOut, c.BytesIn = n64(stats["Encrypted bytes"]), n64(stats["Decrypted bytes"])
-			c.PacketsOut, c.PacketsIn = n64(stats["Encrypted packets"]), n64(stats["Decrypted packets"])
-			c.CounterLine, c.CounterText = statLine, statText
+			for j, s := range stats {
+				if j > 0 {
+					c = c.snapshot(s.headLine-1, s.head)
+					st.Child = append(st.Child, c)
+				}
+				c.BytesOut, c.BytesIn = n64(s.v["Encrypted bytes"]), n64(s.v["Decrypted bytes"])
+				c.PacketsOut, c.PacketsIn = n64(s.v["Encrypted packets"]), n64(s.v["Decrypted packets"])
+				c.CounterLine, c.CounterText = s.line, s.text
+			}
 		default:
-			st.Notes = append(st.Notes, fmt.Sprintf("IPsec statistics (%d packets encrypted, %d decrypted) could not be tied to one SA: run show security ipsec statistics index N for each SA", stats["Encrypted packets"], stats["Decrypted packets"]))
+			s := stats[len(stats)-1]
+			st.Notes = append(st.Notes, fmt.Sprintf("line %d: IPsec statistics (%d packets encrypted, %d decrypted) could not be tied to one of the %d SAs: run show security ipsec statistics index N for each SA", s.headLine, s.v["Encrypted packets"], s.v["Decrypted packets"], len(st.Child)))
 		}
 	}
 }

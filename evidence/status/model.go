@@ -75,10 +75,21 @@ type ChildSA struct {
 	// Line is the 1-based line the SA starts at; Text is that line.
 	Line int    `json:"line"`
 	Text string `json:"text"`
+	// InIdle and OutIdle are the seconds since the last packet came in and
+	// went out, when the device says (strongSwan, FortiGate); nil otherwise.
+	InIdle  *int64 `json:"in_idle_s,omitempty"`
+	OutIdle *int64 `json:"out_idle_s,omitempty"`
 	// CounterLine and CounterText are where the inbound counter was read
 	// (0 when there is none).
 	CounterLine int    `json:"counter_line,omitempty"`
 	CounterText string `json:"counter_text,omitempty"`
+}
+
+// snapshot starts a later listing of the same SA, at line i: its identity
+// without its counters.
+func (c *ChildSA) snapshot(i int, text string) *ChildSA {
+	return &ChildSA{Name: c.Name, IKE: c.IKE, Peer: c.Peer, State: c.State, Up: c.Up,
+		Local: c.Local, Remote: c.Remote, SPIIn: c.SPIIn, SPIOut: c.SPIOut, Line: i + 1, Text: text}
 }
 
 // counted records where a counter was read.

@@ -78,6 +78,13 @@ func parsePANOS(st *Status, lines []string) {
 			key, val := m[2], strings.TrimSpace(m[3])
 			if key == "id" {
 				detail = get(val, detailName, i, "tunnel "+detailName)
+				if detail.CounterLine > 0 {
+					// The same tunnel listed again: a later snapshot.
+					detail = detail.snapshot(i, "tunnel "+detailName)
+					detail.Local, detail.Remote = nil, nil // read again below
+					byTn[val] = detail
+					st.Child = append(st.Child, detail)
+				}
 				continue
 			}
 			if detail == nil {

@@ -11,7 +11,7 @@ var (
 	swIKE      = regexp.MustCompile(`^(\S+): #(\d+), ([A-Z_]+), IKEv([12])`)
 	swEndpoint = regexp.MustCompile(`^\s+(local|remote)\s+'[^']*' @ (\S+?)\[\d+\]`)
 	swChild    = regexp.MustCompile(`^\s+(\S+): #(\d+), reqid \d+, ([A-Z_]+), `)
-	swCount    = regexp.MustCompile(`^\s+(in|out)\s+([0-9a-f]{8})(?:\s*\([^)]*\))?,\s+(\d+) bytes,\s+(\d+) packets`)
+	swCount    = regexp.MustCompile(`^\s+(in|out)\s+([0-9a-f]{8})(?:\s*\([^)]*\))?,\s+(\d+) bytes,\s+(\d+) packets(?:,\s+(\d+)s ago)?`)
 	swTS       = regexp.MustCompile(`^\s+(local|remote)\s+([^'@]+)$`)
 )
 
@@ -70,10 +70,15 @@ func parseSwanctl(st *Status, lines []string) {
 			by, _ := strconv.ParseInt(m[3], 10, 64)
 			pk, _ := strconv.ParseInt(m[4], 10, 64)
 			child.counted(i, l)
+			var idle *int64
+			if m[5] != "" {
+				s, _ := strconv.ParseInt(m[5], 10, 64)
+				idle = n64(s)
+			}
 			if m[1] == "in" {
-				child.SPIIn, child.BytesIn, child.PacketsIn = m[2], n64(by), n64(pk)
+				child.SPIIn, child.BytesIn, child.PacketsIn, child.InIdle = m[2], n64(by), n64(pk), idle
 			} else {
-				child.SPIOut, child.BytesOut, child.PacketsOut = m[2], n64(by), n64(pk)
+				child.SPIOut, child.BytesOut, child.PacketsOut, child.OutIdle = m[2], n64(by), n64(pk), idle
 			}
 			continue
 		}
@@ -93,7 +98,7 @@ var (
 	stIKEVer   = regexp.MustCompile(`^\s*(\S+)\[(\d+)\]: IKEv([12]) SPIs`)
 	stChild    = regexp.MustCompile(`^\s*(\S+)\{(\d+)\}:\s+([A-Z_]+), (?:TUNNEL|TRANSPORT|BEET)`)
 	stSPIs     = regexp.MustCompile(`SPIs: ([0-9a-f]{8})_i\*? ([0-9a-f]{8})_o`)
-	stBytes    = regexp.MustCompile(`(\d+) bytes_i(?: \((\d+) pkts?[^)]*\))?, (\d+) bytes_o(?: \((\d+) pkts?[^)]*\))?`)
+	stBytes    = regexp.MustCompile(`(\d+) bytes_i(?: \((?:(\d+) pkts?(?:, )?)?(?:(\d+)s ago)?[^)]*\))?, (\d+) bytes_o(?: \((?:(\d+) pkts?(?:, )?)?(?:(\d+)s ago)?[^)]*\))?`)
 	stTS       = regexp.MustCompile(`^\s*(\S+)\{(\d+)\}:\s+(.+?) === (.+)$`)
 	stSAHeader = regexp.MustCompile(`^Security Associations \(`)
 )
@@ -144,16 +149,26 @@ func parseStroke(st *Status, lines []string) {
 			continue
 		}
 		if m := stBytes.FindStringSubmatch(l); m != nil {
-			name := strings.TrimSpace(l[:strings.IndexByte(l, ':')])
-			c := children[name]
-			if c == nil {
+			name, _, ok := strings.Cut(l, ":")
+			c := children[strings.TrimSpace(name)]
+			if !ok || c == nil {
 				continue
 			}
 			bi, _ := strconv.ParseInt(m[1], 10, 64)
-			bo, _ := strconv.ParseInt(m[3], 10, 64)
-			pi, _ := strconv.ParseInt(m[2], 10, 64) // absent means none
-			po, _ := strconv.ParseInt(m[4], 10, 64)
-			c.BytesIn, c.BytesOut, c.PacketsIn, c.PacketsOut = n64(bi), n64(bo), n64(pi), n64(po)
+			bo, _ := strconv.ParseInt(m[4], 10, 64)
+			c.BytesIn, c.BytesOut = n64(bi), n64(bo)
+			// Packets are printed only with traffic, and not at all
+			// before strongSwan 5.1: trust them only when shown.
+			if m[2] != "" || m[5] != "" {
+				pi, _ := strconv.ParseInt(m[2], 10, 64)
+				po, _ := strconv.ParseInt(m[5], 10, 64)
+				c.PacketsIn, c.PacketsOut = n64(pi), n64(po)
+			}
+			// "Ns ago" follows a direction only once it has carried
+			// something.
+			if m[3] != "" || m[6] != "" {
+				c.InIdle, c.OutIdle = idleOf(m[3], bi), idleOf(m[6], bo)
+			}
 			c.counted(i, l)
 		}
 	}
@@ -167,4 +182,14 @@ func selectors(fields []string) (out []netip.Prefix) {
 		}
 	}
 	return out
+}
+
+// idleOf is the seconds since a direction's last packet: as printed, or
+// unknown for a direction that has carried nothing.
+func idleOf(ago string, bytes int64) *int64 {
+	if ago == "" || bytes == 0 {
+		return nil
+	}
+	n, _ := strconv.ParseInt(ago, 10, 64)
+	return n64(n)
 }

@@ -113,6 +113,9 @@ type Answer struct {
 	Question string               `json:"question"`
 	Answer   string               `json:"answer"`
 	Source   vpndiag.AnswerSource `json:"source"`
+	// Auto is true when the engine answered the step by itself (from the
+	// profile, a probe, a finding or an earlier answer).
+	Auto bool `json:"auto,omitempty"`
 }
 
 // errEOF ends a run when input ends mid-flow.
@@ -642,7 +645,7 @@ func (r *Runner) result(ctx context.Context, caseID int64, opts Options) (*Resul
 		if a.Value != "" {
 			text = strings.TrimSpace(a.Label + " " + a.Value)
 		}
-		res.Answers = append(res.Answers, Answer{Step: flows.PathEntry(a.Flow, a.State), Question: a.Question, Answer: text, Source: a.Source})
+		res.Answers = append(res.Answers, Answer{Step: flows.PathEntry(a.Flow, a.State), Question: a.Question, Answer: text, Source: a.Source, Auto: a.Actor == flows.BotActor})
 	}
 	if r.Services.Findings != nil {
 		fs, err := r.Services.Findings.FindFindings(ctx, caseID)

@@ -244,6 +244,52 @@ console_version: 11.7.0
 	}
 }
 
+// TestLifecycleAtTheTerminal: every automatic answer is shown with what
+// answered it and "that's not right" (xN) reopens it; "back" undoes the
+// last answer; "restart" starts over; a resolution asks "Did this fix it?",
+// and no hands the case to support.
+func TestLifecycleAtTheTerminal(t *testing.T) {
+	dir := t.TempDir()
+	site := filepath.Join(dir, "hq.yaml")
+	os.WriteFile(site, []byte("name: hq\ncloud_dns_servers: [10.0.0.2]\nike_version: 2\n"), 0o644)
+	answers := strings.Join([]string{
+		"unstable", "hourly", // → the 51-minute fix, the IKE version taken from the profile
+		"x1",      // that's not right: the IKE version is asked
+		"v1",      // → hourly_lifetimes
+		"back",    // the IKE version is asked again
+		"v2",      // → ikev2_lifetime
+		"restart", // triage again
+		"unstable", "hourly",
+		"no", // Did this fix it? → support
+	}, "\n")
+	res, out := MustRun(t, filepath.Join(dir, "db"), answers, terminal.Options{Site: site}, nil)
+	if res.Resolution != "support.handover" || res.Status != vpndiag.CaseEscalated {
+		t.Fatalf("result %+v\n%s", res, out)
+	}
+	for _, want := range []string{
+		"✓ Which IKE version does the tunnel use? — IKEv2 (by site profile (ike_version: 2))",
+		"x1. That's not right: Which IKE version does the tunnel use? — IKEv2",
+		"Reopened: site profile (ike_version: 2) said \"IKEv2\"; you answer it now.",
+		"== Resolution: Match the lifetimes",
+		"Did this fix it?\n  1. Yes, it works now\n  2. No, it still does not work",
+		"== Escalation: Open a support case with the case bundle",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+	var steps []string
+	for _, a := range res.Answers {
+		steps = append(steps, a.Step+"="+a.Answer)
+	}
+	got := strings.Join(steps, " ")
+	for _, want := range []string{"stability:ike_version=IKEv1", "stability:ike_version=IKEv2", "stability:ikev2_lifetime=No, it still does not work"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("answers %s lack %s", got, want)
+		}
+	}
+}
+
 // TestProbesRunLocally runs the dns flow's probes in-process through the
 // probes package against two real DNS servers on a loopback address of
 // this test's own: the "cloud" one answers the environment's private
@@ -254,7 +300,7 @@ func TestProbesRunLocally(t *testing.T) {
 	internal := startDNS(t, "198.51.100.7")
 	site := filepath.Join(t.TempDir(), "hq.yaml")
 	os.WriteFile(site, []byte(fmt.Sprintf("name: hq\ncloud_dns_servers: [%s]\nenvironment_fqdns: [myenv.example.com]\ninternal_resolvers: [%s]\n", cloud, internal)), 0o644)
-	res, out := MustRun(t, filepath.Join(t.TempDir(), "db"), "env_names\nyes\n", terminal.Options{Flow: "dns", Site: site}, &probes.Local{})
+	res, out := MustRun(t, filepath.Join(t.TempDir(), "db"), "env_names\n", terminal.Options{Flow: "dns", Site: site}, &probes.Local{})
 	if res.Resolution != "dns.revise_forwarder" {
 		t.Fatalf("result %+v\n%s", res, out)
 	}

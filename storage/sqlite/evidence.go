@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/vpndiag/vpndiag"
 )
@@ -39,43 +41,84 @@ func (db *DB) maxEvidence() int64 {
 	return DefaultMaxEvidenceBytes
 }
 
-// CreateEvidence stores e with the redacted content read from r. The
-// content is compressed into a temporary file while Size, SHA256, CRC32 and
-// CompressedSize are computed; content over the size cap fails with
-// ETOOLARGE and stores nothing. The compressed stream is then copied into
-// the database in one write transaction. It sets ID, the sizes and hashes,
-// and CreatedAt.
+// CreateEvidence stores e with the redacted content read from r: it is
+// AttachEvidence with no findings and no event.
 func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader) error {
+	return s.AttachEvidence(ctx, &vpndiag.Attachment{Evidence: e}, r)
+}
+
+// AttachEvidence stores a's evidence, its content read from r, its
+// findings and its event in one write transaction (shared with the writes
+// queued at the same moment, under a savepoint of its own, as every write
+// is). The content is first compressed into a temporary file while Size,
+// SHA256, CRC32 and CompressedSize are computed, so that the transaction
+// only copies the compressed chunks; content over the size cap fails with
+// ETOOLARGE and stores nothing. Memory stays bounded whatever the size.
+func (s *EvidenceService) AttachEvidence(ctx context.Context, a *vpndiag.Attachment, r io.Reader) error {
+	e := a.Evidence
+	if e == nil {
+		return fmt.Errorf("attach evidence: %w", vpndiag.Errorf(vpndiag.EINVALID, "Evidence is required."))
+	}
 	if err := validateEvidence(e); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
+		return fmt.Errorf("attach evidence: %w", err)
 	}
 	if err := s.checkCase(ctx, e.CaseID); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
+		return fmt.Errorf("attach evidence: %w", err)
 	}
 
 	tmp, err := os.CreateTemp("", "vpndiag-evidence-*.deflate")
 	if err != nil {
-		return fmt.Errorf("create evidence: temporary file: %w", err)
+		return fmt.Errorf("attach evidence: temporary file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
 	if err := compressEvidence(ctx, e, r, tmp, s.db.maxEvidence()); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
+		return fmt.Errorf("attach evidence: %w", err)
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
-	}
+	return s.db.write(ctx, func(tx *Tx) error {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("attach evidence: %w", err)
+		}
+		if err := createEvidence(ctx, tx, e, tmp); err != nil {
+			return fmt.Errorf("attach evidence: %w", err)
+		}
+		for _, f := range a.Findings {
+			for i := range f.Evidence {
+				if f.Evidence[i].Name == e.Name && f.Evidence[i].EvidenceID == 0 {
+					f.Evidence[i].EvidenceID = e.ID
+				}
+			}
+		}
+		if len(a.Findings) > 0 {
+			if err := createFindings(ctx, tx, e.CaseID, a.Findings); err != nil {
+				return fmt.Errorf("attach evidence: findings: %w", err)
+			}
+		}
+		if ev := a.Event; ev != nil {
+			ev.CaseID = e.CaseID
+			data, err := withEvidenceID(ev.Data, e.ID)
+			if err != nil {
+				return fmt.Errorf("attach evidence: event: %w", err)
+			}
+			ev.Data = data
+			if err := appendEvent(ctx, tx, ev); err != nil {
+				return fmt.Errorf("attach evidence: event: %w", err)
+			}
+		}
+		return nil
+	})
+}
 
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+// withEvidenceID adds "evidence_id" to a JSON object; other data is kept
+// as it is.
+func withEvidenceID(data json.RawMessage, id int64) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if len(data) == 0 || json.Unmarshal(data, &obj) != nil || obj == nil {
+		return data, nil
 	}
-	defer tx.Rollback()
-	if err := createEvidence(ctx, tx, e, tmp); err != nil {
-		return fmt.Errorf("create evidence: %w", err)
-	}
-	return tx.Commit()
+	obj["evidence_id"] = json.RawMessage(strconv.FormatInt(id, 10))
+	return json.Marshal(obj)
 }
 
 // FindEvidenceByID returns the evidence with id, without content, or

@@ -51,10 +51,11 @@
 // Evidence content is stored as a raw DEFLATE stream (RFC 1951) split into
 // 1 MiB rows of evidence_chunks, so that a large log is written and read in
 // bounded memory and a zip writer can copy the stream without recompressing.
-// CreateEvidence first compresses the upload into a temporary file (counting
+// AttachEvidence first compresses the upload into a temporary file (counting
 // size and hashing as it goes, and enforcing MaxEvidenceBytes), then copies
-// the chunks in one short write transaction, so a slow upload never holds
-// the write lock.
+// the chunks, the file's findings and its evidence.added event in one short
+// write transaction, so a slow upload never holds the write lock and a file
+// is stored with everything learnt from it or not at all.
 //
 // # Timestamps
 //

@@ -1,0 +1,220 @@
+package evidence_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/evidence"
+	"github.com/vpndiag/vpndiag/kb"
+)
+
+// realWorldDir is ../shared/fixtures/real-world next to the repository, or
+// $VPNDIAG_REALWORLD.
+func realWorldDir(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	d := filepath.Join(filepath.Dir(file), "..", "..", "shared", "fixtures", "real-world")
+	if e := os.Getenv("VPNDIAG_REALWORLD"); e != "" {
+		d = e
+	}
+	if _, err := os.Stat(filepath.Join(d, "SOURCES.md")); err != nil {
+		t.Skipf("real-world fixtures not found at %s: %v", d, err)
+	}
+	return d
+}
+
+// realWorldLogVerdicts is the verdict of SOURCES.md for each real-world log,
+// as finding codes: what a network engineer says is wrong, no more.
+var realWorldLogVerdicts = map[string][]string{
+	"r15_libreswan-authfail-missing-psk-west.console.txt":            {kb.CodeAuthFailed},
+	"r16_libreswan-ts-unacceptable-west.console.txt":                 {kb.CodeTSUnacceptable},
+	"r17_libreswan-ikev1-quickmode-noproposal-west.console.txt":      {kb.CodePhase2NoProposal},
+	"r18_libreswan-dpd-hold-west.console.txt":                        {kb.CodeDPDPeerDead},
+	"r19_libreswan-mainmode-retransmit-timeout-west.console.txt":     {kb.CodeIKENoResponse},
+	"r42_pfsense-docs-charon-ikev1-psk-mismatch.log":                 {kb.CodeAuthFailed},
+	"r43_pfsense-docs-charon-phase1-enc-mismatch.log":                {kb.CodePhase1NoProposal},
+	"r44_pfsense-docs-charon-phase2-network-mismatch.log":            {kb.CodeTSUnacceptable},
+	"r45_pfsense-docs-charon-phase2-pfs-mismatch.log":                {kb.CodePhase2NoProposal},
+	"r46_pfsense-docs-ipsec-troubleshooting-full.rst":                {kb.CodeAuthFailed, kb.CodePhase1NoProposal, kb.CodePhase2NoProposal, kb.CodeTSUnacceptable},
+	"r47_asa-syslog-aws-crypto-map-policy-not-found.log":             {kb.CodeTSUnacceptable},
+	"r48_libreswan-issue1794-authfail-whack.log":                     {kb.CodeAuthFailed},
+	"r49_libreswan-issue913-parent-i1-retransmits.log":               {kb.CodeIKENoResponse},
+	"r50_libreswan-issue294-v2n-no-proposal-chosen.log":              {kb.CodePhase1NoProposal},
+	"r52_flutter_vpn-issue59-android-charon-peer-not-responding.log": {kb.CodeIKENoResponse},
+	"r53_algo-issue721-charon-no-proposal-child.log":                 {kb.CodePhase2NoProposal},
+	"r54_openswan-issue191-quick-i1-retransmit.log":                  {kb.CodePhase2NoProposal},
+	"r55_libreswan-issue2184-ike-sa-init-timeout.log":                {kb.CodeIKENoResponse},
+	"r56_setup-ipsec-vpn-issue1574-established-ike-timeout.log":      {kb.CodeDPDPeerDead},
+	"r57_opnsense-issue3821-charon-newest-first.log":                 {kb.CodeDPDPeerDead, kb.CodeIKENoResponse},
+}
+
+// realWorldVendors reads the vendor column of SOURCES.md by file name.
+func realWorldVendors(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "SOURCES.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		cols := strings.Split(line, "|")
+		if len(cols) < 7 {
+			continue
+		}
+		file := strings.TrimSpace(cols[1])
+		if !strings.HasPrefix(file, "logs/") {
+			continue
+		}
+		out[strings.TrimPrefix(file, "logs/")] = strings.TrimSpace(cols[5])
+	}
+	return out
+}
+
+// realWorldSecrets reads secrets.txt: the secrets of each file by its name.
+func realWorldSecrets(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "secrets.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if name, s, ok := strings.Cut(sc.Text(), "\t"); ok && s != "" {
+			out[name] = append(out[name], s)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRealWorldLogs analyses every real-world log (read from the shared
+// fixtures, never copied here): each is recognised as a log of a known
+// format, its findings are the SOURCES.md verdict (no more, no less), and
+// no listed secret appears in the report (as stored, JSON) or the redacted
+// text. With -v it
+// prints the per-vendor score.
+func TestRealWorldLogs(t *testing.T) {
+	dir := realWorldDir(t)
+	vendors := realWorldVendors(t, dir)
+	secrets := realWorldSecrets(t, dir)
+	files, err := filepath.Glob(filepath.Join(dir, "logs", "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no real-world logs in %s: %v", dir, err)
+	}
+	if len(files) != len(realWorldLogVerdicts) {
+		t.Errorf("%d real-world logs, %d verdicts: a file was added or removed", len(files), len(realWorldLogVerdicts))
+	}
+	type score struct{ files, right, wrong, missed int }
+	byVendor := map[string]*score{}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			want, ok := realWorldLogVerdicts[name]
+			if !ok {
+				t.Fatal("no verdict for this file")
+			}
+			vendor := vendors[name]
+			if vendor == "" {
+				t.Errorf("%s is not in SOURCES.md", name)
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var red bytes.Buffer
+			r, err := evidence.AnalyzeWith(context.Background(), name, bytes.NewReader(raw), nil, evidence.Options{Redacted: &red})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Kind != vpndiag.EvidenceLog || r.Format == "" {
+				t.Errorf("not recognised as a log: kind %q format %q, not understood %q", r.Kind, r.Format, r.NotUnderstood)
+			}
+			got := map[string]bool{}
+			for _, f := range r.Findings {
+				if f.Code == kb.CodeUnknownFormat {
+					t.Errorf("format not recognised: %s", f.Summary)
+				}
+				got[f.Code] = true
+				if len(f.Evidence) == 0 || f.KBArticle == "" || f.Fix == "" {
+					t.Errorf("finding %s lacks evidence, article or fix", f.Code)
+				}
+			}
+			s := byVendor[vendor]
+			if s == nil {
+				s = &score{}
+				byVendor[vendor] = s
+			}
+			s.files++
+			for _, c := range want {
+				if got[c] {
+					s.right++
+				} else {
+					s.missed++
+					t.Errorf("missed %s", c)
+				}
+			}
+			var extra []string
+			for c := range got {
+				if !slices.Contains(want, c) {
+					extra = append(extra, c)
+				}
+			}
+			sort.Strings(extra)
+			for _, c := range extra {
+				s.wrong++
+				for _, f := range r.Findings {
+					if f.Code == c {
+						t.Errorf("wrong finding %s: %s", c, f.Summary)
+					}
+				}
+			}
+			out, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// This file's secrets, and any long one of another file (a
+			// short one such as "1234" is also an ordinary number).
+			var check []string
+			for file, ss := range secrets {
+				for _, sec := range ss {
+					if file == name || len(sec) >= 8 {
+						check = append(check, sec)
+					}
+				}
+			}
+			for _, sec := range check {
+				if bytes.Contains(out, []byte(sec)) || bytes.Contains(red.Bytes(), []byte(sec)) {
+					t.Errorf("secret %q of secrets.txt in the output", sec)
+				}
+			}
+		})
+	}
+	var names []string
+	for v := range byVendor {
+		names = append(names, v)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-50s %5s %5s %5s %6s\n", "vendor (SOURCES.md)", "files", "right", "wrong", "missed")
+	for _, v := range names {
+		s := byVendor[v]
+		fmt.Fprintf(&b, "%-50s %5d %5d %5d %6d\n", v, s.files, s.right, s.wrong, s.missed)
+	}
+	t.Log("real-world logs:\n" + b.String())
+}
