@@ -51,10 +51,10 @@ type Config struct {
 	// and has no Members, the bot resolves them with usergroups.users.list,
 	// cached for five minutes.
 	Policy bot.Policy
-	// Workers and Queue size the worker pool of what follows an
-	// acknowledgement (Slack calls, probes, files, bundles); 8 and 1024
-	// when zero. Queue also bounds the deliveries being acknowledged at
-	// once.
+	// Workers and Queue size each of the two worker pools: the one that
+	// stores what an acknowledgement promises, and the one for what
+	// follows it (Slack calls, probes, files, bundles); 8 and 1024 when
+	// zero.
 	Workers, Queue int
 	// JobTimeout bounds one piece of work (a click, probes, an export);
 	// 5 minutes when zero.
@@ -154,10 +154,9 @@ type Bot struct {
 	lives lives
 	// seen remembers deliveries in flight or handled.
 	seen deliveries
-	// inflight bounds the first parts of work running at once; running
-	// counts them for Close.
-	inflight chan struct{}
-	running  sync.WaitGroup
+	// acking runs the first part of each piece of work (see submit); pool
+	// the rest.
+	acking *bot.Pool
 }
 
 // deliveries remembers the deliveries being handled or handled by this
@@ -317,7 +316,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		now:      cfg.Clock,
 		verifier: &Verifier{Secret: cfg.SigningSecret, Clock: cfg.Clock},
 		pool:     bot.NewPool(cfg.Workers, cfg.Queue),
-		inflight: make(chan struct{}, cfg.Queue),
+		acking:   bot.NewPool(cfg.Workers, cfg.Queue),
 		apiURL:   u,
 		starts:   startLimiter{max: cfg.MaxStartsPerUser, window: cfg.StartWindow, now: cfg.Clock},
 	}
@@ -354,35 +353,24 @@ func (b *Bot) Close() error {
 	return nil
 }
 
-// submit runs the work of one delivery in two parts. The first part runs
-// at once on a goroutine of its own (at most Queue at a time; false when
-// that many are running, so the caller can tell the user to try again): it
-// stores the delivery's state change (a claim, a transition) and calls
-// committed, which lets the acknowledgement go. What it hands to later
-// (posting the next step, running probes, reading a file, building a
-// bundle) runs afterwards on the bounded worker pool, so an
-// acknowledgement never waits behind the Slack calls of earlier work.
+// submit runs the work of one delivery in two parts, on two bounded pools.
+// The first part (on the acknowledging pool; false when its queue is full,
+// so the caller can tell the user to try again) stores the delivery's state
+// change (a claim, a transition) and calls committed, which lets the
+// acknowledgement go. What it hands to later (posting the next step,
+// running probes, reading a file, building a bundle) runs afterwards on the
+// worker pool, so an acknowledgement never waits behind the Slack calls of
+// earlier work.
 // When acks is not nil, the acknowledgement waits until the work calls
 // committed (or its first part ends).
 func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) bool {
-	select {
-	case b.inflight <- struct{}{}:
-	default:
-		b.log.Warn("slack: too much work in flight; delivery refused", "job", name)
-		return false
-	}
 	w := &work{done: make(chan struct{})}
-	acks.add(w)
-	b.running.Add(1)
-	go func() {
-		defer b.running.Done()
-		defer func() { <-b.inflight }()
+	err := b.acking.Submit(func() {
 		defer w.signal(true)
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.JobTimeout)
 		ph := &phase{}
 		ctx = context.WithValue(context.WithValue(ctx, workKey{}, w), phaseKey{}, ph)
-		ok := b.safely(name, func() { fn(ctx) })
-		if !ok {
+		if !b.safely(name, func() { fn(ctx) }) {
 			w.signal(false)
 		}
 		w.signal(true)
@@ -411,7 +399,12 @@ func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) b
 			// dropped, so it runs here when the pool is full.
 			job()
 		}
-	}()
+	})
+	if err != nil {
+		b.log.Warn("slack: work queue full; delivery refused", "job", name)
+		return false
+	}
+	acks.add(w)
 	return true
 }
 

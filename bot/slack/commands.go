@@ -82,13 +82,9 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits
 			return
 		}
 		// Nothing else a command does changes a case: the claim is the
-		// acknowledgement's one write. The answer is worked out here, not
-		// queued behind the Slack calls of other work: a person waits for
-		// it.
+		// acknowledgement's one write.
 		committed(ctx)
-		if err := b.runCommand(ctx, cmd, c, to); err != nil {
-			report(ctx, err)
-		}
+		_ = later(ctx, func(ctx context.Context) error { return b.runCommand(ctx, cmd, c, to) })
 	}) {
 		b.seen.end(key, false)
 		return ephemeral("I'm busy right now; try again in a minute.")
