@@ -432,3 +432,63 @@ func TestStatusShowsALostStep(t *testing.T) {
 		t.Fatalf("buttons %v", ActionIDs(t, msgs[2]))
 	}
 }
+
+// TestPresentation: choices in the flow's order, a long label cut at a
+// word on its button and shown whole above, an automatic answer shown
+// with what gave it and "Not right" asking the question instead.
+func TestPresentation(t *testing.T) {
+	h := MustHarnessFlows(t, "flows-labels")
+	site := &vpndiag.Site{Name: "hq", CloudCIDR: mustPrefix(t, "10.20.0.0/16"), Routing: "bgp", IKEVersion: 2,
+		CloudDNSServers: []netip.Addr{netip.MustParseAddr("10.20.0.2")}}
+	if err := h.Sites.UpsertSite(context.Background(), site); err != nil {
+		t.Fatal(err)
+	}
+	cs, step := mustStart(t, h, "U1", "C1")
+	ids := ActionIDs(t, step)
+	var choices []string
+	for _, id := range ids {
+		if !strings.Contains(id, ":_") {
+			choices = append(choices, id)
+		}
+	}
+	if len(choices) != 2 || !strings.HasSuffix(choices[0], ":zeta") || !strings.HasSuffix(choices[1], ":alpha") {
+		t.Fatalf("buttons %v, want zeta then alpha (the flow's order)", ids)
+	}
+	text := BlocksText(step)
+	if !strings.Contains(text, "Some applications in the cloud environment cannot reach the on-premises database servers at all") {
+		t.Errorf("the long label is not shown whole: %s", text)
+	}
+	var blocks []struct {
+		Elements []struct {
+			ActionID string `json:"action_id"`
+			Text     struct{ Text string } `json:"text"`
+		} `json:"elements"`
+	}
+	_ = json.Unmarshal(step.Blocks, &blocks)
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			if strings.HasSuffix(e.ActionID, ":alpha") && (!strings.HasSuffix(e.Text.Text, "…") || strings.HasSuffix(strings.TrimSuffix(e.Text.Text, "…"), "databa")) {
+				t.Errorf("button label %q: want it cut at a word", e.Text.Text)
+			}
+		}
+	}
+	if !strings.Contains(text, "How does your network exchange routes with the cloud? — *BGP*") {
+		t.Fatalf("the automatic answer is not shown: %s", text)
+	}
+	notRight := ""
+	for _, id := range ids {
+		if strings.Contains(id, ":_no.triage.routing") {
+			notRight = id
+		}
+	}
+	if notRight == "" {
+		t.Fatalf("no Not right button: %v", ids)
+	}
+	h.Interaction(h.ClickPayload("U1", "C1", cs.ThreadTS, step.TS, notRight))
+	msgs := h.WaitMessages("C1", 3)
+	h.Settle()
+	msgs = h.Fake.Messages("C1")
+	if !strings.Contains(msgs[2].Text, "How does your network exchange routes with the cloud?") || len(ActionIDs(t, msgs[2])) == 0 {
+		t.Fatalf("after Not right: %q", msgs[2].Text)
+	}
+}

@@ -69,13 +69,20 @@ func (l *LogBuffer) String() string {
 // MustHarness starts a harness; opts adjust the bot's config and deps.
 func MustHarness(tb testing.TB, opts ...func(*botslack.Config, *botslack.Deps)) *Harness {
 	tb.Helper()
+	return MustHarnessFlows(tb, "flows", opts...)
+}
+
+// MustHarnessFlows starts a harness whose engine runs the flows of
+// testdata/DIR.
+func MustHarnessFlows(tb testing.TB, dir string, opts ...func(*botslack.Config, *botslack.Deps)) *Harness {
+	tb.Helper()
 	h := &Harness{T: tb, Fake: slackfake.New(tb), Log: &LogBuffer{}}
 	h.DB = sqlite.NewDB(filepath.Join(tb.TempDir(), "vpndiag.db"))
 	if err := h.DB.Open(); err != nil {
 		tb.Fatal(err)
 	}
 	h.Cases, h.Sessions, h.Events, h.Sites = sqlite.NewCaseService(h.DB), sqlite.NewSessionService(h.DB), sqlite.NewEventService(h.DB), sqlite.NewSiteService(h.DB)
-	set, err := flows.Load(os.DirFS(filepath.Join("testdata", "flows")))
+	set, err := flows.Load(os.DirFS(filepath.Join("testdata", dir)))
 	if err != nil {
 		tb.Fatal(err)
 	}
