@@ -460,7 +460,7 @@ func TestPresentation(t *testing.T) {
 	}
 	var blocks []struct {
 		Elements []struct {
-			ActionID string `json:"action_id"`
+			ActionID string                `json:"action_id"`
 			Text     struct{ Text string } `json:"text"`
 		} `json:"elements"`
 	}
