@@ -279,7 +279,11 @@ func caseCard(cs *vpndiag.Case, siteName string, now *vpndiag.Step) (string, []s
 	} else {
 		els = append(els, button(act(bot.KeyReopen), "Re-open", ""))
 	}
-	blocks = append(blocks, slackgo.NewActionBlock("case", els...))
+	if cs.ID > 0 {
+		// (A case being opened has no ID yet: its buttons come with the
+		// first update.)
+		blocks = append(blocks, slackgo.NewActionBlock("case", els...))
+	}
 	return fallback("VPN case %s (%s): %s", cs.Marker, cs.Status, title), blocks
 }
 
