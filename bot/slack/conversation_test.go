@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -490,5 +491,51 @@ func TestPresentation(t *testing.T) {
 	msgs = h.Fake.Messages("C1")
 	if !strings.Contains(msgs[2].Text, "How does your network exchange routes with the cloud?") || len(ActionIDs(t, msgs[2])) == 0 {
 		t.Fatalf("after Not right: %q", msgs[2].Text)
+	}
+}
+
+// countingDedup counts delivery claims.
+type countingDedup struct {
+	vpndiag.DedupService
+	n atomic.Int64
+}
+
+func (c *countingDedup) Claim(ctx context.Context, key string) (bool, error) {
+	c.n.Add(1)
+	return c.DedupService.Claim(ctx, key)
+}
+
+// TestOneCommitPerAck: a click and a modal answer are acknowledged on the
+// one transition they make (its idempotency key is the dedup: no separate
+// claim); a command other than start on its one claim.
+func TestOneCommitPerAck(t *testing.T) {
+	var dd *countingDedup
+	h := MustHarness(t, func(_ *botslack.Config, d *botslack.Deps) {
+		dd = &countingDedup{DedupService: d.Dedup}
+		d.Dedup = dd
+	})
+	cs, step := mustStart(t, h, "U1", "C1")
+	before := dd.n.Load()
+	if r := h.Interaction(h.ClickPayload("U1", "C1", cs.ThreadTS, step.TS, buttonOf(t, step, "tunnel_down"))); r.Status != 200 {
+		t.Fatalf("click: %d", r.Status)
+	}
+	// Acknowledged means stored.
+	if s, _ := h.Sessions.FindSession(context.Background(), cs.ID); s.Seq != 1 {
+		t.Fatalf("acknowledged at seq %d", s.Seq)
+	}
+	msgs := h.WaitMessages("C1", 3)
+	h.Interaction(h.ClickPayload("U1", "C1", cs.ThreadTS, msgs[2].TS, buttonOf(t, msgs[2], bot.KeyInput)))
+	h.Fake.WaitFor(t, 5*time.Second, "views.open", func() bool { return len(h.Fake.Views()) == 1 })
+	h.Interaction(h.SubmitPayload("U1", 0, "192.0.2.7"))
+	h.WaitMessages("C1", 4)
+	h.Settle()
+	if n := dd.n.Load() - before; n != 0 {
+		t.Errorf("%d delivery claims for two clicks and a modal answer; want 0 (the transition's key is the claim)", n)
+	}
+	before = dd.n.Load()
+	h.Command("U1", "C1", "status")
+	h.WaitEphemeral(1)
+	if n := dd.n.Load() - before; n != 1 {
+		t.Errorf("%d claims for a status command; want 1", n)
 	}
 }
