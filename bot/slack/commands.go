@@ -57,6 +57,7 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits
 		if first, err := b.claim(ctx, key); err != nil {
 			ok = false
 			b.log.Error("slack: dedup", "error", err)
+			b.seen.end(key, false) // before the 503: Slack's retry may come at once
 			notStored(ctx)
 			b.tell(ctx, to, "I could not record your command (the database is busy); try again in a minute.")
 			return
@@ -75,11 +76,26 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits
 			if err := b.runCommand(ctx, cmd, c, to); err != nil {
 				if storeFailure(err) {
 					ok = false
+					b.seen.end(key, false) // before the 503: Slack's retry may come at once
 					notStored(ctx)
 				}
 				report(ctx, err)
 			}
 			return
+		}
+		if c.Verb == bot.VerbStatus {
+			// A case whose flow never started (the bot stopped between
+			// storing it and starting it) is started before the
+			// acknowledgement, like any start.
+			if cs, err := b.findCase(ctx, cmd.ChannelID, c.Case); err == nil && cs.Status == vpndiag.CaseOpen && b.policy.CanDiagnose(ctx, cmd.UserID, cmd.ChannelID) == nil {
+				if _, err := b.resume(ctx, cs, cs.CreatedBy); storeFailure(err) {
+					ok = false
+					b.seen.end(key, false) // before the 503: Slack's retry may come at once
+					notStored(ctx)
+					report(ctx, err)
+					return
+				}
+			}
 		}
 		// Nothing else a command does changes a case: the claim is the
 		// acknowledgement's one write.
@@ -219,23 +235,10 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	if cs.Marker, err = vpndiag.NewUniqueMarker(ctx, b.deps.Cases, b.now(), nil); err != nil {
 		return err
 	}
-	text, blocks := caseCard(cs, "", nil)
-	// The root message first: if Slack refuses it (bot not in the channel),
-	// nothing is stored.
-	ts, err := b.post(ctx, cmd.ChannelID, "", text, blocks)
-	if err != nil {
-		return err
-	}
-	cs.ThreadTS = ts
+	// The case and its session first: they are what the acknowledgement
+	// promises. The thread's root message (a Slack call) comes after.
 	if err := b.deps.Cases.CreateCase(ctx, cs); err != nil {
-		b.failRoot(ctx, cs, "could not be stored")
 		return fmt.Errorf("create case: %w", err)
-	}
-	if cs.ThreadTS != ts { // a store that ignores ThreadTS on create
-		if _, err := b.deps.Cases.UpdateCase(ctx, cs.ID, vpndiag.CaseUpdate{ThreadTS: &ts}); err != nil {
-			return fmt.Errorf("store thread of case %d: %w", cs.ID, err)
-		}
-		cs.ThreadTS = ts
 	}
 	unlock, err := b.locks.Lock(ctx, cs.ID)
 	if err != nil {
@@ -244,7 +247,7 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	defer unlock()
 	step, err := b.deps.Diagnoser.Start(ctx, cs.ID, "", cmd.UserID)
 	if err != nil {
-		b.failRoot(ctx, cs, "could not start: "+vpndiag.ErrorMessage(err))
+		b.abandon(ctx, cs, cmd.UserID)
 		return fmt.Errorf("start case %d: %w", cs.ID, err)
 	}
 	committed(ctx)
@@ -255,13 +258,46 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 			return err
 		}
 		defer unlock()
+		if err := b.ensureThread(ctx, cs); err != nil {
+			// Slack refused the case's message (the bot is not in the
+			// channel, say): the case cannot be worked on there, so it is
+			// closed, and it does not count against the cap.
+			b.abandon(ctx, cs, cmd.UserID)
+			b.starts.forget(cmd.UserID)
+			return err
+		}
 		return b.advance(ctx, cs, step, cmd.UserID)
 	})
 }
 
-func (b *Bot) failRoot(ctx context.Context, cs *vpndiag.Case, why string) {
-	_ = b.update(ctx, cs.ChannelID, cs.ThreadTS, fmt.Sprintf("VPN case %s %s.", cs.Marker, why),
-		[]slackgo.Block{section(fmt.Sprintf(":warning: VPN case %s %s. Try `%s start` again.", cs.Marker, esc(why), b.cfg.Command))})
+// ensureThread posts the channel message that opens the case's thread when
+// the case has none yet (it is posted after the case is stored, so a crash
+// in between leaves a case without one), and stores its ts.
+func (b *Bot) ensureThread(ctx context.Context, cs *vpndiag.Case) error {
+	if cs.ThreadTS != "" {
+		return nil
+	}
+	text, blocks := caseCard(cs, "", nil)
+	ts, err := b.post(ctx, cs.ChannelID, "", text, blocks)
+	if err != nil {
+		return err
+	}
+	upd, err := b.deps.Cases.UpdateCase(ctx, cs.ID, vpndiag.CaseUpdate{ThreadTS: &ts})
+	if err != nil {
+		return fmt.Errorf("store thread of case %d: %w", cs.ID, err)
+	}
+	*cs = *upd
+	return nil
+}
+
+// abandon closes a case that could not be opened in Slack.
+func (b *Bot) abandon(ctx context.Context, cs *vpndiag.Case, user string) {
+	closed := vpndiag.CaseClosed
+	if _, err := b.deps.Cases.UpdateCase(ctx, cs.ID, vpndiag.CaseUpdate{Status: &closed}); err != nil {
+		b.log.Warn("slack: case not closed after a failed start", "case", cs.Marker, "error", err)
+	}
+	cs.Status = closed
+	b.log.Info("slack: case closed: it could not be opened in Slack", "case", cs.Marker, "user", user)
 }
 
 // pickSite returns the named site, the only site when there is exactly one,
@@ -305,7 +341,9 @@ func (b *Bot) statusText(ctx context.Context, cs *vpndiag.Case) string {
 			}
 		} else if st, err := b.resume(ctx, cs, cs.CreatedBy); err == nil {
 			fmt.Fprintf(&sb, "\n*Waiting on:* %s", esc(clip(st.Title, 200)))
-			if !st.Kind.Terminal() || len(st.Choices) > 0 {
+			if err := b.ensureThread(ctx, cs); err != nil {
+				b.log.Warn("slack: case thread not opened", "case", cs.Marker, "error", err)
+			} else if !st.Kind.Terminal() || len(st.Choices) > 0 {
 				// The step's message is not known to this process (it was
 				// restarted since): post it again so its buttons work.
 				if ts, err := b.postStep(ctx, cs, st); err == nil {

@@ -358,8 +358,8 @@ func TestStartCapCountsOnlyStarts(t *testing.T) {
 	h.Command("U1", "C1", "start")
 	h.WaitEphemeral(1)
 	h.Settle()
-	mustStart(t, h, "U1", "C1")
-	h.Command("U1", "C1", "start")
+	mustStart(t, h, "U1", "C2")
+	h.Command("U1", "C2", "start")
 	if eph := h.WaitEphemeral(2); !strings.Contains(eph[1], "You have opened 1 cases") {
 		t.Fatalf("second start: %q", eph[1])
 	}

@@ -51,6 +51,7 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *comm
 		if first, err := b.claim(ctx, key); err != nil {
 			ok = false
 			b.log.Error("slack: dedup", "error", err)
+			b.seen.end(key, false) // before the 503: Slack's retry may come at once
 			notStored(ctx)
 			return
 		} else if !first {

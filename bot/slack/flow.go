@@ -133,6 +133,9 @@ func (b *Bot) postStep(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step
 // needs the user. The case's channel message is updated to match. The
 // caller holds the case lock.
 func (b *Bot) advance(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step, actor string) error {
+	if err := b.ensureThread(ctx, cs); err != nil {
+		return err
+	}
 	defer func() { b.refreshCard(ctx, cs, step) }()
 	for range maxAutoSteps {
 		if step == nil {
@@ -442,6 +445,7 @@ func (b *Bot) handleAction(ctx context.Context, cb *slackgo.InteractionCallback,
 	if err := b.action(ctx, cb, a, to); err != nil {
 		if storeFailure(err) {
 			ok = false
+			b.seen.end(key, false) // before the 503: Slack's retry may come at once
 			notStored(ctx)
 		}
 		report(ctx, err)
@@ -789,6 +793,7 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 			if err := b.answerModal(ctx, m, reply, label, note, user); err != nil {
 				if storeFailure(err) {
 					ok = false
+					b.seen.end(key, false) // before the 503: Slack's retry may come at once
 					notStored(ctx)
 					b.log.Error("slack: answer not stored", "case", m.Case, "error", err)
 					b.tell(ctx, to, "I could not record your answer (the database is busy); submit it again in a minute.")
@@ -829,6 +834,7 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 			if err := b.deps.Sites.UpsertSite(ctx, site); err != nil {
 				if storeFailure(err) {
 					ok = false
+					b.seen.end(key, false) // before the 503: Slack's retry may come at once
 					notStored(ctx)
 				}
 				b.log.Warn("slack: save site", "site", site.Name, "error", err)
