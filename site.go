@@ -2,6 +2,7 @@ package vpndiag
 
 import (
 	"context"
+	"slices"
 
 	"fmt"
 	"net/netip"
@@ -58,9 +59,44 @@ type Site struct {
 	// ConsoleVersion is the management console version, which decides whether
 	// static routes can be changed self-service (11.7.0 or later).
 	ConsoleVersion string `json:"console_version,omitempty" yaml:"console_version,omitempty"`
+	// Channels are the Slack channels the site belongs to: only they may
+	// read (`setup NAME`), change or use it (cases, probes through its
+	// relays). A site set up from Slack belongs to the channel it was set
+	// up in; the config file may list several. Empty (the config file and
+	// the terminal by default) means every channel may use it, and Slack
+	// may not change it.
+	Channels []string `json:"channels,omitempty" yaml:"channels,omitempty"`
+	// Phase1 and Phase2 are the proposals the cloud accepts for this site
+	// when they differ from the cloud's published set; empty lists (or no
+	// block) mean the published set.
+	Phase1 *Proposals `json:"phase1,omitempty" yaml:"phase1,omitempty"`
+	Phase2 *Proposals `json:"phase2,omitempty" yaml:"phase2,omitempty"`
 	// CreatedAt and UpdatedAt are maintained by the store.
 	CreatedAt time.Time `json:"created_at" yaml:"-"`
 	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
+}
+
+// UsableIn reports whether the Slack channel may read and use the site:
+// it is one of Channels, or Channels is empty.
+func (s *Site) UsableIn(channel string) bool {
+	return len(s.Channels) == 0 || slices.Contains(s.Channels, channel)
+}
+
+// OwnedBy reports whether the Slack channel may change the site: it is one
+// of Channels (a site without channels is changed in the config file).
+func (s *Site) OwnedBy(channel string) bool {
+	return channel != "" && slices.Contains(s.Channels, channel)
+}
+
+// Proposals is what the cloud accepts in one negotiation phase.
+type Proposals struct {
+	// Encryption are ciphers, e.g. "aes256", "aes128gcm16".
+	Encryption []string `json:"encryption,omitempty" yaml:"encryption,omitempty"`
+	// Integrity are integrity algorithms, e.g. "sha256".
+	Integrity []string `json:"integrity,omitempty" yaml:"integrity,omitempty"`
+	// DHGroups are Diffie-Hellman groups by IANA number (14 = modp2048);
+	// for phase 2 they are the accepted PFS groups.
+	DHGroups []int `json:"dh_groups,omitempty" yaml:"dh_groups,omitempty"`
 }
 
 // Validate returns every problem with the profile, each naming its field,
@@ -72,6 +108,11 @@ func (s *Site) Validate() error {
 		add("name: required")
 	} else if strings.ContainsAny(s.Name, " \t\n/") {
 		add("name: %q must not contain spaces or slashes", s.Name)
+	}
+	for i, c := range s.Channels {
+		if c == "" || len(c) > 64 || strings.ContainsAny(c, " \t\n,") {
+			add("channels[%d]: %q is not a Slack channel ID (e.g. C0123ABCD)", i, c)
+		}
 	}
 	if len(s.CloudDNSServers) == 0 {
 		add("cloud_dns_servers: at least one address is required")
@@ -113,6 +154,30 @@ func (s *Site) Validate() error {
 	case 0, 1, 2:
 	default:
 		add("ike_version: %d must be 1 or 2", s.IKEVersion)
+	}
+	for _, ph := range []struct {
+		name string
+		p    *Proposals
+	}{{"phase1", s.Phase1}, {"phase2", s.Phase2}} {
+		name, p := ph.name, ph.p
+		if p == nil {
+			continue
+		}
+		for i, g := range p.DHGroups {
+			if g < 1 || g > 40 {
+				add("%s.dh_groups[%d]: %d is not a Diffie-Hellman group number", name, i, g)
+			}
+		}
+		for i, e := range p.Encryption {
+			if strings.TrimSpace(e) == "" {
+				add("%s.encryption[%d]: empty", name, i)
+			}
+		}
+		for i, e := range p.Integrity {
+			if strings.TrimSpace(e) == "" {
+				add("%s.integrity[%d]: empty", name, i)
+			}
+		}
 	}
 	if len(probs) == 0 {
 		return nil

@@ -396,7 +396,14 @@ func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) b
 				}
 			}
 		}
-		if b.pool.Submit(job) != nil {
+		submit := b.pool.Submit
+		if uploadJobs[name] {
+			// Downloads and analysis of shared files run on the pool's
+			// heavy workers, so that uploads never hold the workers of
+			// commands and clicks.
+			submit = b.pool.SubmitHeavy
+		}
+		if submit(job) != nil {
 			// The state change is stored: what shows it must not be
 			// dropped, so it runs here when the pool is full.
 			job()

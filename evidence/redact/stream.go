@@ -13,9 +13,15 @@ import (
 // memory; a longer block is still redacted whole.
 const MaxBlock = 1 << 20
 
-// maxLine is the longest line handled in one piece; longer lines are
-// redacted in pieces of this size.
-const maxLine = 1 << 20
+// Lines longer than the read buffer are redacted in overlapping windows:
+// each window is cut at a point that no secret syntax and no known secret
+// crosses, at least window bytes in, and what follows the cut (at least
+// overlap bytes) starts the next window. So a key word and its value are
+// never redacted apart, whatever the line's length, in bounded memory.
+const (
+	window  = 64 << 10
+	overlap = 16 << 10
+)
 
 // Learn reads src to the end and remembers its secrets without writing
 // anything, so that a following Copy of the same content also replaces a
@@ -39,7 +45,11 @@ type Reader struct {
 	in   *bufio.Reader
 	out  bytes.Buffer
 	st   blockState
-	err  error // from the underlying reader, returned once out is drained
+	cx   lineCtx    // secrets continued on following lines
+	held []heldLine // dump-shaped lines waiting for what follows them
+	err  error      // from the underlying reader, returned once out is drained
+	long []byte     // the unprocessed part of a line longer than the buffer
+	cont bool       // long continues a line whose start was already written
 	done bool
 }
 
@@ -69,13 +79,23 @@ func (rd *Reader) fill() {
 			continue
 		}
 		line, err := rd.in.ReadSlice('\n')
-		if len(line) > 0 {
-			rd.line(line)
-		}
 		if errors.Is(err, bufio.ErrBufferFull) {
+			rd.long = append(rd.long, line...)
+			if len(rd.long) >= window+overlap {
+				rd.longWindow()
+			}
 			continue
 		}
+		if len(rd.long) > 0 {
+			rd.long = append(rd.long, line...)
+			body, end := splitEnding(rd.long)
+			rd.lineBody(body, end, rd.cont)
+			rd.long, rd.cont = rd.long[:0], false
+		} else if len(line) > 0 {
+			rd.line(line)
+		}
 		if err != nil {
+			rd.releaseHeld(false)
 			rd.st.flush(rd.red, &rd.out)
 			if err != io.EOF {
 				rd.err = err
@@ -91,20 +111,33 @@ func (rd *Reader) fill() {
 // reports whether it copied anything. It stands aside whenever a line needs
 // context (inside a block, obfuscation, secrets learnt earlier).
 func (rd *Reader) fastPath() bool {
-	if rd.st.active() || rd.st.inChain || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
+	if len(rd.long) > 0 || len(rd.held) > 0 || rd.st.active() || rd.st.inChain || rd.cx.active() || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
 		return false
 	}
-	buf, _ := rd.in.Peek(rd.in.Size())
+	// Look at what is buffered; fill the buffer only when little is left
+	// (filling slides the buffer: doing it for every line that holds a
+	// trigger word would copy the buffer once per line).
+	n := rd.in.Buffered()
+	if n < 4<<10 {
+		n = rd.in.Size()
+	}
+	buf, _ := rd.in.Peek(n)
 	end := bytes.LastIndexByte(buf, '\n') + 1
 	if end == 0 {
 		return false
 	}
 	chunk := buf[:end]
-	if bytes.Contains(chunk, []byte("-----BEGIN ")) || bytes.Contains(chunk, []byte("certificate chain")) || bytes.Contains(chunk, []byte("CERTIFICATE CHAIN")) {
-		return false
-	}
 	if s, _ := triggers.Next(chunk, 0); s >= 0 {
 		end = bytes.LastIndexByte(chunk[:s], '\n') + 1
+	}
+	// Dump-shaped lines at the end are left to line: in a log written
+	// newest first, their header follows them.
+	end = dumpTail(chunk[:end])
+	// Blocks (PEM, Cisco certificate chains) start on lines of their own.
+	for _, mark := range blockMarks {
+		if i := bytes.Index(chunk[:end], mark); i >= 0 {
+			end = bytes.LastIndexByte(chunk[:i], '\n') + 1
+		}
 	}
 	if end == 0 {
 		return false
@@ -114,9 +147,102 @@ func (rd *Reader) fastPath() bool {
 	return true
 }
 
+// A log written newest first (OPNsense's log view, some exports) puts a
+// hex dump before its header. Lines shaped exactly like strongSwan's dump
+// lines ("  16: 0F 1E … 87  ..-<KZix…": sixteen byte columns, padded, and
+// the ASCII column) are held until the next line shows whether a header
+// follows them.
+var reverseDumpLine = regexp.MustCompile(`^(?:.*\s)?\d{1,6}: (?:[0-9A-F]{2} ){0,15}[0-9A-F]{2} +\S.{0,15}$`)
+
+// dumpShaped reports whether a line looks exactly like a dump line.
+func dumpShaped(body []byte) bool {
+	return len(body) < 512 && bytes.Contains(body, []byte(": ")) && reverseDumpLine.Match(body)
+}
+
+// maxHeld bounds the lines held: a dump of 4 KiB.
+const maxHeld = 256
+
+type heldLine struct{ body, end string }
+
+// releaseHeld writes the held lines: redacted as a dump when a header
+// follows them, as ordinary lines otherwise.
+func (rd *Reader) releaseHeld(dump bool) {
+	held := rd.held
+	rd.held = nil
+	cx := lineCtx{dump: 1 << 20, dumpKind: KindSecret}
+	for _, h := range held {
+		if dump {
+			if out, ok := rd.red.dumpLineOf(h.body, &cx); ok {
+				rd.out.WriteString(out)
+				rd.out.WriteString(h.end)
+				continue
+			}
+		}
+		rd.out.WriteString(rd.red.line(h.body, nil))
+		rd.out.WriteString(h.end)
+	}
+}
+
+// dumpTail returns where the dump-shaped lines that end chunk begin
+// (len(chunk) when there are none).
+func dumpTail(chunk []byte) int {
+	end := len(chunk)
+	for n := 0; end > 0 && n < maxHeld; n++ {
+		start := bytes.LastIndexByte(chunk[:end-1], '\n') + 1
+		body, _ := splitEnding(chunk[start:end])
+		if !dumpShaped(body) {
+			break
+		}
+		end = start
+	}
+	return end
+}
+
+// blockMarks start the blocks that fastPath leaves to line.
+var blockMarks = [][]byte{[]byte("-----BEGIN "), []byte("certificate chain"), []byte("CERTIFICATE CHAIN")}
+
+// longWindow redacts the first part of a long line and keeps the rest.
+func (rd *Reader) longWindow() {
+	c := rd.red.safeCut(string(rd.long), len(rd.long)-overlap)
+	rd.lineBody(rd.long[:c], "", rd.cont)
+	n := copy(rd.long, rd.long[c:])
+	rd.long, rd.cont = rd.long[:n], true
+}
+
 // line handles one line with its ending (if any).
 func (rd *Reader) line(raw []byte) {
 	body, end := splitEnding(raw)
+	rd.lineBody(body, end, false)
+}
+
+// lineBody handles one line, or one window of a long line; cont is true for
+// a window that does not start the line.
+func (rd *Reader) lineBody(body []byte, end string, cont bool) {
+	if !cont && !rd.cx.active() && !rd.st.active() {
+		if dumpShaped(body) && len(rd.held) < maxHeld {
+			rd.held = append(rd.held, heldLine{string(body), end})
+			return
+		}
+		if len(rd.held) > 0 {
+			rd.releaseHeld(dumpHeader.Match(body))
+		}
+	}
+	if !cont && rd.cx.active() && !rd.st.active() {
+		if rd.cx.dump > 0 {
+			if out, ok := rd.red.dumpLineOf(string(body), &rd.cx); ok {
+				rd.out.WriteString(out)
+				rd.out.WriteString(end)
+				return
+			}
+		}
+		if rd.cx.mode != modeNone {
+			if out, ok := rd.red.continued(string(body), &rd.cx); ok {
+				rd.out.WriteString(rd.red.line(out, nil))
+				rd.out.WriteString(end)
+				return
+			}
+		}
+	}
 	if rd.st.active() {
 		rd.st.add(rd.red, body, end, &rd.out)
 		return
@@ -125,12 +251,24 @@ func (rd *Reader) line(raw []byte) {
 		rd.st.add(rd.red, body, end, &rd.out)
 		return
 	}
-	rd.st.track(body)
+	if !cont {
+		rd.st.track(body)
+	}
 	if !triggers.Contains(body) && !rd.red.opts.PublicIPs && !rd.red.opts.Hostnames && !rd.red.hasKnown() {
-		rd.out.Write(raw)
+		rd.out.Write(body)
+		rd.out.WriteString(end)
 		return
 	}
-	rd.out.WriteString(rd.red.Line(string(body)))
+	if cont {
+		// The window starts inside a line: "\x01 " keeps rules anchored at
+		// a line's start from matching here, and lets a key that starts
+		// the window match as one after white space.
+		s := rd.red.line("\x01 "+string(body), nil)
+		rd.out.WriteString(s[2:])
+		rd.out.WriteString(end)
+		return
+	}
+	rd.out.WriteString(rd.red.line(string(body), &rd.cx))
 	rd.out.WriteString(end)
 }
 
@@ -288,3 +426,55 @@ func (b *blockState) flush(red *Redactor, out *bytes.Buffer) {
 	inChain := b.inChain
 	*b = blockState{inChain: inChain}
 }
+
+// safeCut returns a cut point in s, at most c, that no rule's match and no
+// known secret crosses, moved back to just after white space or a
+// separator so that no word is cut; len(s) when there is none (a single
+// match longer than the window). Only matches within overlap bytes of the
+// cut are looked at: a longer one is not guaranteed to stay whole.
+func (r *Redactor) safeCut(s string, c int) int {
+	lo, hi := max(0, c-overlap), min(len(s), c+overlap)
+	region := s[lo:hi]
+	lower := strings.ToLower(region)
+	for changed := true; changed; {
+		changed = false
+		for _, ru := range cutRules {
+			if !containsAny(lower, ru.need) {
+				continue
+			}
+			for _, m := range ru.re.FindAllStringIndex(region, -1) {
+				if lo+m[0] < c && lo+m[1] > c {
+					c, changed = lo+m[0], true
+				}
+			}
+		}
+		r.mu.Lock()
+		known := r.known
+		r.mu.Unlock()
+		for _, k := range known {
+			from := max(0, c-len(k.Value)+1)
+			if i := strings.Index(s[from:min(len(s), c+len(k.Value)-1)], k.Value); i >= 0 && from+i < c {
+				c, changed = from+i, true
+			}
+		}
+	}
+	for i := c - 1; i > 0 && c-i < overlap; i-- {
+		if strings.IndexByte(" \t,;{}[]", s[i]) >= 0 {
+			c = i + 1
+			break
+		}
+	}
+	if c <= 0 {
+		return len(s)
+	}
+	return c
+}
+
+// cutRules are every pattern that finds a secret with its key word.
+var cutRules = func() []rule {
+	out := append(append([]rule(nil), rules...), shapes...)
+	for _, re := range []*regexp.Regexp{jsonKV, nameValue, xmlElem, attrKV, wordKV, flagKV} {
+		out = append(out, rule{re: re})
+	}
+	return out
+}()
