@@ -34,6 +34,13 @@ const DefaultMaxBytes = 64 << 20
 // is still redacted and stored. Real device configurations are far smaller.
 const DefaultMaxParseBytes = 8 << 20
 
+// aheadChunk and aheadDepth size the read-ahead between redaction and
+// analysis: at most (aheadDepth+1)×aheadChunk bytes in flight.
+const (
+	aheadChunk = 256 << 10
+	aheadDepth = 4
+)
+
 // headSize is how much of a file detection looks at.
 const headSize = 64 << 10
 
@@ -157,7 +164,11 @@ func analyzeText(ctx context.Context, rep *Report, raw io.Reader, enc string, si
 	if opt.Redacted != nil {
 		in = io.TeeReader(in, opt.Redacted)
 	}
-	br := bufio.NewReaderSize(in, headSize)
+	// Decoding and redaction run a few chunks ahead of the analysis, on a
+	// core of their own.
+	ahead := readAhead(in, aheadChunk, aheadDepth)
+	defer ahead.Close()
+	br := bufio.NewReaderSize(ahead, headSize)
 	head, err := br.Peek(headSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return fmt.Errorf("evidence: read %s: %w", rep.Name, err)
