@@ -76,6 +76,7 @@ path or "skip" for uploads.`)
 		Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db),
 		Events: sqlite.NewEventService(db), Sites: sqlite.NewSiteService(db),
 		Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+		Evidence: sqlite.NewEvidenceService(db),
 	}
 	// A site named in the config is saved so the runner finds it by name.
 	for i := range cfg.Sites {
