@@ -13,8 +13,8 @@ import (
 type CaseStatus string
 
 const (
-	CaseOpen      CaseStatus = "open"      // the flow is still running
-	CaseResolved  CaseStatus = "resolved"  // a resolution step was reached
+	CaseOpen      CaseStatus = "open"      // the flow is running, or a resolution awaits "Did this fix it?"
+	CaseResolved  CaseStatus = "resolved"  // the person confirmed the resolution fixed it
 	CaseEscalated CaseStatus = "escalated" // handed to support with a bundle
 	CaseClosed    CaseStatus = "closed"    // closed by a user without an outcome
 )
@@ -78,8 +78,11 @@ type CaseFilter struct {
 	ID        *int64
 	Marker    *string
 	ChannelID *string
-	Status    *CaseStatus
-	SiteID    *int64
+	// ThreadTS selects the case whose Slack thread starts at this message
+	// (with ChannelID: at most one case).
+	ThreadTS *string
+	Status   *CaseStatus
+	SiteID   *int64
 	// Offset and Limit page the result, newest first; Limit 0 means no limit.
 	Offset int
 	Limit  int

@@ -20,6 +20,12 @@ const (
 	EventEscalation     = "escalation"
 	EventExport         = "export"
 	EventNote           = "note"
+	EventContradiction  = "contradiction" // a person's answer and a measurement disagree
+	EventReopened       = "step.reopened" // "That's not right" about an automatic answer
+	EventBack           = "step.back"     // a person's answer undone
+	EventRestart        = "flow.restarted"
+	EventFixConfirmed   = "fix.confirmed" // "Did this fix it?" yes
+	EventFixFailed      = "fix.failed"    // "Did this fix it?" no
 )
 
 // Event is one entry of a case's append-only timeline: everything that

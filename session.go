@@ -146,6 +146,12 @@ type InputSpec struct {
 	Kind InputKind `json:"kind"`
 	// Var is the session variable the value is stored in.
 	Var string `json:"var"`
+	// Label is what the person is asked to type, in their words ("Source
+	// address of the ping"), authored to fit a chat input label (≤ 75
+	// characters); never a variable name.
+	Label string `json:"label,omitempty"`
+	// Description says where to find the value (one or two short sentences).
+	Description string `json:"description,omitempty"`
 	// Placeholder is an example value.
 	Placeholder string `json:"placeholder,omitempty"`
 }
@@ -187,10 +193,54 @@ type Step struct {
 	Resolution string `json:"resolution,omitempty"`
 	// KBArticle is the kb article the step cites.
 	KBArticle string `json:"kb_article,omitempty"`
-	// Skipped lists the steps answered automatically on the way here,
-	// each as "question — answered by …".
-	Skipped []string `json:"skipped,omitempty"`
+	// Auto lists, oldest first, every step the engine answered by itself on
+	// the way here (from the site profile, a probe result or a stored
+	// finding). Each surface shows all of them, with "That's not right"
+	// for the reopenable ones.
+	Auto []AutoAnswer `json:"auto,omitempty"`
+	// Notes are things the person must read before answering, said plainly:
+	// a contradiction between their answer and what was measured, a step
+	// reopened, an answer undone.
+	Notes []string `json:"notes,omitempty"`
+	// CaseStatus is the case's status after this step: a resolution step
+	// leaves the case open until the person answers "Did this fix it?";
+	// ChoiceFixed makes it resolved.
+	CaseStatus CaseStatus `json:"case_status,omitempty"`
+	// CanGoBack is true when a person's answer can be undone with Back.
+	CanGoBack bool `json:"can_go_back,omitempty"`
 }
+
+// AutoAnswer is a step the engine answered by itself.
+type AutoAnswer struct {
+	// Flow and State name the step; Reply.Reopen names it as "flow:state".
+	Flow  string `json:"flow"`
+	State string `json:"state"`
+	// Question is the step's title as it would have been asked.
+	Question string `json:"question"`
+	// Answer is the choice label or the value taken.
+	Answer string `json:"answer"`
+	// By says what answered it, precisely enough to check: "probe ping
+	// 10.1.2.3: 100% loss", "charon.log:12 (auth-failed)", "site profile".
+	By string `json:"by"`
+	// Reopenable is true when a person may say "That's not right" about
+	// it (Reply.Reopen), which asks them the question instead.
+	Reopenable bool `json:"reopenable"`
+}
+
+// Reopen returns the Reply.Reopen value naming a.
+func (a AutoAnswer) Reopen() string { return a.Flow + ":" + a.State }
+
+// The choices every resolution step offers under ConfirmFixQuestion.
+const (
+	// ChoiceFixed closes the case as resolved.
+	ChoiceFixed = "fixed"
+	// ChoiceNotFixed continues with the flow's next check, or hands the
+	// case over to support with the bundle.
+	ChoiceNotFixed = "not-fixed"
+)
+
+// ConfirmFixQuestion is asked under every resolution.
+const ConfirmFixQuestion = "Did this fix it?"
 
 // Reply answers the current step of a case.
 type Reply struct {
@@ -203,10 +253,17 @@ type Reply struct {
 	Value string
 	// Results are the probe results, for probe steps.
 	Results []*ProbeResult
-	// Findings are the findings of uploaded evidence, for evidence steps.
-	Findings []*Finding
-	// Skip answers an evidence step with "I have nothing to upload".
+	// Skip answers an evidence step with "I have nothing to upload". A
+	// reply to an evidence step without Skip says "my files are attached":
+	// the engine decides the step from the case's stored findings (findings
+	// reach the engine only through the FindingService).
 	Skip bool
+	// Reopen, "flow:state" (AutoAnswer.Reopen), says "That's not right"
+	// about a step the engine answered by itself on the current path: the
+	// case goes back to that step and a person answers it; nothing
+	// inferred replaces that answer afterwards. Seq must be the current
+	// step's Seq.
+	Reopen string
 	// Actor is who answered.
 	Actor string
 	// IdempotencyKey, when set, makes a retried reply a no-op (see Transition).
@@ -223,8 +280,18 @@ type Diagnoser interface {
 	Current(ctx context.Context, caseID int64) (*Step, error)
 	// Reply answers the current step and returns the next step that needs
 	// the user (steps that the profile, a probe or evidence answer are taken
-	// automatically and listed in Step.Skipped).
+	// automatically and listed in Step.Auto). Start, Current, Reply, Back
+	// and Restart all move the case through the same driver: whatever they
+	// pass is in Step.Auto of what they return; Current takes steps that
+	// became answerable since (a finding stored, a profile set).
 	Reply(ctx context.Context, caseID int64, r Reply) (*Step, error)
+	// Back undoes the person's last answer on the current path (and the
+	// steps taken automatically after it) and asks that question again;
+	// seq is the current step's Seq. History stays in the timeline.
+	Back(ctx context.Context, caseID int64, seq int, actor string) (*Step, error)
+	// Restart begins triage again for the case, keeping its history; a
+	// resolved or escalated case is re-opened.
+	Restart(ctx context.Context, caseID int64, actor string) (*Step, error)
 }
 
 // FlowGraph is a flow's states and transitions, for diagrams and for

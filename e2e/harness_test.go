@@ -103,6 +103,7 @@ func MustEnv(tb testing.TB, ctx context.Context, opts lab.Options) *Env {
 		Cases: sqlite.NewCaseService(e.DB), Sessions: sqlite.NewSessionService(e.DB),
 		Events: sqlite.NewEventService(e.DB), Sites: sqlite.NewSiteService(e.DB),
 		Findings: sqlite.NewFindingService(e.DB), Probes: sqlite.NewProbeService(e.DB),
+		Evidence: sqlite.NewEvidenceService(e.DB),
 	}
 	e.Evidence = &evidence.Service{Evidence: sqlite.NewEvidenceService(e.DB)}
 	e.Site = l.Site()
@@ -298,7 +299,7 @@ func (s *syncBuffer) String() string {
 // EvidenceFiles writes what the customer would upload for a fault: the
 // customer gateway's swanctl.conf as loaded now and its charon log from
 // offset on (the lines written since the fault was applied).
-func (e *Env) EvidenceFiles(tb testing.TB, logOffset int64) []string {
+func (e *Env) EvidenceFiles(tb testing.TB, ctx context.Context, logOffset int64) []string {
 	tb.Helper()
 	dir := tb.TempDir()
 	conf, err := e.Lab.Config(lab.CustomerGateway)
@@ -309,6 +310,15 @@ func (e *Env) EvidenceFiles(tb testing.TB, logOffset int64) []string {
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		tb.Fatal(err)
 	}
+	files := []string{confPath}
+	// The SA status, as the customer reads it on the gateway.
+	if sas, err := e.Lab.Swanctl(ctx, lab.CustomerGateway, "--list-sas"); err == nil && strings.TrimSpace(sas) != "" {
+		p := filepath.Join(dir, "list-sas.txt")
+		if err := os.WriteFile(p, []byte(sas), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		files = append(files, p)
+	}
 	log, err := os.ReadFile(e.Lab.CharonLog(lab.CustomerGateway))
 	if err != nil {
 		tb.Fatal(err)
@@ -318,13 +328,13 @@ func (e *Env) EvidenceFiles(tb testing.TB, logOffset int64) []string {
 	}
 	if len(strings.TrimSpace(string(log[logOffset:]))) == 0 {
 		// Nothing logged since the fault: there is no log to hand in.
-		return []string{confPath}
+		return files
 	}
 	logPath := filepath.Join(dir, "charon.log")
 	if err := os.WriteFile(logPath, log[logOffset:], 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	return []string{confPath, logPath}
+	return append(files, logPath)
 }
 
 // LogSize is the current size of a gateway's charon log.

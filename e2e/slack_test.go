@@ -126,7 +126,7 @@ func (e *Env) SlackCase(t *testing.T, ctx context.Context, symptom string, click
 	var final *vpndiag.Case
 	waitFor(t, fake, func() bool {
 		final, err = e.Svc.Cases.FindCaseByID(ctx, cs.ID)
-		return err == nil && final.Status != vpndiag.CaseOpen
+		return err == nil && (final.Status != vpndiag.CaseOpen || final.Resolution != "")
 	})
 	return resultOf(t, ctx, e, final)
 }
@@ -146,10 +146,10 @@ func resultOf(t *testing.T, ctx context.Context, e *Env, c *vpndiag.Case) *termi
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := &terminal.Result{Case: c.Marker, Status: c.Status, Finished: c.Status == vpndiag.CaseResolved || c.Status == vpndiag.CaseEscalated,
+	res := &terminal.Result{Case: c.Marker, Status: c.Status, Finished: c.Resolution != "",
 		Flow: s.Flow, State: s.State, Resolution: c.Resolution, KBArticle: c.KBArticle, Path: s.Path, Findings: fs}
 	for _, a := range as {
-		res.Answers = append(res.Answers, terminal.Answer{Step: a.Flow + ":" + a.State, Question: a.Question, Answer: a.Label + a.Value, Source: a.Source})
+		res.Answers = append(res.Answers, terminal.Answer{Step: a.Flow + ":" + a.State, Question: a.Question, Answer: a.Label + a.Value, Source: a.Source, Auto: a.Actor == flows.BotActor})
 	}
 	return res
 }

@@ -74,6 +74,11 @@ type State struct {
 
 	// Next is where input and info steps go.
 	Next string `yaml:"next"`
+
+	// NotFixed is where a resolution goes when the person answers "Did this
+	// fix it?" with no: the flow's next check, or "@flow". Empty hands the
+	// case to support (SupportFlow).
+	NotFixed string `yaml:"not_fixed"`
 }
 
 // ChoiceDef is one answer of a question; its key is the FSM event.
@@ -97,13 +102,33 @@ type AutoRule struct {
 	Finding string `yaml:"finding"`
 	// Choice is the key taken when Finding is present.
 	Choice string `yaml:"choice"`
+	// Implies names what the rule's answer amounts to for questions a
+	// person may have answered earlier: state (of this flow, or
+	// "flow:state") → the choice keys it agrees with. A person's answer
+	// outside them wins: the rule is set aside and the contradiction is
+	// said and recorded.
+	Implies map[string][]string `yaml:"implies"`
 }
 
 // InputDef is the typed value an input step asks for.
 type InputDef struct {
-	Kind        vpndiag.InputKind `yaml:"kind"`
-	Var         string            `yaml:"var"`
-	Placeholder string            `yaml:"placeholder"`
+	Kind vpndiag.InputKind `yaml:"kind"`
+	Var  string            `yaml:"var"`
+	// Label is what the person is asked to type, in their words (≤ 75
+	// characters); Description says where to find it.
+	Label       string `yaml:"label"`
+	Description string `yaml:"description"`
+	Placeholder string `yaml:"placeholder"`
+	// FromFinding answers the input from the line of the case's finding
+	// with one of these codes (and Article, when set): the first word of
+	// that line valid for Kind, e.g. the range of "local_ts = 10.2.0.0/16".
+	FromFinding *FindingRef `yaml:"from_finding"`
+}
+
+// FindingRef selects a finding of the case by code and kb article.
+type FindingRef struct {
+	Codes   []string `yaml:"codes"`
+	Article string   `yaml:"article"`
 }
 
 // ProbeDef is a probe request template.
@@ -120,6 +145,10 @@ type ProbeDef struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Purpose says why the probe runs, shown to the user.
 	Purpose string `yaml:"purpose"`
+	// Vars keep values the probe measured for later steps: session
+	// variable → top-level key of the result's detail (e.g. source_ip:
+	// source), so that nothing measured is asked.
+	Vars map[string]string `yaml:"vars"`
 }
 
 // OutcomeDef maps probe outcomes to one event.
@@ -133,6 +162,9 @@ type OutcomeDef struct {
 	When []vpndiag.Outcome `yaml:"when"`
 	// To is the next state or "@flow".
 	To string `yaml:"to"`
+	// Implies: see AutoRule.Implies. A measurement is followed; a person's
+	// earlier answer it contradicts is said and recorded.
+	Implies map[string][]string `yaml:"implies"`
 }
 
 // EvidenceDef describes the files an evidence step asks for.
@@ -146,7 +178,15 @@ type FindingRule struct {
 	Event string   `yaml:"event"`
 	Label string   `yaml:"label"`
 	Codes []string `yaml:"codes"`
-	To    string   `yaml:"to"`
+	// Article, when set, matches only findings that cite this kb article
+	// (e.g. ts-unacceptable because the local range is not the site's).
+	Article string `yaml:"article"`
+	// Info lets an informational finding of Codes decide the step; by
+	// default only warnings and worse do (an info note determines nothing).
+	Info bool `yaml:"info"`
+	// Implies: see AutoRule.Implies.
+	Implies map[string][]string `yaml:"implies"`
+	To      string              `yaml:"to"`
 }
 
 // Exit is a labelled way out of an evidence step.
@@ -163,7 +203,14 @@ const (
 	EventNone = "none"
 	// EventSkip leaves an evidence step the user has nothing for.
 	EventSkip = "skip"
+	// EventNotFixed leaves a resolution the person says did not fix it
+	// (vpndiag.ChoiceNotFixed).
+	EventNotFixed = "not_fixed"
 )
+
+// SupportFlow takes a case whose resolution did not fix it and that has no
+// next check: the hand-over to support with the bundle.
+const SupportFlow = "support"
 
 // AnyOutcome in OutcomeDef.When matches every outcome not listed elsewhere.
 const AnyOutcome vpndiag.Outcome = "*"
@@ -210,12 +257,26 @@ func (s *State) exits() []exit {
 		if s.Next != "" {
 			out = append(out, exit{EventNext, "", s.Next})
 		}
+	case vpndiag.StepResolution:
+		to := s.NotFixed
+		if to == "" {
+			to = "@" + SupportFlow
+		}
+		out = append(out, exit{EventNotFixed, notFixedLabel, to})
 	}
 	return out
 }
 
 // isHandover reports whether a transition target names another flow.
 func isHandover(to string) bool { return strings.HasPrefix(to, "@") }
+
+// handoverTarget splits a hand-over target "@flow" or "@flow:state" (a
+// state other than the flow's start, so that what is known is not asked
+// again); state is empty for the flow's start.
+func handoverTarget(to string) (flow, state string) {
+	flow, state, _ = strings.Cut(strings.TrimPrefix(to, "@"), ":")
+	return flow, state
+}
 
 // Problems is every problem found in the flows, each naming the flow and
 // the state.
@@ -416,17 +477,49 @@ func (s *Set) validate(d *Def) Problems {
 		case to == "":
 			add(state, "%s leads nowhere (no \"to\")", what)
 		case isHandover(to):
-			name := strings.TrimPrefix(to, "@")
+			name, at := handoverTarget(to)
 			if _, ok := s.current[name]; !ok {
 				add(state, "%s hands over to unknown flow %q", what, name)
 			} else if name == d.Name {
 				add(state, "%s hands over to its own flow", what)
+			} else if cur := s.byName[name][s.current[name]]; at != "" && cur.States[at] == nil {
+				add(state, "%s hands over to undefined state %q of flow %q", what, at, name)
 			}
 		case d.States[to] == nil:
 			add(state, "%s leads to undefined state %q", what, to)
 		}
 	}
 	knownVars := s.knownVars()
+	implies := func(state, what string, m map[string][]string) {
+		for key, choices := range m {
+			fl, st := d, key
+			if f, x, ok := strings.Cut(key, ":"); ok {
+				cur, err := s.Current(f)
+				if err != nil {
+					add(state, "%s implies an answer of unknown flow %q", what, f)
+					continue
+				}
+				fl, st = cur, x
+			}
+			target := fl.States[st]
+			if target == nil || target.Kind != vpndiag.StepQuestion {
+				add(state, "%s implies an answer of %q, which is not a question", what, key)
+				continue
+			}
+			for _, c := range choices {
+				if !slices.ContainsFunc(target.Choices, func(x ChoiceDef) bool { return x.Key == c }) {
+					add(state, "%s implies choice %q of %q, which it does not have", what, c, key)
+				}
+			}
+		}
+	}
+	article := func(state, what, a string) {
+		if a != "" {
+			if _, err := kb.Article(a); err != nil {
+				add(state, "%s names kb article %q, which does not exist", what, a)
+			}
+		}
+	}
 	checkVars := func(state, field, text string) {
 		for _, m := range varPattern.FindAllStringSubmatch(text, -1) {
 			if !knownVars[m[1]] {
@@ -500,12 +593,27 @@ func (s *Set) validate(d *Def) Problems {
 						add(name, "auto[%d]: choice %q is not a choice", i, r.Choice)
 					}
 				}
+				implies(name, fmt.Sprintf("auto[%d]", i), r.Implies)
 			}
 		case vpndiag.StepInput:
 			if st.Input == nil || st.Input.Var == "" {
 				add(name, "an input step needs input.var")
 			} else if !validInputKind(st.Input.Kind) {
 				add(name, "input kind %q must be ip, cidr, fqdn, port or text", st.Input.Kind)
+			}
+			if st.Input != nil && len(st.Input.Label) > 75 {
+				add(name, "input label is %d characters; keep it within 75 (put the rest in description)", len(st.Input.Label))
+			}
+			if ff := st.Input; ff != nil && ff.FromFinding != nil {
+				if len(ff.FromFinding.Codes) == 0 {
+					add(name, "input from_finding lists no codes")
+				}
+				for _, c := range ff.FromFinding.Codes {
+					if !slices.Contains(kb.Codes, c) {
+						add(name, "input from_finding: code %q is not one of kb.Codes", c)
+					}
+				}
+				article(name, "input from_finding", ff.FromFinding.Article)
 			}
 			target(name, st.Next, "next")
 		case vpndiag.StepInfo:
@@ -544,6 +652,7 @@ func (s *Set) validate(d *Def) Problems {
 					seen[w] = true
 				}
 				target(name, o.To, fmt.Sprintf("outcome event %q", o.Event))
+				implies(name, fmt.Sprintf("outcome event %q", o.Event), o.Implies)
 			}
 			if !seen[AnyOutcome] {
 				for _, c := range commonOutcomes {
@@ -566,6 +675,8 @@ func (s *Set) validate(d *Def) Problems {
 					}
 				}
 				target(name, r.To, fmt.Sprintf("finding rule %q", r.Event))
+				implies(name, fmt.Sprintf("finding rule %q", r.Event), r.Implies)
+				article(name, fmt.Sprintf("finding rule %q", r.Event), r.Article)
 			}
 			if st.None == nil {
 				add(name, "an evidence step needs none (where to go when no rule matches)")
@@ -581,8 +692,14 @@ func (s *Set) validate(d *Def) Problems {
 			if st.KB == "" {
 				add(name, "a %s must cite a kb article (kb)", st.Kind)
 			}
-			if len(st.exits()) > 0 || st.Next != "" || len(st.Choices) > 0 {
-				add(name, "a %s is terminal and must have no exits", st.Kind)
+			if st.Next != "" || len(st.Choices) > 0 || len(st.Probes) > 0 || len(st.Findings) > 0 {
+				add(name, "a %s is terminal: its only way on is not_fixed", st.Kind)
+			}
+			if st.Kind == vpndiag.StepEscalation && st.NotFixed != "" {
+				add(name, "an escalation takes no not_fixed")
+			}
+			if st.Kind == vpndiag.StepResolution && st.NotFixed != "" {
+				target(name, st.NotFixed, "not_fixed")
 			}
 		default:
 			add(name, "unknown kind %q", st.Kind)
@@ -662,6 +779,14 @@ func (s *Set) knownVars() map[string]bool {
 			for _, st := range d.States {
 				if st != nil && st.Input != nil && st.Input.Var != "" {
 					m[st.Input.Var] = true
+				}
+				if st == nil {
+					continue
+				}
+				for _, p := range st.Probes {
+					for v := range p.Vars {
+						m[v] = true
+					}
 				}
 			}
 		}

@@ -38,6 +38,10 @@ type Services struct {
 	Sites    vpndiag.SiteService
 	Findings vpndiag.FindingService
 	Probes   vpndiag.ProbeService
+	// Evidence, optional, tells which files a case holds: an evidence step
+	// whose files were read and matched no rule is then answered "nothing
+	// specific found" without asking.
+	Evidence vpndiag.EvidenceService
 }
 
 // Engine walks cases through the flows of a Set. It implements
@@ -99,18 +103,31 @@ func (e *Engine) Start(ctx context.Context, caseID int64, flow, actor string) (*
 	}); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	return e.advance(ctx, caseID)
+	if st := def.States[def.Start]; st.Kind.Terminal() {
+		// A flow that is its own end (support): the case takes it at once.
+		res, article := ResolutionID(def.Name, def.Start), st.KB
+		upd := vpndiag.CaseUpdate{Resolution: &res, KBArticle: &article}
+		if st.Kind == vpndiag.StepEscalation {
+			status := vpndiag.CaseEscalated
+			upd.Status = &status
+		}
+		if _, err := e.svc.Cases.UpdateCase(ctx, caseID, upd); err != nil {
+			return nil, fmt.Errorf("start: %w", err)
+		}
+	}
+	return e.advance(ctx, caseID, nil)
 }
 
 // Current returns the step a case is waiting on, first taking any step that
 // became answerable since (a site profile set, evidence uploaded).
 func (e *Engine) Current(ctx context.Context, caseID int64) (*vpndiag.Step, error) {
-	return e.advance(ctx, caseID)
+	return e.advance(ctx, caseID, nil)
 }
 
 // Reply answers the current step and returns the next step that needs the
 // user. A reply for another Seq is ECONFLICT ("already done"); an answer
-// that does not fit the step is EINVALID and stores nothing.
+// that does not fit the step is EINVALID and stores nothing. Reply.Reopen
+// says "That's not right" about an automatic answer (see Reopen).
 func (e *Engine) Reply(ctx context.Context, caseID int64, r vpndiag.Reply) (*vpndiag.Step, error) {
 	rs, err := e.load(ctx, caseID)
 	if err != nil {
@@ -119,10 +136,18 @@ func (e *Engine) Reply(ctx context.Context, caseID int64, r vpndiag.Reply) (*vpn
 	if r.Seq != rs.sess.Seq {
 		return nil, vpndiag.Errorf(vpndiag.ECONFLICT, "This step is already done.")
 	}
-	if rs.state.Kind.Terminal() {
-		return nil, vpndiag.Errorf(vpndiag.ECONFLICT, "This case is finished (%s); start a new case to diagnose something else.", rs.state.Kind)
+	if r.Reopen != "" {
+		return e.reopen(ctx, rs, r)
 	}
-	mv, err := e.answer(ctx, rs, r)
+	if err := rs.accepting(); err != nil {
+		return nil, err
+	}
+	var mv *move
+	if rs.state.Kind == vpndiag.StepResolution {
+		mv, err = e.confirm(rs, r)
+	} else {
+		mv, err = e.answer(ctx, rs, r)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +162,52 @@ func (e *Engine) Reply(ctx context.Context, caseID int64, r vpndiag.Reply) (*vpn
 	if err := e.apply(ctx, rs, mv, r.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	return e.advance(ctx, caseID)
+	return e.advance(ctx, caseID, mv.notes)
 }
+
+// accepting refuses a reply to a case that takes none: an escalated case,
+// a confirmed resolution or a case closed by a user (until re-opened).
+func (rs *run) accepting() error {
+	switch {
+	case rs.state.Kind == vpndiag.StepEscalation:
+		return vpndiag.Errorf(vpndiag.ECONFLICT, "This case is finished (%s); start over or open a new case to diagnose something else.", rs.state.Kind)
+	case rs.c.Status == vpndiag.CaseResolved:
+		return vpndiag.Errorf(vpndiag.ECONFLICT, "This case is resolved; re-open it or start over to continue.")
+	case rs.c.Status == vpndiag.CaseClosed:
+		return vpndiag.Errorf(vpndiag.ECONFLICT, "This case is closed; re-open it to continue.")
+	}
+	return nil
+}
+
+// confirm answers "Did this fix it?" under a resolution: fixed resolves
+// the case where it stands; not-fixed continues with the flow's next check
+// (State.NotFixed) or hands the case to support.
+func (e *Engine) confirm(rs *run, r vpndiag.Reply) (*move, error) {
+	a := &vpndiag.Answer{Flow: rs.def.Name, State: rs.sess.State, Question: vpndiag.ConfirmFixQuestion, Source: vpndiag.SourceUser, Actor: r.Actor}
+	mv := &move{answer: a}
+	switch strings.TrimSpace(r.Choice) {
+	case vpndiag.ChoiceFixed, fixedLabel:
+		status := vpndiag.CaseResolved
+		mv.stay, mv.status = true, &status
+		a.Choice, a.Label = vpndiag.ChoiceFixed, fixedLabel
+		mv.events = append(mv.events, &vpndiag.Event{Actor: r.Actor, Kind: vpndiag.EventFixConfirmed,
+			Message: "The resolution fixed it: " + rs.expand(rs.state.Title)})
+	case vpndiag.ChoiceNotFixed, EventNotFixed, notFixedLabel:
+		mv.event, a.Choice, a.Label = EventNotFixed, vpndiag.ChoiceNotFixed, notFixedLabel
+		mv.events = append(mv.events, &vpndiag.Event{Actor: r.Actor, Kind: vpndiag.EventFixFailed,
+			Message: "The resolution did not fix it: " + rs.expand(rs.state.Title)})
+	default:
+		return nil, vpndiag.Errorf(vpndiag.EINVALID, "Please answer %q with %s (%s) or %s (%s).",
+			vpndiag.ConfirmFixQuestion, vpndiag.ChoiceFixed, fixedLabel, vpndiag.ChoiceNotFixed, notFixedLabel)
+	}
+	return mv, nil
+}
+
+// Labels of the "Did this fix it?" choices.
+const (
+	fixedLabel    = "Yes, it works now"
+	notFixedLabel = "No, it still does not work"
+)
 
 // Migrate moves a case's session to the current version of its flow,
 // keeping the state when the current version has it and restarting the
@@ -160,7 +229,7 @@ func (e *Engine) Migrate(ctx context.Context, caseID int64, actor string) (*vpnd
 		state = def.Start
 	}
 	if def.Name == sess.Flow && def.Version == sess.FlowVersion && state == sess.State {
-		return e.advance(ctx, caseID)
+		return e.advance(ctx, caseID, nil)
 	}
 	next := *sess
 	next.Flow, next.FlowVersion, next.State = def.Name, def.Version, state
@@ -173,7 +242,7 @@ func (e *Engine) Migrate(ctx context.Context, caseID int64, actor string) (*vpnd
 	}); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	return e.advance(ctx, caseID)
+	return e.advance(ctx, caseID, nil)
 }
 
 // run is a case loaded with its flow.
@@ -222,11 +291,18 @@ func (e *Engine) load(ctx context.Context, caseID int64) (*run, error) {
 
 // move is one transition about to be applied.
 type move struct {
-	event   string
-	answer  *vpndiag.Answer
-	events  []*vpndiag.Event
-	vars    map[string]string
-	skipped string
+	event  string
+	answer *vpndiag.Answer
+	events []*vpndiag.Event
+	vars   map[string]string
+	// auto is set when the engine answered the step by itself.
+	auto *vpndiag.AutoAnswer
+	// notes are said to the person on the next step.
+	notes []string
+	// stay keeps the session where it is (a confirmed resolution).
+	stay bool
+	// status, when set, changes the case's status.
+	status *vpndiag.CaseStatus
 }
 
 // answer turns a user's reply into a move, or EINVALID.
@@ -285,16 +361,40 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 			mv.events = append(mv.events, &vpndiag.Event{Actor: r.Actor, Kind: vpndiag.EventProbeResult,
 				Message: fmt.Sprintf("%s %s: %s — %s", res.Kind, res.Target, res.Outcome, res.Summary), Data: data})
 		}
+		for k, v := range probeVars(st, r.Results) {
+			// Kept with what measured it, for the step it answers.
+			mv.vars[k], mv.vars[srcVar(k)] = v, "probe "+strings.Join(refs, "; ")
+		}
 		out := combine(outcomes)
 		o := st.outcomeFor(out)
 		mv.event, a.Choice, a.Label = o.Event, o.Event, o.Label
 		a.Source, a.SourceRef, a.Value = vpndiag.SourceProbe, r.Results[0].ID, strings.Join(refs, "; ")
+		if c := e.contradicts(rs, o.Implies, rs.expand(o.Label), "the probe ("+strings.Join(refs, "; ")+")"); c != nil {
+			// A measurement is followed, and the disagreement said.
+			mv.notes = append(mv.notes, fmt.Sprintf("The probe measured %q (%s), which does not fit your answer %q to %q: the measurement is followed; go back if the probe ran from the wrong place.", c.inferred, strings.Join(refs, "; "), c.said, c.question))
+			mv.events = append(mv.events, c.event(r.Actor))
+		}
 	case vpndiag.StepEvidence:
 		if r.Skip {
 			mv.event, a.Choice, a.Label = EventSkip, EventSkip, st.Skip.Label
 			break
 		}
-		rule, f := st.matchFindings(r.Findings)
+		if r.Choice != "" {
+			// A person says what the files would show (a step reopened,
+			// or one they know the answer to).
+			c, err := pick(st.exits(), r.Choice)
+			if err != nil {
+				return nil, err
+			}
+			mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
+			break
+		}
+		fs, err := e.findings(ctx, rs.c.ID)
+		if err != nil {
+			return nil, err
+		}
+		rule, f, aside := e.matchFindings(rs, st, fs)
+		mv.contradictions(aside, r.Actor)
 		if rule == nil {
 			mv.event, a.Choice, a.Label = EventNone, EventNone, st.None.Label
 		} else {
@@ -303,7 +403,7 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 		}
 		a.Source = vpndiag.SourceEvidence
 		var codes []string
-		for _, f := range r.Findings {
+		for _, f := range fs {
 			codes = append(codes, f.Code)
 		}
 		a.Value = strings.Join(codes, ", ")
@@ -341,6 +441,9 @@ func pick(exits []exit, choice string) (exit, error) {
 // or nil when the step needs the user.
 func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 	st := rs.state
+	if rs.sess.Vars[askVar(rs.def.Name, rs.sess.State)] != "" {
+		return nil, nil // reopened or gone back to: a person answers it
+	}
 	title := rs.expand(st.Title)
 	a := &vpndiag.Answer{Flow: rs.def.Name, State: rs.sess.State, Question: title, Actor: BotActor}
 	mv := &move{answer: a}
@@ -364,7 +467,7 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 				}
 				mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
 				a.Source, a.SourceRef = sourceOf(src), rule.Fact
-				mv.skipped = fmt.Sprintf("%s — %s: answered by %s (%s: %s)", title, c.Label, src, rule.Fact, v)
+				mv.auto = rs.autoAnswer(title, c.Label, fmt.Sprintf("%s (%s: %s)", src, rule.Fact, v))
 				return mv, nil
 			}
 			fs, err := e.findings(ctx, rs.c.ID)
@@ -372,20 +475,34 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 				return nil, err
 			}
 			for _, f := range fs {
-				if f.Code == rule.Finding {
+				if f.Code == rule.Finding && f.Severity.Rank() >= vpndiag.SeverityWarning.Rank() {
 					c, err := pick(st.exits(), rule.Choice)
 					if err != nil {
 						return nil, err
 					}
+					if x := e.contradicts(rs, rule.Implies, c.Label, describeFinding(f)); x != nil {
+						mv.contradictions([]contradiction{*x}, BotActor)
+						continue
+					}
 					mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
 					a.Source, a.SourceRef = vpndiag.SourceEvidence, findingRef(f)
-					mv.skipped = fmt.Sprintf("%s — %s: answered by %s (%s)", title, c.Label, findingRef(f), f.Code)
+					mv.auto = rs.autoAnswer(title, c.Label, fmt.Sprintf("%s (%s)", findingRef(f), f.Code))
 					return mv, nil
 				}
 			}
 		}
 	case vpndiag.StepInput:
 		v, src, ok := rs.facts.Lookup(st.Input.Var)
+		if !ok && st.Input.FromFinding != nil {
+			fs, err := e.findings(ctx, rs.c.ID)
+			if err != nil {
+				return nil, err
+			}
+			var f *vpndiag.Finding
+			if v, f, ok = inputFromFinding(st.Input, fs); ok {
+				src = findingRef(f) + " (" + f.Code + ")"
+			}
+		}
 		if !ok {
 			return nil, nil
 		}
@@ -395,7 +512,7 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 		}
 		mv.event, a.Value, a.Source, a.SourceRef = EventNext, nv, sourceOf(src), st.Input.Var
 		mv.vars = map[string]string{st.Input.Var: nv}
-		mv.skipped = fmt.Sprintf("%s — %s: answered by %s", title, nv, src)
+		mv.auto = rs.autoAnswer(title, nv, src)
 		return mv, nil
 	case vpndiag.StepProbe:
 		reqs, err := rs.requests(st, 0)
@@ -415,30 +532,73 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 		o := st.outcomeFor(combine(outs))
 		mv.event, a.Choice, a.Label = o.Event, o.Event, o.Label
 		a.Source, a.Value = vpndiag.SourceProbe, strings.Join(refs, "; ")
-		mv.skipped = fmt.Sprintf("%s — %s: answered by %s", title, o.Label, strings.Join(refs, "; "))
+		mv.auto = rs.autoAnswer(title, o.Label, strings.Join(refs, "; "))
 		return mv, nil
 	case vpndiag.StepEvidence:
 		fs, err := e.findings(ctx, rs.c.ID)
 		if err != nil {
 			return nil, err
 		}
-		rule, f := st.matchFindings(fs)
+		rule, f, aside := e.matchFindings(rs, st, fs)
+		mv.contradictions(aside, BotActor)
 		if rule == nil {
-			return nil, nil
+			// Files of the kinds asked for were read and none of the rules
+			// applies: "nothing specific found" is what they say.
+			names, err := e.attached(ctx, rs.c.ID, st.Evidence.Kinds)
+			if err != nil || len(names) == 0 {
+				return nil, err
+			}
+			mv.event, a.Choice, a.Label = EventNone, EventNone, st.None.Label
+			a.Source, a.SourceRef = vpndiag.SourceEvidence, strings.Join(names, ", ")
+			mv.auto = rs.autoAnswer(title, rs.expand(st.None.Label), "the files attached ("+strings.Join(names, ", ")+")")
+			return mv, nil
 		}
 		mv.event, a.Choice, a.Label = rule.Event, rule.Event, rule.Label
 		a.Source, a.SourceRef, a.Value = vpndiag.SourceEvidence, findingRef(f), f.Code
-		mv.skipped = fmt.Sprintf("%s — %s: answered by %s (%s)", title, rule.Label, findingRef(f), f.Code)
+		mv.auto = rs.autoAnswer(title, rule.Label, fmt.Sprintf("%s (%s)", findingRef(f), f.Code))
 		return mv, nil
 	}
 	return nil, nil
 }
 
 func sourceOf(src string) vpndiag.AnswerSource {
-	if src == sourceProfile {
+	switch {
+	case src == sourceProfile:
 		return vpndiag.SourceProfile
+	case strings.HasPrefix(src, "probe "):
+		return vpndiag.SourceProbe
+	case src == sourceEarlier:
+		return vpndiag.SourceUser
 	}
-	return vpndiag.SourceUser
+	return vpndiag.SourceEvidence // a finding's line
+}
+
+// contradictions records inferences set aside for a person's answer: said
+// on the next step, and in the timeline.
+func (mv *move) contradictions(cs []contradiction, actor string) {
+	for _, c := range cs {
+		mv.notes = append(mv.notes, c.note())
+		mv.events = append(mv.events, c.event(actor))
+	}
+}
+
+// attached returns the names of the case's files of the given kinds (none
+// without an EvidenceService).
+func (e *Engine) attached(ctx context.Context, caseID int64, kinds []vpndiag.EvidenceKind) ([]string, error) {
+	if e.svc.Evidence == nil {
+		return nil, nil
+	}
+	evs, err := e.svc.Evidence.FindEvidence(ctx, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("load evidence: %w", err)
+	}
+	var names []string
+	for _, ev := range evs {
+		if slices.Contains(kinds, ev.Kind) {
+			names = append(names, ev.Name)
+		}
+	}
+	return names, nil
 }
 
 // findings returns the case's stored findings (none without a FindingService).
@@ -470,36 +630,6 @@ func findingRef(f *vpndiag.Finding) string {
 		return f.Source
 	}
 	return "finding " + f.Code
-}
-
-// matchFindings returns the rule matched by the worst finding of fs (the
-// first such rule in definition order), with that finding. Worst first means
-// an informational note (e.g. "NAT-T is forced on") never decides a step
-// that an error in the same files explains.
-func (s *State) matchFindings(fs []*vpndiag.Finding) (*FindingRule, *vpndiag.Finding) {
-	byRank := slices.Clone(fs)
-	slices.SortStableFunc(byRank, func(a, b *vpndiag.Finding) int {
-		return rank(b) - rank(a)
-	})
-	for _, f := range byRank {
-		if f == nil {
-			continue
-		}
-		for i := range s.Findings {
-			if r := &s.Findings[i]; slices.Contains(r.Codes, f.Code) {
-				return r, f
-			}
-		}
-	}
-	return nil, nil
-}
-
-// rank orders findings for matchFindings; nil ranks lowest.
-func rank(f *vpndiag.Finding) int {
-	if f == nil {
-		return -1
-	}
-	return f.Severity.Rank()
 }
 
 // combine reduces several probe outcomes to one: ok when all are ok, else
@@ -623,9 +753,12 @@ func (d *Def) fsmEvents() fsm.Events {
 
 // apply fires mv's event and stores the transition atomically.
 func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error {
-	to, err := fire(ctx, rs.def, rs.sess.State, mv.event)
-	if err != nil {
-		return err
+	to := rs.sess.State
+	if !mv.stay {
+		var err error
+		if to, err = fire(ctx, rs.def, rs.sess.State, mv.event); err != nil {
+			return err
+		}
 	}
 	next := *rs.sess
 	next.Vars = maps.Clone(rs.sess.Vars)
@@ -634,6 +767,7 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 	}
 	maps.Copy(next.Vars, mv.vars)
 	next.Path = slices.Clone(rs.sess.Path)
+	delete(next.Vars, askVar(rs.def.Name, rs.sess.State))
 
 	actor := BotActor
 	if mv.answer != nil && mv.answer.Actor != "" {
@@ -641,6 +775,9 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 	}
 	events := mv.events
 	var upd *vpndiag.CaseUpdate
+	if mv.status != nil {
+		upd = &vpndiag.CaseUpdate{Status: mv.status}
+	}
 	if a := mv.answer; a != nil {
 		answer := a.Label
 		if answer == "" {
@@ -650,17 +787,30 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 			answer = a.Label + " (" + a.Value + ")"
 		}
 		msg := fmt.Sprintf("%s → %s", a.Question, answer)
-		if mv.skipped != "" {
-			msg = "Skipped: " + mv.skipped
+		if mv.auto != nil {
+			msg = fmt.Sprintf("Answered automatically: %s → %s (by %s)", mv.auto.Question, mv.auto.Answer, mv.auto.By)
+			next.Vars[lineVar] = pushLine(next.Vars[lineVar], rs.sess.Seq, false)
+		} else {
+			next.Vars[lineVar] = pushLine(next.Vars[lineVar], rs.sess.Seq, true)
+			if a.Choice != "" || a.Value != "" {
+				next.Vars[personVar(rs.def.Name, rs.sess.State)] = a.Choice + a.Value
+			}
 		}
-		data, _ := json.Marshal(map[string]any{"flow": a.Flow, "state": a.State, "event": mv.event, "source": a.Source, "source_ref": a.SourceRef})
+		data, _ := json.Marshal(answerData{
+			Flow: a.Flow, State: a.State, Event: mv.event, Source: a.Source, SourceRef: a.SourceRef,
+			FromSeq: rs.sess.Seq, Auto: mv.auto, Before: snapshotOf(rs.sess),
+		})
 		events = append(events, &vpndiag.Event{Actor: actor, Kind: vpndiag.EventAnswer, Message: msg, Data: data})
 	}
 	def := rs.def
 	if isHandover(to) {
-		nd, err := e.flows.Current(strings.TrimPrefix(to, "@"))
+		name, at := handoverTarget(to)
+		nd, err := e.flows.Current(name)
 		if err != nil {
 			return err
+		}
+		if at == "" || nd.States[at] == nil {
+			at = nd.Start
 		}
 		events = append(events, &vpndiag.Event{Actor: BotActor, Kind: vpndiag.EventNote,
 			Message: fmt.Sprintf("Handed over from flow %s to flow %s: %s", def.Name, nd.Name, nd.Title)})
@@ -668,27 +818,40 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 			title := mv.answer.Label
 			upd = &vpndiag.CaseUpdate{Title: &title}
 		}
-		def, to = nd, nd.Start
+		def, to = nd, at
 		next.Flow, next.FlowVersion = nd.Name, nd.Version
 	}
-	next.State = to
-	next.Path = append(next.Path, PathEntry(def.Name, to))
-	st := def.States[to]
-	nrs := &run{c: rs.c, sess: &next, def: def, state: st, facts: Facts{Site: rs.facts.Site, Vars: next.Vars}}
-	shown, _ := json.Marshal(map[string]any{"flow": def.Name, "version": def.Version, "state": to, "kind": st.Kind})
-	events = append(events, &vpndiag.Event{Actor: BotActor, Kind: vpndiag.EventStepShown, Message: nrs.expand(st.Title), Data: shown})
-	if st.Kind.Terminal() {
-		status, kind := vpndiag.CaseResolved, vpndiag.EventResolution
-		if st.Kind == vpndiag.StepEscalation {
-			status, kind = vpndiag.CaseEscalated, vpndiag.EventEscalation
-		}
-		res, article := ResolutionID(def.Name, to), st.KB
+	if mv.event == EventNotFixed {
+		// The resolution did not hold: it is no longer the case's.
 		if upd == nil {
 			upd = &vpndiag.CaseUpdate{}
 		}
-		upd.Status, upd.Resolution, upd.KBArticle = &status, &res, &article
-		data, _ := json.Marshal(map[string]string{"resolution": res, "kb_article": article})
-		events = append(events, &vpndiag.Event{Actor: BotActor, Kind: kind, Message: nrs.expand(st.Title), Data: data})
+		empty := ""
+		upd.Resolution, upd.KBArticle = &empty, &empty
+	}
+	st := def.States[to]
+	nrs := &run{c: rs.c, sess: &next, def: def, state: st, facts: Facts{Site: rs.facts.Site, Vars: next.Vars}}
+	if !mv.stay {
+		next.State = to
+		next.Path = append(next.Path, PathEntry(def.Name, to))
+		shown, _ := json.Marshal(map[string]any{"flow": def.Name, "version": def.Version, "state": to, "kind": st.Kind})
+		events = append(events, &vpndiag.Event{Actor: BotActor, Kind: vpndiag.EventStepShown, Message: nrs.expand(st.Title), Data: shown})
+		if st.Kind.Terminal() {
+			kind := vpndiag.EventResolution
+			if upd == nil {
+				upd = &vpndiag.CaseUpdate{}
+			}
+			if st.Kind == vpndiag.StepEscalation {
+				// A hand-over to support ends the case; a resolution
+				// leaves it open until "Did this fix it?" is answered.
+				status := vpndiag.CaseEscalated
+				kind, upd.Status = vpndiag.EventEscalation, &status
+			}
+			res, article := ResolutionID(def.Name, to), st.KB
+			upd.Resolution, upd.KBArticle = &res, &article
+			data, _ := json.Marshal(map[string]string{"resolution": res, "kb_article": article})
+			events = append(events, &vpndiag.Event{Actor: BotActor, Kind: kind, Message: nrs.expand(st.Title), Data: data})
+		}
 	}
 	for _, ev := range events {
 		ev.CaseID = rs.c.ID
@@ -706,24 +869,27 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 func ResolutionID(flow, state string) string { return flow + "." + state }
 
 // advance takes every step that is answered already and returns the first
-// that needs the user, listing the ones taken in Skipped.
-func (e *Engine) advance(ctx context.Context, caseID int64) (*vpndiag.Step, error) {
-	var skipped []string
+// that needs the user, listing the ones taken in Step.Auto and notes (said
+// by the caller's move) in Step.Notes.
+func (e *Engine) advance(ctx context.Context, caseID int64, notes []string) (*vpndiag.Step, error) {
+	var taken []vpndiag.AutoAnswer
 	for i := 0; ; i++ {
 		rs, err := e.load(ctx, caseID)
 		if err != nil {
 			return nil, err
 		}
-		mv, err := e.auto(ctx, rs)
-		if err != nil {
-			return nil, err
+		var mv *move
+		if rs.accepting() == nil {
+			if mv, err = e.auto(ctx, rs); err != nil {
+				return nil, err
+			}
 		}
 		if mv == nil {
-			step, err := e.step(rs)
+			step, err := e.step(ctx, rs)
 			if err != nil {
 				return nil, err
 			}
-			step.Skipped = skipped
+			step.Auto, step.Notes = taken, append(slices.Clone(notes), step.Notes...)
 			return step, nil
 		}
 		if i >= maxAuto {
@@ -735,12 +901,13 @@ func (e *Engine) advance(ctx context.Context, caseID int64) (*vpndiag.Step, erro
 			}
 			return nil, err
 		}
-		skipped = append(skipped, mv.skipped)
+		taken = append(taken, *mv.auto)
+		notes = append(notes, mv.notes...)
 	}
 }
 
 // step renders the current state as a Step.
-func (e *Engine) step(rs *run) (*vpndiag.Step, error) {
+func (e *Engine) step(ctx context.Context, rs *run) (*vpndiag.Step, error) {
 	st := rs.state
 	s := &vpndiag.Step{
 		CaseID: rs.c.ID, Flow: rs.def.Name, FlowVersion: rs.def.Version, State: rs.sess.State,
@@ -753,12 +920,31 @@ func (e *Engine) step(rs *run) (*vpndiag.Step, error) {
 			s.Choices = append(s.Choices, vpndiag.Choice{Key: x.Event, Label: rs.expand(x.Label)})
 		}
 	case vpndiag.StepInput:
-		s.Input = &vpndiag.InputSpec{Kind: st.Input.Kind, Var: st.Input.Var, Placeholder: st.Input.Placeholder}
+		s.Input = &vpndiag.InputSpec{Kind: st.Input.Kind, Var: st.Input.Var, Placeholder: st.Input.Placeholder,
+			Label: rs.expand(st.Input.Label), Description: rs.expand(st.Input.Description)}
 	case vpndiag.StepEvidence:
 		s.Evidence = &vpndiag.EvidenceSpec{Kinds: st.Evidence.Kinds, Hint: rs.expand(st.Evidence.Hint)}
+		if rs.sess.Vars[askVar(rs.def.Name, rs.sess.State)] != "" {
+			// Reopened: the person may say what the files show.
+			for _, x := range st.exits() {
+				s.Choices = append(s.Choices, vpndiag.Choice{Key: x.Event, Label: rs.expand(x.Label)})
+			}
+		}
 	case vpndiag.StepResolution, vpndiag.StepEscalation:
 		s.Resolution = ResolutionID(rs.def.Name, rs.sess.State)
+		fs, err := e.findings(ctx, rs.c.ID)
+		if err != nil {
+			return nil, err
+		}
+		if cited := citeFindings(st, fs); cited != "" {
+			s.Text = strings.TrimRight(s.Text, "\n") + "\n\n" + cited
+		}
+		if st.Kind == vpndiag.StepResolution && rs.c.Status == vpndiag.CaseOpen {
+			s.Choices = []vpndiag.Choice{{Key: vpndiag.ChoiceFixed, Label: fixedLabel}, {Key: vpndiag.ChoiceNotFixed, Label: notFixedLabel}}
+		}
 	}
+	s.CaseStatus = rs.c.Status
+	s.CanGoBack = lastPerson(rs.sess.Vars[lineVar]) >= 0
 	if st.Kind == vpndiag.StepProbe {
 		reqs, err := rs.requests(st, rs.sess.Seq)
 		if err != nil {

@@ -35,6 +35,7 @@ func MustOpenStore(tb testing.TB, path string) *Store {
 		Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db),
 		Events: sqlite.NewEventService(db), Sites: sqlite.NewSiteService(db),
 		Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+		Evidence: sqlite.NewEvidenceService(db),
 	}}
 }
 
@@ -131,7 +132,9 @@ func options(t *testing.T, set *flows.Set, s *vpndiag.Step) []option {
 		}
 	case vpndiag.StepEvidence:
 		for _, r := range st.Findings {
-			out = append(out, option{"finding " + r.Codes[0], vpndiag.Reply{Findings: []*vpndiag.Finding{{Code: r.Codes[0], Severity: vpndiag.SeverityError}}}})
+			// A person who knows what the files show picks the rule; the
+			// findings path is tested on stored findings elsewhere.
+			out = append(out, option{"finding " + r.Codes[0], vpndiag.Reply{Choice: r.Event}})
 		}
 		out = append(out, option{"none", vpndiag.Reply{}}, option{"skip", vpndiag.Reply{Skip: true}})
 	}
@@ -173,9 +176,8 @@ func TestWalkEveryPath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			target, _ := set.Current(step.Flow)
-			if !strings.Contains(strings.Join(sess.Path, " "), flows.PathEntry(target.Name, target.Start)) {
-				t.Errorf("flow %s path %v: handed over to %s but the path %v does not record its start", flow, names(prefix), step.Flow, sess.Path)
+			if !strings.Contains(strings.Join(sess.Path, " "), " "+step.Flow+":") {
+				t.Errorf("flow %s path %v: handed over to %s but the path %v does not record it", flow, names(prefix), step.Flow, sess.Path)
 			}
 			return
 		case step.Kind.Terminal():
@@ -191,12 +193,34 @@ func TestWalkEveryPath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := vpndiag.CaseResolved
+			// A resolution leaves the case open until "Did this fix
+			// it?" is answered; an escalation ends it.
+			want := vpndiag.CaseOpen
 			if step.Kind == vpndiag.StepEscalation {
 				want = vpndiag.CaseEscalated
 			}
-			if got.Status != want || got.Resolution != step.Resolution || got.KBArticle != step.KBArticle {
+			if got.Status != want || got.Resolution != step.Resolution || got.KBArticle != step.KBArticle || step.CaseStatus != want {
 				t.Errorf("flow %s path %v: case = %s %q %q, want %s %q %q", flow, names(prefix), got.Status, got.Resolution, got.KBArticle, want, step.Resolution, step.KBArticle)
+			}
+			if step.Kind == vpndiag.StepEscalation {
+				return
+			}
+			if len(step.Choices) != 2 || step.Choices[0].Key != vpndiag.ChoiceFixed || step.Choices[1].Key != vpndiag.ChoiceNotFixed {
+				t.Fatalf("flow %s path %v: resolution choices %+v", flow, names(prefix), step.Choices)
+			}
+			fixed, err := eng.Reply(ctx, c.ID, vpndiag.Reply{Seq: step.Seq, Choice: vpndiag.ChoiceFixed, Actor: "walker"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ = st.Svc.Cases.FindCaseByID(ctx, c.ID)
+			if got.Status != vpndiag.CaseResolved || fixed.CaseStatus != vpndiag.CaseResolved || len(fixed.Choices) != 0 || got.Resolution != step.Resolution {
+				t.Errorf("flow %s path %v: after fixed: case %s %q, step %s %v", flow, names(prefix), got.Status, got.Resolution, fixed.CaseStatus, fixed.Choices)
+			}
+			// Explicit next checks are walked too (the default hand-over
+			// to support is walked once, in TestDidThisFixIt).
+			def, _ := set.Version(step.Flow, step.FlowVersion)
+			if def.States[step.State].NotFixed != "" {
+				walk(flow, append(append([]option(nil), prefix...), option{"not-fixed", vpndiag.Reply{Choice: vpndiag.ChoiceNotFixed}}))
 			}
 			return
 		}
@@ -220,6 +244,16 @@ func TestWalkEveryPath(t *testing.T) {
 		}
 	}
 	t.Logf("%d paths walked, %d terminal states reached", paths, len(reached))
+}
+
+// autoText renders a step's automatic answers as "question — answer:
+// answered by what".
+func autoText(s *vpndiag.Step) []string {
+	var out []string
+	for _, a := range s.Auto {
+		out = append(out, fmt.Sprintf("%s — %s: answered by %s", a.Question, a.Answer, a.By))
+	}
+	return out
 }
 
 func names(p []option) []string {
@@ -322,14 +356,16 @@ func TestReplyBadInput(t *testing.T) {
 	}{
 		{"not a choice", "triage", nil, vpndiag.Reply{Choice: "maybe"}, 0, vpndiag.EINVALID, `"maybe" is not one of the choices`},
 		{"empty choice", "triage", nil, vpndiag.Reply{}, 0, vpndiag.EINVALID, "Please choose one of"},
-		{"bad IP", "connectivity", []vpndiag.Reply{{Choice: "ping_dns"}}, vpndiag.Reply{Value: "10.0.0.300"}, 0, vpndiag.EINVALID, "is not an IP address"},
-		{"bad FQDN", "connectivity", []vpndiag.Reply{{Choice: "end_to_end"}, {Value: "10.0.0.2"}, {Results: nil, Choice: "replies"}}, vpndiag.Reply{Value: "not a name!"}, 0, vpndiag.EINVALID, "is not a DNS name"},
+		{"bad IP", "connectivity", []vpndiag.Reply{{Skip: true}, {Choice: "ping_dns"}}, vpndiag.Reply{Value: "10.0.0.300"}, 0, vpndiag.EINVALID, "is not an IP address"},
+		{"bad FQDN", "connectivity", []vpndiag.Reply{{Skip: true}, {Choice: "end_to_end"}, {Value: "10.0.0.2"}, {Results: nil, Choice: "replies"}}, vpndiag.Reply{Value: "not a name!"}, 0, vpndiag.EINVALID, "is not a DNS name"},
 		{"bad CIDR", "rangechange", nil, vpndiag.Reply{Value: "192.168.20.0/33"}, 0, vpndiag.EINVALID, "is not a CIDR range"},
 		{"CIDR with host bits", "rangechange", nil, vpndiag.Reply{Value: "192.168.20.5/24"}, 0, vpndiag.EINVALID, "did you mean 192.168.20.0/24"},
 		{"bad port", "dns", []vpndiag.Reply{{Choice: "internal_names"}, {Choice: "no"}, {Value: "company.local"}, {Value: "192.168.1.53"}}, vpndiag.Reply{Value: "70000"}, 0, vpndiag.EINVALID, "is not a port number"},
-		{"probe outcome not a choice", "connectivity", []vpndiag.Reply{{Choice: "ping_dns"}, {Value: "10.0.0.2"}}, vpndiag.Reply{Choice: "perhaps"}, 0, vpndiag.EINVALID, "is not one of the choices"},
+		{"probe outcome not a choice", "connectivity", []vpndiag.Reply{{Skip: true}, {Choice: "ping_dns"}, {Value: "10.0.0.2"}}, vpndiag.Reply{Choice: "perhaps"}, 0, vpndiag.EINVALID, "is not one of the choices"},
 		{"stale seq", "triage", nil, vpndiag.Reply{Choice: "names"}, 1, vpndiag.ECONFLICT, "already done"},
-		{"after the end", "triage", []vpndiag.Reply{{Choice: "reset"}}, vpndiag.Reply{Choice: "names"}, 0, vpndiag.ECONFLICT, "finished"},
+		{"not an answer to did this fix it", "triage", []vpndiag.Reply{{Choice: "reset"}}, vpndiag.Reply{Choice: "names"}, 0, vpndiag.EINVALID, "Did this fix it?"},
+		{"after a confirmed resolution", "triage", []vpndiag.Reply{{Choice: "reset"}, {Choice: vpndiag.ChoiceFixed}}, vpndiag.Reply{Choice: vpndiag.ChoiceNotFixed}, 0, vpndiag.ECONFLICT, "resolved"},
+		{"after the end", "triage", []vpndiag.Reply{{Choice: "other"}}, vpndiag.Reply{Choice: "names"}, 0, vpndiag.ECONFLICT, "finished"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -505,8 +541,8 @@ func TestSkippedBySiteProfile(t *testing.T) {
 	if step.Resolution != "stability.ikev2_lifetime" {
 		t.Fatalf("step = %s", step.State)
 	}
-	if len(step.Skipped) != 1 || !strings.Contains(step.Skipped[0], "answered by site profile (ike_version: 2)") {
-		t.Fatalf("skipped = %q", step.Skipped)
+	if len(step.Auto) != 1 || !strings.Contains(autoText(step)[0], "answered by site profile (ike_version: 2)") {
+		t.Fatalf("auto = %q", autoText(step))
 	}
 	if !strings.Contains(step.Title, "51 minutes") {
 		t.Fatalf("title %q does not carry the guide's fact", step.Title)
@@ -534,6 +570,7 @@ func TestSkippedBySiteProfile(t *testing.T) {
 	// ping is asked for every cloud DNS server of the profile.
 	c3 := MustCreateCase(t, st, testSite())
 	step, _ = eng.Start(ctx, c3.ID, "connectivity", "bob")
+	step, _ = eng.Reply(ctx, c3.ID, vpndiag.Reply{Seq: step.Seq, Skip: true})
 	step, err = eng.Reply(ctx, c3.ID, vpndiag.Reply{Seq: step.Seq, Choice: "ping_dns"})
 	if err != nil {
 		t.Fatal(err)
@@ -541,8 +578,8 @@ func TestSkippedBySiteProfile(t *testing.T) {
 	if step.State != "ping_dns" || len(step.Probes) != 2 || step.Probes[1].Target != "10.0.0.3" {
 		t.Fatalf("step = %s probes %v", step.State, step.Probes)
 	}
-	if len(step.Skipped) != 1 || !strings.Contains(step.Skipped[0], "10.0.0.2: answered by site profile") {
-		t.Fatalf("skipped = %q", step.Skipped)
+	if len(step.Auto) != 1 || !strings.Contains(autoText(step)[0], "10.0.0.2: answered by site profile") {
+		t.Fatalf("auto = %q", autoText(step))
 	}
 }
 
@@ -571,26 +608,23 @@ func TestSkippedByProbeAndEvidence(t *testing.T) {
 		}
 		return vpndiag.Reply{Results: rs}
 	}
+	reply(vpndiag.Reply{Skip: true}) // no SA status to upload
 	reply(vpndiag.Reply{Choice: "end_to_end"})
-	reply(results(vpndiag.OutcomeOK))           // ping the DNS servers
-	reply(results(vpndiag.OutcomeOK))           // TCP 443 (only_443)
-	reply(results(vpndiag.Outcome("nxdomain"))) // resolve: no such name → dns flow
-	if step.Flow != "dns" || step.State != "what" {
-		t.Fatalf("after hand-over: %s/%s", step.Flow, step.State)
+	reply(results(vpndiag.OutcomeOK))      // ping the DNS servers
+	reply(results(vpndiag.OutcomeTimeout)) // resolve: no answer → the dns flow's ping of the server
+	// The dns flow's ping of 10.0.0.2 is the ping already run: it is not
+	// run or asked again, and says so.
+	if step.Resolution != "dns.allow_dns_port" {
+		t.Fatalf("after hand-over: %s/%s, auto %q", step.Flow, step.State, autoText(step))
 	}
-	reply(vpndiag.Reply{Choice: "env_names"})
-	reply(vpndiag.Reply{Choice: "yes"})
-	if step.State != "check_name" {
-		t.Fatalf("state = %s, skipped %q", step.State, step.Skipped)
-	}
-	got := strings.Join(step.Skipped, "\n")
-	for _, want := range []string{"myenv.example.com: answered by an earlier answer", "answered by probe dns myenv.example.com: nxdomain"} {
+	got := strings.Join(autoText(step), "\n")
+	for _, want := range []string{"answered by probe ping 10.0.0.2: ok"} {
 		if !strings.Contains(got, want) {
-			t.Errorf("skipped %q lacks %q", got, want)
+			t.Errorf("auto %q lacks %q", got, want)
 		}
 	}
 	probes, err := st.Svc.Probes.FindProbeResults(ctx, c.ID)
-	if err != nil || len(probes) != 4 {
+	if err != nil || len(probes) != 3 {
 		t.Fatalf("stored probe results: %d %v", len(probes), err)
 	}
 
@@ -606,13 +640,14 @@ func TestSkippedByProbeAndEvidence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s2.Resolution != "tunnel.phase2_settings" || len(s2.Skipped) != 1 || !strings.Contains(s2.Skipped[0], "answered by asa.txt:12 (pfs-disabled)") {
-		t.Fatalf("step %s skipped %q", s2.State, s2.Skipped)
+	if s2.Resolution != "tunnel.phase2_settings" || len(s2.Auto) != 1 || !strings.Contains(autoText(s2)[0], "answered by asa.txt:12 (pfs-disabled)") {
+		t.Fatalf("step %s auto %q", s2.State, autoText(s2))
 	}
 }
 
 // Evidence steps are decided by the worst finding: an informational note
-// whose code a rule also lists never hides an error another rule explains.
+// whose code a rule also lists never hides an error another rule explains,
+// and decides nothing by itself.
 func TestEvidenceDecidedByWorstFinding(t *testing.T) {
 	ctx := context.Background()
 	eng, st := MustNewEngine(t)
@@ -624,18 +659,28 @@ func TestEvidenceDecidedByWorstFinding(t *testing.T) {
 		{"error beats info listed earlier", []*vpndiag.Finding{
 			{Code: "nat-traversal", Severity: vpndiag.SeverityInfo},
 			{Code: "ts-unacceptable", Severity: vpndiag.SeverityError},
-		}, "policy_or_route"},
+		}, "selectors_fix"},
 		{"error beats a warning of an earlier rule", []*vpndiag.Finding{
-			{Code: "phase1-lifetime", Severity: vpndiag.SeverityWarning},
+			{Code: "dpd-disabled", Severity: vpndiag.SeverityWarning},
+			{Code: "sa-no-child", Severity: vpndiag.SeverityError},
 			{Code: "ts-unacceptable", Severity: vpndiag.SeverityError},
-		}, "policy_or_route"},
+		}, "selectors_fix"},
+		{"same severity: the rules' order decides (refused selectors before phase 2)", []*vpndiag.Finding{
+			{Code: "sa-no-child", Severity: vpndiag.SeverityError},
+			{Code: "ts-unacceptable", Severity: vpndiag.SeverityError},
+		}, "selectors_fix"},
+		{"refused selectors outside the site's ranges: the range changed", []*vpndiag.Finding{
+			{Code: "ts-unacceptable", Severity: vpndiag.SeverityError, KBArticle: kb.ArticleSingleSAPair},
+			{Code: "ts-unacceptable", Severity: vpndiag.SeverityError, KBArticle: kb.ArticleInternalRangeChanged,
+				Evidence: []vpndiag.EvidenceRef{{Name: "swanctl.conf", Line: 23, Text: "local_ts = 192.168.20.0/24"}}},
+		}, "@rangechange"},
 		{"critical beats error", []*vpndiag.Finding{
 			{Code: "ike-no-response", Severity: vpndiag.SeverityError},
 			{Code: "auth-failed", Severity: vpndiag.SeverityCritical},
 		}, "phase1_settings"},
-		{"info alone still answers", []*vpndiag.Finding{
+		{"an info note alone decides nothing (certainty)", []*vpndiag.Finding{
 			{Code: "nat-traversal", Severity: vpndiag.SeverityInfo},
-		}, "endpoint"},
+		}, "bring_up_server"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := MustCreateCase(t, st, testSite())
@@ -646,13 +691,20 @@ func TestEvidenceDecidedByWorstFinding(t *testing.T) {
 			if step.Kind != vpndiag.StepEvidence {
 				t.Fatalf("tunnel does not start with its evidence step: %s (%s)", step.State, step.Kind)
 			}
-			step, err = eng.Reply(ctx, c.ID, vpndiag.Reply{Seq: step.Seq, Findings: tc.findings})
+			if err := st.Svc.Findings.CreateFindings(ctx, c.ID, tc.findings); err != nil {
+				t.Fatal(err)
+			}
+			step, err = eng.Reply(ctx, c.ID, vpndiag.Reply{Seq: step.Seq})
 			if err != nil {
 				t.Fatal(err)
 			}
 			path, _ := st.Svc.Sessions.FindSession(ctx, c.ID)
-			if !slices.Contains(path.Path, "tunnel:"+tc.want) {
-				t.Fatalf("path %q does not pass %s", path.Path, tc.want)
+			want := "tunnel:" + tc.want
+			if strings.HasPrefix(tc.want, "@") {
+				want = strings.TrimPrefix(tc.want, "@") + ":new_range"
+			}
+			if !slices.Contains(path.Path, want) {
+				t.Fatalf("path %q does not pass %s", path.Path, want)
 			}
 		})
 	}

@@ -34,10 +34,27 @@
 // # Automatic answers
 //
 // A step the case already answers is taken without asking and listed in
-// Step.Skipped: a question by an auto rule on a site-profile fact, a session
-// variable or a stored finding; an input by the profile or an earlier
-// answer; a probe step by an earlier result of the same probe; an evidence
-// step by a stored finding that one of its rules names.
+// Step.Auto with what answered it (AutoAnswer.By: "site profile",
+// "charon.log:12 (auth-failed)", "probe ping 10.0.0.2: timeout"): a
+// question by an auto rule on a site-profile fact, a session variable or a
+// stored finding; an input by the profile, an earlier answer, a value a
+// probe measured (ProbeDef.Vars) or the line of a finding
+// (InputDef.FromFinding); a probe step by an earlier result of the same
+// probe; an evidence step by a stored finding that one of its rules names,
+// or "nothing specific found" when files of the kinds it asks for were read
+// and no rule applies. Start, Current, Reply, Back and Restart all pass
+// through the same driver, so every surface shows every step taken.
+//
+// The rules that keep this honest (reason.go): a step is answered only when
+// what was measured determines it (an informational note decides nothing;
+// failures, then warnings, are tried in the rules' order); a person's
+// answer is never replaced by an inference (a rule whose Implies contradicts
+// it is set aside, the contradiction said in Step.Notes and recorded as an
+// EventContradiction); "That's not right" (Reply.Reopen) turns an automatic
+// answer back into a question for a person; Back undoes the person's last
+// answer. Resolutions ask "Did this fix it?": yes resolves the case, no goes
+// to the resolution's not_fixed check or to the support flow; a resolution
+// lists the case's own findings for its kb article, with file, line and fix.
 package flows
 
 import (
@@ -51,7 +68,7 @@ import (
 // When a flow keeps an older version, add "*/versions/*.yaml" here (a
 // test fails until it is).
 //
-//go:embed */flow.yaml
+//go:embed */flow.yaml */versions/*.yaml
 var definitions embed.FS
 
 var (

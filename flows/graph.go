@@ -32,7 +32,7 @@ func (d *Def) Graph() vpndiag.FlowGraph {
 		name := queue[0]
 		queue = queue[1:]
 		if isHandover(name) {
-			g.Nodes = append(g.Nodes, vpndiag.FlowNode{State: name, Kind: KindHandover, Title: "Continue with flow " + strings.TrimPrefix(name, "@")})
+			g.Nodes = append(g.Nodes, vpndiag.FlowNode{State: name, Kind: KindHandover, Title: handoverTitle(name)})
 			continue
 		}
 		st := d.States[name]
@@ -101,11 +101,20 @@ func visitedStates(g vpndiag.FlowGraph, path []string) map[string]bool {
 	return v
 }
 
+// handoverTitle says where a hand-over continues.
+func handoverTitle(to string) string {
+	flow, state := handoverTarget(to)
+	if state == "" {
+		return "Continue with flow " + flow
+	}
+	return "Continue with flow " + flow + " at " + state
+}
+
 // mermaidID returns a Mermaid node ID for a state (prefixed: "end" and the
 // like are keywords).
 func mermaidID(state string) string {
 	if isHandover(state) {
-		return "to_" + strings.TrimPrefix(state, "@")
+		return "to_" + strings.ReplaceAll(strings.TrimPrefix(state, "@"), ":", "_")
 	}
 	return "s_" + state
 }

@@ -32,7 +32,7 @@ func TestDefaultLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"triage", "access", "configfile", "connectivity", "dns", "rangechange", "stability", "tunnel"}
+	want := []string{"triage", "access", "configfile", "connectivity", "dns", "rangechange", "stability", "support", "tunnel"}
 	if got := strings.Join(set.Names(), ","); got != strings.Join(want, ",") {
 		t.Fatalf("names = %s", got)
 	}
@@ -68,7 +68,8 @@ func TestTriageReachesEveryFlow(t *testing.T) {
 		def, _ := set.Current(queue[0])
 		queue = queue[1:]
 		for _, e := range def.Graph().Edges {
-			if name, ok := strings.CutPrefix(e.To, "@"); ok && !seen[name] {
+			if name, ok := strings.CutPrefix(e.To, "@"); ok && !seen[strings.Split(name, ":")[0]] {
+				name = strings.Split(name, ":")[0]
 				seen[name] = true
 				queue = append(queue, name)
 			}
@@ -207,7 +208,7 @@ states:
     title: R
     kb: reset-tunnels
     next: done
-` + end, `a resolution is terminal and must have no exits`},
+` + end, `a resolution is terminal: its only way on is not_fixed`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,7 +357,7 @@ func TestGraphAndRender(t *testing.T) {
 		t.Fatal("unknown flow has a graph")
 	}
 	s := flows.Count(g)
-	if s.States != 3 || s.Events != 9 || s.Resolutions != 1 || s.Escalations != 1 {
+	if s.States != 3 || s.Events != 10 || s.Resolutions != 1 || s.Escalations != 1 {
 		t.Fatalf("stats = %+v", s)
 	}
 	m := flows.RenderMermaid(g, []string{"triage:symptom", "triage:reset_tunnels", "stability:pattern"})

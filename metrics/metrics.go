@@ -131,6 +131,14 @@ func (d *diagnoser) Current(ctx context.Context, caseID int64) (*vpndiag.Step, e
 	return d.next.Current(ctx, caseID)
 }
 
+func (d *diagnoser) Back(ctx context.Context, caseID int64, seq int, actor string) (*vpndiag.Step, error) {
+	return d.next.Back(ctx, caseID, seq, actor)
+}
+
+func (d *diagnoser) Restart(ctx context.Context, caseID int64, actor string) (*vpndiag.Step, error) {
+	return d.next.Restart(ctx, caseID, actor)
+}
+
 func (d *diagnoser) Reply(ctx context.Context, caseID int64, r vpndiag.Reply) (*vpndiag.Step, error) {
 	step, err := d.next.Reply(ctx, caseID, r)
 	switch vpndiag.ErrorCode(err) {

@@ -166,7 +166,14 @@
 //     from the path, so an unreachable reported by a router shows as timeout.
 //   - traceroute: ok (target reached), incomplete (some hops answered),
 //     timeout (none did), unreachable (a router sent host/network/protocol
-//     unreachable or administratively prohibited).
+//     unreachable or administratively prohibited). Given customer_cidrs or
+//     edge, a trace that stops silently before the target (incomplete or
+//     timeout) has the outcome of where it stopped instead: path-inside-customer, path-vpn-edge,
+//     path-past-tunnel or path-no-reply.
+//   - ping, tcp and traceroute to a name that does not resolve where the
+//     probe runs: no-name (the probe ran; the name is the problem). The
+//     ping result's detail carries source, the local address the requests
+//     left from.
 //   - ike (per port in IKEAttempt, overall the first port that answered):
 //     ok (IKE_SA_INIT response: SA, KE, Nonce), no-proposal-chosen,
 //     invalid-ke (with the group the responder wants), cookie, notify

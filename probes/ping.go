@@ -75,6 +75,10 @@ func ParsePingRequest(req *vpndiag.ProbeRequest) (*PingRequest, error) {
 type PingResult struct {
 	// Address is the IP address pinged.
 	Address string `json:"address"`
+	// Source is the local address the requests leave from (the route's
+	// source towards Address), so that a flow never asks "which address
+	// did you ping from?".
+	Source string `json:"source,omitempty"`
 	// Privileged is true when a raw ICMP socket was used (CAP_NET_RAW),
 	// false for an unprivileged ICMP datagram socket.
 	Privileged bool `json:"privileged"`
@@ -116,12 +120,13 @@ func runPing(ctx context.Context, req *vpndiag.ProbeRequest, r *PingRequest) *vp
 	res := newResult(req)
 	addr, err := resolve(ctx, r.Host)
 	if err != nil {
-		return failed(res, started, err)
+		return unresolved(res, started, err)
 	}
 	d, err := ping(ctx, addr, r)
 	if err != nil {
 		return failed(res, started, err)
 	}
+	d.Source = sourceFor(addr)
 	outcome, summary := pingVerdict(ctx, d)
 	return finish(res, started, outcome, summary, d)
 }

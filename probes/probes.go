@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -171,6 +173,42 @@ func finish(res *vpndiag.ProbeResult, started time.Time, outcome vpndiag.Outcome
 }
 
 // failed completes res as OutcomeError with err's user-safe message.
+// OutcomeNoName is the outcome of a ping, tcp or traceroute probe whose
+// target name does not resolve where the probe runs: the probe ran, and
+// what it found is a name problem, not a reason to run it by hand.
+const OutcomeNoName vpndiag.Outcome = "no-name"
+
+// unresolved is the result of a probe whose target could not be resolved:
+// OutcomeNoName for a name that does not resolve (no such host, or the
+// resolver did not answer), and failed's error otherwise.
+func unresolved(res *vpndiag.ProbeResult, started time.Time, err error) *vpndiag.ProbeResult {
+	switch vpndiag.ErrorCode(err) {
+	case vpndiag.ENOTFOUND, vpndiag.EUNAVAILABLE:
+		res.Outcome = OutcomeNoName
+		res.Error = vpndiag.ErrorMessage(err)
+		res.Summary = fmt.Sprintf("%s %s: the name does not resolve here: %s", res.Kind, res.Target, res.Error)
+		res.Duration = time.Since(started)
+		return res
+	}
+	return failed(res, started, err)
+}
+
+// sourceFor returns the local address the kernel would send from towards
+// dst (a connected UDP socket sends nothing), or "" when there is no route.
+func sourceFor(dst netip.Addr) string {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok {
+		if ap := a.AddrPort(); ap.Addr().IsValid() {
+			return ap.Addr().Unmap().String()
+		}
+	}
+	return ""
+}
+
 func failed(res *vpndiag.ProbeResult, started time.Time, err error) *vpndiag.ProbeResult {
 	res.Outcome = vpndiag.OutcomeError
 	res.Error = vpndiag.ErrorMessage(err)

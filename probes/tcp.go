@@ -120,7 +120,7 @@ func runTCP(ctx context.Context, req *vpndiag.ProbeRequest, r *TCPRequest) *vpnd
 	res := newResult(req)
 	addr, err := resolve(ctx, r.Host)
 	if err != nil {
-		return failed(res, started, err)
+		return unresolved(res, started, err)
 	}
 	d := &TCPResult{Address: net.JoinHostPort(addr.String(), strconv.Itoa(r.Port))}
 	var dialer net.Dialer

@@ -159,7 +159,7 @@ func runTraceroute(ctx context.Context, req *vpndiag.ProbeRequest, r *Traceroute
 	res := newResult(req)
 	addr, err := resolve(ctx, r.Host)
 	if err != nil {
-		return failed(res, started, err)
+		return unresolved(res, started, err)
 	}
 	if !addr.Is4() {
 		return failed(res, started, vpndiag.Errorf(vpndiag.EINVALID, "The traceroute probe traces to IPv4 addresses only; %s resolves to %s.", r.Host, addr))
@@ -175,6 +175,11 @@ func runTraceroute(ctx context.Context, req *vpndiag.ProbeRequest, r *Traceroute
 		d.Path = &interp
 	}
 	outcome, summary := tracerouteVerdict(ctx, d)
+	if d.Path != nil && (outcome == OutcomeIncomplete || outcome == vpndiag.OutcomeTimeout) && d.Path.Verdict != PathReachedTarget {
+		// Where the trace stopped, classified with the customer's ranges
+		// and edge, is the outcome: a flow never asks where it stopped.
+		outcome = vpndiag.Outcome("path-" + string(d.Path.Verdict))
+	}
 	return finish(res, started, outcome, summary, d)
 }
 
@@ -477,6 +482,15 @@ type PathContext struct {
 	// Target is the address traced to.
 	Target netip.Addr
 }
+
+// The outcomes of a trace that stopped before its target, when the request
+// gave the customer's ranges or edge ("path-" and the PathVerdict).
+const (
+	OutcomePathNoReply        vpndiag.Outcome = "path-no-reply"
+	OutcomePathInsideCustomer vpndiag.Outcome = "path-inside-customer"
+	OutcomePathVPNEdge        vpndiag.Outcome = "path-vpn-edge"
+	OutcomePathPastTunnel     vpndiag.Outcome = "path-past-tunnel"
+)
 
 // PathVerdict says where a trace stopped.
 type PathVerdict string

@@ -84,7 +84,7 @@ func TestTracerouteNamespaces(t *testing.T) {
 		dropTo(t, 2, c.Target())
 		res := MustProbeIn(t, c, 0, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTraceroute, Target: c.Target(), Params: params("icmp"), Timeout: 10 * time.Second}, nil)
 		d := MustDetail[probes.TracerouteResult](t, res)
-		if res.Outcome != probes.OutcomeIncomplete || d.Reached || d.LastAnswered != c.Left(2) || d.Path.Verdict != probes.PathPastTunnel {
+		if res.Outcome != probes.OutcomePathPastTunnel || d.Reached || d.LastAnswered != c.Left(2) || d.Path.Verdict != probes.PathPastTunnel {
 			t.Fatalf("%s %q %+v", res.Outcome, res.Summary, d.Path)
 		}
 		// Hops 3..6 were silent: 4 hops × the 300 ms wait, bounded.
@@ -96,7 +96,7 @@ func TestTracerouteNamespaces(t *testing.T) {
 		dropTo(t, 1, c.Target())
 		res := MustProbeIn(t, c, 0, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTraceroute, Target: c.Target(), Params: params("udp"), Timeout: 10 * time.Second}, nil)
 		d := MustDetail[probes.TracerouteResult](t, res)
-		if res.Outcome != probes.OutcomeIncomplete || d.Path.Verdict != probes.PathVPNEdge || !strings.Contains(res.Summary, "from the VPN edge "+edge) {
+		if res.Outcome != probes.OutcomePathVPNEdge || d.Path.Verdict != probes.PathVPNEdge || !strings.Contains(res.Summary, "from the VPN edge "+edge) {
 			t.Fatalf("%s %q %+v", res.Outcome, res.Summary, d.Path)
 		}
 	})

@@ -73,7 +73,7 @@ path or "skip" for uploads.`)
 	}
 	svc := flows.Services{
 		Cases: db.Cases, Sessions: db.Sessions, Events: db.Events, Sites: db.Sites,
-		Findings: db.Findings, Probes: db.Probes,
+		Findings: db.Findings, Probes: db.Probes, Evidence: db.Evidence,
 	}
 	// A site named in the config is saved so the runner finds it by name.
 	for i := range cfg.Sites {

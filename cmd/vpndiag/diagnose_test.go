@@ -57,28 +57,31 @@ func TestDiagnoseGuideSections(t *testing.T) {
 		want    string
 		kb      string
 	}{
-		{"DNS conditional forwarder for the cloud domain", []string{"names", "env_names", "no"}, "dns.add_forwarder", "dns-conditional-forwarder"},
+		{"DNS conditional forwarder for the cloud domain", []string{"names", "env_names", "myenv.example.com", "10.0.0.2", "private", "192.168.1.53", "public"}, "dns.revise_forwarder", "dns-conditional-forwarder"},
+		{"cloud DNS service down (refused)", []string{"names", "env_names", "myenv.example.com", "10.0.0.2", "refused"}, "dns.dns_down", "further-assistance"},
 		{"cloud resolving the customer's internal domain", []string{"names", "internal_names", "no", "company.local", "192.168.1.53", "53"}, "dns.request_forwarder", "cloud-resolves-internal-domain"},
 		{"database private IP through the cloud DNS", []string{"names", "database", "db.example.com", "10.0.0.2", "private"}, "dns.use_cloud_dns", "database-private-ip"},
 		{"constant inbound traffic (responder-only)", []string{"unstable", "idle", "no"}, "stability.keepalive_fix", "responder-only-keepalive"},
 		{"single SA pair, policy-based", []string{"unstable", "some_subnets", "policy"}, "stability.sa_policy", "single-sa-pair"},
-		{"single SA pair, route-based", []string{"tunnel_down", "skip", "phase2", "yes", "yes", "route"}, "tunnel.sa_route", "single-sa-pair"},
+		{"single SA pair, route-based", []string{"tunnel_down", "skip", "10.0.0.2", "no_reply", "no_child", "yes", "route"}, "tunnel.sa_route", "single-sa-pair"},
 		{"two tunnels, static active/passive with DPD", []string{"unstable", "both", "static"}, "stability.active_passive", "two-tunnels-asymmetric-routing"},
 		{"two tunnels, BGP prepending / local preference", []string{"unstable", "both", "bgp"}, "stability.bgp_preference", "two-tunnels-asymmetric-routing"},
 		{"DPD and idle timeouts", []string{"unstable", "random", "skip", "no"}, "stability.dpd_fix", "dpd-idle-timeouts"},
 		{"IKEv2 drop every 60 minutes", []string{"unstable", "hourly", "IKEv2"}, "stability.ikev2_lifetime", "ikev2-hourly-drop"},
-		{"ICMP only to the DNS servers", []string{"no_access", "ping_server"}, "connectivity.icmp_only", "icmp-only-dns"},
-		{"connectivity test 1 (ping, traceroute stops inside)", []string{"no_access", "end_to_end", "10.0.0.2", "no_reply", "192.168.10.5", "yes", "stopped", "internal"}, "connectivity.internal_routing", "connectivity-test-ping-traceroute"},
-		{"connectivity test 1 (traceroute stops at the firewall)", []string{"no_access", "end_to_end", "10.0.0.2", "no_reply", "192.168.10.5", "yes", "stopped", "vpn_device"}, "connectivity.vpn_device", "connectivity-test-ping-traceroute"},
-		{"connectivity test 2 (TCP fails, name private)", []string{"no_access", "end_to_end", "10.0.0.2", "replies", "myenv.example.com", "fails", "private"}, "connectivity.tcp_blocked", "connectivity-test-tcp-dns"},
-		{"pinging the cloud DNS servers", []string{"no_access", "ping_dns", "10.0.0.2", "no_reply", "172.16.5.5", "no"}, "connectivity.source_outside", "ping-cloud-dns"},
+		{"ICMP only to the DNS servers", []string{"no_access", "skip", "ping_server"}, "connectivity.icmp_only", "icmp-only-dns"},
+		{"connectivity test 1 (ping, traceroute stops, SA counters do not move)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "no_reply", "192.168.10.5", "yes", "stopped", "no_traffic"}, "connectivity.internal_routing", "connectivity-test-ping-traceroute"},
+		{"connectivity test 1 (traceroute stops, SA passes both ways)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "no_reply", "192.168.10.5", "yes", "stopped", "both_ways"}, "connectivity.vpn_device", "connectivity-test-ping-traceroute"},
+		{"ESP blocked (SA out, none in; a restart does not help)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "no_reply", "192.168.10.5", "yes", "stopped", "no_inbound", "skip", "still_none"}, "connectivity.esp_blocked", "phase2-ipsec-failure"},
+		{"half-open tunnel (a restart helps)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "no_reply", "192.168.10.5", "yes", "stopped", "no_inbound", "skip", "passes"}, "connectivity.dead_peer", "dpd-idle-timeouts"},
+		{"connectivity test 2 (TCP fails, name private)", []string{"no_access", "skip", "end_to_end", "10.0.0.2", "replies", "myenv.example.com", "private", "192.168.1.53", "forwarded", "fails"}, "connectivity.tcp_blocked", "connectivity-test-tcp-dns"},
+		{"pinging the cloud DNS servers", []string{"no_access", "skip", "ping_dns", "10.0.0.2", "no_reply", "172.16.5.5", "no"}, "connectivity.source_outside", "ping-cloud-dns"},
 		{"reaching an external database from the cloud", []string{"cloud_to_us", "external_server", "no"}, "access.allow_full_range", "external-database-firewall"},
-		{"connecting from the internal network", []string{"names", "env_names", "yes", "myenv.example.com", "10.0.0.2", "private", "192.168.1.53", "public"}, "dns.revise_forwarder", "connect-from-internal-network"},
+		{"connecting from the internal network (DNS port blocked on the way)", []string{"names", "env_names", "myenv.example.com", "10.0.0.2", "no_answer", "replies"}, "dns.allow_dns_port", "connect-from-internal-network"},
 		{"why the full internal range", []string{"cloud_to_us", "why_range"}, "access.why_full_range", "full-internal-range"},
 		{"front-end private IPs", []string{"cloud_to_us", "frontend_ips"}, "access.frontend_ips", "front-end-private-ips"},
-		{"phase 1 IKE failure (NAT)", []string{"tunnel_down", "skip", "phase1", "203.0.113.10", "replies", "yes"}, "tunnel.nat_fix", "phase1-ike-failure"},
-		{"phase 1 IKE failure (UDP 500/4500 blocked)", []string{"tunnel_down", "skip", "phase1", "203.0.113.10", "replies", "no", "silent"}, "tunnel.udp_blocked", "phase1-ike-failure"},
-		{"phase 2 IPsec failure", []string{"tunnel_down", "skip", "phase2", "yes", "no"}, "tunnel.phase2_settings", "phase2-ipsec-failure"},
+		{"phase 1 IKE failure (NAT)", []string{"tunnel_down", "skip", "10.0.0.2", "no_reply", "no_ike", "203.0.113.10", "replies", "yes"}, "tunnel.nat_fix", "phase1-ike-failure"},
+		{"phase 1 IKE failure (UDP 500/4500 blocked)", []string{"tunnel_down", "skip", "10.0.0.2", "no_reply", "no_ike", "203.0.113.10", "replies", "no", "silent"}, "tunnel.udp_blocked", "phase1-ike-failure"},
+		{"phase 2 IPsec failure", []string{"tunnel_down", "skip", "10.0.0.2", "no_reply", "no_child", "no"}, "tunnel.phase2_settings", "phase2-ipsec-failure"},
 		{"can you reset the tunnels", []string{"8"}, "triage.reset_tunnels", "reset-tunnels"},
 		{"configuration file problems", []string{"config_file", "unclear"}, "configfile.device_examples", "configuration-file"},
 		{"internal IP range changed, static, console ≥ 11.7.0", []string{"range_changed", "192.168.20.0/24", "static", "yes"}, "rangechange.self_service", "internal-range-changed"},
@@ -106,7 +109,7 @@ func TestDiagnoseGuideSections(t *testing.T) {
 // runs it again on the same database: it continues at the same question.
 func TestDiagnoseRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "vpndiag.db")
-	r := MustRun(t, "no_access\nend_to_end\n10.0.0.2\n", nil, "diagnose", "--db", db, "--manual-probes")
+	r := MustRun(t, "no_access\nskip\nend_to_end\n10.0.0.2\n", nil, "diagnose", "--db", db, "--manual-probes")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -122,8 +125,8 @@ func TestDiagnoseRestart(t *testing.T) {
 	if !strings.Contains(r.stdout, "Resuming case "+m[1]) || !strings.Contains(r.stdout, "[connectivity] Test 1: ping the cloud DNS servers") {
 		t.Fatalf("resume:\n%s", r.stdout)
 	}
-	res, _ := MustDiagnose(t, db, []string{"replies", "myenv.example.com", "connects", "private"}, "--case", m[1])
-	if res.Resolution != "connectivity.tests_pass" || res.Status != "resolved" || len(res.Answers) != 7 {
+	res, _ := MustDiagnose(t, db, []string{"replies", "myenv.example.com", "private", "192.168.1.53", "forwarded", "connects", "yes"}, "--case", m[1])
+	if res.Resolution != "connectivity.tests_pass" || res.Status != "resolved" || len(res.Answers) != 11 {
 		t.Fatalf("result = %+v", res)
 	}
 }
@@ -132,7 +135,7 @@ func TestDiagnoseRestart(t *testing.T) {
 // asked again or the command exits cleanly, and nothing is stored half.
 func TestDiagnoseBadInput(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "vpndiag.db")
-	res, r := MustDiagnose(t, db, []string{"0", "no_access", "end_to_end", "10.0.0.256", "10.0.0.2", "maybe", "replies", "my env!", "myenv.example.com", "connects", "private"})
+	res, r := MustDiagnose(t, db, []string{"0", "no_access", "skip", "end_to_end", "10.0.0.256", "10.0.0.2", "maybe", "replies", "my env!", "myenv.example.com", "private", "192.168.1.53", "forwarded", "connects"})
 	for _, want := range []string{
 		"0 is not one of the choices: type a number from 1 to 9.",
 		`"10.0.0.256" is not an IP address`,
@@ -143,7 +146,7 @@ func TestDiagnoseBadInput(t *testing.T) {
 			t.Errorf("conversation lacks %q", want)
 		}
 	}
-	if res.Resolution != "connectivity.tests_pass" || len(res.Answers) != 7 {
+	if res.Resolution != "connectivity.tests_pass" || len(res.Answers) != 10 {
 		t.Fatalf("result = %+v", res)
 	}
 
@@ -218,7 +221,7 @@ func TestDiagnoseSiteFromConfig(t *testing.T) {
 	cfg := filepath.Join(dir, "vpndiag.yaml")
 	os.WriteFile(cfg, []byte("sites:\n  - name: hq\n    cloud_dns_servers: [10.0.0.2]\n    routing: bgp\n    ike_version: 2\n"), 0o644)
 	res, r := MustDiagnose(t, filepath.Join(dir, "db"), []string{"unstable", "hourly"}, "--config", cfg, "--site", "hq")
-	if res.Resolution != "stability.ikev2_lifetime" || !strings.Contains(r.stderr, "answered by site profile (ike_version: 2)") {
+	if res.Resolution != "stability.ikev2_lifetime" || !strings.Contains(r.stderr, "by site profile (ike_version: 2)") {
 		t.Fatalf("result %+v\n%s", res, r.stderr)
 	}
 }

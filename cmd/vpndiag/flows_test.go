@@ -23,7 +23,7 @@ func TestFlowsCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{"list", []string{"flows", "list"}, 0, "connectivity  v1"},
+		{"list", []string{"flows", "list"}, 0, "connectivity  v2"},
 		{"show", []string{"flows", "show", "rangechange"}, 0, "console (question): Is your management console version 11.7.0 or later?"},
 		{"render mermaid", []string{"flows", "render", "triage"}, 0, string(mmd)},
 		{"render dot", []string{"flows", "render", "dns", "--format", "dot"}, 0, string(dot)},
@@ -46,7 +46,7 @@ func TestFlowsCommand(t *testing.T) {
 		Name  string
 		Stats struct{ States, Events, Resolutions, Escalations int }
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 8 || list[0].Name != "triage" || list[0].Stats.States != 3 {
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 9 || list[0].Name != "triage" || list[0].Stats.States != 3 {
 		t.Fatalf("json list: %v %+v", err, list)
 	}
 }

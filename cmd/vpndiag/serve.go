@@ -17,6 +17,7 @@ import (
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/internal/listen"
 	"github.com/vpndiag/vpndiag/metrics"
+	"github.com/vpndiag/vpndiag/probes"
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/storage/postgres"
 )
@@ -92,11 +93,15 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	if cfg.Hub.Listen != "" {
 		hub = &relay.Hub{Tokens: db.RelayTokens, Results: db.Probes,
 			Sites: deps.Sites, Cases: deps.Cases, Logger: log}
-		deps.Prober = met.Prober(hub)
+		if cfg.ProbeRunner() == config.ProbesRelay {
+			deps.Prober = met.Prober(hub)
+			if bp != nil {
+				deps.Prober = met.Prober(&relay.Replicated{Hub: hub, Backplane: bp})
+			}
+		}
 		if bp != nil {
 			hub.Monitors = bp
 			bp.Held, bp.Probe = hub.Held, hub.Probe
-			deps.Prober = met.Prober(&relay.Replicated{Hub: hub, Backplane: bp})
 		}
 		met.GaugeFunc("vpndiag_relays_connected", "Relays connected to the hub.", func() float64 {
 			st, err := hub.Relays(context.Background())
@@ -132,6 +137,12 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		hubSrv = listen.Server(listen.CloseOnRefusal(hmux), log)
 		log.Info("vpndiag serve: relay hub connection cap", "max_connections", lim.Max(), "descriptor_limit", listen.DescriptorLimit())
 	}
+
+	if cfg.ProbeRunner() == config.ProbesLocal {
+		// The bot sits inside the customer network: it runs probes itself.
+		deps.Prober = met.Prober(&probes.Local{Logger: log})
+	}
+	log.Info("vpndiag serve: probes", "run_by", cfg.ProbeRunner())
 
 	b, err := botslack.New(botslack.FromConfig(cfg), deps)
 	if err != nil {
@@ -243,7 +254,7 @@ func serveDeps(ctx context.Context, cfg *config.Config, db *store) (botslack.Dep
 	}
 	sessions := db.Sessions
 	d.Diagnoser = flows.NewEngine(nil, flows.Services{Cases: d.Cases, Sessions: sessions, Events: d.Events, Sites: d.Sites,
-		Findings: d.Findings, Probes: db.Probes})
+		Findings: d.Findings, Probes: db.Probes, Evidence: db.Evidence})
 	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: db.Probes,
 		Evidence: db.Evidence, Findings: d.Findings, Sites: d.Sites,
 		Graph: flowGraph}

@@ -31,7 +31,7 @@ func TestDiagnoseWithEvidence(t *testing.T) {
 	if !res.Finished || res.KBArticle != "phase1-ike-failure" {
 		t.Fatalf("resolution = %+v\n%s", res, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "answered by strongswan-charon-psk-mismatch-authentication-failed.txt:3 (auth-failed)") {
+	if !strings.Contains(r.stderr, "by strongswan-charon-psk-mismatch-authentication-failed.txt:3 (auth-failed)") {
 		t.Errorf("the evidence step was not answered by the log:\n%s", r.stderr)
 	}
 	if !strings.Contains(r.stderr, "strongswan-swanctl, 5 secret(s) redacted") {

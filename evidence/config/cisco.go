@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -226,13 +227,13 @@ func ciscoPSKs(cmds []*cmd) map[string]int {
 		case has(c.f, "crypto", "isakmp", "key"):
 			for i, w := range c.f {
 				if (w == "address" || w == "hostname") && i+1 < len(c.f) {
-					psk[c.f[i+1]] = c.line
+					psk[withMask(c.f, i+1)] = c.line
 				}
 			}
 		case has(c.f, "crypto", "keyring"):
 			for _, s := range c.sub {
 				if has(s.f, "pre-shared-key") && len(s.f) > 2 {
-					psk[s.f[2]] = s.line
+					psk[withMask(s.f, 2)] = s.line
 				}
 			}
 		case has(c.f, "crypto", "ikev2", "keyring"):
@@ -242,7 +243,7 @@ func ciscoPSKs(cmds []*cmd) map[string]int {
 				case has(s.f, "peer"):
 					addr = ""
 				case has(s.f, "address") && len(s.f) > 1:
-					addr = s.f[1]
+					addr = withMask(s.f, 1)
 				case has(s.f, "pre-shared-key") && addr != "":
 					psk[addr] = s.line
 				}
@@ -250,6 +251,54 @@ func ciscoPSKs(cmds []*cmd) map[string]int {
 		}
 	}
 	return psk
+}
+
+// withMask returns the address at f[i], followed by " MASK" when the next
+// word is a dotted mask: "crypto isakmp key K address 10.0.0.0 255.0.0.0".
+func withMask(f []string, i int) string {
+	if i+1 < len(f) && net.ParseIP(f[i+1]) != nil && strings.Count(f[i+1], ".") == 3 && net.ParseIP(f[i]) != nil {
+		return f[i] + " " + f[i+1]
+	}
+	return f[i]
+}
+
+// pskFor finds the key for one of peers among keys by address: the peer's
+// own address, a subnet with a mask that holds it, or the wildcard key
+// (address 0.0.0.0, with or without a mask), which IOS uses for every peer
+// without a key of its own, even where the peer is not in the file.
+func pskFor(psks map[string]int, peers []Value[string]) (int, bool) {
+	for _, p := range peers {
+		if l, ok := psks[p.V]; ok {
+			return l, true
+		}
+	}
+	keys := make([]string, 0, len(psks))
+	for k := range psks {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		l := psks[k]
+		addr, mask, _ := strings.Cut(k, " ")
+		if addr == "0.0.0.0" && (mask == "" || mask == "0.0.0.0") {
+			return l, true
+		}
+		if mask == "" {
+			continue
+		}
+		m := net.ParseIP(mask).To4()
+		a := net.ParseIP(addr).To4()
+		if m == nil || a == nil {
+			continue
+		}
+		n := net.IPNet{IP: a.Mask(net.IPMask(m)), Mask: net.IPMask(m)}
+		for _, p := range peers {
+			if ip := net.ParseIP(p.V); ip != nil && n.Contains(ip) {
+				return l, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // parseCiscoASA reads an ASA running configuration (or a part of it).
@@ -912,10 +961,8 @@ func parseCiscoIOS(ls []string) *Config {
 		}
 		p.ciscoP2.apply(t, globalP2)
 		t.PSK = At(false, t.Line)
-		for _, peer := range t.Peers {
-			if l, ok := psks[peer.V]; ok {
-				t.PSK = At(true, l)
-			}
+		if l, ok := pskFor(psks, t.Peers); ok {
+			t.PSK = At(true, l)
 		}
 		if !t.Auth.Known() && t.PSK.V {
 			t.Auth = At("psk", t.PSK.Line)

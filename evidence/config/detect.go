@@ -157,6 +157,7 @@ func Detect(text string) []Candidate {
 	if len(text) > 4<<20 {
 		text = text[:4<<20]
 	}
+	text = untemplate(text)
 	var out []Candidate
 	for f, ms := range markers {
 		s := 0
@@ -216,6 +217,7 @@ var ErrUnsupported = errors.New("format recognised but not supported")
 
 // Parse reads text in format (one of the Format constants).
 func Parse(format, text string) (*Config, error) {
+	text = untemplate(text)
 	ls := lines(text)
 	switch format {
 	case FormatSwanctl:

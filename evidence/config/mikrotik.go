@@ -364,12 +364,28 @@ func parseMikroTik(ls []string) *Config {
 		if prop == nil && propName != "default" {
 			c.note(pe.line, "proposal %s is not in this file; RouterOS defaults assumed", propName)
 		}
-		if v, ok := setting(prop, "proposal", "lifetime", rosProposalDefaults); ok {
+		// Without a policy, which proposal phase 2 uses is not known: a
+		// setting counts only where every proposal of the file and the
+		// default one agree on it.
+		uncertain := len(pols) == 0 && len(items["proposal"]) > 0
+		p2 := func(key string) (Value[string], bool) {
+			v, ok := setting(prop, "proposal", key, rosProposalDefaults)
+			if !uncertain {
+				return v, ok
+			}
+			for _, it := range items["proposal"] {
+				if w, ok2 := setting(it, "proposal", key, rosProposalDefaults); ok2 != ok || w.V != v.V {
+					return Value[string]{}, false
+				}
+			}
+			return v, ok
+		}
+		if v, ok := p2("lifetime"); ok {
 			if d, ok := rosDuration(v.V); ok {
 				t.Phase2.Lifetime = Value[time.Duration]{V: d, Line: v.Line, From: v.From}
 			}
 		}
-		if v, ok := setting(prop, "proposal", "pfs-group", rosProposalDefaults); ok {
+		if v, ok := p2("pfs-group"); ok {
 			if v.V == "none" || v.V == "" {
 				t.PFS = Value[bool]{V: false, Line: v.Line, From: v.From}
 			} else if n, ok := dhGroup(v.V); ok {
@@ -377,8 +393,8 @@ func parseMikroTik(ls []string) *Config {
 				t.Phase2.DHGroups = []Value[int]{{V: n, Line: v.Line, From: v.From}}
 			}
 		}
-		encs, _ := setting(prop, "proposal", "enc-algorithms", rosProposalDefaults)
-		auths, _ := setting(prop, "proposal", "auth-algorithms", rosProposalDefaults)
+		encs, _ := p2("enc-algorithms")
+		auths, _ := p2("auth-algorithms")
 		if encs.Known() {
 			line, from := encs.Line, encs.From
 			if auths.From == FromFile {

@@ -102,11 +102,20 @@ func stripIndex(s string) string {
 func panSetStatements(ls []string) []stmt {
 	var out []stmt
 	var ctx [][]string
-	for i, raw := range ls {
-		t := strings.TrimSpace(raw)
+	for i := 0; i < len(ls); i++ {
+		t := strings.TrimSpace(ls[i])
 		if t == "" || t[0] == '!' || t[0] == '#' {
 			continue
 		}
+		// A command pasted from a document or a shell script may go on
+		// over several lines, each but the last ending in a backslash;
+		// it counts as one statement on its first line.
+		first := i
+		for strings.HasSuffix(t, `\`) && i+1 < len(ls) {
+			i++
+			t = strings.TrimSpace(strings.TrimSuffix(t, `\`)) + " " + strings.TrimSpace(ls[i])
+		}
+		t = strings.TrimSpace(strings.TrimSuffix(t, `\`))
 		f := fgFields(t)
 		switch f[0] {
 		case "edit":
@@ -129,7 +138,7 @@ func panSetStatements(ls []string) []stmt {
 					clean = append(clean, strings.Trim(w, "[]"))
 				}
 			}
-			out = append(out, stmt{f: clean, line: i + 1})
+			out = append(out, stmt{f: clean, line: first + 1})
 		}
 	}
 	return out
@@ -139,7 +148,7 @@ func panSetStatements(ls []string) []stmt {
 // hold several.
 var panGatewayKeywords = map[string]bool{
 	"interface": true, "local-address": true, "peer-address": true, "authentication": true,
-	"protocol": true, "protocol-common": true, "local-id": true, "peer-id": true,
+	"protocol": true, "protocol-common": true, "local-id": true, "peer-id": true, "version": true,
 }
 
 // panTunnelKeywords start a setting of an IPsec tunnel.
@@ -223,7 +232,11 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 		case has(r, "authentication", "certificate"):
 			g.auth = At("pubkey", line)
 			g.psk = At(false, line)
-		case has(r, "protocol", "version") && len(r) > 2:
+		case has(r, "protocol", "version") && len(r) > 2, has(r, "version") && len(r) > 1:
+			// "version ikev2" without "protocol" is read as meant.
+			if r[0] == "version" {
+				r = append([]string{"protocol"}, r...)
+			}
 			switch r[2] {
 			case "ikev1":
 				g.version = At(1, line)
@@ -345,6 +358,16 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 					gwStmt(g, r[i:], s.line)
 				}
 			}
+		case has(f, "ipsec", "tunnel") && len(f) > 3:
+			// "network ipsec tunnel" is not a PAN-OS path; it means
+			// "network tunnel ipsec": read as meant, like the crypto
+			// profiles above.
+			if !aliased["ipsec tunnel"] {
+				aliased["ipsec tunnel"] = true
+				c.note(s.line, "ipsec tunnel is not a PAN-OS path (network tunnel ipsec); read as meant")
+			}
+			f = append([]string{"tunnel", "ipsec"}, f[2:]...)
+			fallthrough
 		case has(f, "tunnel", "ipsec") && len(f) > 3:
 			t := tunBy[f[2]]
 			if t == nil {
@@ -469,7 +492,9 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 				t.Phase2.DHGroups = nil
 			}
 		} else if pp != "default" {
+			// The profile's settings are elsewhere: not PAN-OS's defaults.
 			c.note(tu.line, "IPsec crypto profile %q is not in this file", pp)
+			t.Phase2.Lifetime, t.PFS, t.Phase2.DHGroups = Value[time.Duration]{}, Value[bool]{}, nil
 		}
 		for _, n := range tu.order {
 			t.Selectors = append(t.Selectors, *tu.proxy[n])

@@ -16,7 +16,7 @@ type node struct {
 
 func (n *node) child(name string) *node {
 	for _, c := range n.children {
-		if c.name == name {
+		if nm, _ := baseName(c.name); nm == name {
 			return c
 		}
 	}
@@ -108,25 +108,47 @@ func inherit(n *node, scopes [][]*node, depth int) *node {
 	out := &node{name: name, line: n.line, kv: map[string]Value[string]{}}
 	if depth < 8 {
 		for _, b := range bases {
-			var tpl *node
-			for _, sc := range scopes {
-				for _, c := range sc {
-					if nm, _ := baseName(c.name); nm == b && c != n {
-						tpl = c
-						break
-					}
-				}
-				if tpl != nil {
-					break
-				}
-			}
-			if tpl != nil {
+			if tpl := lookupTemplate(scopes, b, n); tpl != nil {
 				merge(out, inherit(tpl, scopes, depth+1))
 			}
 		}
 	}
 	merge(out, &node{kv: n.kv, children: n.children})
 	return out
+}
+
+// lookupTemplate finds the section a connection inherits from: by its
+// name among scopes (innermost first), or by its full path from the root as
+// swanctl.conf writes it ("conn2 : connections.conn1",
+// "child : connections.conn1.children.net"). self is never its own template.
+func lookupTemplate(scopes [][]*node, ref string, self *node) *node {
+	segs := strings.Split(ref, ".")
+	for _, sc := range scopes {
+		var tpl *node
+		for _, c := range sc {
+			if nm, _ := baseName(c.name); nm == segs[0] && c != self {
+				tpl = c
+				break
+			}
+		}
+		for _, seg := range segs[1:] {
+			if tpl == nil {
+				break
+			}
+			var next *node
+			for _, c := range tpl.children {
+				if nm, _ := baseName(c.name); nm == seg && c != self {
+					next = c
+					break
+				}
+			}
+			tpl = next
+		}
+		if tpl != nil {
+			return tpl
+		}
+	}
+	return nil
 }
 
 // merge overlays src onto dst.
@@ -140,7 +162,9 @@ func merge(dst, src *node) {
 			merge(d, c)
 			continue
 		}
-		cp := &node{name: nm, line: c.line, kv: map[string]Value[string]{}}
+		// The copy keeps the templates it names ("net2 : base.net"), so
+		// that a child inherits after its connection was merged.
+		cp := &node{name: c.name, line: c.line, kv: map[string]Value[string]{}}
 		merge(cp, c)
 		dst.children = append(dst.children, cp)
 	}
@@ -265,7 +289,7 @@ func parseSwanctl(ls []string) *Config {
 		}
 		if ch := cn.child("children"); ch != nil {
 			for i, child0 := range ch.children {
-				child := inherit(child0, [][]*node{ch.children}, 0)
+				child := inherit(child0, [][]*node{ch.children, root.children}, 0)
 				loc, rem := []string{"dynamic"}, []string{"dynamic"}
 				line := child.line
 				if v, ok := child.kv["local_ts"]; ok {

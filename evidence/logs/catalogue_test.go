@@ -130,6 +130,21 @@ func TestMessageCatalogue(t *testing.T) {
 		{"pluto Quick Mode time-out", "libreswan-pluto", []string{
 			pl + `"cloud" #1: ISAKMP SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA2_256 group=MODP2048}`,
 			pl + `"cloud" #2: STATE_QUICK_I1: 60 second timeout exceeded after 7 retransmits.  No response (or no acceptable response) to our IKEv1 message`}, []string{kb.CodePhase2NoProposal}, ""},
+		{"pluto IKEv1 NO_PROPOSAL_CHOSEN with an ESP SPI (length 16) is phase 2", "libreswan-pluto", []string{
+			pl + `"cloud" #1: ignoring informational payload NO_PROPOSAL_CHOSEN, msgid=00000000, length=16`,
+			pl + `| ISAKMP Notification Payload`,
+			pl + `|   00 00 00 10  00 00 00 01  03 04 00 0e`,
+			pl + `"cloud" #1: received and ignored informational message`}, []string{kb.CodePhase2NoProposal}, ""},
+		{"pluto IKEv2 NO_PROPOSAL_CHOSEN without an SPI (length 12) on IKE_SA_INIT is phase 1", "libreswan-pluto", []string{
+			pl + `"cloud" #3: ignoring informational payload NO_PROPOSAL_CHOSEN, msgid=00000000, length=12`,
+			pl + `"cloud" #3: STATE_PARENT_I1: received unauthenticated v2N_NO_PROPOSAL_CHOSEN - ignored`}, []string{kb.CodePhase1NoProposal}, ""},
+		{"pluto's own log file: NO_PROPOSAL_CHOSEN answered to IKE_SA_INIT", "libreswan-pluto", []string{
+			`Jul  3 19:41:40.960915: packet from 203.0.113.10:500: responding to SA_INIT message (ID 0) from 203.0.113.10:500 with unencrypted notification NO_PROPOSAL_CHOSEN`,
+			`Jul  3 19:41:40.960919: | Opening output PBS unencrypted notification`}, []string{kb.CodePhase1NoProposal}, ""},
+		{"whack output: CREATE_CHILD_SA refused", "libreswan-pluto", []string{
+			`"cloud" #4: no local proposal matches remote proposals 1:ESP:ENCR=AES_CBC_128;INTEG=HMAC_SHA2_256_128;DH=MODP2048;ESN=DISABLED`,
+			`"cloud" #4: CREATE_CHILD_SA request failed, responder SA processing returned NO_PROPOSAL_CHOSEN`,
+			`"cloud" #2: responding to CREATE_CHILD_SA message (ID 2) from 203.0.113.10:4500 with encrypted notification NO_PROPOSAL_CHOSEN`}, []string{kb.CodePhase2NoProposal}, ""},
 		{"pluto DPD action hold", "libreswan-pluto", []string{
 			pl + `"cloud" #1: ISAKMP SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA2_256 group=MODP2048}`,
 			pl + `"cloud" #1: DPD action - putting connection into hold`}, []string{kb.CodeDPDPeerDead}, ""},

@@ -227,7 +227,9 @@ var families = []struct {
 	{"juniper-kmd", []string{"KMD_", "kmd["}, []string{"IKE negotiation failed with error", "IKE Phase-2", "Phase-1 [", "Phase-2 ["}},
 	{"paloalto", []string{"ikemgr", ",SYSTEM,vpn,"}, []string{"[PNTF]", "[PERR]", "[PWRN]", "IKE phase-1 negotiation", "IKE phase-2 negotiation", "IKEv2 IKE SA negotiation", "ike-nego-p"}},
 	{"libreswan-pluto", []string{"pluto["}, []string{"STATE_", "\" #", "v2N_", "IKE SA authentication request", "initiating IKEv2", "initiating IKEv1",
-		"ISAKMP SA established {", "IPsec SA established", "sent Main Mode", "ipsec whack", "ipsec auto"}},
+		"ISAKMP SA established {", "IPsec SA established", "sent Main Mode", "ipsec whack", "ipsec auto",
+		// pluto's own log file (logfile=, no syslog prefix) and whack output.
+		"packet from ", "with unencrypted notification", "with encrypted notification", "no local proposal matches", "deleting state"}},
 	{"strongswan-charon", []string{"charon"}, []string{"[IKE]", "[NET]", "[ENC]", "[CFG]", "IKE_SA ", "CHILD_SA", "retransmit ", "ID_PROT", "generating "}},
 }
 
@@ -475,6 +477,9 @@ func (a *analyzer) phaseOf(l []byte) int {
 
 // explicitPhase is the phase a line names, 0 when it names none.
 func explicitPhase(l []byte) int {
+	if p := notifyLengthPhase(l); p != 0 {
+		return p
+	}
 	switch {
 	case hasAny(l, "CREATE_CHILD_SA", "IKE_AUTH"):
 		return 2
@@ -490,6 +495,32 @@ func explicitPhase(l []byte) int {
 	case hasAny(l, "IKE_SA_INIT", "STATE_PARENT_I1", "phase 1", "Phase 1", "phase-1", "Phase-1", "Main Mode", "MM_", "IKE:", "ID_PROT",
 		"IKE SA negotiation", "IKE_SA_INIT_I", "STATE_MAIN"):
 		return 1
+	}
+	return 0
+}
+
+// notifyLengthPhase reads the phase of an IKEv1 notification that pluto
+// logs only with its payload length ("ignoring informational payload
+// NO_PROPOSAL_CHOSEN, msgid=00000000, length=16"). The length is 12 bytes
+// plus the SPI (RFC 2408, 3.14): a 4-byte SPI names an ESP or AH SA, so
+// the notification is about Quick Mode (phase 2). Without an SPI it may be
+// about either phase (peers leave the SPI out in Quick Mode too): 0, as for
+// a line that is no such notification.
+func notifyLengthPhase(l []byte) int {
+	if !has(l, "informational payload") {
+		return 0
+	}
+	i := bytes.Index(l, []byte("length="))
+	if i < 0 {
+		return 0
+	}
+	j := i + len("length=")
+	k := j
+	for k < len(l) && l[k] >= '0' && l[k] <= '9' {
+		k++
+	}
+	if string(l[j:k]) == "16" {
+		return 2
 	}
 	return 0
 }

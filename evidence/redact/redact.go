@@ -157,6 +157,9 @@ func skipValue(v string) bool {
 	if t == "" || t[0] == '=' || strings.HasPrefix(t, "<redacted:") || strings.HasPrefix(t, "&lt;redacted:") {
 		return true
 	}
+	if strings.HasPrefix(t, "<xsl:") { // an XSLT template's field: <xsl:value-of select="Data/SP_PresharedKey"/>
+		return true
+	}
 	if strings.Trim(t, "*xX") == "" { // ***** or XXXX: masked by the vendor or the customer
 		return true
 	}

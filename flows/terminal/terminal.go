@@ -84,8 +84,10 @@ type Result struct {
 	Case string `json:"case"`
 	// Status is the case status.
 	Status vpndiag.CaseStatus `json:"status"`
-	// Finished is true when a resolution or escalation was reached; false
-	// when input ended first (the case is saved and can be resumed).
+	// Finished is true when a resolution or escalation was reached (a
+	// resolution leaves Status open until "Did this fix it?" is answered
+	// yes); false when input ended first (the case is saved and can be
+	// resumed).
 	Finished bool `json:"finished"`
 	// Flow and State are where the case stands.
 	Flow  string `json:"flow"`
@@ -111,6 +113,9 @@ type Answer struct {
 	Question string               `json:"question"`
 	Answer   string               `json:"answer"`
 	Source   vpndiag.AnswerSource `json:"source"`
+	// Auto is true when the engine answered the step by itself (from the
+	// profile, a probe, a finding or an earlier answer).
+	Auto bool `json:"auto,omitempty"`
 }
 
 // errEOF ends a run when input ends mid-flow.
@@ -129,25 +134,42 @@ func (r *Runner) Run(ctx context.Context, opts Options) (*Result, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	for !step.Kind.Terminal() {
+	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if step.Kind.Terminal() {
+			r.printAuto(step, false)
+			r.printEnd(step)
+			if step.Kind == vpndiag.StepEscalation || len(step.Choices) == 0 {
+				break
+			}
+		}
 		next, err := r.ask(ctx, in, c, step)
 		if errors.Is(err, errEOF) {
+			if step.Kind.Terminal() {
+				break // the resolution stands; "Did this fix it?" stays open
+			}
 			return r.saved(ctx, c, opts)
 		} else if err != nil {
 			return nil, err
 		}
+		if next.CaseStatus == vpndiag.CaseResolved && next.Kind == vpndiag.StepResolution {
+			fmt.Fprintln(r.Out, "\nGood: the case is closed as resolved.")
+			step = next
+			break
+		}
 		step = next
 	}
-	r.printSkipped(step)
-	r.printEnd(step)
 	res, err := r.result(ctx, c.ID, opts)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(r.Out, "\nCase %s %s. Export the support bundle with: %s\n", res.Case, res.Status, res.Export)
+	status := string(res.Status)
+	if res.Status == vpndiag.CaseOpen && res.Resolution != "" {
+		status = "open: resolution " + res.Resolution + " awaits \"" + vpndiag.ConfirmFixQuestion + "\""
+	}
+	fmt.Fprintf(r.Out, "\nCase %s %s. Export the support bundle with: %s\n", res.Case, status, res.Export)
 	return res, nil
 }
 
@@ -288,9 +310,19 @@ func (r *Runner) prompt(in *lines) (string, error) {
 	return s, err
 }
 
-func (r *Runner) printSkipped(step *vpndiag.Step) {
-	for _, s := range step.Skipped {
-		fmt.Fprintf(r.Out, "  ✓ %s\n", s)
+// printAuto shows every step answered automatically on the way to step,
+// with what answered it, and the notes to read. With choices, each
+// reopenable answer gets a "That's not right" choice (x1, x2 …).
+func (r *Runner) printAuto(step *vpndiag.Step, choices bool) {
+	for i, a := range step.Auto {
+		mark := ""
+		if choices && a.Reopenable {
+			mark = fmt.Sprintf("  [x%d: that's not right]", i+1)
+		}
+		fmt.Fprintf(r.Out, "  ✓ %s — %s (by %s)%s\n", a.Question, a.Answer, a.By, mark)
+	}
+	for _, n := range step.Notes {
+		fmt.Fprintf(r.Out, "  ! %s\n", n)
 	}
 }
 
@@ -302,10 +334,17 @@ func (r *Runner) printStep(step *vpndiag.Step) {
 }
 
 // ask shows one step, reads answers until one is accepted and returns the
-// next step.
+// next step. Besides the step's own answers, every prompt takes "back"
+// (undo the last answer), "restart" (triage again) and, for a step
+// answered automatically on the way, "xN" (that's not right: ask it).
 func (r *Runner) ask(ctx context.Context, in *lines, c *vpndiag.Case, step *vpndiag.Step) (*vpndiag.Step, error) {
-	r.printSkipped(step)
-	r.printStep(step)
+	if !step.Kind.Terminal() {
+		r.printAuto(step, true)
+		r.printStep(step)
+	} else {
+		r.printReopen(step)
+		fmt.Fprintf(r.Out, "\n%s\n", vpndiag.ConfirmFixQuestion)
+	}
 	reply := vpndiag.Reply{Seq: step.Seq, Actor: r.Actor}
 	switch step.Kind {
 	case vpndiag.StepInfo:
@@ -325,32 +364,48 @@ func (r *Runner) ask(ctx context.Context, in *lines, c *vpndiag.Case, step *vpnd
 		}
 	}
 	for {
+		for i, ch := range step.Choices {
+			fmt.Fprintf(r.Out, "  %d. %s\n", i+1, ch.Label)
+		}
 		switch step.Kind {
-		case vpndiag.StepQuestion, vpndiag.StepProbe:
-			for i, ch := range step.Choices {
-				fmt.Fprintf(r.Out, "  %d. %s\n", i+1, ch.Label)
-			}
 		case vpndiag.StepInput:
-			fmt.Fprintf(r.Out, "  (%s, e.g. %s)\n", step.Input.Kind, step.Input.Placeholder)
+			label := step.Input.Label
+			if label == "" {
+				label = string(step.Input.Kind)
+			}
+			fmt.Fprintf(r.Out, "  %s (e.g. %s)\n", label, step.Input.Placeholder)
+			if step.Input.Description != "" {
+				fmt.Fprintf(r.Out, "  %s\n", step.Input.Description)
+			}
 		case vpndiag.StepEvidence:
 			fmt.Fprintf(r.Out, "  %s\n  Type the path of a file to attach, or \"skip\" if you have nothing to upload.\n", step.Evidence.Hint)
+		}
+		if step.CanGoBack && r.Interactive {
+			fmt.Fprintln(r.Out, "  (\"back\" undoes your last answer, \"restart\" starts over)")
 		}
 		line, err := r.prompt(in)
 		if err != nil {
 			return nil, err
 		}
+		if next, done, err := r.command(ctx, c, step, line); done {
+			if vpndiag.ErrorCode(err) == vpndiag.EINVALID {
+				fmt.Fprintf(r.Out, "  %s\n", vpndiag.ErrorMessage(err))
+				continue
+			}
+			return next, err
+		}
 		reply := vpndiag.Reply{Seq: step.Seq, Actor: r.Actor}
-		switch step.Kind {
-		case vpndiag.StepQuestion, vpndiag.StepProbe:
+		switch {
+		case len(step.Choices) > 0 && (step.Kind != vpndiag.StepEvidence || !looksLikePath(line)):
 			key, err := match(step.Choices, line)
 			if err != nil {
 				fmt.Fprintf(r.Out, "  %s\n", vpndiag.ErrorMessage(err))
 				continue
 			}
 			reply.Choice = key
-		case vpndiag.StepInput:
+		case step.Kind == vpndiag.StepInput:
 			reply.Value = line
-		case vpndiag.StepEvidence:
+		case step.Kind == vpndiag.StepEvidence:
 			if line == "" || strings.EqualFold(line, "skip") {
 				reply.Skip = true
 				break
@@ -360,10 +415,9 @@ func (r *Runner) ask(ctx context.Context, in *lines, c *vpndiag.Case, step *vpnd
 				fmt.Fprintf(r.Out, "  %s\n", vpndiag.ErrorMessage(err))
 				continue
 			}
-			if fs == nil {
-				reply.Skip = true
-			}
-			reply.Findings = fs
+			// The engine reads the stored findings; nothing stored means
+			// nothing could be analysed here.
+			reply.Skip = fs == nil
 		}
 		next, err := r.reply(ctx, c, reply)
 		if vpndiag.ErrorCode(err) == vpndiag.EINVALID {
@@ -372,6 +426,46 @@ func (r *Runner) ask(ctx context.Context, in *lines, c *vpndiag.Case, step *vpnd
 		}
 		return next, err
 	}
+}
+
+// printReopen lists, under a resolution, the automatic answers that led to
+// it with their "That's not right" choices.
+func (r *Runner) printReopen(step *vpndiag.Step) {
+	for i, a := range step.Auto {
+		if a.Reopenable {
+			fmt.Fprintf(r.Out, "  x%d. That's not right: %s — %s\n", i+1, a.Question, a.Answer)
+		}
+	}
+}
+
+// looksLikePath tells a file path from a choice typed at an evidence step.
+func looksLikePath(s string) bool {
+	return strings.ContainsAny(s, "/\\.") || strings.EqualFold(s, "skip")
+}
+
+// command handles the answers every prompt takes: back, restart and xN.
+// done is false when line is none of them.
+func (r *Runner) command(ctx context.Context, c *vpndiag.Case, step *vpndiag.Step, line string) (next *vpndiag.Step, done bool, err error) {
+	l := strings.ToLower(strings.TrimSpace(line))
+	switch {
+	case l == "back":
+		next, err = r.Engine.Back(ctx, c.ID, step.Seq, r.Actor)
+		return next, true, err
+	case l == "restart" || l == "start over":
+		next, err = r.Engine.Restart(ctx, c.ID, r.Actor)
+		return next, true, err
+	case len(l) > 1 && l[0] == 'x':
+		n, convErr := strconv.Atoi(l[1:])
+		if convErr != nil {
+			return nil, false, nil
+		}
+		if n < 1 || n > len(step.Auto) || !step.Auto[n-1].Reopenable {
+			return nil, true, vpndiag.Errorf(vpndiag.EINVALID, "x%d names no automatic answer of this step.", n)
+		}
+		next, err = r.Engine.Reply(ctx, c.ID, vpndiag.Reply{Seq: step.Seq, Actor: r.Actor, Reopen: step.Auto[n-1].Reopen()})
+		return next, true, err
+	}
+	return nil, false, nil
 }
 
 // reply sends the reply; a conflict (the case moved on elsewhere) returns
@@ -530,7 +624,7 @@ func (r *Runner) result(ctx context.Context, caseID int64, opts Options) (*Resul
 	}
 	res := &Result{
 		Case: c.Marker, Status: c.Status, Resolution: c.Resolution, KBArticle: c.KBArticle,
-		Finished: c.Status == vpndiag.CaseResolved || c.Status == vpndiag.CaseEscalated,
+		Finished: c.Resolution != "" || c.Status == vpndiag.CaseResolved || c.Status == vpndiag.CaseEscalated,
 		Export:   "vpndiag export " + c.Marker + opts.ResumeHint,
 		Answers:  []Answer{}, Findings: []*vpndiag.Finding{},
 	}
@@ -551,7 +645,7 @@ func (r *Runner) result(ctx context.Context, caseID int64, opts Options) (*Resul
 		if a.Value != "" {
 			text = strings.TrimSpace(a.Label + " " + a.Value)
 		}
-		res.Answers = append(res.Answers, Answer{Step: flows.PathEntry(a.Flow, a.State), Question: a.Question, Answer: text, Source: a.Source})
+		res.Answers = append(res.Answers, Answer{Step: flows.PathEntry(a.Flow, a.State), Question: a.Question, Answer: text, Source: a.Source, Auto: a.Actor == flows.BotActor})
 	}
 	if r.Services.Findings != nil {
 		fs, err := r.Services.Findings.FindFindings(ctx, caseID)

@@ -34,6 +34,7 @@ func MustOpenServices(tb testing.TB, path string) flows.Services {
 		Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db),
 		Events: sqlite.NewEventService(db), Sites: sqlite.NewSiteService(db),
 		Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+		Evidence: sqlite.NewEvidenceService(db),
 	}
 }
 
@@ -102,14 +103,14 @@ func TestEOFThenResume(t *testing.T) {
 	if res2.State != "routing" || !strings.Contains(out2, "How are routes exchanged over the VPN?") {
 		t.Fatalf("resume: %+v\n%s", res2, out2)
 	}
-	res3, _ := MustRun(t, path, "bgp\n", terminal.Options{Case: strings.ToLower(res.Case)}, nil)
+	res3, _ := MustRun(t, path, "bgp\nyes\n", terminal.Options{Case: strings.ToLower(res.Case)}, nil)
 	if !res3.Finished || res3.Resolution != "stability.bgp_preference" || res3.Status != vpndiag.CaseResolved {
 		t.Fatalf("result = %+v", res3)
 	}
 	if got := strings.Join(res3.Path, " "); got != "triage:symptom stability:pattern stability:routing stability:bgp_preference" {
 		t.Fatalf("path = %s", got)
 	}
-	if len(res3.Answers) != 3 || res3.Answers[2].Answer != "BGP (dynamic)" {
+	if len(res3.Answers) != 4 || res3.Answers[2].Answer != "BGP (dynamic)" || res3.Answers[3].Question != vpndiag.ConfirmFixQuestion {
 		t.Fatalf("answers = %+v", res3.Answers)
 	}
 }
@@ -196,7 +197,7 @@ func TestInteractiveSiteAskedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Resolution != "stability.ikev2_lifetime" || !strings.Contains(out.String(), "answered by site profile (ike_version: 2)") {
+	if res.Resolution != "stability.ikev2_lifetime" || !strings.Contains(out.String(), "by site profile (ike_version: 2)") {
 		t.Fatalf("result %+v\n%s", res, out.String())
 	}
 	if !strings.Contains(out.String(), `"not a cidr" is not a CIDR range`) {
@@ -231,7 +232,7 @@ console_version: 11.7.0
 	if res.Resolution != "rangechange.self_service" {
 		t.Fatalf("result %+v\n%s", res, out)
 	}
-	for _, want := range []string{"answered by site profile (routing: static)", "answered by site profile (self_service_routing: yes)"} {
+	for _, want := range []string{"by site profile (routing: static)", "by site profile (self_service_routing: yes)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
 		}
@@ -240,6 +241,52 @@ console_version: 11.7.0
 	_, out = MustRun(t, filepath.Join(dir, "db"), "1\nno\n", terminal.Options{Flow: "access", Site: "hq"}, nil)
 	if !strings.Contains(out, "Do your internal firewall's inbound rules allow the cloud's whole internal range 10.0.0.0/16?") {
 		t.Fatalf("profile fact not in the question:\n%s", out)
+	}
+}
+
+// TestLifecycleAtTheTerminal: every automatic answer is shown with what
+// answered it and "that's not right" (xN) reopens it; "back" undoes the
+// last answer; "restart" starts over; a resolution asks "Did this fix it?",
+// and no hands the case to support.
+func TestLifecycleAtTheTerminal(t *testing.T) {
+	dir := t.TempDir()
+	site := filepath.Join(dir, "hq.yaml")
+	os.WriteFile(site, []byte("name: hq\ncloud_dns_servers: [10.0.0.2]\nike_version: 2\n"), 0o644)
+	answers := strings.Join([]string{
+		"unstable", "hourly", // → the 51-minute fix, the IKE version taken from the profile
+		"x1",      // that's not right: the IKE version is asked
+		"v1",      // → hourly_lifetimes
+		"back",    // the IKE version is asked again
+		"v2",      // → ikev2_lifetime
+		"restart", // triage again
+		"unstable", "hourly",
+		"no", // Did this fix it? → support
+	}, "\n")
+	res, out := MustRun(t, filepath.Join(dir, "db"), answers, terminal.Options{Site: site}, nil)
+	if res.Resolution != "support.handover" || res.Status != vpndiag.CaseEscalated {
+		t.Fatalf("result %+v\n%s", res, out)
+	}
+	for _, want := range []string{
+		"✓ Which IKE version does the tunnel use? — IKEv2 (by site profile (ike_version: 2))",
+		"x1. That's not right: Which IKE version does the tunnel use? — IKEv2",
+		"Reopened: site profile (ike_version: 2) said \"IKEv2\"; you answer it now.",
+		"== Resolution: Match the lifetimes",
+		"Did this fix it?\n  1. Yes, it works now\n  2. No, it still does not work",
+		"== Escalation: Open a support case with the case bundle",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+	var steps []string
+	for _, a := range res.Answers {
+		steps = append(steps, a.Step+"="+a.Answer)
+	}
+	got := strings.Join(steps, " ")
+	for _, want := range []string{"stability:ike_version=IKEv1", "stability:ike_version=IKEv2", "stability:ikev2_lifetime=No, it still does not work"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("answers %s lack %s", got, want)
+		}
 	}
 }
 
@@ -253,7 +300,7 @@ func TestProbesRunLocally(t *testing.T) {
 	internal := startDNS(t, "198.51.100.7")
 	site := filepath.Join(t.TempDir(), "hq.yaml")
 	os.WriteFile(site, []byte(fmt.Sprintf("name: hq\ncloud_dns_servers: [%s]\nenvironment_fqdns: [myenv.example.com]\ninternal_resolvers: [%s]\n", cloud, internal)), 0o644)
-	res, out := MustRun(t, filepath.Join(t.TempDir(), "db"), "env_names\nyes\n", terminal.Options{Flow: "dns", Site: site}, &probes.Local{})
+	res, out := MustRun(t, filepath.Join(t.TempDir(), "db"), "env_names\n", terminal.Options{Flow: "dns", Site: site}, &probes.Local{})
 	if res.Resolution != "dns.revise_forwarder" {
 		t.Fatalf("result %+v\n%s", res, out)
 	}

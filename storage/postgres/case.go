@@ -194,6 +194,9 @@ func findCases(ctx context.Context, tx *Tx, filter vpndiag.CaseFilter) ([]*vpndi
 	if v := filter.ChannelID; v != nil {
 		where = append(where, "channel_id = "+a.add(*v))
 	}
+	if v := filter.ThreadTS; v != nil {
+		where = append(where, "thread_ts = "+a.add(*v))
+	}
 	if v := filter.Status; v != nil {
 		where = append(where, "status = "+a.add(string(*v)))
 	}

@@ -10,7 +10,7 @@ import (
 
 // testProbeService_KeepaliveCap: a case holds at most
 // vpndiag.MaxKeepaliveSamplesPerCase samples; a batch that would pass the
-// cap is refused whole with ETOOLARGE.
+// cap is refused whole with ETOOLARGE, and other cases are not affected.
 func testProbeService_KeepaliveCap(t *testing.T, open Opener) {
 	if testing.Short() {
 		t.Skip("100 000 samples in -short mode")
@@ -39,4 +39,9 @@ func testProbeService_KeepaliveCap(t *testing.T, open Opener) {
 		t.Fatalf("stored %d samples (%v), want %d", len(ss), err, max)
 	}
 	wantCode(t, db.Probes.AddKeepaliveSamples(ctx, c.ID, batch(1, max+1)), vpndiag.ETOOLARGE)
+	// Another case is not affected.
+	other := MustCreateCase(t, db, 2)
+	if err := db.Probes.AddKeepaliveSamples(ctx, other.ID, batch(3, 0)); err != nil {
+		t.Fatalf("samples of another case: %v", err)
+	}
 }
