@@ -6,7 +6,11 @@
 // A DB owns one *sql.DB. Each service (CaseService, SessionService, …) is a
 // thin type over a DB whose methods follow one shape: BeginTx, defer
 // Rollback, call helper functions that take a *Tx, Commit. Helpers never open
-// their own transaction, so one service call is one transaction. The schema
+// their own transaction, so what one service call writes is atomic: small
+// writes go through the group commit (write.go), where each call runs under
+// a SAVEPOINT of its own and several calls share one transaction and one
+// fsync, each with its own outcome; reads and large writes (evidence) take
+// a transaction of their own. The schema
 // lives in migration/*.sql, embedded in the binary; Open applies every file
 // not yet recorded in the migrations table, each in its own transaction.
 //
