@@ -219,7 +219,8 @@ func TestWalkEveryPath(t *testing.T) {
 			// Explicit next checks are walked too (the default hand-over
 			// to support is walked once, in TestDidThisFixIt).
 			def, _ := set.Version(step.Flow, step.FlowVersion)
-			if def.States[step.State].NotFixed != "" {
+			again := slices.ContainsFunc(prefix, func(o option) bool { return o.name == "not-fixed" })
+			if def.States[step.State].NotFixed != "" && !again {
 				walk(flow, append(append([]option(nil), prefix...), option{"not-fixed", vpndiag.Reply{Choice: vpndiag.ChoiceNotFixed}}))
 			}
 			return
