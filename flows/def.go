@@ -186,7 +186,11 @@ type FindingRule struct {
 	Info bool `yaml:"info"`
 	// Implies: see AutoRule.Implies.
 	Implies map[string][]string `yaml:"implies"`
-	To      string              `yaml:"to"`
+	// Follow marks a rule whose findings show the device's state now (a
+	// failed authentication, an SA's counters): against a person's answer
+	// it is still followed, and the disagreement said and recorded.
+	Follow bool   `yaml:"follow"`
+	To     string `yaml:"to"`
 }
 
 // Exit is a labelled way out of an evidence step.
