@@ -480,10 +480,6 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 					if err != nil {
 						return nil, err
 					}
-					if x := e.contradicts(rs, rule.Implies, c.Label, describeFinding(f)); x != nil {
-						mv.contradictions([]contradiction{*x}, BotActor)
-						continue
-					}
 					mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
 					a.Source, a.SourceRef = vpndiag.SourceEvidence, findingRef(f)
 					mv.auto = rs.autoAnswer(title, c.Label, fmt.Sprintf("%s (%s)", findingRef(f), f.Code))

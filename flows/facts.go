@@ -68,7 +68,7 @@ var listSingular = map[string]string{
 	"customer_cidrs": "customer_cidr", "internal_resolvers": "internal_resolver",
 }
 
-// Source names for Step.Skipped.
+// Source names for AutoAnswer.By.
 const (
 	sourceProfile = "site profile"
 	sourceEarlier = "an earlier answer"
