@@ -58,9 +58,25 @@ type Site struct {
 	// ConsoleVersion is the management console version, which decides whether
 	// static routes can be changed self-service (11.7.0 or later).
 	ConsoleVersion string `json:"console_version,omitempty" yaml:"console_version,omitempty"`
+	// Phase1 and Phase2 are the proposals the cloud accepts for this site
+	// when they differ from the cloud's published set; empty lists (or no
+	// block) mean the published set.
+	Phase1 *Proposals `json:"phase1,omitempty" yaml:"phase1,omitempty"`
+	Phase2 *Proposals `json:"phase2,omitempty" yaml:"phase2,omitempty"`
 	// CreatedAt and UpdatedAt are maintained by the store.
 	CreatedAt time.Time `json:"created_at" yaml:"-"`
 	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
+}
+
+// Proposals is what the cloud accepts in one negotiation phase.
+type Proposals struct {
+	// Encryption are ciphers, e.g. "aes256", "aes128gcm16".
+	Encryption []string `json:"encryption,omitempty" yaml:"encryption,omitempty"`
+	// Integrity are integrity algorithms, e.g. "sha256".
+	Integrity []string `json:"integrity,omitempty" yaml:"integrity,omitempty"`
+	// DHGroups are Diffie-Hellman groups by IANA number (14 = modp2048);
+	// for phase 2 they are the accepted PFS groups.
+	DHGroups []int `json:"dh_groups,omitempty" yaml:"dh_groups,omitempty"`
 }
 
 // Validate returns every problem with the profile, each naming its field,
@@ -113,6 +129,30 @@ func (s *Site) Validate() error {
 	case 0, 1, 2:
 	default:
 		add("ike_version: %d must be 1 or 2", s.IKEVersion)
+	}
+	for _, ph := range []struct {
+		name string
+		p    *Proposals
+	}{{"phase1", s.Phase1}, {"phase2", s.Phase2}} {
+		name, p := ph.name, ph.p
+		if p == nil {
+			continue
+		}
+		for i, g := range p.DHGroups {
+			if g < 1 || g > 40 {
+				add("%s.dh_groups[%d]: %d is not a Diffie-Hellman group number", name, i, g)
+			}
+		}
+		for i, e := range p.Encryption {
+			if strings.TrimSpace(e) == "" {
+				add("%s.encryption[%d]: empty", name, i)
+			}
+		}
+		for i, e := range p.Integrity {
+			if strings.TrimSpace(e) == "" {
+				add("%s.integrity[%d]: empty", name, i)
+			}
+		}
 	}
 	if len(probs) == 0 {
 		return nil

@@ -105,8 +105,8 @@ type File struct {
 	Evidence *EvidenceInfo `json:"evidence,omitempty"`
 }
 
-// EvidenceInfo describes an attachment so support can match it with the
-// customer's own copy.
+// EvidenceInfo describes an attachment: where it came from and how much of
+// it was redacted.
 type EvidenceInfo struct {
 	// Name is the file name as uploaded (the archive name may differ when
 	// two uploads had the same name).
@@ -115,9 +115,11 @@ type EvidenceInfo struct {
 	Kind vpndiag.EvidenceKind `json:"kind"`
 	// Vendor is the detected device vendor and format.
 	Vendor string `json:"vendor,omitempty"`
-	// OriginalSize and OriginalSHA256 describe the upload before redaction.
-	OriginalSize   int64  `json:"original_size"`
-	OriginalSHA256 string `json:"original_sha256"`
+	// (The size and SHA-256 are those of the file in the bundle: the
+	// redacted content as stored. Nothing describes the upload before
+	// redaction: its checksum would let anyone with the bundle test
+	// guesses of a redacted secret offline, and its size would tell the
+	// secret's length.)
 	// Redactions counts the secrets replaced before the file was stored.
 	Redactions int `json:"redactions"`
 	// UploadedBy and UploadedAt say who attached it and when.

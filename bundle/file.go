@@ -13,12 +13,17 @@ import (
 	"github.com/vpndiag/vpndiag"
 )
 
+// FileMode is the permission of a bundle file: read and write for its owner
+// only.
+const FileMode fs.FileMode = 0o600
+
 // DefaultFileName is the bundle's file name when none is given:
 // VPN-20261125-7KQ2-bundle.zip.
 func DefaultFileName(marker string) string { return marker + "-bundle.zip" }
 
-// ExportFile writes the bundle of the case to path, atomically: it writes a
-// temporary file in the same directory, syncs it and renames it into place,
+// ExportFile writes the bundle of the case to path, with FileMode,
+// atomically: it writes a temporary file in the same directory, syncs it and
+// renames it into place,
 // so that a failure (disk full, interrupted) leaves nothing under path and
 // no temporary file either. An existing path is refused unless force is
 // set.
@@ -65,7 +70,11 @@ func (x *Exporter) ExportFile(ctx context.Context, marker, path string, force bo
 		err = bw.Flush()
 	}
 	if err == nil {
-		err = tmp.Chmod(0o644)
+		// Owner only, whatever the umask: the bundle holds a customer's
+		// configurations and logs (redacted, but still their network's
+		// addresses and design), for the support engineer who exported it
+		// to share on purpose.
+		err = tmp.Chmod(FileMode)
 	}
 	if err == nil {
 		err = tmp.Sync()

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/evidence/redact"
 )
 
 // caseData is everything a bundle is made of except evidence content, which
@@ -95,6 +96,11 @@ func (x *Exporter) load(ctx context.Context, marker string) (*caseData, error) {
 	evs, err := x.Evidence.FindEvidence(ctx, c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: find evidence: %w", err)
+	}
+	// Names were redacted when stored; again here for anything stored
+	// before a rule existed.
+	for _, ev := range evs {
+		ev.Name = redact.FileName(ev.Name)
 	}
 	d.evidence = evidenceNames(evs)
 	return d, nil

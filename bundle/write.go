@@ -235,7 +235,6 @@ func (x *Exporter) copyEvidence(ctx context.Context, a *archive, e evidenceEntry
 		Name: e.name, Size: s.n, SHA256: s.sha, MediaType: mediaTypeOf(ev),
 		Evidence: &EvidenceInfo{
 			Name: ev.Name, Kind: ev.Kind, Vendor: ev.Vendor,
-			OriginalSize: ev.OriginalSize, OriginalSHA256: ev.OriginalSHA256,
 			Redactions: ev.Redactions, UploadedBy: ev.UploadedBy, UploadedAt: ev.CreatedAt,
 		},
 	})

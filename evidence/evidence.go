@@ -266,16 +266,7 @@ func analyzeConfig(ctx context.Context, rep *Report, in io.Reader, cands []confi
 		}
 	}
 	if len(cfg.Tunnels) == 0 {
-		rep.Findings = append(rep.Findings, &vpndiag.Finding{
-			Code:      kb.CodeNoVPNConfig,
-			Severity:  vpndiag.SeverityWarning,
-			Summary:   fmt.Sprintf("%s: a %s configuration with no IPsec VPN tunnel in it", rep.Name, format),
-			Detail:    fmt.Sprintf("No phase 1 / crypto map / connection was found, so nothing about the VPN could be checked (kb: %s).", kb.ArticleConfigFile),
-			Fix:       "Attach the configuration of the device that terminates the VPN, including its IPsec section.",
-			KBArticle: kb.ArticleConfigFile,
-			Evidence:  []vpndiag.EvidenceRef{{Name: rep.Name}},
-			Source:    "evidence/config",
-		})
+		rep.Findings = append(rep.Findings, NoTunnelFinding(rep.Name, format, cfg))
 		return nil
 	}
 	fs, notChecked := CheckConfig(rep.Name, cfg, lines, site)
@@ -409,6 +400,7 @@ func analyzeLog(ctx context.Context, rep *Report, in io.Reader, fam string) erro
 // a log of the same device) for what no single file shows.
 func CrossCheck(reports []*Report) []*vpndiag.Finding {
 	var ikev2 *Report
+	var tun *config.Tunnel
 	var line int
 	for _, r := range reports {
 		if r.Config == nil {
@@ -416,7 +408,7 @@ func CrossCheck(reports []*Report) []*vpndiag.Finding {
 		}
 		for _, t := range r.Config.Tunnels {
 			if t.IKEVersion.Known() && t.IKEVersion.V == 2 {
-				ikev2, line = r, t.IKEVersion.Line
+				ikev2, tun, line = r, t, t.IKEVersion.Line
 			}
 		}
 	}
@@ -432,7 +424,7 @@ func CrossCheck(reports []*Report) []*vpndiag.Finding {
 				Summary:  fmt.Sprintf("%s drops the tunnel about every %s and %s uses IKEv2", r.Name, p.Round(60e9), ikev2.Name),
 				Detail: fmt.Sprintf("IKEv2 tunnels whose phase 2 lifetime is %s can drop every hour when the CHILD_SA rekey collides with the cloud's (kb: %s).",
 					kb.ChildSALifetime, kb.ArticleIKEv2HourlyDrop),
-				Fix:       fmt.Sprintf("Set the phase 2 (CHILD_SA) lifetime to %d minutes.", int(kb.IKEv2HourlyDropWorkaround.Minutes())),
+				Fix:       HourlyDropFix(ikev2.Config, tun),
 				KBArticle: kb.ArticleIKEv2HourlyDrop,
 				Evidence:  []vpndiag.EvidenceRef{{Name: ikev2.Name, Line: line}, {Name: r.Name}},
 				Source:    "evidence/crosscheck",

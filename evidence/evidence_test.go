@@ -92,45 +92,48 @@ func checkGolden(t *testing.T, name, got string) {
 func TestFixtureConfigs(t *testing.T) {
 	type want struct {
 		format string
-		p1, p2 int64 // lifetimes in seconds; -1 unknown
+		p1, p2 int64 // hard lifetimes in seconds; -1 unknown
 		pairs  int   // selector pairs of the first tunnel; -1 not checked
 		codes  []string
 	}
 	W := func(format string, p1, p2 int64, pairs int, codes ...string) want {
 		return want{format, p1, p2, pairs, codes}
 	}
+	// The AWS and Azure samples propose DH group 2 (modp1024), which the
+	// cloud's published set (kb.CloudPhase1/2: group 14) refuses: hence
+	// their phase1-proposal / phase2-proposal findings.
 	tests := map[string]want{
-		"cisco-asa-aws-sample-policy-based-ikev1.txt":               W("cisco-asa-cli", 28800, 3600, 1),
-		"cisco-asa-azure-show-running-config.txt":                   W("cisco-asa-cli", 28800, 3600, 1, "pfs-disabled"),
+		"cisco-asa-aws-sample-policy-based-ikev1.txt":               W("cisco-asa-cli", 28800, 3600, 1, "phase1-proposal", "phase2-proposal"),
+		"cisco-asa-azure-show-running-config.txt":                   W("cisco-asa-cli", 28800, 3600, 1, "pfs-disabled", "phase1-proposal"),
 		"cisco-asa-crypto-acl-two-entries-to-aws.txt":               W("cisco-asa-cli", -1, -1, 2, "multiple-sa-pairs"),
-		"cisco-ios-aws-sample-vti-static-ikev1.txt":                 W("cisco-ios-cli", 28800, 3600, 1),
-		"cisco-ios-isr-azure-policy-based-ikev1.txt":                W("cisco-ios-cli", 28800, 3600, 1, "dpd-disabled", "pfs-disabled"),
-		"cisco-iosxe-asr-azure-route-based-ikev2.txt":               W("cisco-ios-cli", 86400, 3600, 1, "dpd-disabled", "ikev2-hourly-drop", "pfs-disabled", "phase1-lifetime"),
-		"fortigate-aws-sample-ikev1-bgp.txt":                        W("fortigate-cli", 28800, 3600, 1),
-		"fortigate-azure-full-configuration.txt":                    W("fortigate-cli", 10800, 3600, 1, "ikev2-hourly-drop", "nat-traversal", "pfs-disabled", "phase1-lifetime"),
-		"fortigate-azure-vpn-phase1-phase2-excerpt.txt":             W("fortigate-cli", 10800, 3600, 1, "ikev2-hourly-drop", "nat-traversal", "pfs-disabled", "phase1-lifetime"),
+		"cisco-ios-aws-sample-vti-static-ikev1.txt":                 W("cisco-ios-cli", 28800, 3600, 1, "phase1-proposal", "phase2-proposal"),
+		"cisco-ios-isr-azure-policy-based-ikev1.txt":                W("cisco-ios-cli", 28800, 3600, 1, "dpd-disabled", "pfs-disabled", "phase1-proposal"),
+		"cisco-iosxe-asr-azure-route-based-ikev2.txt":               W("cisco-ios-cli", 86400, 3600, 1, "dpd-disabled", "ikev2-hourly-drop", "pfs-disabled", "phase1-lifetime", "phase1-proposal"),
+		"fortigate-aws-sample-ikev1-bgp.txt":                        W("fortigate-cli", 28800, 3600, 1, "phase1-proposal", "phase2-proposal"),
+		"fortigate-azure-full-configuration.txt":                    W("fortigate-cli", 10800, 3600, 1, "ikev2-hourly-drop", "nat-traversal", "pfs-disabled", "phase1-lifetime", "phase1-proposal"),
+		"fortigate-azure-vpn-phase1-phase2-excerpt.txt":             W("fortigate-cli", 10800, 3600, 1, "ikev2-hourly-drop", "nat-traversal", "pfs-disabled", "phase1-lifetime", "phase1-proposal"),
 		"fortigate-fortinet-kb-384951-ho-phase1-phase2.txt":         W("fortigate-cli", 600, 300, 1, "phase1-lifetime", "phase2-lifetime"),
-		"generic-aws-sample-no-bgp.txt":                             W("generic-text", 28800, 3600, -1),
-		"juniper-srx-aws-sample-set-commands.txt":                   W("juniper-set", 28800, 3600, 1, "nat-traversal"),
-		"juniper-srx-azure-show-configuration.txt":                  W("juniper-hierarchical", 28800, 27000, 1, "dpd-disabled", "pfs-disabled", "phase2-lifetime"),
+		"generic-aws-sample-no-bgp.txt":                             W("generic-text", 28800, 3600, -1, "phase1-proposal", "phase2-proposal"),
+		"juniper-srx-aws-sample-set-commands.txt":                   W("juniper-set", 28800, 3600, 1, "nat-traversal", "phase1-proposal", "phase2-proposal"),
+		"juniper-srx-azure-show-configuration.txt":                  W("juniper-hierarchical", 28800, 27000, 1, "dpd-disabled", "pfs-disabled", "phase1-proposal", "phase2-lifetime"),
 		"libreswan-ipsecconf-ikev2-mismatched-child-east.txt":       W("libreswan-ipsec.conf", 28800, 28800, 1, "dpd-disabled", "phase2-lifetime"),
 		"libreswan-ipsecconf-ikev2-mismatched-child-west.txt":       W("libreswan-ipsec.conf", 28800, 28800, 1, "dpd-disabled", "phase2-lifetime"),
 		"libreswan-ipsecconf-issue294-ikev2-salifetime-86400.txt":   W("libreswan-ipsec.conf", 28800, 86400, 1, "dpd-disabled", "phase2-lifetime"),
-		"paloalto-aws-sample-ikev1-bgp.txt":                         W("paloalto-set", 28800, 3600, 1, "nat-traversal"),
+		"paloalto-aws-sample-ikev1-bgp.txt":                         W("paloalto-set", 28800, 3600, 1, "nat-traversal", "phase1-proposal", "phase2-proposal"),
 		"paloalto-cloudflare-magicwan-ikev2-set-commands.txt":       W("paloalto-set", 28800, 3600, 1, "ikev2-hourly-drop", "nat-traversal"),
-		"pfsense-aws-sample-gui-steps.txt":                          W("pfsense-gui-steps", 28800, 3600, -1),
+		"pfsense-aws-sample-gui-steps.txt":                          W("pfsense-gui-steps", 28800, 3600, -1, "phase1-proposal", "phase2-proposal"),
 		"pfsense-configxml-ipsec-section-four-phase2.txt":           W("pfsense-xml", 28800, 3600, 4, "ikev2-hourly-drop", "multiple-sa-pairs", "no-psk"),
 		"sonicwall-aws-sample-static.txt":                           W("sonicwall-cli", -1, -1, -1, "unknown-format"),
 		"strongswan-ipsecconf-azure-5.3.5-two-remote-subnets.txt":   W("strongswan-ipsec.conf", 10800, 3600, 2, "dpd-disabled", "ikev2-hourly-drop", "multiple-sa-pairs", "pfs-disabled", "phase1-lifetime"),
 		"strongswan-ipsecconf-azure-openswan-folder.txt":            W("strongswan-ipsec.conf", 10800, 3420, 1, "dpd-disabled", "pfs-disabled", "phase1-lifetime", "phase2-lifetime"),
 		"strongswan-ipsecconf-ikev1-net2net-psk-moon.txt":           W("strongswan-ipsec.conf", 3600, 1200, 1, "dpd-disabled", "pfs-disabled", "phase1-lifetime", "phase2-lifetime"),
 		"strongswan-ipsecconf-ikev2-net2net-psk-moon.txt":           W("strongswan-ipsec.conf", 3600, 1200, 1, "dpd-disabled", "pfs-disabled", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-dpd-restart-carol.txt":                  W("strongswan-swanctl", 14400, 3600, 1, "ikev2-hourly-drop", "no-psk", "phase1-lifetime"),
-		"strongswan-swanctl-net2net-multicast-moon-two-ts.txt":      W("strongswan-swanctl", 14400, 5400, 4, "dpd-disabled", "multiple-sa-pairs", "no-psk", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-net2net-psk-fail-moon-wrong-psk.txt":    W("strongswan-swanctl", 14400, 5400, 1, "dpd-disabled", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-net2net-psk-fail-sun.txt":               W("strongswan-swanctl", 14400, 5400, 1, "dpd-disabled", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-net2net-psk-moon.txt":                   W("strongswan-swanctl", 14400, 5400, 1, "dpd-disabled", "phase1-lifetime", "phase2-lifetime"),
-		"strongswan-swanctl-net2net-rekey-moon-short-lifetimes.txt": W("strongswan-swanctl", 14400, 5, 1, "dpd-disabled", "no-psk", "phase1-lifetime", "phase2-lifetime"),
+		"strongswan-swanctl-dpd-restart-carol.txt":                  W("strongswan-swanctl", 15840, 3960, 1, "ikev2-hourly-drop", "no-psk", "phase1-lifetime", "phase1-proposal", "phase2-proposal"),
+		"strongswan-swanctl-net2net-multicast-moon-two-ts.txt":      W("strongswan-swanctl", 12240, 5940, 4, "dpd-disabled", "multiple-sa-pairs", "no-psk", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
+		"strongswan-swanctl-net2net-psk-fail-moon-wrong-psk.txt":    W("strongswan-swanctl", 12240, 5940, 1, "dpd-disabled", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
+		"strongswan-swanctl-net2net-psk-fail-sun.txt":               W("strongswan-swanctl", 12240, 5940, 1, "dpd-disabled", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
+		"strongswan-swanctl-net2net-psk-moon.txt":                   W("strongswan-swanctl", 12240, 5940, 1, "dpd-disabled", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
+		"strongswan-swanctl-net2net-rekey-moon-short-lifetimes.txt": W("strongswan-swanctl", 15840, 10, 1, "dpd-disabled", "no-psk", "phase1-lifetime", "phase1-proposal", "phase2-lifetime", "phase2-proposal"),
 		"yamaha-aws-sample-rtx.txt":                                 W("yamaha-cli", -1, -1, -1, "unknown-format"),
 	}
 	files := fixtures.Files(t, "configs")

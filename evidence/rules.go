@@ -103,40 +103,9 @@ func (c *checker) tunnel(cfg *config.Config, t *config.Tunnel) {
 	tn := fmt.Sprintf("tunnel %q", t.Name)
 	ikev2 := t.IKEVersion.Known() && t.IKEVersion.V == 2 || c.site != nil && c.site.IKEVersion == 2 && (!t.IKEVersion.Known() || t.IKEVersion.V == 0)
 
-	// Phase 1 lifetime.
-	switch p1 := t.Phase1.Lifetime; {
-	case !p1.Known():
-		c.notChecked = append(c.notChecked, tn+": phase 1 lifetime not found")
-	case p1.V != kb.IKELifetime:
-		c.add(kb.CodePhase1Lifetime, vpndiag.SeverityWarning, p1.Line, kb.ArticlePhase1,
-			fmt.Sprintf("%s: phase 1 (IKE) lifetime is %s; the cloud expects %s", tn, describe(p1), secs(kb.IKELifetime)),
-			"Different phase 1 lifetimes make one side rekey or expire the IKE SA when the other does not expect it; tunnels then drop at rekey time.",
-			fmt.Sprintf("Set the phase 1 lifetime to %s (8 hours)%s.", secs(kb.IKELifetime), vendorHint(cfg, "p1")))
-	}
-
-	// Phase 2 lifetime, with the IKEv2 hourly drop workaround.
-	switch p2 := t.Phase2.Lifetime; {
-	case !p2.Known():
-		c.notChecked = append(c.notChecked, tn+": phase 2 lifetime not found")
-	case p2.V == kb.ChildSALifetime:
-		if ikev2 {
-			c.add(kb.CodeIKEv2HourlyDrop, vpndiag.SeverityInfo, p2.Line, kb.ArticleIKEv2HourlyDrop,
-				fmt.Sprintf("%s: IKEv2 with a phase 2 lifetime of %s", tn, secs(p2.V)),
-				"This is what the cloud expects, but some IKEv2 devices drop the tunnel every 60 minutes instead of rekeying the CHILD_SA at the same moment as the cloud.",
-				fmt.Sprintf("Only if the tunnel drops every hour: set the phase 2 lifetime to %d minutes (%s).", int(kb.IKEv2HourlyDropWorkaround.Minutes()), secs(kb.IKEv2HourlyDropWorkaround)))
-		}
-	case p2.V == kb.IKEv2HourlyDropWorkaround && ikev2:
-		// The documented workaround: compliant.
-	default:
-		fix := fmt.Sprintf("Set the phase 2 lifetime to %s (1 hour)%s", secs(kb.ChildSALifetime), vendorHint(cfg, "p2"))
-		if ikev2 {
-			fix += fmt.Sprintf("; with IKEv2, %d minutes is also accepted and avoids the hourly drop", int(kb.IKEv2HourlyDropWorkaround.Minutes()))
-		}
-		c.add(kb.CodePhase2Lifetime, vpndiag.SeverityWarning, p2.Line, kb.ArticlePhase2,
-			fmt.Sprintf("%s: phase 2 (IPsec) lifetime is %s; the cloud expects %s", tn, describe(p2), secs(kb.ChildSALifetime)),
-			"A different phase 2 lifetime makes the two ends rekey the IPsec SAs at different times, which drops traffic or the tunnel.",
-			fix+".")
-	}
+	c.lifetimes(cfg, t, tn, ikev2)
+	c.proposals(t, tn)
+	c.idleClose(cfg, t, tn)
 
 	// PFS.
 	switch {
@@ -303,29 +272,4 @@ func (c *checker) selectorsVsSite(tn string, t *config.Tunnel) {
 func behindNAT(local string) bool {
 	a, err := netip.ParseAddr(local)
 	return err == nil && (a.IsPrivate() || netip.MustParsePrefix("100.64.0.0/10").Contains(a))
-}
-
-// vendorHint names the setting on the vendor's device.
-func vendorHint(cfg *config.Config, phase string) string {
-	hints := map[string][2]string{
-		"strongswan-swanctl":    {"rekey_time = 28800s in the connection", "rekey_time = 3600s in the child"},
-		"strongswan-ipsec.conf": {"ikelifetime=8h", "lifetime=1h"},
-		"libreswan-ipsec.conf":  {"ikelifetime=8h", "salifetime=1h"},
-		"cisco-asa-cli":         {"lifetime 28800 in the IKE policy", "crypto map … set security-association lifetime seconds 3600"},
-		"cisco-ios-cli":         {"lifetime 28800 in the ISAKMP policy or IKEv2 profile", "set security-association lifetime seconds 3600"},
-		"fortigate-cli":         {"set keylife 28800 in phase1-interface", "set keylifeseconds 3600 in phase2-interface"},
-		"juniper-set":           {"lifetime-seconds 28800 in the IKE proposal", "lifetime-seconds 3600 in the IPsec proposal"},
-		"juniper-hierarchical":  {"lifetime-seconds 28800 in the IKE proposal", "lifetime-seconds 3600 in the IPsec proposal"},
-		"paloalto-set":          {"lifetime hours 8 in the IKE crypto profile", "lifetime hours 1 in the IPsec crypto profile"},
-		"paloalto-xml":          {"lifetime hours 8 in the IKE crypto profile", "lifetime hours 1 in the IPsec crypto profile"},
-		"pfsense-xml":           {"Life Time 28800 in phase 1", "Life Time 3600 in phase 2"},
-	}
-	h, ok := hints[cfg.Format()]
-	if !ok {
-		return ""
-	}
-	if phase == "p1" {
-		return ": " + h[0]
-	}
-	return ": " + h[1]
 }

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/evidence/redact"
@@ -49,7 +47,7 @@ func (s *Service) Attach(ctx context.Context, caseID int64, name string, r io.Re
 	if max <= 0 {
 		max = DefaultMaxBytes
 	}
-	base := filepath.Base(strings.ReplaceAll(name, `\`, "/"))
+	base := redact.FileName(name)
 	if base == "." || base == "/" || base == "" {
 		base = "upload.txt"
 	}

@@ -78,7 +78,45 @@ const (
 // catalogues name beyond the failures above.
 const (
 	CodeIKEHalfOpen = "ike-half-open" // the two ends disagree on an SA: the peer retransmits requests already answered, or uses SAs this side deleted
-	CodeIdleClose   = "idle-close"    // the device closes an idle tunnel and nothing brings it back up
+)
+
+// Finding codes of the configuration rules on proposals and idle close.
+const (
+	CodePhase1Proposal = "phase1-proposal" // IKE cipher, integrity or DH group outside the cloud's accepted set
+	CodePhase2Proposal = "phase2-proposal" // ESP cipher, integrity or PFS group outside the cloud's accepted set
+	CodeIdleClose      = "idle-close"      // the device closes an idle tunnel and nothing brings it back up
+)
+
+// CryptoSet is what the cloud accepts in one phase: ciphers and integrity
+// algorithms by their normalised names (as evidence/config.Algorithms
+// writes them) and Diffie-Hellman groups by IANA number.
+type CryptoSet struct {
+	Encryption []string
+	Integrity  []string
+	DHGroups   []int
+}
+
+// The cloud's accepted proposals, used when a site profile does not list
+// its own. The cloud is a responder that accepts what the customer
+// proposes within this set: AES-128/256 in CBC or GCM (16-byte ICV) mode
+// and SHA-1 or SHA-2 integrity, with the 2048-bit MODP group (14) both for
+// the IKE SA and as the PFS group of the IPsec SA: the group its VPN
+// configuration file names, and the only one the reference cloud of the
+// lab (lab/) accepts. Other groups (1, 2, 5, ecp256, x25519, modp3072 …),
+// 3DES and MD5 get NO_PROPOSAL_CHOSEN. A site whose cloud accepts more
+// (e.g. an AWS virtual private gateway's groups 2 and 14-24) lists them in
+// its profile (phase1/phase2 dh_groups).
+var (
+	CloudPhase1 = CryptoSet{
+		Encryption: []string{"aes128", "aes256", "aes128gcm16", "aes256gcm16"},
+		Integrity:  []string{"sha1", "sha256", "sha384", "sha512"},
+		DHGroups:   []int{14},
+	}
+	CloudPhase2 = CryptoSet{
+		Encryption: []string{"aes128", "aes256", "aes128gcm16", "aes256gcm16"},
+		Integrity:  []string{"sha1", "sha256", "sha384", "sha512"},
+		DHGroups:   []int{14},
+	}
 )
 
 // Article slugs. Every resolution cites one; each has kb/articles/SLUG.md.
@@ -117,7 +155,7 @@ var Codes = []string{
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
 	CodeSANoChild, CodeSANoInbound, CodeSANoOutbound, CodeSAHalfOpen, CodeSASelectorsMismatch,
 	CodeSAMultiplePairs, CodeSAHealthy,
-	CodeIKEHalfOpen, CodeIdleClose,
+	CodeIKEHalfOpen, CodePhase1Proposal, CodePhase2Proposal, CodeIdleClose,
 }
 
 // Slugs lists every article slug above, in the order of the guide.

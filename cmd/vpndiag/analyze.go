@@ -38,8 +38,11 @@ func (m *Main) runAnalyze(ctx context.Context, args []string) error {
 Check VPN device configurations and logs against the guide's requirements
 and print the findings, worst first, each with the file and line it comes
 from. The vendor and format are detected from the content: strongSwan
-(swanctl.conf, ipsec.conf), libreswan, Cisco ASA and IOS, FortiGate, Juniper
-SRX, Palo Alto, pfSense, cloud sample configurations, and their logs.
+(swanctl.conf, ipsec.conf, ipsec.secrets), libreswan, Cisco ASA and IOS,
+FortiGate, Juniper SRX, Palo Alto, pfSense, MikroTik RouterOS, cloud sample
+configurations, and their logs. Lifetimes are compared as hard lifetimes
+(when the SA expires), proposals with what the cloud accepts (the site
+profile's phase1/phase2 lists, else the cloud's published set).
 
 Secrets (pre-shared keys, passwords, keys, certificates, tokens) are
 redacted before anything is printed. --site checks peers, IKE version and

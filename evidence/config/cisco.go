@@ -200,7 +200,7 @@ func readPolicy(c *cmd, prio int, def time.Duration) ciscoPolicy {
 					p.groups = append(p.groups, At(n, s.line))
 				}
 			}
-		case has(s.f, "encryption") && len(s.f) > 1:
+		case (has(s.f, "encryption") || has(s.f, "encr")) && len(s.f) > 1:
 			enc = strings.Join(s.f[1:], " ")
 			p.props = append(p.props, At("encryption "+enc, s.line))
 		case (has(s.f, "hash") || has(s.f, "integrity")) && len(s.f) > 1:
@@ -278,9 +278,114 @@ func parseCiscoASA(ls []string) *Config {
 	}
 	entries := map[string]*entry{}
 	var order []string
+	// Route-based (VTI) set-ups: IPsec profiles, IKEv2 IPsec proposals and
+	// tunnel interfaces.
+	type asaProfile struct {
+		ciscoP2
+		v2 Value[bool]
+	}
+	profiles := map[string]*asaProfile{}
+	proposals := map[string]string{}
+	type vti struct {
+		name, dest string
+		line, dl   int
+		prof       Value[string]
+	}
+	var vtis []*vti
+	// Group policies and which tunnel group uses which.
+	idle := map[string]Value[time.Duration]{}
+	groupPolicy := map[string]Value[string]{}
+	remoteAccess := false
+	for _, c0 := range cmds {
+		if has(c0.f, "crypto", "ipsec", "ikev2", "ipsec-proposal") && len(c0.f) > 4 {
+			var parts []string
+			for _, s := range c0.sub {
+				if has(s.f, "protocol", "esp") && len(s.f) > 3 {
+					parts = append(parts, strings.Join(s.f[2:], " "))
+				}
+			}
+			proposals[c0.f[4]] = strings.Join(parts, " ")
+		}
+	}
 	for _, c0 := range cmds {
 		f := c0.f
 		switch {
+		case has(f, "crypto", "ipsec", "profile") && len(f) > 3:
+			p := &asaProfile{}
+			for _, s := range c0.sub {
+				switch {
+				case has(s.f, "set", "ikev2", "ipsec-proposal"):
+					p.v2 = At(true, s.line)
+					for _, n := range s.f[3:] {
+						if txt, ok := proposals[n]; ok && txt != "" {
+							p.transform = append(p.transform, At(n+": "+txt, s.line))
+						} else {
+							p.transform = append(p.transform, At(n, s.line))
+						}
+					}
+				case has(s.f, "set", "ikev1", "transform-set"):
+					p.v2 = At(false, s.line)
+					for _, n := range s.f[3:] {
+						p.transform = append(p.transform, At(n, s.line))
+					}
+				case has(s.f, "set", "pfs"):
+					p.pfs = At(true, s.line)
+					g := 2
+					if len(s.f) > 2 {
+						if n, ok := dhGroup(s.f[2]); ok {
+							g = n
+						}
+					}
+					p.groups = append(p.groups, At(g, s.line))
+				case has(s.f, "set", "security-association", "lifetime", "seconds") && len(s.f) > 4:
+					if n, ok := atoi(s.f[4]); ok {
+						p.lifetime = At(time.Duration(n)*time.Second, s.line)
+					}
+				case has(s.f, "set", "security-association", "lifetime", "kilobytes") && len(s.f) > 4:
+					if n, ok := atoi(s.f[4]); ok {
+						p.kb = At(int64(n), s.line)
+					}
+				}
+			}
+			profiles[f[3]] = p
+		case has(f, "interface") && len(f) > 1 && strings.HasPrefix(strings.ToLower(f[1]), "tunnel"):
+			v := &vti{name: "interface " + f[1], line: c0.line}
+			for _, s := range c0.sub {
+				switch {
+				case has(s.f, "tunnel", "destination") && len(s.f) > 2:
+					v.dest, v.dl = s.f[2], s.line
+				case has(s.f, "tunnel", "protection", "ipsec", "profile") && len(s.f) > 4:
+					v.prof = At(s.f[4], s.line)
+				}
+			}
+			if v.prof.Known() {
+				vtis = append(vtis, v)
+			}
+		case has(f, "group-policy") && len(f) > 2 && strings.EqualFold(f[2], "attributes"):
+			for _, s := range c0.sub {
+				switch {
+				case has(s.f, "vpn-idle-timeout", "none"):
+					idle[f[1]] = At(time.Duration(0), s.line)
+				case has(s.f, "vpn-idle-timeout") && len(s.f) > 1:
+					if n, ok := atoi(s.f[1]); ok {
+						idle[f[1]] = At(time.Duration(n)*time.Minute, s.line)
+					}
+				case has(s.f, "vpn-tunnel-protocol"):
+					for _, p := range s.f[1:] {
+						if strings.HasPrefix(p, "ssl") || p == "l2tp-ipsec" || p == "webvpn" {
+							remoteAccess = true
+						}
+					}
+				}
+			}
+		case has(f, "tunnel-group") && len(f) > 2 && strings.EqualFold(f[2], "general-attributes"):
+			for _, s := range c0.sub {
+				if has(s.f, "default-group-policy") && len(s.f) > 1 {
+					groupPolicy[f[1]] = At(s.f[1], s.line)
+				}
+			}
+		case has(f, "webvpn") || has(f, "anyconnect"):
+			remoteAccess = true
 		case (has(f, "crypto", "isakmp", "policy") || has(f, "crypto", "ikev1", "policy")) && len(f) > 3:
 			n, _ := atoi(f[3])
 			v1 = append(v1, readPolicy(c0, n, 86400*time.Second))
@@ -437,10 +542,87 @@ func parseCiscoASA(ls []string) *Config {
 		}
 		c.Tunnels = append(c.Tunnels, t)
 	}
+	for _, v := range vtis {
+		t := &Tunnel{Name: v.name, Line: v.line, NATT: natt, RouteBased: At(true, v.prof.Line)}
+		if v.dest != "" {
+			t.Peers = []Value[string]{At(v.dest, v.dl)}
+		}
+		p := profiles[v.prof.V]
+		if p == nil {
+			p = &asaProfile{}
+			c.note(v.prof.Line, "ipsec profile %s is not in this file", v.prof.V)
+		}
+		pols := v1
+		t.IKEVersion = At(1, v.prof.Line)
+		if p.v2.Known() && p.v2.V || !p.v2.Known() && len(v1) == 0 && len(v2) > 0 {
+			t.IKEVersion = At(2, p.v2.Line)
+			if !p.v2.Known() {
+				t.IKEVersion = Default(2)
+			}
+			pols = v2
+		}
+		if len(pols) > 0 {
+			t.Phase1.Lifetime = pols[0].lifetime
+			t.Phase1.DHGroups = pols[0].groups
+			t.Phase1.Proposals = pols[0].props
+			t.Auth = pols[0].auth
+		} else {
+			t.Phase1.Lifetime = Default(86400 * time.Second)
+		}
+		p.ciscoP2.apply(t, globalP2)
+		t.DPD.Enabled = Default(true)
+		t.PSK = At(false, v.line)
+		if g := groups[v.dest]; g != nil {
+			if g.psk.Known() {
+				t.PSK = g.psk
+			}
+			if g.dpd.Known() {
+				t.DPD.Enabled, t.DPD.Interval, t.DPD.Retries = g.dpd, g.interval, g.retries
+			}
+		} else {
+			c.note(v.line, "no tunnel-group ipsec-attributes for the tunnel destination %s", v.dest)
+		}
+		if !t.Auth.Known() && t.PSK.V {
+			t.Auth = At("psk", t.PSK.Line)
+		}
+		t.Selectors = []Selector{{Local: "any", Remote: "any", Line: v.prof.Line}}
+		c.Tunnels = append(c.Tunnels, t)
+	}
+	// Idle timeout: the group policy of the peer's tunnel group, else
+	// DfltGrpPolicy when the file changes it.
+	for _, t := range c.Tunnels {
+		for _, p := range t.Peers {
+			gp, ok := groupPolicy[p.V]
+			name := "DfltGrpPolicy"
+			if ok {
+				name = gp.V
+			}
+			if v, ok := idle[name]; ok {
+				t.IdleTimeout = v
+			}
+		}
+	}
 	if len(c.Tunnels) == 0 {
-		aclFragment(c, acls)
+		if remoteAccess {
+			c.NoTunnelReason = "only remote-access VPN (AnyConnect / SSL VPN) is configured, no site-to-site (LAN-to-LAN) IPsec tunnel"
+		} else if onlyACLs(cmds) {
+			aclFragment(c, acls)
+		}
 	}
 	return c
+}
+
+// onlyACLs reports whether a Cisco file holds nothing but access lists and
+// objects: a crypto ACL pasted on its own, not a device configuration.
+func onlyACLs(cmds []*cmd) bool {
+	for _, c := range cmds {
+		switch {
+		case has(c.f, "access-list"), has(c.f, "ip", "access-list"), has(c.f, "object"), has(c.f, "object-group"):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // aclFragment handles a file that holds only access lists (a crypto ACL
@@ -480,8 +662,18 @@ func parseCiscoIOS(ls []string) *Config {
 	transforms := map[string]Value[string]{}
 	type profile struct {
 		ciscoP2
-		ikev2 Value[string]
+		ikev2  Value[string]
+		isakmp Value[string]
 	}
+	// ISAKMP profiles may set DPD (keepalive N retry M) for the peers
+	// they match.
+	type isakmpProfile struct {
+		dpd      Value[bool]
+		interval Value[time.Duration]
+		retries  Value[int]
+		remote   []string
+	}
+	isakmpProfiles := map[string]*isakmpProfile{}
 	ipsecProfiles := map[string]*profile{}
 	type v2prof struct {
 		lifetime Value[time.Duration]
@@ -521,6 +713,8 @@ func parseCiscoIOS(ls []string) *Config {
 			}
 		case has(f, "set", "ikev2-profile") && len(f) > 2:
 			p.ikev2 = At(f[2], line)
+		case has(f, "set", "isakmp-profile") && len(f) > 2:
+			p.isakmp = At(f[2], line)
 		}
 	}
 	type mapEntry struct {
@@ -551,6 +745,27 @@ func parseCiscoIOS(ls []string) *Config {
 			v1 = append(v1, readPolicy(c0, n, 86400*time.Second))
 		case has(f, "crypto", "ikev2", "proposal") && len(f) > 3:
 			v2props = append(v2props, readPolicy(c0, 0, 86400*time.Second))
+		case has(f, "crypto", "isakmp", "profile") && len(f) > 3:
+			p := &isakmpProfile{}
+			for _, s := range c0.sub {
+				switch {
+				case has(s.f, "keepalive") && len(s.f) > 1:
+					p.dpd = At(true, s.line)
+					if n, ok := atoi(s.f[1]); ok {
+						p.interval = At(time.Duration(n)*time.Second, s.line)
+					}
+					for i, w := range s.f {
+						if w == "retry" && i+1 < len(s.f) {
+							if n, ok := atoi(s.f[i+1]); ok {
+								p.retries = At(n, s.line)
+							}
+						}
+					}
+				case has(s.f, "match", "identity", "address") && len(s.f) > 3:
+					p.remote = append(p.remote, s.f[3])
+				}
+			}
+			isakmpProfiles[f[3]] = p
 		case has(f, "crypto", "ikev2", "profile") && len(f) > 3:
 			p := &v2prof{lifetime: Default(86400 * time.Second), dpd: Default(false)}
 			for _, s := range c0.sub {
@@ -679,6 +894,21 @@ func parseCiscoIOS(ls []string) *Config {
 				t.Phase1.Lifetime = Default(86400 * time.Second)
 			}
 			t.DPD.Enabled, t.DPD.Interval, t.DPD.Retries = dpd, dpdInterval, dpdRetries
+			ip := isakmpProfiles[p.isakmp.V]
+			if ip == nil {
+				for _, peer := range t.Peers {
+					for _, x := range sortedProfiles(isakmpProfiles) {
+						for _, r := range isakmpProfiles[x].remote {
+							if r == peer.V && ip == nil {
+								ip = isakmpProfiles[x]
+							}
+						}
+					}
+				}
+			}
+			if ip != nil && ip.dpd.Known() {
+				t.DPD.Enabled, t.DPD.Interval, t.DPD.Retries = ip.dpd, ip.interval, ip.retries
+			}
 		}
 		p.ciscoP2.apply(t, globalP2)
 		t.PSK = At(false, t.Line)
@@ -710,16 +940,31 @@ func parseCiscoIOS(ls []string) *Config {
 			t.Peers = []Value[string]{At(tu.dest, tu.dl)}
 		}
 		p := ipsecProfiles[tu.prof.V]
-		if p == nil {
+		missing := p == nil
+		if missing {
 			p = &profile{}
-			c.note(tu.prof.Line, "ipsec profile %s is not in this file", tu.prof.V)
+			c.note(tu.prof.Line, "ipsec profile %s is not in this file: its PFS and lifetime are not known", tu.prof.V)
 		}
 		fill(t, p)
+		if missing {
+			t.PFS = Value[bool]{}
+		}
 		t.Selectors = []Selector{{Local: "any", Remote: "any", Line: tu.prof.Line}}
 		c.Tunnels = append(c.Tunnels, t)
 	}
-	if len(c.Tunnels) == 0 {
+	if len(c.Tunnels) == 0 && onlyACLs(cmds) {
 		aclFragment(c, acls)
 	}
 	return c
+}
+
+// sortedProfiles returns the names of m in order, for deterministic
+// matching.
+func sortedProfiles[T any](m map[string]T) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

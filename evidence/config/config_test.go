@@ -32,8 +32,8 @@ func TestUnits(t *testing.T) {
 		format string
 		p1, p2 time.Duration
 	}{
-		{"swanctl hours and minutes", "connections {\n c {\n  remote_addrs = 203.0.113.1\n  rekey_time = 8h\n  children {\n   n {\n    local_ts = 10.0.0.0/8\n    remote_ts = 10.1.0.0/16\n    rekey_time = 51m\n    esp_proposals = aes256-sha256-modp2048\n   }\n  }\n }\n}\n",
-			"strongswan-swanctl", 8 * time.Hour, 51 * time.Minute},
+		{"swanctl hours and minutes", "connections {\n c {\n  remote_addrs = 203.0.113.1\n  rekey_time = 7h\n  over_time = 1h\n  children {\n   n {\n    local_ts = 10.0.0.0/8\n    remote_ts = 10.1.0.0/16\n    rekey_time = 51m\n    life_time = 60m\n    esp_proposals = aes256-sha256-modp2048\n   }\n  }\n }\n}\n",
+			"strongswan-swanctl", 8 * time.Hour, time.Hour},
 		{"ipsec.conf days and seconds", "# strongSwan\nconn c\n\tkeyexchange=ikev2\n\tikelifetime=1d\n\tlifetime=3600s\n\tleftsubnet=10.0.0.0/8\n\trightsubnet=10.1.0.0/16\n",
 			"strongswan-ipsec.conf", 24 * time.Hour, time.Hour},
 		{"libreswan hours", "# Libreswan\nconn c\n\tikev2=insist\n\tikelifetime=8h\n\tsalifetime=1h\n\tleftsubnet=10.0.0.0/8\n",
@@ -179,3 +179,11 @@ func FuzzParsePaloAltoXML(f *testing.F) {
 }
 func FuzzParsePfSense(f *testing.F) { fuzzParse(f, config.FormatPfSenseXML) }
 func FuzzParseGeneric(f *testing.F) { fuzzParse(f, config.FormatGeneric) }
+func FuzzParseMikroTik(f *testing.F) {
+	f.Add("/ip ipsec peer\nadd address=203.0.113.10/32 exchange-mode=ike2 name=c profile=p\n/ip ipsec profile\nadd name=p lifetime=8h dh-group=modp2048\n/ip ipsec identity add peer=c secret=x\n/ip ipsec policy add peer=c src-address=10.0.0.0/8 dst-address=10.1.0.0/16 tunnel=yes proposal=q\n/ip ipsec proposal set [ find default=yes ] lifetime=1h \\\n    pfs-group=none name \"q\"\n")
+	fuzzParse(f, config.FormatMikroTik)
+}
+func FuzzParseSecrets(f *testing.F) {
+	f.Add("@a @b : PSK \"x\"\n: RSA key.pem\n")
+	fuzzParse(f, config.FormatIPsecSecrets)
+}

@@ -23,15 +23,19 @@ const (
 	FormatPfSenseXML    = "pfsense-xml"
 	FormatPfSenseGUI    = "pfsense-gui-steps"
 	FormatGeneric       = "generic-text"
+	FormatIPsecSecrets  = "ipsec-secrets"
+	FormatMikroTik      = "mikrotik-routeros"
 	// Recognised but not parsed.
 	FormatSonicWall = "sonicwall-cli"
 	FormatYamaha    = "yamaha-cli"
+	FormatScreenOS  = "juniper-screenos"
 )
 
 // Unsupported lists formats that are recognised but not parsed.
 var Unsupported = map[string]string{
 	FormatSonicWall: "SonicWall SonicOS CLI",
 	FormatYamaha:    "Yamaha RTX",
+	FormatScreenOS:  "Juniper ScreenOS (SSG/NetScreen)",
 }
 
 // marker is a piece of content that points at a format, with a weight.
@@ -52,6 +56,15 @@ var markers = map[string][]marker{
 	FormatStrongSwanIPC: {
 		mk(2, `(?m)^conn\s+\S+\s*$`), mk(2, `(?m)^\s*keyexchange\s*=`), mk(2, `(?i)strongswan`), mk(1, `(?m)^\s*(left|right)subnet\s*=`),
 		mk(1, `(?m)^\s*(leftfirewall|mobike|rekeymargin|keylife|ikelifetime)\s*=`), mk(1, `(?m)^\s*authby\s*=`), mk(1, `(?m)^config setup`),
+		mk(1, `(?m)^#\s*conn\s+\S+\s*$`), mk(1, `(?m)^#?\s*ipsec\.conf\b`),
+	},
+	FormatIPsecSecrets: {
+		mk(5, `(?m)^[^#=\n{]*:\s*(PSK|RSA|ECDSA|EAP|XAUTH|NTLM|P12|PIN|PKCS8|BLISS|PPK)(\s|$)`), mk(2, `(?mi)^#.*ipsec\.secrets`),
+	},
+	FormatMikroTik: {
+		mk(5, `(?m)^/ip ipsec (peer|profile|proposal|policy|identity)\s*$`), mk(3, `(?m)^/ip ipsec (peer|profile|proposal|policy|identity) (add|set)\s`),
+		mk(2, `(?m)(^|\s)exchange-mode=(ike2|main|aggressive|ike)`), mk(2, `(?m)\s(pfs-group|dh-group|enc-algorithms?|auth-algorithms|hash-algorithm)=`),
+		mk(1, `(?i)RouterOS|mikrotik`), mk(1, `(?m)(^|\s)(sa-src-address|sa-dst-address|peer)=`),
 	},
 	FormatLibreswan: {
 		mk(2, `(?m)^conn\s+\S+\s*$`), mk(3, `(?i)libreswan|openswan|plutodebug`), mk(3, `(?m)^\s*(ikev2|salifetime|phase2alg|aggrmode|pfs|ikepad|fragmentation)\s*=`),
@@ -66,6 +79,7 @@ var markers = map[string][]marker{
 		mk(3, `(?m)^crypto isakmp key\s`), mk(3, `(?m)^crypto keyring\s`), mk(3, `(?m)^crypto ikev2 (keyring|profile|proposal)`),
 		mk(2, `(?m)^crypto ipsec transform-set \S+ esp-`), mk(2, `(?m)tunnel protection ipsec profile`), mk(2, `(?m)^crypto map \S+ \d+ ipsec-isakmp`),
 		mk(1, `(?m)^access-list 1\d\d permit`), mk(1, `(?m)^crypto isakmp policy`), mk(2, `(?m)^crypto isakmp profile`), mk(1, `(?m)^interface Tunnel`),
+		mk(2, `(?m)^boot-start-marker`), mk(1, `(?m)^service timestamps `), mk(1, `(?m)^version 1\d\.\d+\s*$`), mk(1, `(?m)^ip cef|^ipv6 cef`),
 	},
 	FormatFortiGate: {
 		mk(5, `(?m)^\s*config vpn ipsec phase[12](-interface)?\s*$`), mk(3, `(?m)^config system global`), mk(2, `(?m)^\s*set psksecret\s`),
@@ -98,6 +112,10 @@ var markers = map[string][]marker{
 	FormatSonicWall: {
 		mk(3, `(?m)^vpn policy\s`), mk(3, `(?m)^proposal ipsec\s`), mk(2, `(?i)sonicwall|sonicos`), mk(1, `(?m)^shared-secret\s`),
 	},
+	FormatScreenOS: {
+		mk(3, `(?m)^set ike gateway (ikev2 )?"`), mk(3, `(?m)^set vpn "[^"]+" (gateway|id|bind|proxy-id)`), mk(2, `(?m)^set (vrouter|zone) "`),
+		mk(1, `(?m)^unset (key protection|zone|alg)`), mk(1, `(?m)get config`),
+	},
 	FormatYamaha: {
 		mk(3, `(?m)^\s*ipsec ike\s`), mk(3, `(?m)^\s*tunnel select\s`), mk(2, `(?m)^\s*ipsec sa policy\s`), mk(1, `(?i)yamaha|RTX`),
 	},
@@ -107,7 +125,7 @@ var markers = map[string][]marker{
 // for a mixed file.
 func family(f string) string {
 	switch f {
-	case FormatStrongSwanIPC, FormatLibreswan:
+	case FormatStrongSwanIPC, FormatLibreswan, FormatIPsecSecrets:
 		return "ipsec.conf"
 	case FormatCiscoASA, FormatCiscoIOS:
 		return "cisco"
@@ -157,6 +175,16 @@ func Detect(text string) []Candidate {
 		}
 		return out[i].Format < out[j].Format
 	})
+	// A tunnel configuration with secrets pasted in is read as the
+	// configuration.
+	if len(out) >= 2 && out[0].Format == FormatIPsecSecrets {
+		for i, c := range out[1:] {
+			if c.Format == FormatStrongSwanIPC || c.Format == FormatLibreswan || c.Format == FormatSwanctl {
+				out[0], out[i+1] = out[i+1], out[0]
+				break
+			}
+		}
+	}
 	// Inside a family, the more specific format wins on a tie-break.
 	if len(out) >= 2 && out[0].Score == out[1].Score && family(out[0].Format) == family(out[1].Format) {
 		if out[1].Format == FormatLibreswan || out[1].Format == FormatCiscoIOS && strings.Contains(text, "crypto isakmp key") {
@@ -225,6 +253,10 @@ func Parse(format, text string) (*Config, error) {
 		return parseGeneric(ls, "pfsense", "gui-steps"), nil
 	case FormatGeneric:
 		return parseGeneric(ls, "generic", "text"), nil
+	case FormatIPsecSecrets:
+		return parseSecrets(ls), nil
+	case FormatMikroTik:
+		return parseMikroTik(ls), nil
 	}
 	if name, ok := Unsupported[format]; ok {
 		return nil, fmt.Errorf("%s: %w", name, ErrUnsupported)

@@ -196,6 +196,16 @@ func parseFortiGate(ls []string) *Config {
 				t.NATT = At("enabled", v.Line)
 			}
 		}
+		// idle-timeout closes the phase 1 after idle-timeoutinterval
+		// minutes (default 15) without traffic.
+		if v, ok := p1.get("idle-timeout"); ok && v.V == "enable" {
+			t.IdleTimeout = At(15*time.Minute, v.Line)
+			if iv, ok := p1.get("idle-timeoutinterval"); ok {
+				if n, ok := atoi(iv.V); ok {
+					t.IdleTimeout = At(time.Duration(n)*time.Minute, iv.Line)
+				}
+			}
+		}
 		var mine []*fgEntry
 		for _, p2 := range p2s {
 			if v, ok := p2.get("phase1name"); ok && v.V == p1.name {
@@ -253,6 +263,11 @@ func parseFortiGate(ls []string) *Config {
 					}
 				} else {
 					t.Phase2.DHGroups = []Value[int]{Default(14), Default(5)}
+				}
+			}
+			for _, k := range []string{"keepalive", "auto-negotiate"} {
+				if v, ok := p2.get(k); ok && v.V == "enable" {
+					t.KeepAlive = At(true, v.Line)
 				}
 			}
 			if v, ok := p2.get("auto-negotiate"); ok && v.V == "disable" {

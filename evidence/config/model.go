@@ -91,6 +91,12 @@ type Config struct {
 	Routing Value[string] `json:"routing"`
 	// Notes are what was assumed or not understood, with lines.
 	Notes []Note `json:"notes,omitempty"`
+	// SecretsOnly is true for a file that holds only keys (ipsec.secrets):
+	// no tunnel is expected in it.
+	SecretsOnly bool `json:"secrets_only,omitempty"`
+	// NoTunnelReason says why a device configuration has no tunnel, when
+	// the parser can tell (e.g. "only SSL VPN (AnyConnect) is configured").
+	NoTunnelReason string `json:"no_tunnel_reason,omitempty"`
 }
 
 // Format returns "vendor-syntax", e.g. "strongswan-swanctl".
@@ -139,6 +145,14 @@ type Tunnel struct {
 	// PSK is whether a pre-shared key is configured for the tunnel in
 	// this file (unknown when the key lives in another file).
 	PSK Value[bool] `json:"psk"`
+	// IdleTimeout is how long without traffic before the device closes
+	// the tunnel (strongSwan inactivity, FortiGate idle-timeoutinterval,
+	// ASA vpn-idle-timeout); unknown or 0 when it never does.
+	IdleTimeout Value[time.Duration] `json:"idle_timeout"`
+	// KeepAlive is whether the device keeps the tunnel up by itself
+	// (FortiGate phase 2 keepalive or auto-negotiate, ASA/IOS SLA
+	// monitor), so that an idle close is re-opened from the customer side.
+	KeepAlive Value[bool] `json:"keep_alive"`
 }
 
 // Phase is one negotiation phase.
@@ -147,11 +161,16 @@ type Phase struct {
 	Proposals []Value[string] `json:"proposals,omitempty"`
 	// DHGroups are the Diffie-Hellman groups by IANA number.
 	DHGroups []Value[int] `json:"dh_groups,omitempty"`
-	// Lifetime is when the SA is renegotiated (rekeyed).
+	// Lifetime is the hard lifetime: when the SA expires and is deleted,
+	// which is what the cloud's lifetime is compared with. Most vendors
+	// configure only this (Cisco, FortiGate keylife, Juniper, PAN-OS,
+	// ipsec.conf lifetime/ikelifetime) and renew some time before it.
 	Lifetime Value[time.Duration] `json:"lifetime"`
-	// HardLifetime is when the SA expires, where the vendor sets it apart
-	// from the rekey time (strongSwan life_time).
-	HardLifetime Value[time.Duration] `json:"hard_lifetime"`
+	// Rekey is when this device starts renewing the SA, where the vendor
+	// sets it apart from the hard lifetime: strongSwan swanctl rekey_time
+	// (or reauth_time), ipsec.conf/libreswan lifetime minus margintime
+	// (the latest moment; rekeyfuzz makes it earlier).
+	Rekey Value[time.Duration] `json:"rekey"`
 	// LifetimeKB is the volume lifetime in kilobytes, when set.
 	LifetimeKB Value[int64] `json:"lifetime_kb"`
 }
@@ -206,8 +225,8 @@ func (c *Config) Summary() string {
 				groups = append(groups, fmt.Sprint(g.V))
 			}
 			fmt.Fprintf(&b, "  %s: lifetime %s", ph.name, ph.p.Lifetime)
-			if ph.p.HardLifetime.Known() {
-				fmt.Fprintf(&b, ", hard %s", ph.p.HardLifetime)
+			if ph.p.Rekey.Known() {
+				fmt.Fprintf(&b, ", rekey %s", ph.p.Rekey)
 			}
 			if ph.p.LifetimeKB.Known() {
 				fmt.Fprintf(&b, ", %s KB", ph.p.LifetimeKB)
@@ -219,6 +238,9 @@ func (c *Config) Summary() string {
 		fmt.Fprintf(&b, "  nat-t: %s\n", t.NATT)
 		fmt.Fprintf(&b, "  route-based: %s\n", t.RouteBased)
 		fmt.Fprintf(&b, "  auth: %s; psk: %s\n", t.Auth, t.PSK)
+		if t.IdleTimeout.Known() || t.KeepAlive.Known() {
+			fmt.Fprintf(&b, "  idle timeout: %s; keep-alive: %s\n", t.IdleTimeout, t.KeepAlive)
+		}
 		for _, s := range t.Selectors {
 			fmt.Fprintf(&b, "  selector: %s (line %d)\n", s, s.Line)
 		}

@@ -135,6 +135,19 @@ func panSetStatements(ls []string) []stmt {
 	return out
 }
 
+// panGatewayKeywords start a setting of an IKE gateway; a set line may
+// hold several.
+var panGatewayKeywords = map[string]bool{
+	"interface": true, "local-address": true, "peer-address": true, "authentication": true,
+	"protocol": true, "protocol-common": true, "local-id": true, "peer-id": true,
+}
+
+// panTunnelKeywords start a setting of an IPsec tunnel.
+var panTunnelKeywords = map[string]bool{
+	"auto-key": true, "tunnel-interface": true, "ike-gateway": true, "ipsec-crypto-profile": true,
+	"anti-replay": true, "tunnel-monitor": true,
+}
+
 // after returns the words after keyword in f, or nil.
 func after(f []string, keyword string) []string {
 	for i, w := range f {
@@ -189,6 +202,79 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 	}
 	var tuns []*tun
 	tunBy := map[string]*tun{}
+	aliased := map[string]bool{}
+	gwStmt := func(g *gw, r []string, line int) {
+		switch {
+		case has(r, "peer-address") && len(r) > 1:
+			switch {
+			case r[1] == "dynamic":
+			case (r[1] == "ip" || r[1] == "fqdn") && len(r) > 2:
+				g.peer = append(g.peer, At(r[2], line))
+			case r[1] != "ip" && r[1] != "fqdn":
+				g.peer = append(g.peer, At(r[1], line))
+			}
+		case has(r, "local-address", "ip") && len(r) > 2:
+			g.local = At(r[2], line)
+		case has(r, "local-address") && len(r) > 1 && strings.Count(r[1], ".") == 3:
+			g.local = At(strings.Split(r[1], "/")[0], line)
+		case has(r, "authentication", "pre-shared-key"):
+			g.psk = At(true, line)
+			g.auth = At("psk", line)
+		case has(r, "authentication", "certificate"):
+			g.auth = At("pubkey", line)
+			g.psk = At(false, line)
+		case has(r, "protocol", "version") && len(r) > 2:
+			switch r[2] {
+			case "ikev1":
+				g.version = At(1, line)
+			case "ikev2":
+				g.version = At(2, line)
+			case "ikev2-preferred":
+				g.version = At(0, line)
+			}
+		case has(r, "protocol-common", "nat-traversal", "enable") && len(r) > 3:
+			if r[3] == "yes" {
+				g.natt = At("enabled", line)
+			} else {
+				g.natt = At("disabled", line)
+			}
+		case has(r, "protocol", "ikev1") || has(r, "protocol", "ikev2"):
+			v2 := r[1] == "ikev2"
+			if v2 {
+				g.sawV2 = true
+			} else {
+				g.sawV1 = true
+			}
+			if p := after(r, "ike-crypto-profile"); len(p) > 0 {
+				if v2 {
+					g.v2prof = p[0]
+				} else {
+					g.v1prof = p[0]
+				}
+			}
+			if d := after(r, "dpd"); d != nil || after(r, "liveness-check") != nil {
+				en := true
+				if e := after(r, "enable"); len(e) > 0 {
+					en = e[0] == "yes"
+				}
+				if v2 {
+					g.dpd2 = At(en, line)
+				} else {
+					g.dpd1 = At(en, line)
+				}
+				if iv := after(r, "interval"); len(iv) > 0 {
+					if n, ok := atoi(iv[0]); ok {
+						g.dpdInterval = At(time.Duration(n)*time.Second, line)
+					}
+				}
+				if rt := after(r, "retry"); len(rt) > 0 {
+					if n, ok := atoi(rt[0]); ok {
+						g.dpdRetry = At(n, line)
+					}
+				}
+			}
+		}
+	}
 	for _, s := range st {
 		f := s.f
 		// Cut everything before "network" (XML paths start at /config/devices/…).
@@ -205,10 +291,16 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 			f[i] = stripIndex(f[i])
 		}
 		switch {
-		case has(f, "ike", "crypto-profiles", "ike-crypto-profiles") && len(f) > 4,
-			has(f, "ike", "crypto-profiles", "ipsec-crypto-profiles") && len(f) > 4:
+		case has(f, "ike", "crypto-profiles") && len(f) > 4 && (f[2] == "ike-crypto-profiles" || f[2] == "ike-crypto-profile" || f[2] == "ipsec-crypto-profiles" || f[2] == "ipsec-crypto-profile"),
+			has(f, "ipsec", "crypto-profiles") && len(f) > 4 && strings.HasPrefix(f[2], "ipsec-crypto-profile"):
+			// "ipsec crypto-profiles ipsec-crypto-profile" and the
+			// singular forms are read as the PAN-OS paths they mean.
+			if f[2] != "ike-crypto-profiles" && f[2] != "ipsec-crypto-profiles" && !aliased[f[0]+" "+f[2]] {
+				aliased[f[0]+" "+f[2]] = true
+				c.note(s.line, "%s %s %s is not a PAN-OS path (network ike crypto-profiles %ss); read as meant", f[0], f[1], f[2], strings.TrimSuffix(f[2], "s"))
+			}
 			m := ike
-			if f[2] == "ipsec-crypto-profiles" {
+			if strings.HasPrefix(f[2], "ipsec") {
 				m = ipsec
 			}
 			p := m[f[3]]
@@ -219,6 +311,8 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 			r := f[4:]
 			if d, ok := panLifetime(r); ok {
 				p.lifetime = At(d, s.line)
+			} else if l := after(r, "lifetime"); len(l) == 1 {
+				c.note(s.line, "lifetime %s has no unit (seconds, minutes, hours or days): PAN-OS rejects it, so the profile keeps its default lifetime", l[0])
 			}
 			if g := after(r, "dh-group"); g != nil {
 				for _, w := range g {
@@ -243,69 +337,12 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 				g = &gw{line: s.line}
 				gws[f[2]] = g
 			}
+			// A set line may carry several keywords: "… interface ethernet1/1
+			// local-address 192.0.2.1 peer-address 198.51.100.1".
 			r := f[3:]
-			switch {
-			case has(r, "peer-address"):
-				if len(r) > 2 && r[1] != "dynamic" {
-					g.peer = append(g.peer, At(r[2], s.line))
-				}
-			case has(r, "local-address", "ip") && len(r) > 2:
-				g.local = At(r[2], s.line)
-			case has(r, "authentication", "pre-shared-key"):
-				g.psk = At(true, s.line)
-				g.auth = At("psk", s.line)
-			case has(r, "authentication", "certificate"):
-				g.auth = At("pubkey", s.line)
-				g.psk = At(false, s.line)
-			case has(r, "protocol", "version") && len(r) > 2:
-				switch r[2] {
-				case "ikev1":
-					g.version = At(1, s.line)
-				case "ikev2":
-					g.version = At(2, s.line)
-				case "ikev2-preferred":
-					g.version = At(0, s.line)
-				}
-			case has(r, "protocol-common", "nat-traversal", "enable") && len(r) > 3:
-				if r[3] == "yes" {
-					g.natt = At("enabled", s.line)
-				} else {
-					g.natt = At("disabled", s.line)
-				}
-			case has(r, "protocol", "ikev1") || has(r, "protocol", "ikev2"):
-				v2 := r[1] == "ikev2"
-				if v2 {
-					g.sawV2 = true
-				} else {
-					g.sawV1 = true
-				}
-				if p := after(r, "ike-crypto-profile"); len(p) > 0 {
-					if v2 {
-						g.v2prof = p[0]
-					} else {
-						g.v1prof = p[0]
-					}
-				}
-				if d := after(r, "dpd"); d != nil || after(r, "liveness-check") != nil {
-					en := true
-					if e := after(r, "enable"); len(e) > 0 {
-						en = e[0] == "yes"
-					}
-					if v2 {
-						g.dpd2 = At(en, s.line)
-					} else {
-						g.dpd1 = At(en, s.line)
-					}
-					if iv := after(r, "interval"); len(iv) > 0 {
-						if n, ok := atoi(iv[0]); ok {
-							g.dpdInterval = At(time.Duration(n)*time.Second, s.line)
-						}
-					}
-					if rt := after(r, "retry"); len(rt) > 0 {
-						if n, ok := atoi(rt[0]); ok {
-							g.dpdRetry = At(n, s.line)
-						}
-					}
+			for i, w := range r {
+				if i == 0 || panGatewayKeywords[w] {
+					gwStmt(g, r[i:], s.line)
 				}
 			}
 		case has(f, "tunnel", "ipsec") && len(f) > 3:
@@ -315,27 +352,38 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 				tunBy[f[2]] = t
 				tuns = append(tuns, t)
 			}
-			r := f[3:]
-			switch {
-			case has(r, "auto-key", "ike-gateway") && len(r) > 2:
-				t.gateway = r[2]
-			case has(r, "auto-key", "ipsec-crypto-profile") && len(r) > 2:
-				t.profile = r[2]
-			case has(r, "auto-key", "proxy-id") && len(r) > 3:
-				p := t.proxy[r[2]]
-				if p == nil {
-					p = &Selector{Line: s.line}
-					t.proxy[r[2]] = p
-					t.order = append(t.order, r[2])
+			// Several keywords may share one set line; "ike-gateway" and
+			// "ipsec-crypto-profile" are also accepted without "auto-key".
+			r0 := f[3:]
+			for i, w := range r0 {
+				if i > 0 && !panTunnelKeywords[w] {
+					continue
 				}
-				if v := after(r[3:], "local"); len(v) > 0 {
-					p.Local = v[0]
+				r := r0[i:]
+				if r[0] == "ike-gateway" || r[0] == "ipsec-crypto-profile" {
+					r = append([]string{"auto-key"}, r...)
 				}
-				if v := after(r[3:], "remote"); len(v) > 0 {
-					p.Remote = v[0]
+				switch {
+				case has(r, "auto-key", "ike-gateway") && len(r) > 2:
+					t.gateway = r[2]
+				case has(r, "auto-key", "ipsec-crypto-profile") && len(r) > 2:
+					t.profile = r[2]
+				case has(r, "auto-key", "proxy-id") && len(r) > 3:
+					p := t.proxy[r[2]]
+					if p == nil {
+						p = &Selector{Line: s.line}
+						t.proxy[r[2]] = p
+						t.order = append(t.order, r[2])
+					}
+					if v := after(r[3:], "local"); len(v) > 0 {
+						p.Local = v[0]
+					}
+					if v := after(r[3:], "remote"); len(v) > 0 {
+						p.Remote = v[0]
+					}
+				case has(r, "tunnel-interface") && len(r) > 1:
+					t.iface = At(r[1], s.line)
 				}
-			case has(r, "tunnel-interface") && len(r) > 1:
-				t.iface = At(r[1], s.line)
 			}
 		case len(f) > 3 && f[0] == "virtual-router" && after(f, "bgp") != nil:
 			if e := after(f, "enable"); len(e) > 0 && e[0] == "yes" || after(f, "peer-group") != nil {
@@ -343,6 +391,15 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 					c.Routing = At("bgp", s.line)
 				}
 			}
+		}
+	}
+	used := map[string]bool{}
+	for _, g := range gws {
+		used[g.v1prof], used[g.v2prof] = true, true
+	}
+	for _, n := range sortedProfiles(ike) {
+		if !used[n] && len(gws) > 0 {
+			c.note(ike[n].line, "IKE crypto profile %s is not used by any IKE gateway (protocol ikev1|ikev2 ike-crypto-profile): the gateways use their own or the default profile", n)
 		}
 	}
 	for _, tu := range tuns {
@@ -384,7 +441,11 @@ func parsePaloAlto(st []stmt, syntax string) *Config {
 				t.Phase1.Lifetime = p.lifetime
 			}
 			t.Phase1.DHGroups, t.Phase1.Proposals = p.groups, p.props
-		} else if pn != "default" {
+		} else if pn == "default" {
+			// PAN-OS's built-in "default" IKE crypto profile.
+			t.Phase1.DHGroups = []Value[int]{Default(2)}
+			t.Phase1.Proposals = []Value[string]{Default("encryption aes-128-cbc 3des hash sha1")}
+		} else {
 			c.note(g.line, "IKE crypto profile %q is not in this file", pn)
 		}
 		t.Phase2.Lifetime = Default(time.Hour)

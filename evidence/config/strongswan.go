@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strings"
 	"time"
 )
@@ -22,7 +23,37 @@ func (n *node) child(name string) *node {
 	return nil
 }
 
-// parseBraces reads "name { key = value … }" sections.
+// sectionBrace returns the index of the '{' that opens a section on l, or
+// -1: a '{' that is not part of a ${VAR} template reference.
+func sectionBrace(l string) int {
+	for i := 0; i < len(l); i++ {
+		if l[i] == '{' && (i == 0 || l[i-1] != '$' && l[i-1] != '%') {
+			return i
+		}
+	}
+	return -1
+}
+
+// closingBrace returns the index of the first '}' in v that does not close
+// a ${VAR} or %{…} template reference, or -1.
+func closingBrace(v string) int {
+	depth := 0
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '{' && i > 0 && (v[i-1] == '$' || v[i-1] == '%'):
+			depth++
+		case v[i] == '}' && depth > 0:
+			depth--
+		case v[i] == '}':
+			return i
+		}
+	}
+	return -1
+}
+
+// parseBraces reads "name { key = value … }" sections. Section names may
+// be template references (${NAME}) and may name templates to inherit from
+// ("name : base, other").
 func parseBraces(ls []string) *node {
 	root := &node{kv: map[string]Value[string]{}}
 	stack := []*node{root}
@@ -30,6 +61,7 @@ func parseBraces(ls []string) *node {
 		l := strings.TrimSpace(uncomment(raw, "#"))
 		for l != "" {
 			cur := stack[len(stack)-1]
+			b := sectionBrace(l)
 			switch {
 			case strings.HasPrefix(l, "}"):
 				if len(stack) > 1 {
@@ -37,17 +69,16 @@ func parseBraces(ls []string) *node {
 				}
 				l = strings.TrimSpace(l[1:])
 				continue
-			case strings.Contains(l, "{") && !strings.Contains(strings.SplitN(l, "{", 2)[0], "="):
-				name, rest, _ := strings.Cut(l, "{")
-				n := &node{name: strings.TrimSpace(name), line: i + 1, kv: map[string]Value[string]{}}
+			case b >= 0 && !strings.Contains(l[:b], "="):
+				n := &node{name: strings.TrimSpace(l[:b]), line: i + 1, kv: map[string]Value[string]{}}
 				cur.children = append(cur.children, n)
 				stack = append(stack, n)
-				l = strings.TrimSpace(rest)
+				l = strings.TrimSpace(l[b+1:])
 				continue
 			}
 			if k, v, ok := strings.Cut(l, "="); ok {
 				v = strings.TrimSpace(v)
-				if j := strings.IndexByte(v, '}'); j >= 0 && !strings.ContainsAny(v[:j], `"'`) {
+				if j := closingBrace(v); j >= 0 && !strings.ContainsAny(v[:j], `"'`) {
 					cur.kv[strings.TrimSpace(k)] = At(strings.TrimSpace(v[:j]), i+1)
 					l = strings.TrimSpace(v[j:])
 					continue
@@ -60,7 +91,90 @@ func parseBraces(ls []string) *node {
 	return root
 }
 
+// baseName splits "name : base1, base2" into the name and its templates.
+func baseName(s string) (string, []string) {
+	name, bases, ok := strings.Cut(s, ":")
+	if !ok {
+		return strings.TrimSpace(s), nil
+	}
+	return strings.TrimSpace(name), splitList(bases)
+}
+
+// inherit returns n with the settings of the templates it names merged
+// under its own, looking templates up by name among scopes (innermost
+// first); subsections are merged by name.
+func inherit(n *node, scopes [][]*node, depth int) *node {
+	name, bases := baseName(n.name)
+	out := &node{name: name, line: n.line, kv: map[string]Value[string]{}}
+	if depth < 8 {
+		for _, b := range bases {
+			var tpl *node
+			for _, sc := range scopes {
+				for _, c := range sc {
+					if nm, _ := baseName(c.name); nm == b && c != n {
+						tpl = c
+						break
+					}
+				}
+				if tpl != nil {
+					break
+				}
+			}
+			if tpl != nil {
+				merge(out, inherit(tpl, scopes, depth+1))
+			}
+		}
+	}
+	merge(out, &node{kv: n.kv, children: n.children})
+	return out
+}
+
+// merge overlays src onto dst.
+func merge(dst, src *node) {
+	for k, v := range src.kv {
+		dst.kv[k] = v
+	}
+	for _, c := range src.children {
+		nm, _ := baseName(c.name)
+		if d := dst.child(nm); d != nil {
+			merge(d, c)
+			continue
+		}
+		cp := &node{name: nm, line: c.line, kv: map[string]Value[string]{}}
+		merge(cp, c)
+		dst.children = append(dst.children, cp)
+	}
+}
+
+// templated reports whether a value is an unfilled template reference.
+func templated(s string) bool {
+	return strings.Contains(s, "${") || strings.Contains(s, "%{")
+}
+
+// stockReason says that a file holds only the commented examples it ships
+// with.
+const stockReason = "only commented-out example connections, as the file is shipped: no tunnel is configured"
+
+// commentedExample reports whether a commented line matches pattern: the
+// examples of a stock file.
+func commentedExample(ls []string, pattern string) bool {
+	re := regexp.MustCompile(pattern)
+	for _, l := range ls {
+		if re.MatchString(strings.TrimSpace(l)) {
+			return true
+		}
+	}
+	return false
+}
+
 // parseSwanctl reads a strongSwan swanctl.conf.
+//
+// Lifetimes: a CHILD_SA is renewed at rekey_time (default 1 h, minus up to
+// rand_time) and deleted at life_time (default rekey_time + 10 %); an
+// IKE_SA is renewed at the earlier of rekey_time (default 4 h) and
+// reauth_time (default off) and deleted over_time later (default 10 % of
+// the longer of the two). Lifetime is that hard lifetime, Rekey the
+// renewal time.
 func parseSwanctl(ls []string) *Config {
 	c := &Config{Vendor: "strongswan", Syntax: "swanctl", Routing: Default("static")}
 	root := parseBraces(ls)
@@ -77,12 +191,22 @@ func parseSwanctl(ls []string) *Config {
 			}
 		}
 	}
-	if conns == nil {
-		c.note(0, "no connections section")
+	if conns == nil || len(conns.children) == 0 {
+		if conns == nil {
+			c.note(0, "no connections section")
+		}
+		if commentedExample(ls, `^#\s*\S+\s*\{\s*$`) {
+			c.NoTunnelReason = stockReason
+		}
 		return c
 	}
-	for _, cn := range conns.children {
-		t := &Tunnel{Name: cn.name, Line: cn.line}
+	for _, cn0 := range conns.children {
+		cn := inherit(cn0, [][]*node{conns.children, root.children}, 0)
+		name := cn.name
+		if templated(name) {
+			c.note(cn.line, "connection name %s is a template variable", name)
+		}
+		t := &Tunnel{Name: name, Line: cn.line}
 		if v, ok := cn.kv["remote_addrs"]; ok {
 			for _, a := range splitList(v.V) {
 				t.Peers = append(t.Peers, At(a, v.Line))
@@ -97,25 +221,17 @@ func parseSwanctl(ls []string) *Config {
 				t.IKEVersion = At(n, v.Line)
 			}
 		}
-		if v, ok := cn.kv["proposals"]; ok {
+		if v, ok := cn.kv["proposals"]; ok && !templated(v.V) {
 			t.Phase1.Proposals = append(t.Phase1.Proposals, v)
 			for _, g := range proposalDH(v.V) {
 				t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, v.Line))
 			}
+		} else if ok {
+			c.note(v.Line, "IKE proposals are a template variable (%s); not checked", v.V)
 		}
-		t.Phase1.Lifetime = Default(4 * time.Hour)
-		if v, ok := cn.kv["rekey_time"]; ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.Phase1.Lifetime = At(d, v.Line)
-			}
-		}
-		if v, ok := cn.kv["over_time"]; ok {
-			if d, ok := parseDuration(v.V, time.Second); ok && t.Phase1.Lifetime.Known() {
-				t.Phase1.HardLifetime = At(t.Phase1.Lifetime.V+d, v.Line)
-			}
-		}
+		swanctlIKELifetimes(cn, t)
 		if v, ok := cn.kv["reauth_time"]; ok {
-			c.note(v.Line, "reauth_time %s: the IKE SA is re-authenticated (not only rekeyed) at that interval", v.V)
+			c.note(v.Line, "reauth_time %s: the IKE SA is re-authenticated (a new IKE SA from scratch, not a rekey) at that interval", v.V)
 		}
 		t.DPD.Enabled = Default(false)
 		if v, ok := cn.kv["dpd_delay"]; ok {
@@ -148,7 +264,8 @@ func parseSwanctl(ls []string) *Config {
 			t.RouteBased = At(true, v.Line)
 		}
 		if ch := cn.child("children"); ch != nil {
-			for i, child := range ch.children {
+			for i, child0 := range ch.children {
+				child := inherit(child0, [][]*node{ch.children}, 0)
 				loc, rem := []string{"dynamic"}, []string{"dynamic"}
 				line := child.line
 				if v, ok := child.kv["local_ts"]; ok {
@@ -166,18 +283,10 @@ func parseSwanctl(ls []string) *Config {
 					c.note(child.line, "CHILD_SA %q is a further SA pair; phase 2 values are read from the first child", child.name)
 					continue
 				}
-				t.Phase2.Lifetime = Default(time.Hour)
-				if v, ok := child.kv["rekey_time"]; ok {
-					if d, ok := parseDuration(v.V, time.Second); ok {
-						t.Phase2.Lifetime = At(d, v.Line)
-					}
-				}
-				if v, ok := child.kv["life_time"]; ok {
-					if d, ok := parseDuration(v.V, time.Second); ok {
-						t.Phase2.HardLifetime = At(d, v.Line)
-					}
-				}
-				if v, ok := child.kv["esp_proposals"]; ok {
+				swanctlChildLifetimes(child, t)
+				if v, ok := child.kv["esp_proposals"]; ok && templated(v.V) {
+					c.note(v.Line, "ESP proposals are a template variable (%s); PFS not checked", v.V)
+				} else if ok {
 					t.Phase2.Proposals = append(t.Phase2.Proposals, v)
 					gs := proposalDH(v.V)
 					for _, g := range gs {
@@ -193,11 +302,65 @@ func parseSwanctl(ls []string) *Config {
 				if v, ok := child.kv["if_id_in"]; ok {
 					t.RouteBased = At(true, v.Line)
 				}
+				if v, ok := child.kv["inactivity"]; ok {
+					if d, ok := parseDuration(v.V, time.Second); ok {
+						t.IdleTimeout = At(d, v.Line)
+					}
+				}
 			}
 		}
 		c.Tunnels = append(c.Tunnels, t)
 	}
 	return c
+}
+
+// swanctlIKELifetimes sets the IKE SA's renewal (Rekey) and hard lifetime
+// (Lifetime) from rekey_time, reauth_time and over_time.
+func swanctlIKELifetimes(cn *node, t *Tunnel) {
+	dur := func(key string, def time.Duration) Value[time.Duration] {
+		if v, ok := cn.kv[key]; ok {
+			if d, ok := parseDuration(v.V, time.Second); ok {
+				return At(d, v.Line)
+			}
+		}
+		return Default(def)
+	}
+	rekey := dur("rekey_time", 4*time.Hour)
+	reauth := dur("reauth_time", 0)
+	renew := rekey
+	if reauth.V > 0 && (renew.V == 0 || reauth.V < renew.V) {
+		renew = reauth
+	}
+	if renew.V == 0 {
+		// Never renewed nor expired.
+		t.Phase1.Rekey = renew
+		return
+	}
+	longer := max(rekey.V, reauth.V)
+	over := dur("over_time", longer/10)
+	t.Phase1.Rekey = renew
+	t.Phase1.Lifetime = Value[time.Duration]{V: renew.V + over.V, Line: max(renew.Line, over.Line), From: FromFile}
+	if renew.From == FromDefault && over.From == FromDefault {
+		t.Phase1.Lifetime = Default(renew.V + over.V)
+	}
+}
+
+// swanctlChildLifetimes sets the CHILD_SA's renewal (Rekey) and hard
+// lifetime (Lifetime) from rekey_time and life_time.
+func swanctlChildLifetimes(child *node, t *Tunnel) {
+	t.Phase2.Rekey = Default(time.Hour)
+	if v, ok := child.kv["rekey_time"]; ok {
+		if d, ok := parseDuration(v.V, time.Second); ok {
+			t.Phase2.Rekey = At(d, v.Line)
+		}
+	}
+	life := t.Phase2.Rekey.V + t.Phase2.Rekey.V/10
+	t.Phase2.Lifetime = Value[time.Duration]{V: life, Line: t.Phase2.Rekey.Line, From: t.Phase2.Rekey.From}
+	if v, ok := child.kv["life_time"]; ok {
+		if d, ok := parseDuration(v.V, time.Second); ok {
+			t.Phase2.Lifetime = At(d, v.Line)
+		}
+	}
 }
 
 // conn is one "conn NAME" section of an ipsec.conf.
@@ -291,6 +454,9 @@ func parseIPsecConf(ls []string, libre bool) *Config {
 	conns := parseConns(ls)
 	if len(conns) == 0 {
 		c.note(0, "no conn sections")
+		if commentedExample(ls, `^#\s*conn\s+\S+`) {
+			c.NoTunnelReason = stockReason
+		}
 	}
 	for _, cn := range conns {
 		if v, ok := cn.kv["auto"]; ok && v.V == "ignore" {
@@ -382,8 +548,40 @@ func parseIPsecConf(ls []string, libre bool) *Config {
 				t.Phase2.LifetimeKB = At(int64(n/1024), v.Line)
 			}
 		}
+		// ikelifetime and lifetime/keylife/salifetime are hard lifetimes:
+		// renewal starts margintime (rekeymargin, default 9 min) before,
+		// made earlier still by up to rekeyfuzz (default 100 %) of it.
+		margin := Default(9 * time.Minute)
 		if v, ok := get("rekeymargin", "margintime"); ok {
-			c.note(v.Line, "%s=%s: rekeying starts that long before the lifetime ends", "rekeymargin", v.V)
+			if d, ok := parseDuration(v.V, time.Second); ok {
+				margin = At(d, v.Line)
+			}
+		}
+		if v, ok := get("rekeyfuzz"); ok {
+			c.note(v.Line, "rekeyfuzz=%s: each renewal is brought forward by a random part (up to %s) of the rekey margin", v.V, v.V)
+		}
+		if v, ok := get("rekey"); ok && v.V == "no" {
+			c.note(v.Line, "rekey=no: this device never renews the SAs; they expire and the tunnel drops until traffic brings it up again")
+		} else {
+			for _, ph := range []*Phase{&t.Phase1, &t.Phase2} {
+				if ph.Lifetime.Known() && margin.V < ph.Lifetime.V {
+					line := margin.Line
+					if ph.Lifetime.Line > line {
+						line = ph.Lifetime.Line
+					}
+					ph.Rekey = Value[time.Duration]{V: ph.Lifetime.V - margin.V, Line: line, From: FromFile}
+					if ph.Lifetime.From == FromDefault && margin.From == FromDefault {
+						ph.Rekey = Default(ph.Lifetime.V - margin.V)
+					}
+				} else if ph.Lifetime.Known() {
+					c.note(margin.Line, "the rekey margin (%s) is not shorter than the lifetime (%s): the SA cannot be renewed before it expires", margin, ph.Lifetime)
+				}
+			}
+		}
+		if v, ok := get("inactivity"); ok {
+			if d, ok := parseDuration(v.V, time.Second); ok {
+				t.IdleTimeout = At(d, v.Line)
+			}
 		}
 		// PFS.
 		if libre {

@@ -161,3 +161,119 @@ func maskToPrefix(addr, mask string, wildcard bool) (string, bool) {
 	}
 	return addr + "/" + strconv.Itoa(bits), true
 }
+
+// Algorithms returns the ciphers and integrity algorithms named in a
+// proposal as any vendor writes it, normalised to strongSwan-like names:
+// "aes128", "aes256", "aes128gcm16", "3des", "des", "chacha20poly1305";
+// "sha1", "sha256", "sha384", "sha512", "md5", "aesxcbc", "null". Names it
+// does not know are left out; PRF names (prfsha256) are not integrity.
+func Algorithms(proposal string) (enc, integ []string) {
+	l := strings.ToLower(proposal)
+	if strings.Contains(l, "${") || strings.Contains(l, "%{") {
+		return nil, nil
+	}
+	addE := func(s string) {
+		for _, x := range enc {
+			if x == s {
+				return
+			}
+		}
+		enc = append(enc, s)
+	}
+	addI := func(s string) {
+		for _, x := range integ {
+			if x == s {
+				return
+			}
+		}
+		integ = append(integ, s)
+	}
+	toks := strings.FieldsFunc(l, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == ',' || r == ';' || r == ':' || r == '"' || r == '[' || r == ']' || r == '(' || r == ')' || r == '/' || r == '='
+	})
+	for i, tok := range toks {
+		next := ""
+		if i+1 < len(toks) {
+			next = toks[i+1]
+		}
+		// A tok may hold a whole strongSwan proposal: split on '-' but
+		// keep vendor spellings like aes-256-cbc and sha2-256 together.
+		parts := strings.Split(tok, "-")
+		for j := 0; j < len(parts); j++ {
+			p := parts[j]
+			rest := strings.Join(parts[j+1:], "-")
+			switch {
+			case p == "" || strings.HasPrefix(p, "prf"):
+			case p == "esp" || p == "ah" || p == "hmac" || p == "cbc" || p == "ctr" || p == "96" || p == "128" && j > 0 || p == "encryption" || p == "integrity" || p == "hash" || p == "encr":
+			case p == "aes" || p == "aes256" || p == "aes128" || p == "aes192" || strings.HasPrefix(p, "aes") && !strings.HasPrefix(p, "aesxcbc") && !strings.HasPrefix(p, "aescmac"):
+				bits := strings.TrimPrefix(p, "aes")
+				gcm := false
+				if strings.HasPrefix(rest, "gcm") {
+					gcm = true
+					j++
+					rest = strings.Join(parts[j+1:], "-")
+				} else if strings.HasPrefix(rest, "cbc") || strings.HasPrefix(rest, "ctr") {
+					// IOS "aes-cbc-256".
+					j++
+					rest = strings.Join(parts[j+1:], "-")
+				}
+				if k := strings.Index(bits, "gcm"); k >= 0 {
+					gcm = true
+					bits = bits[:k]
+				}
+				if bits == "" {
+					// aes-256-cbc, aes-gcm-256, "esp-aes 256", "aes 256".
+					switch {
+					case len(parts) > j+1 && (parts[j+1] == "128" || parts[j+1] == "192" || parts[j+1] == "256"):
+						bits = parts[j+1]
+						j++
+					case j == len(parts)-1 && (next == "128" || next == "192" || next == "256"):
+						bits = next
+					default:
+						bits = "128"
+					}
+				}
+				bits = strings.TrimPrefix(bits, "-")
+				if gcm {
+					addE("aes" + bits + "gcm16")
+				} else {
+					addE("aes" + bits)
+				}
+			case p == "3des" || p == "des3" || p == "tripledes" || p == "des" && rest == "ede3" || p == "des" && strings.HasPrefix(rest, "ede3"):
+				addE("3des")
+				if strings.HasPrefix(rest, "ede3") {
+					j++
+				}
+			case p == "des":
+				addE("des")
+			case strings.HasPrefix(p, "chacha20"):
+				addE("chacha20poly1305")
+			case strings.HasPrefix(p, "camellia"):
+				addE(p)
+			case p == "blowfish":
+				addE("blowfish")
+			case p == "null" && (strings.Contains(l, "integrity") || j > 0):
+				addI("null")
+			case p == "md5":
+				addI("md5")
+			case p == "sha" || p == "sha1" || p == "sha-1":
+				if p == "sha" && len(parts) > j+1 && (parts[j+1] == "256" || parts[j+1] == "384" || parts[j+1] == "512") {
+					addI("sha" + parts[j+1])
+					j++
+					continue
+				}
+				addI("sha1")
+			case p == "sha2" && len(parts) > j+1:
+				addI("sha" + parts[j+1])
+				j++
+			case p == "sha256" || p == "sha384" || p == "sha512":
+				addI(p)
+			case strings.HasPrefix(p, "sha2_"):
+				addI("sha" + strings.TrimPrefix(p, "sha2_"))
+			case p == "aesxcbc" || p == "xcbc":
+				addI("aesxcbc")
+			}
+		}
+	}
+	return enc, integ
+}

@@ -121,6 +121,9 @@ func (r *Redactor) placeholder(kind, value string) string {
 
 // rule is one secret syntax: the regexp's group "v" is the secret.
 type rule struct {
+	// need are lower-case words one of which the line must hold for re
+	// to be tried: a cheap test that spares most lines the regexp.
+	need []string
 	re   *regexp.Regexp
 	kind string
 	// kindOf, when set, chooses the kind from the whole match.
@@ -134,6 +137,11 @@ func skipValue(v string) bool {
 		return true
 	}
 	if strings.Trim(t, "*xX") == "" { // ***** or XXXX: masked by the vendor or the customer
+		return true
+	}
+	// Template fields and placeholders: ${PSK}, {{ psk }}, <SCRUBBED>, <事前共有鍵>.
+	if strings.HasPrefix(t, "${") && strings.HasSuffix(t, "}") || strings.HasPrefix(t, "{{") && strings.HasSuffix(t, "}}") ||
+		t[0] == '<' && t[len(t)-1] == '>' && !strings.ContainsAny(t[1:len(t)-1], "<>") {
 		return true
 	}
 	switch strings.ToLower(t) {
@@ -164,73 +172,107 @@ func kindByName(m string) string {
 	return KindSecret
 }
 
-// quotedOrWord is a value: a double- or single-quoted string or a word.
-const quotedOrWord = `(?P<v>"[^"]*"|'[^']*'|[^\s;]+)`
+// quotedOrWord is a value: a double- or single-quoted string, a quote left
+// open to the end of the line (it continues on the next lines), or a word.
+const quotedOrWord = `(?P<v>"[^"]*"|'[^']*'|["'].*$|[^\s;]+)`
 
-// rules are tried in order on a line that holds a trigger word; a value
-// replaced by an earlier rule is not seen as a secret by a later one.
+// rules are the device and file syntaxes, tried in order on a line that
+// holds a trigger word; a value replaced by an earlier rule is not seen as a
+// secret by a later one. The structured pass (keys.go) follows them, then
+// the value shapes.
 var rules = []rule{
 	// FortiGate: set psksecret ENC <...>, set password ENC <...>, any "set X ENC value".
-	{re: regexp.MustCompile(`(?i)\bset\s+\S+\s+ENC\s+(?P<v>\S+)`), kindOf: kindByName},
+	{need: []string{"enc"}, re: regexp.MustCompile(`(?i)\bset\s+\S+\s+ENC\s+(?P<v>\S+)`), kindOf: kindByName},
 	// FortiGate and others: set psksecret <plain>, set password <plain>.
-	{re: regexp.MustCompile(`(?i)\bset\s+(?:psksecret|password|passwd|secret|ppk-secret|auth-pwd|sslvpn-password|passphrase|key|community)\s+` + quotedOrWord), kindOf: kindByName},
+	{need: []string{"set"}, re: regexp.MustCompile(`(?i)\bset\s+(?:psksecret|password|passwd|secret|ppk-secret|auth-pwd|sslvpn-password|passphrase|key|community)\s+` + quotedOrWord), kindOf: kindByName},
 	// Yamaha RTX: ipsec ike pre-shared-key 1 text <key>.
-	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+\d+\s+(?:text|ascii)\s+` + quotedOrWord), kind: KindPSK},
+	{need: []string{"pre-shared-key"}, re: regexp.MustCompile(`(?i)(?:^|[\s"'])pre-shared-key\s+\d+\s+(?:text|ascii)\s+` + quotedOrWord), kind: KindPSK},
 	// Juniper: pre-shared-key ascii-text "$9$..." / hexadecimal.
-	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+(?:ascii-text|hexadecimal)\s+` + quotedOrWord), kind: KindPSK},
+	{need: []string{"pre-shared-key"}, re: regexp.MustCompile(`(?i)(?:^|[\s"'])pre-shared-key\s+(?:ascii-text|hexadecimal)\s+` + quotedOrWord), kind: KindPSK},
 	// Palo Alto set commands: authentication pre-shared-key key <key>.
-	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+key\s+` + quotedOrWord), kind: KindPSK},
+	{need: []string{"pre-shared-key"}, re: regexp.MustCompile(`(?i)(?:^|[\s"'])pre-shared-key\s+key\s+` + quotedOrWord), kind: KindPSK},
 	// Cisco IOS keyring: pre-shared-key address A [mask M] key [0|6] <key>.
-	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+(?:address|hostname)\s+\S+(?:\s+\S+)?\s+key\s+(?:\d\s+)?` + quotedOrWord), kind: KindPSK},
+	{need: []string{"pre-shared-key"}, re: regexp.MustCompile(`(?i)(?:^|[\s"'])pre-shared-key\s+(?:address|hostname)\s+\S+(?:\s+\S+)?\s+key\s+(?:\d\s+)?` + quotedOrWord), kind: KindPSK},
 	// Cisco IOS: crypto isakmp key [0|6] <key> address A.
-	{re: regexp.MustCompile(`(?i)\bcrypto\s+isakmp\s+key\s+(?:\d\s+)?(?P<v>\S+)`), kind: KindPSK},
+	{need: []string{"isakmp"}, re: regexp.MustCompile(`(?i)\bcrypto\s+isakmp\s+key\s+(?:\d\s+)?(?P<v>\S+)`), kind: KindPSK},
 	// Cisco ASA / IOS IKEv2: [ikev1] pre-shared-key <key>, pre-shared-key [local|remote] [0|6] <key>,
 	// ikev2 local-authentication pre-shared-key <key>.
-	{re: regexp.MustCompile(`(?i)\bpre-shared-key\s+(?:(?:local|remote)\s+)?(?:\d\s+)?` + quotedOrWord), kind: KindPSK},
+	{need: []string{"pre-shared-key"}, re: regexp.MustCompile(`(?i)(?:^|[\s"'])pre-shared-key\s+(?:(?:local|remote)\s+)?(?:\d\s+)?` + quotedOrWord), kind: KindPSK},
 	// Vendor-neutral parameter sheets and GUI steps: "Pre-Shared Key : <key>".
-	{re: regexp.MustCompile(`(?i)\bpre-?shared[ -]?key\s*[:=]\s*(?P<v>\S.*?)\s*$`), kind: KindPSK},
-	// SonicWall: shared-secret <key>.
-	{re: regexp.MustCompile(`(?i)\bshared-secret\s+` + quotedOrWord), kind: KindPSK},
+	{need: []string{"shared"}, re: regexp.MustCompile(`(?i)\bpre-?shared[ -]?key\s*[:=]\s*(?P<v>\S.*?)\s*$`), kind: KindPSK},
+	// SonicWall: shared-secret <key>; VyOS pre-shared-secret; Check Point.
+	{need: []string{"shared-secret"}, re: regexp.MustCompile(`(?i)\bshared-secret\s+` + quotedOrWord), kind: KindPSK},
 	// strongSwan swanctl.conf: secret = <value> (any secrets section).
-	{re: regexp.MustCompile(`(?i)^\s*(?:secret|pin|psk)\s*=\s*(?P<v>"[^"]*"|'[^']*'|\S.*?)\s*$`), kind: KindPSK},
+	{need: []string{"="}, re: regexp.MustCompile(`(?i)^\s*(?:secret|pin|psk)\s*=\s*(?P<v>"[^"]*"|'[^']*'|\S.*?)\s*$`), kind: KindPSK},
 	// ipsec.secrets (strongSwan, libreswan): ... : PSK "key", : EAP "x", user : XAUTH "pw".
-	{re: regexp.MustCompile(`(?i):\s*(?:PSK|EAP|XAUTH|NTLM)\s+` + quotedOrWord), kindOf: func(m string) string {
-		if strings.Contains(strings.ToUpper(m), "PSK") {
-			return KindPSK
-		}
-		return KindPassword
-	}},
+	{need: []string{"psk", "eap", "xauth", "ntlm"}, re: regexp.MustCompile(`(?i):\s*(?:PSK|EAP|XAUTH|NTLM)\s+` + quotedOrWord), kindOf: secretsKind},
+	// ipsec.secrets continuation line (an entry goes on while lines start
+	// with white space): "    PSK "key"".
+	{need: []string{"psk", "eap", "xauth", "ntlm", "pin"}, re: regexp.MustCompile(`^\s+(?:PSK|EAP|XAUTH|NTLM|PIN)\s+` + quotedOrWord), kindOf: secretsKind},
 	// ipsec.secrets: : RSA key.pem "passphrase".
-	{re: regexp.MustCompile(`(?i):\s*(?:RSA|ECDSA|BLISS|P12|PKCS8|PKCS12)\s+\S+\s+` + quotedOrWord), kind: KindPassword},
-	// Cisco: enable password/secret, passwd, username u password/secret [N] x.
-	{re: regexp.MustCompile(`(?i)\b(?:enable\s+(?:password|secret)(?:\s+level\s+\d+)?|passwd|username\s+\S+(?:\s+privilege\s+\d+)?\s+(?:password|secret)|(?:tacacs|radius)-server\s+(?:\S+\s+)*?key|key-string|authentication-key\s+\d+\s+md5)\s+(?:\d\s+)?` + quotedOrWord), kind: KindPassword},
-	// SNMP communities: Cisco snmp-server community X, snmp-server host H [version V] X, Junos community X.
-	{re: regexp.MustCompile(`(?i)\bsnmp-server\s+community\s+` + quotedOrWord), kind: KindCommunity},
-	{re: regexp.MustCompile(`(?i)^\s*(?:set\s+snmp\s+)?community\s+` + quotedOrWord), kind: KindCommunity},
-	// Junos secrets: encrypted-password, authentication-key, secret, simple-password.
-	{re: regexp.MustCompile(`(?i)(?:^|[\s;{])(?:encrypted-password|authentication-key|simple-password|secret)\s+` + quotedOrWord), kind: KindPassword},
-	// XML elements (pfSense, Palo Alto, others): <pre-shared-key>x</pre-shared-key> ...
-	{re: regexp.MustCompile(`(?i)<(?:pre-shared-key|psk|password|passwd|secret|private-key|prv|crt|certificate|community|bcrypt-hash|sha512-hash|md5-hash|authorizedkeys|api-?key|apikey|token|phash|key|ppk-secret)>(?P<v>[^<]+)</`), kindOf: kindByName},
+	{need: []string{"rsa", "ecdsa", "bliss", "p12", "pkcs"}, re: regexp.MustCompile(`(?i)(?::\s*|^\s+)(?:RSA|ECDSA|BLISS|P12|PKCS8|PKCS12)\s+\S+\s+` + quotedOrWord), kind: KindPassword},
+	// Cisco: enable password/secret, passwd, username u password/secret [N] x,
+	// with an optional algorithm-type.
+	{need: []string{"enable", "passwd", "username", "server", "key-string", "authentication-key", "message-digest-key"}, re: regexp.MustCompile(`(?i)\b(?:enable(?:\s+algorithm-type\s+\S+)?\s+(?:password|secret)(?:\s+level\s+\d+)?|passwd|username\s+\S+(?:\s+privilege\s+\d+)?(?:\s+algorithm-type\s+\S+)?\s+(?:password|secret)|(?:tacacs|radius)-server\s+(?:\S+\s+)*?key|key-string|authentication-key(?:\s+\d+\s+md5)?|message-digest-key\s+\d+\s+md5)\s+(?:\d\s+)?` + quotedOrWord), kind: KindPassword},
+	// Cisco BGP neighbor password, PPP CHAP/PAP passwords, a "password" or
+	// "key" statement of its own (line vty, tacacs server blocks).
+	{need: []string{"password"}, re: regexp.MustCompile(`(?i)\b(?:neighbor\s+\S+|ppp\s+(?:chap|pap|ms-chap|ms-chap-v2)|sent-username\s+\S+)\s+password\s+(?:\d\s+)?` + quotedOrWord), kind: KindPassword},
+	{need: []string{"password", "key"}, re: regexp.MustCompile(`^\s*(?:password|key)\s+(?:[0-9]\s+)?` + quotedOrWord + `(?:\s+\d)?\s*$`), kindOf: func(string) string { return KindPassword }},
+	// ScreenOS: set admin password "x", set ike gateway … preshare "x".
+	{need: []string{"password"}, re: regexp.MustCompile(`(?i)\bset\s+(?:admin|user\s+\S+)\s+password\s+` + quotedOrWord), kind: KindPassword},
+	{need: []string{"preshare"}, re: regexp.MustCompile(`(?i)\bpreshare\s+` + quotedOrWord), kind: KindPSK},
+	// IOS OSPFv3 / IPv6 IPsec keys: … spi N esp null md5 0 HEX, esp aes-cbc 128 0 HEX.
+	{need: []string{"spi"}, re: regexp.MustCompile(`(?i)\bspi\s+\d+\s+(?:esp|ah)\s+(?:null\s+|(?:des|3des|aes-cbc\s+\d+)\s+[07]\s+(?P<e>[0-9a-f]{16,})\s+)?(?:md5|sha1)\s+[07]\s+(?P<v>[0-9a-f]{16,})`), kind: KindSecret},
+	{need: []string{"spi"}, re: regexp.MustCompile(`(?i)\bspi\s+\d+\s+esp\s+(?:des|3des|aes-cbc\s+\d+)\s+[07]\s+(?P<v>[0-9a-f]{16,})`), kind: KindSecret},
+	// SNMP communities: Cisco snmp-server community X, snmp-server host H
+	// [vrf V] [informs|traps] [version V] [community] X, Junos community X.
+	{need: []string{"snmp-server"}, re: regexp.MustCompile(`(?i)\bsnmp-server\s+community\s+` + quotedOrWord), kind: KindCommunity},
+	{need: []string{"snmp-server"}, re: regexp.MustCompile(`(?i)\bsnmp-server\s+host\s+(?:\S+\s+)??(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f:]+|[a-z0-9-]+(?:\.[a-z0-9-]+)+)(?:\s+vrf\s+\S+)?(?:\s+(?:informs|traps|poll))?(?:\s+version\s+(?:1|2c|3\s+(?:auth|noauth|priv)))?(?:\s+community)?\s+(?P<v>[^\s]+)`), kind: KindCommunity},
+	{need: []string{"community"}, re: regexp.MustCompile(`(?i)^\s*(?:set\s+snmp\s+)?community\s+` + quotedOrWord), kind: KindCommunity},
+	// Junos secrets: encrypted-password, authentication-key, simple-password.
+	{need: []string{"-password"}, re: regexp.MustCompile(`(?i)(?:^|[\s;{])(?:encrypted-password|simple-password)\s+` + quotedOrWord), kind: KindPassword},
+	// Junos and VyOS "secret": lower case, and the value quoted or ending
+	// the statement, so a tunnel or map named SECRET stays.
+	{need: []string{"secret"}, re: regexp.MustCompile(`(?:^|[\s;{])secret\s+(?P<v>"[^"]*"|'[^']*'|[^\s;]+;|[^\s;]+\s*$)`), kind: KindSecret},
 	// Palo Alto encrypted values anywhere.
-	{re: regexp.MustCompile(`(?P<v>-AQ==[A-Za-z0-9+/=_-]+)`), kind: KindSecret},
+	{need: []string{"-aq=="}, re: regexp.MustCompile(`(?P<v>-AQ==[A-Za-z0-9+/=_-]+)`), kind: KindSecret},
 	// API tokens.
-	{re: regexp.MustCompile(`(?P<v>\bxox[abposre]-[0-9A-Za-z-]{8,})`), kind: KindToken},
-	{re: regexp.MustCompile(`(?P<v>\bxapp-[0-9A-Za-z-]{8,})`), kind: KindToken},
-	{re: regexp.MustCompile(`(?P<v>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)`), kind: KindToken},
-	{re: regexp.MustCompile(`(?P<v>\bgh[pousr]_[0-9A-Za-z]{20,})`), kind: KindToken},
-	{re: regexp.MustCompile(`(?i)\bbearer\s+(?P<v>[A-Za-z0-9._~+/-]{12,}=*)`), kind: KindToken},
-	{re: regexp.MustCompile(`(?i)\b(?:aws_secret_access_key|secret_access_key|api[_-]?key|api[_-]?token|access[_-]?token|auth[_-]?token|client[_-]?secret|signing[_-]?secret)["']?\s*[:=]\s*` + quotedOrWord), kind: KindToken},
+	{need: []string{"xox"}, re: regexp.MustCompile(`(?P<v>\bxox[abposre]-[0-9A-Za-z-]{8,})`), kind: KindToken},
+	{need: []string{"xapp-"}, re: regexp.MustCompile(`(?P<v>\bxapp-[0-9A-Za-z-]{8,})`), kind: KindToken},
+	{need: []string{"akia", "asia"}, re: regexp.MustCompile(`(?P<v>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)`), kind: KindToken},
+	{need: []string{"gh"}, re: regexp.MustCompile(`(?P<v>\bgh[pousr]_[0-9A-Za-z]{20,})`), kind: KindToken},
+	{need: []string{"bearer"}, re: regexp.MustCompile(`(?i)\bbearer\s+(?P<v>[A-Za-z0-9._~+/-]{12,}=*)`), kind: KindToken},
+	{need: []string{"secret", "api", "token"}, re: regexp.MustCompile(`(?i)\b(?:aws_secret_access_key|secret_access_key|api[_-]?key|api[_-]?token|access[_-]?token|auth[_-]?token|client[_-]?secret|signing[_-]?secret)["']?\s*[:=]\s*` + quotedOrWord), kind: KindToken},
 	// Generic key = value / key: value with an unmistakable secret name.
-	{re: regexp.MustCompile(`(?i)\b(?:password|passwd|passphrase)["']?\s*[:=]\s*` + quotedOrWord), kind: KindPassword},
+	{need: []string{"pass"}, re: regexp.MustCompile(`(?i)\b(?:password|passwd|passphrase)["']?\s*[:=]\s*` + quotedOrWord), kind: KindPassword},
+}
+
+// shapes are values recognised by their form wherever they are: crypt
+// hashes ($1$, $5$, $6$, $8$, $9$ and bcrypt), Junos $9$ secrets,
+// credentials in URLs.
+var shapes = []rule{
+	{need: []string{"$"}, re: regexp.MustCompile(`(?P<v>\$(?:1|2[aby]?|5|6|7|8|9|sha1|pbkdf2)\$[A-Za-z0-9./=+-]+(?:\$[A-Za-z0-9./=+-]+)*)`), kind: KindPassword},
+	{need: []string{"://"}, re: regexp.MustCompile(`\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@"'<>]+:(?P<v>[^\s@/"'<>]+)@`), kind: KindPassword},
+}
+
+func secretsKind(m string) string {
+	if strings.Contains(strings.ToUpper(m), "PSK") {
+		return KindPSK
+	}
+	return KindPassword
 }
 
 // triggers are the words one of which a line must hold for the rules to be
 // tried at all: scanning for them is much cheaper than running the rules.
+// Every rule, key name and shape above needs one of them.
 var triggers = multimatch.New([]string{
 	"psk", "secret", "pass", "pre-shared", "preshared", "isakmp key", "key-string", "-key", "key ",
 	"community", "ENC ", "xox", "xapp-", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
 	"bearer", "token", "api", "<key>", "<prv>", "<crt>", "<cert", "-AQ==", "pin ", "pin=", "XAUTH",
 	"EAP", "NTLM", "RSA ", "ECDSA", "P12", "PKCS", "-hash>", "authorizedkeys", "SECRET-DATA",
+	"shared", "pwd", "phash", "private", "_key", "accesskey", "authkey", "authenticationkey", "keystring",
+	"encryptionkey", "signingkey", "snmp-server", "preshare", "ipsec spi", "md5", "bytes @", "$1$", "$2a$", "$2b$", "$2y$", "$5$",
+	"$6$", "$7$", "$8$", "$9$", "$sha1$", "$pbkdf2", "://", "CDATA", "prv", "communit",
 }, true)
 
 // ipOrHostTrigger finds lines that may hold an address or a name.
@@ -269,11 +311,18 @@ func (r *Redactor) hasKnown() bool {
 }
 
 // Line returns line (without its newline) with every secret on it replaced.
-// It does not handle multi-line blocks (PEM, certificate chains): use Copy
-// or a Reader for whole files.
+// It does not handle what continues on following lines (PEM blocks,
+// certificate chains, multi-line quoted secrets, hex dumps): use Copy or a
+// Reader for whole files.
 func (r *Redactor) Line(line string) string {
+	return r.line(line, nil)
+}
+
+// line redacts one line; cx, when not nil, is the stream's context, which
+// the line may open for the lines that follow.
+func (r *Redactor) line(line string, cx *lineCtx) string {
 	if triggers.Contains([]byte(line)) {
-		line = r.secretsIn(line)
+		line = r.secretsIn(line, cx)
 	}
 	if r.hasKnown() {
 		line = r.echoes(line)
@@ -287,12 +336,32 @@ func (r *Redactor) Line(line string) string {
 	return line
 }
 
-// secretsIn applies the rules.
-func (r *Redactor) secretsIn(line string) string {
+// secretsIn applies the rules, the structured pass and the value shapes.
+func (r *Redactor) secretsIn(line string, cx *lineCtx) string {
 	if strings.Contains(line, "## SECRET-DATA") {
 		line = r.junosSecretData(line)
 	}
+	line = r.apply(line, rules, cx)
+	line = r.structured(line, cx)
+	line = r.apply(line, shapes, nil)
+	if cx != nil {
+		if cx.mode == modeNone && openSecretsEntry.MatchString(line) {
+			cx.open(modeValue, secretsKind(line[strings.LastIndexByte(line, ':'):]), 0, 0)
+		}
+		if strings.Contains(line, " bytes @ ") {
+			cx.startDump(line)
+		}
+	}
+	return line
+}
+
+// apply replaces the values the rules find on line.
+func (r *Redactor) apply(line string, rules []rule, cx *lineCtx) string {
+	lower := strings.ToLower(line)
 	for _, ru := range rules {
+		if !containsAny(lower, ru.need) {
+			continue
+		}
 		vi := ru.re.SubexpIndex("v")
 		// Replace right to left so earlier indexes stay valid.
 		ms := ru.re.FindAllStringSubmatchIndex(line, -1)
@@ -310,18 +379,50 @@ func (r *Redactor) secretsIn(line string) string {
 			if ru.kindOf != nil {
 				kind = ru.kindOf(line[m[0]:m[1]])
 			}
-			// Keep quotes; redact what is inside them.
+			// Keep quotes; redact what is inside them. A quote left open
+			// goes on to the following lines.
+			open := false
 			if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
 				s, e, v = s+1, e-1, v[1:len(v)-1]
+			} else if v[0] == '"' || v[0] == '\'' {
+				if cx != nil {
+					cx.open(modeQuote, kind, 0, v[0])
+					open = true
+				}
+				s, v = s+1, v[1:]
+				v = strings.TrimRight(v, " \t")
+				e = s + len(v)
+				if v == "" {
+					continue
+				}
 			}
 			p := r.placeholder(kind, v)
-			if ru.re == xmlRule {
-				p = strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(p)
+			if open {
+				cx.ph = p
+			}
+			if inXMLElement(line, s, e) {
+				p = escapeXML(p)
 			}
 			line = line[:s] + p + line[e:]
 		}
 	}
 	return line
+}
+
+// containsAny reports whether s holds one of words; true when there are none.
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return len(words) == 0
+}
+
+// inXMLElement reports whether [s, e) is the whole text of an XML element,
+// where a placeholder must be escaped to keep the file well-formed.
+func inXMLElement(line string, s, e int) bool {
+	return s > 0 && line[s-1] == '>' && strings.HasPrefix(line[e:], "</")
 }
 
 // insidePlaceholder reports whether [s, e) overlaps a placeholder already
@@ -347,17 +448,6 @@ func insidePlaceholder(line string, s, e int) bool {
 		}
 	}
 }
-
-// xmlRule is the rule for XML elements, whose placeholder must be escaped
-// so that the file stays well-formed XML.
-var xmlRule = func() *regexp.Regexp {
-	for _, ru := range rules {
-		if strings.HasPrefix(ru.re.String(), "(?i)<(") {
-			return ru.re
-		}
-	}
-	panic("redact: no XML rule")
-}()
 
 // junosQuoted finds quoted strings on a Junos line marked ## SECRET-DATA.
 var junosQuoted = regexp.MustCompile(`"([^"]*)"`)

@@ -13,9 +13,15 @@ import (
 // memory; a longer block is still redacted whole.
 const MaxBlock = 1 << 20
 
-// maxLine is the longest line handled in one piece; longer lines are
-// redacted in pieces of this size.
-const maxLine = 1 << 20
+// Lines longer than the read buffer are redacted in overlapping windows:
+// each window is cut at a point that no secret syntax and no known secret
+// crosses, at least window bytes in, and what follows the cut (at least
+// overlap bytes) starts the next window. So a key word and its value are
+// never redacted apart, whatever the line's length, in bounded memory.
+const (
+	window  = 64 << 10
+	overlap = 16 << 10
+)
 
 // Learn reads src to the end and remembers its secrets without writing
 // anything, so that a following Copy of the same content also replaces a
@@ -39,7 +45,10 @@ type Reader struct {
 	in   *bufio.Reader
 	out  bytes.Buffer
 	st   blockState
-	err  error // from the underlying reader, returned once out is drained
+	cx   lineCtx // secrets continued on following lines
+	err  error   // from the underlying reader, returned once out is drained
+	long []byte  // the unprocessed part of a line longer than the buffer
+	cont bool    // long continues a line whose start was already written
 	done bool
 }
 
@@ -69,11 +78,20 @@ func (rd *Reader) fill() {
 			continue
 		}
 		line, err := rd.in.ReadSlice('\n')
-		if len(line) > 0 {
-			rd.line(line)
-		}
 		if errors.Is(err, bufio.ErrBufferFull) {
+			rd.long = append(rd.long, line...)
+			if len(rd.long) >= window+overlap {
+				rd.longWindow()
+			}
 			continue
+		}
+		if len(rd.long) > 0 {
+			rd.long = append(rd.long, line...)
+			body, end := splitEnding(rd.long)
+			rd.lineBody(body, end, rd.cont)
+			rd.long, rd.cont = rd.long[:0], false
+		} else if len(line) > 0 {
+			rd.line(line)
 		}
 		if err != nil {
 			rd.st.flush(rd.red, &rd.out)
@@ -91,7 +109,7 @@ func (rd *Reader) fill() {
 // reports whether it copied anything. It stands aside whenever a line needs
 // context (inside a block, obfuscation, secrets learnt earlier).
 func (rd *Reader) fastPath() bool {
-	if rd.st.active() || rd.st.inChain || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
+	if len(rd.long) > 0 || rd.st.active() || rd.st.inChain || rd.cx.active() || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
 		return false
 	}
 	buf, _ := rd.in.Peek(rd.in.Size())
@@ -114,9 +132,39 @@ func (rd *Reader) fastPath() bool {
 	return true
 }
 
+// longWindow redacts the first part of a long line and keeps the rest.
+func (rd *Reader) longWindow() {
+	c := rd.red.safeCut(string(rd.long), len(rd.long)-overlap)
+	rd.lineBody(rd.long[:c], "", rd.cont)
+	n := copy(rd.long, rd.long[c:])
+	rd.long, rd.cont = rd.long[:n], true
+}
+
 // line handles one line with its ending (if any).
 func (rd *Reader) line(raw []byte) {
 	body, end := splitEnding(raw)
+	rd.lineBody(body, end, false)
+}
+
+// lineBody handles one line, or one window of a long line; cont is true for
+// a window that does not start the line.
+func (rd *Reader) lineBody(body []byte, end string, cont bool) {
+	if !cont && rd.cx.active() && !rd.st.active() {
+		if rd.cx.dump > 0 {
+			if out, ok := rd.red.dumpLineOf(string(body), &rd.cx); ok {
+				rd.out.WriteString(out)
+				rd.out.WriteString(end)
+				return
+			}
+		}
+		if rd.cx.mode != modeNone {
+			if out, ok := rd.red.continued(string(body), &rd.cx); ok {
+				rd.out.WriteString(rd.red.line(out, nil))
+				rd.out.WriteString(end)
+				return
+			}
+		}
+	}
 	if rd.st.active() {
 		rd.st.add(rd.red, body, end, &rd.out)
 		return
@@ -125,12 +173,24 @@ func (rd *Reader) line(raw []byte) {
 		rd.st.add(rd.red, body, end, &rd.out)
 		return
 	}
-	rd.st.track(body)
+	if !cont {
+		rd.st.track(body)
+	}
 	if !triggers.Contains(body) && !rd.red.opts.PublicIPs && !rd.red.opts.Hostnames && !rd.red.hasKnown() {
-		rd.out.Write(raw)
+		rd.out.Write(body)
+		rd.out.WriteString(end)
 		return
 	}
-	rd.out.WriteString(rd.red.Line(string(body)))
+	if cont {
+		// The window starts inside a line: "\x01 " keeps rules anchored at
+		// a line's start from matching here, and lets a key that starts
+		// the window match as one after white space.
+		s := rd.red.line("\x01 "+string(body), nil)
+		rd.out.WriteString(s[2:])
+		rd.out.WriteString(end)
+		return
+	}
+	rd.out.WriteString(rd.red.line(string(body), &rd.cx))
 	rd.out.WriteString(end)
 }
 
@@ -288,3 +348,51 @@ func (b *blockState) flush(red *Redactor, out *bytes.Buffer) {
 	inChain := b.inChain
 	*b = blockState{inChain: inChain}
 }
+
+// safeCut returns a cut point in s, at most c, that no rule's match and no
+// known secret crosses, moved back to just after white space or a
+// separator so that no word is cut; len(s) when there is none (a single
+// match longer than the window).
+func (r *Redactor) safeCut(s string, c int) int {
+	for changed := true; changed; {
+		changed = false
+		for _, re := range cutRegexps {
+			for _, m := range re.FindAllStringIndex(s, -1) {
+				if m[0] < c && m[1] > c {
+					c, changed = m[0], true
+				}
+			}
+		}
+		r.mu.Lock()
+		known := r.known
+		r.mu.Unlock()
+		for _, k := range known {
+			lo := max(0, c-len(k.Value)+1)
+			if i := strings.Index(s[lo:min(len(s), c+len(k.Value)-1)], k.Value); i >= 0 && lo+i < c {
+				c, changed = lo+i, true
+			}
+		}
+	}
+	for i := c - 1; i > 0 && c-i < overlap; i-- {
+		if strings.IndexByte(" \t,;{}[]", s[i]) >= 0 {
+			c = i + 1
+			break
+		}
+	}
+	if c <= 0 {
+		return len(s)
+	}
+	return c
+}
+
+// cutRegexps are every pattern that finds a secret with its key word.
+var cutRegexps = func() []*regexp.Regexp {
+	var out []*regexp.Regexp
+	for _, ru := range rules {
+		out = append(out, ru.re)
+	}
+	for _, ru := range shapes {
+		out = append(out, ru.re)
+	}
+	return append(out, jsonKV, xmlElem, attrKV, wordKV, flagKV)
+}()
