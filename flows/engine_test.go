@@ -50,7 +50,8 @@ func MustNewEngine(tb testing.TB) (*flows.Engine, *Store) {
 func MustCreateCase(tb testing.TB, st *Store, site *vpndiag.Site) *vpndiag.Case {
 	tb.Helper()
 	ctx := context.Background()
-	marker, err := vpndiag.NewMarker(time.Now(), nil)
+	// Unique: the walk creates hundreds of cases a day's markers may repeat.
+	marker, err := vpndiag.NewUniqueMarker(ctx, st.Svc.Cases, time.Now(), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
