@@ -78,8 +78,11 @@ type CaseFilter struct {
 	ID        *int64
 	Marker    *string
 	ChannelID *string
-	Status    *CaseStatus
-	SiteID    *int64
+	// ThreadTS selects the case whose Slack thread starts at this message
+	// (with ChannelID: at most one case).
+	ThreadTS *string
+	Status   *CaseStatus
+	SiteID   *int64
 	// Offset and Limit page the result, newest first; Limit 0 means no limit.
 	Offset int
 	Limit  int

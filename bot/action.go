@@ -15,12 +15,40 @@ const ActionVersion = "vd1"
 // Keys of actions that are not choices of a question step. Choice keys of
 // flows never start with an underscore.
 const (
-	KeyInput    = "_input"    // open the modal of an input step
-	KeySkip     = "_skip"     // "nothing to upload" on an evidence step
-	KeyContinue = "_continue" // continue after an info step
-	KeyRun      = "_run"      // run a probe step's probes (again)
-	KeyExport   = "_export"   // export the bundle from an escalation step
+	KeyInput     = "_input"     // open the modal of an input step
+	KeySkip      = "_skip"      // "nothing to upload" on an evidence step
+	KeyContinue  = "_continue"  // continue after an info step
+	KeyRun       = "_run"       // run a probe step's probes (again)
+	KeyExport    = "_export"    // export the bundle from an escalation step
+	KeyManual    = "_manual"    // "I'll run it myself": the probe step's commands and a form for the result
+	KeySkipProbe = "_skipprobe" // skip a probe step that cannot run
+	KeyBack      = "_back"      // undo the last answer a person gave
+	KeyRestart   = "_restart"   // start the diagnosis over (history kept)
+	KeyClose     = "_close"     // close the case without an outcome
+	KeyReopen    = "_reopen"    // re-open a closed or resolved case
+	// KeyNotRight prefixes "That's not right" about a step the engine
+	// answered by itself: KeyNotRight + "." + flow + "." + state.
+	KeyNotRight = "_no"
 )
+
+// NotRightKey is the key of "That's not right" about the automatically
+// answered step flow:state, or "" when the names do not fit a key.
+func NotRightKey(flow, state string) string {
+	k := KeyNotRight + "." + flow + "." + state
+	if strings.Count(k, ".") != 2 || !ValidKey(k) {
+		return ""
+	}
+	return k
+}
+
+// ParseNotRight returns the "flow:state" a KeyNotRight key names.
+func ParseNotRight(key string) (string, bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 3 || parts[0] != KeyNotRight || parts[1] == "" || parts[2] == "" {
+		return "", false
+	}
+	return parts[1] + ":" + parts[2], true
+}
 
 // maxActionID is Slack's limit on an action_id.
 const maxActionID = 255

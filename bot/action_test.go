@@ -52,3 +52,23 @@ func FuzzParseAction(f *testing.F) {
 		}
 	})
 }
+
+func TestNotRightKey(t *testing.T) {
+	k := bot.NotRightKey("dns", "resolver_ok")
+	if k != "_no.dns.resolver_ok" {
+		t.Fatalf("key %q", k)
+	}
+	if got, ok := bot.ParseNotRight(k); !ok || got != "dns:resolver_ok" {
+		t.Fatalf("ParseNotRight(%q) = %q, %v", k, got, ok)
+	}
+	for _, bad := range [][2]string{{"a.b", "c"}, {"dns", strings.Repeat("s", 70)}, {"", "x"}} {
+		if k := bot.NotRightKey(bad[0], bad[1]); k != "" {
+			if _, ok := bot.ParseNotRight(k); ok {
+				t.Errorf("NotRightKey(%q, %q) = %q, a key that parses", bad[0], bad[1], k)
+			}
+		}
+	}
+	if _, ok := bot.ParseNotRight("_no.x"); ok {
+		t.Error("a key without a state parsed")
+	}
+}

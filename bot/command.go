@@ -19,6 +19,7 @@ const (
 	VerbStatus Verb = "status"
 	VerbExport Verb = "export"
 	VerbCases  Verb = "cases"
+	VerbKB     Verb = "kb"
 )
 
 // MaxCommandText caps the text of a command; Slack itself sends at most a few
@@ -34,6 +35,8 @@ type Command struct {
 	Case string
 	// Site is the site profile named by start (site:NAME) or setup (NAME).
 	Site string
+	// Article is the kb article named by kb; empty lists them.
+	Article string
 	// Topic is the rest of start's text: the symptom in the user's words.
 	Topic string
 }
@@ -86,6 +89,18 @@ func ParseCommand(text string) (Command, error) {
 			c.Site = args[0]
 		}
 		return c, nil
+	case VerbKB:
+		if len(args) > 1 {
+			return Command{}, vpndiag.Errorf(vpndiag.EINVALID, "kb takes at most one article name.")
+		}
+		c := Command{Verb: verb}
+		if len(args) == 1 {
+			if !validSiteName(args[0]) {
+				return Command{}, vpndiag.Errorf(vpndiag.EINVALID, "%q is not an article name (they look like phase1-ike-failure).", args[0])
+			}
+			c.Article = strings.ToLower(args[0])
+		}
+		return c, nil
 	case VerbStatus, VerbExport:
 		if len(args) > 1 {
 			return Command{}, vpndiag.Errorf(vpndiag.EINVALID, "%s takes at most one case marker.", string(verb))
@@ -124,7 +139,8 @@ func Help(cmd string) string {
 	fmt.Fprintf(&b, "• `%s setup [NAME]` describe a site's VPN (cloud DNS servers, endpoints, ranges) once, so questions it answers are skipped\n", cmd)
 	fmt.Fprintf(&b, "• `%s status [CASE]` where a case stands (the latest in this channel when no case is named)\n", cmd)
 	fmt.Fprintf(&b, "• `%s export [CASE]` upload the case's support bundle into its thread\n", cmd)
-	fmt.Fprintf(&b, "• `%s cases` the recent cases in this channel\n", cmd)
+	fmt.Fprintf(&b, "• `%s cases` the open cases in this channel\n", cmd)
+	fmt.Fprintf(&b, "• `%s kb [NAME]` read a knowledge-base article (the list when no name is given)\n", cmd)
 	fmt.Fprintf(&b, "• `%s help` this text\n\n", cmd)
 	fmt.Fprintf(&b, "Examples: `%s start tunnel is up but DNS does not resolve` · `%s start site:hq` · `%s status VPN-20261125-7KQ2` · `%s export`\n", cmd, cmd, cmd, cmd)
 	b.WriteString("In a case thread, answer with the buttons and drop device configs or logs into the thread: secrets are redacted before anything is stored.")

@@ -27,6 +27,8 @@ func TestParseCommand(t *testing.T) {
 		{"status vpn-20261125-7kq2", bot.Command{Verb: bot.VerbStatus, Case: "VPN-20261125-7KQ2"}},
 		{"export VPN-20261125-7KQ2", bot.Command{Verb: bot.VerbExport, Case: "VPN-20261125-7KQ2"}},
 		{"cases", bot.Command{Verb: bot.VerbCases}},
+		{"kb", bot.Command{Verb: bot.VerbKB}},
+		{"kb Phase1-IKE-Failure", bot.Command{Verb: bot.VerbKB, Article: "phase1-ike-failure"}},
 	}
 	for _, tt := range tests {
 		got, err := bot.ParseCommand(tt.text)
@@ -51,6 +53,8 @@ func TestParseCommand_Bad(t *testing.T) {
 		{"export VPN-1-2", `"VPN-1-2" is not a case marker`},
 		{"status VPN-20261125-7KQ2 extra", "status takes at most one case marker."},
 		{"setup a b", "setup takes at most one site name."},
+		{"kb a b", "kb takes at most one article name."},
+		{"kb <!here>", `"<!here>" is not an article name`},
 		{"setup <!channel>", `"<!channel>" is not a site name.`},
 		{"start site:", `"" is not a site name.`},
 		{"start site:a/b", `"a/b" is not a site name.`},
@@ -92,7 +96,7 @@ func FuzzParseCommand(f *testing.F) {
 			return
 		}
 		switch c.Verb {
-		case bot.VerbHelp, bot.VerbStart, bot.VerbSetup, bot.VerbStatus, bot.VerbExport, bot.VerbCases:
+		case bot.VerbHelp, bot.VerbStart, bot.VerbSetup, bot.VerbStatus, bot.VerbExport, bot.VerbCases, bot.VerbKB:
 		default:
 			t.Fatalf("ParseCommand(%q): verb %q", text, c.Verb)
 		}

@@ -24,8 +24,8 @@ type Policy struct {
 	// Users and Usergroups may run diagnoses; both empty allow every user.
 	Users      []string
 	Usergroups []string
-	// ExportUsers may export bundles (user IDs, or user group IDs starting
-	// with S); empty means whoever may diagnose.
+	// ExportUsers may export the bundle of any case (user IDs, or user
+	// group IDs starting with S), besides each case's participants.
 	ExportUsers []string
 	// Admins are named in refusals ("ask … for access").
 	Admins []string
@@ -52,13 +52,26 @@ func (p *Policy) CanDiagnose(ctx context.Context, user, channel string) error {
 	return nil
 }
 
-// CanExport returns nil when user may export bundles of cases in channel.
-func (p *Policy) CanExport(ctx context.Context, user, channel string) error {
-	if len(p.ExportUsers) == 0 {
-		return p.CanDiagnose(ctx, user, channel)
-	}
+// ChannelAllowed returns nil when diagnoses run in channel, and an
+// EFORBIDDEN error that says who to ask otherwise.
+func (p *Policy) ChannelAllowed(channel string) error {
 	if len(p.Channels) > 0 && !slices.Contains(p.Channels, channel) {
 		return vpndiag.Errorf(vpndiag.EFORBIDDEN, "VPN diagnoses are not enabled in this channel.%s", p.ask())
+	}
+	return nil
+}
+
+// CanExport returns nil when user may export the bundle of a case in
+// channel: the case's participants (who opened it or answered in it) and
+// the ExportUsers, in a channel where diagnoses run. A bundle holds a
+// customer's configs and logs (redacted), so being in the channel is not
+// enough.
+func (p *Policy) CanExport(ctx context.Context, user, channel string, participants []string) error {
+	if err := p.ChannelAllowed(channel); err != nil {
+		return err
+	}
+	if slices.Contains(participants, user) {
+		return nil
 	}
 	var users, groups []string
 	for _, id := range p.ExportUsers {
@@ -73,7 +86,7 @@ func (p *Policy) CanExport(ctx context.Context, user, channel string) error {
 		return err
 	}
 	if !ok {
-		return vpndiag.Errorf(vpndiag.EFORBIDDEN, "You are not on the list of people who may export support bundles.%s", p.ask())
+		return vpndiag.Errorf(vpndiag.EFORBIDDEN, "You are not on the list of people who may export support bundles, and you did not take part in this case.%s", p.ask())
 	}
 	return nil
 }

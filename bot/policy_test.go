@@ -45,6 +45,7 @@ func TestPolicy(t *testing.T) {
 		{"group member", "U3", "C1", true, false},
 		{"export group member only", "U5", "C1", false, true},
 		{"stranger", "U4", "C1", false, false},
+		{"participant", "U7", "C1", false, true},
 		{"listed user in another channel", "U1", "C2", false, false},
 	}
 	for _, tt := range tests {
@@ -61,7 +62,7 @@ func TestPolicy(t *testing.T) {
 					t.Errorf("refusal %q does not say who to ask", msg)
 				}
 			}
-			if err := p.CanExport(ctx, tt.user, tt.channel); (err == nil) != tt.export {
+			if err := p.CanExport(ctx, tt.user, tt.channel, []string{"U7"}); (err == nil) != tt.export {
 				t.Errorf("CanExport = %v, want allowed=%v", err, tt.export)
 			}
 		})
@@ -76,8 +77,11 @@ func TestPolicy_EmptyAllowsEveryone(t *testing.T) {
 	if err := p.CanDiagnose(context.Background(), "U1", "C1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.CanExport(context.Background(), "U1", "C1"); err != nil {
+	if err := p.CanExport(context.Background(), "U1", "C1", []string{"U1"}); err != nil {
 		t.Fatal(err)
+	}
+	if err := p.CanExport(context.Background(), "U2", "C1", []string{"U1"}); vpndiag.ErrorCode(err) != vpndiag.EFORBIDDEN {
+		t.Fatalf("a non-participant may export by default: %v", err)
 	}
 	p.Channels = []string{"C2"}
 	err := p.CanDiagnose(context.Background(), "U1", "C1")

@@ -31,6 +31,12 @@ type Config struct {
 	Slack Slack `yaml:"slack"`
 	// Hub configures the endpoint relays dial into (vpndiag serve).
 	Hub Hub `yaml:"hub"`
+	// Probes says who runs the probe steps of `vpndiag serve`: "relay"
+	// (relays in the customer network dial into hub.listen), "local" (the
+	// bot runs them itself: it sits inside the customer network), or "none"
+	// (people run them by hand from the commands the bot shows). Default:
+	// "relay" when hub.listen is set, "none" otherwise.
+	Probes string `yaml:"probes"`
 	// Evidence configures uploads.
 	Evidence Evidence `yaml:"evidence"`
 	// Sites are site profiles loaded at start-up (they can also be set up
@@ -71,13 +77,32 @@ type Slack struct {
 	AllowedUsers []string `yaml:"allowed_users"`
 	// AllowedUsergroups are user group IDs whose members may run diagnoses.
 	AllowedUsergroups []string `yaml:"allowed_usergroups"`
-	// ExportUsers may export bundles; empty means whoever may diagnose.
+	// ExportUsers may export the bundle of any case (user or user group
+	// IDs); the people who took part in a case may always export it.
 	ExportUsers []string `yaml:"export_users"`
 	// Admins are told to users who are refused ("ask @… for access").
 	Admins []string `yaml:"admins"`
 	// MaxCaseStartsPerUser caps how many cases one user may open in ten
 	// minutes; more are refused with a message. Default 10; -1 disables.
 	MaxCaseStartsPerUser int `yaml:"max_case_starts_per_user"`
+}
+
+// Who runs probe steps (Config.Probes).
+const (
+	ProbesRelay = "relay"
+	ProbesLocal = "local"
+	ProbesNone  = "none"
+)
+
+// ProbeRunner returns who runs probe steps: Probes, or its default.
+func (c *Config) ProbeRunner() string {
+	if c.Probes != "" {
+		return c.Probes
+	}
+	if c.Hub.Listen != "" {
+		return ProbesRelay
+	}
+	return ProbesNone
 }
 
 // Hub configures the relay endpoint of the bot.
@@ -261,6 +286,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Slack.MaxBodyBytes < 1024 {
 		add("slack.max_body_bytes: %d is below 1024", c.Slack.MaxBodyBytes)
+	}
+	switch c.Probes {
+	case "", ProbesNone, ProbesLocal:
+	case ProbesRelay:
+		if c.Hub.Listen == "" {
+			add("probes: relay needs hub.listen (the address relays dial into)")
+		}
+	default:
+		add("probes: %q is not relay, local or none", c.Probes)
 	}
 	if c.Hub.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Hub.Listen); err != nil {

@@ -121,3 +121,36 @@ func TestSampleConfigLoads(t *testing.T) {
 		t.Errorf("sample not loaded as written: %+v", c)
 	}
 }
+
+// TestProbeRunner: who runs probe steps, and its default.
+func TestProbeRunner(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		body, want, problem string
+	}{
+		{"", config.ProbesNone, ""},
+		{"hub:\n  listen: 127.0.0.1:8443\n", config.ProbesRelay, ""},
+		{"probes: local\n", config.ProbesLocal, ""},
+		{"probes: none\nhub:\n  listen: 127.0.0.1:8443\n", config.ProbesNone, ""},
+		{"probes: relay\n", "", "probes: relay needs hub.listen"},
+		{"probes: everywhere\n", "", `probes: "everywhere" is not relay, local or none`},
+	} {
+		path := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := config.Load(path, env(nil))
+		if tc.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("%q: Load = %v, want %q", tc.body, err, tc.problem)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.body, err)
+		}
+		if got := c.ProbeRunner(); got != tc.want {
+			t.Errorf("%q: probes run by %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}

@@ -300,47 +300,8 @@ func versionAtLeast(v, min string) (ok, valid bool) {
 	return true, true
 }
 
-// ValidateInput checks a typed value of the given kind and returns it in
-// canonical form (an address without zone, a masked prefix, a name without
-// the trailing dot, a trimmed text). The error is EINVALID with a message
-// that says what is expected.
+// ValidateInput is vpndiag.ValidateInput, the one input rule (kept here
+// for callers of package flows).
 func ValidateInput(kind vpndiag.InputKind, value string) (string, error) {
-	v := strings.TrimSpace(value)
-	switch kind {
-	case vpndiag.InputIP:
-		a, err := netip.ParseAddr(v)
-		if err != nil || a.Zone() != "" {
-			return "", vpndiag.Errorf(vpndiag.EINVALID, "%q is not an IP address (e.g. 10.0.0.2).", v)
-		}
-		return a.String(), nil
-	case vpndiag.InputCIDR:
-		p, err := netip.ParsePrefix(v)
-		if err != nil {
-			return "", vpndiag.Errorf(vpndiag.EINVALID, "%q is not a CIDR range (e.g. 192.168.10.0/24).", v)
-		}
-		if p != p.Masked() {
-			return "", vpndiag.Errorf(vpndiag.EINVALID, "%s has host bits set; did you mean %s?", p, p.Masked())
-		}
-		return p.String(), nil
-	case vpndiag.InputFQDN:
-		if !vpndiag.ValidFQDN(v) {
-			return "", vpndiag.Errorf(vpndiag.EINVALID, "%q is not a DNS name (e.g. myenv.example.com).", v)
-		}
-		return strings.ToLower(strings.TrimSuffix(v, ".")), nil
-	case vpndiag.InputPort:
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 65535 {
-			return "", vpndiag.Errorf(vpndiag.EINVALID, "%q is not a port number (1-65535).", v)
-		}
-		return strconv.Itoa(n), nil
-	case vpndiag.InputText:
-		if v == "" {
-			return "", vpndiag.Errorf(vpndiag.EINVALID, "Please type an answer.")
-		}
-		if len(v) > 1000 {
-			return "", vpndiag.Errorf(vpndiag.EINVALID, "The answer is too long (over 1000 characters).")
-		}
-		return v, nil
-	}
-	return "", vpndiag.Errorf(vpndiag.EINVALID, "Unknown input kind %q.", kind)
+	return vpndiag.ValidateInput(kind, value)
 }

@@ -362,7 +362,10 @@ func (sc *Script) Run(ctx context.Context) error {
 		asked = false
 		var choices []Button
 		for _, b := range btns {
-			if b.Key != "_run" && b.Key != "_export" {
+			// Answers only: not the case's own buttons (close, back,
+			// start over, "not right"), nor probes, exports or skips.
+			switch {
+			case b.Key == "_input", b.Key == "_continue", b.Key == "_skip", !strings.HasPrefix(b.Key, "_"):
 				choices = append(choices, b)
 			}
 		}

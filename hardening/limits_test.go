@@ -15,17 +15,16 @@ import (
 	"github.com/vpndiag/vpndiag/bot/slack/slackfake"
 )
 
-// fileEvent is an Events API message event: user shared file fileID in the
-// thread threadTS of channel.
+// fileEvent is an Events API file_shared event: user shared file fileID
+// in channel (the fake's files.info says in which thread, threadTS).
 func fileEvent(n int, user, channel, threadTS, fileID string) []byte {
+	_ = threadTS
 	b, _ := json.Marshal(map[string]any{
 		"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
 		"event_id": fmt.Sprintf("EvLimit%06d", n), "event_time": time.Now().Unix(),
 		"event": map[string]any{
-			"type": "message", "subtype": "file_share", "user": user, "channel": channel, "channel_type": "channel",
-			"text": "the config", "ts": fmt.Sprintf("1700000300.%06d", n), "thread_ts": threadTS,
-			"event_ts": fmt.Sprintf("1700000300.%06d", n),
-			"files":    []any{map[string]any{"id": fileID, "name": "ignored", "mode": "hosted"}},
+			"type": "file_shared", "file_id": fileID, "user_id": user, "channel_id": channel,
+			"file": map[string]any{"id": fileID}, "event_ts": fmt.Sprintf("1700000300.%06d", n),
 		},
 	})
 	return b

@@ -164,3 +164,21 @@ func (b *Bot) openView(ctx context.Context, trigger string, v slackgo.ModalViewR
 		return err
 	})
 }
+
+// permalink returns the link to the message at ts, or "" when Slack does
+// not give one (the message is gone, or the call failed).
+func (b *Bot) permalink(ctx context.Context, channel, ts string) string {
+	if ts == "" {
+		return ""
+	}
+	var link string
+	err := b.call(ctx, "chat.getPermalink", func(ctx context.Context) error {
+		var err error
+		link, err = b.api.GetPermalinkContext(ctx, &slackgo.PermalinkParameters{Channel: channel, Ts: ts})
+		return err
+	})
+	if err != nil || !strings.HasPrefix(link, "https://") || strings.ContainsAny(link, "<>|") {
+		return ""
+	}
+	return link
+}

@@ -51,7 +51,10 @@ type Config struct {
 	// and has no Members, the bot resolves them with usergroups.users.list,
 	// cached for five minutes.
 	Policy bot.Policy
-	// Workers and Queue size the worker pool; 8 and 256 when zero.
+	// Workers and Queue size each of the two worker pools: the one that
+	// stores what an acknowledgement promises, and the one for what
+	// follows it (Slack calls, probes, files, bundles); 8 and 1024 when
+	// zero.
 	Workers, Queue int
 	// JobTimeout bounds one piece of work (a click, probes, an export);
 	// 5 minutes when zero.
@@ -146,6 +149,72 @@ type Bot struct {
 
 	// starts limits case starts per user.
 	starts startLimiter
+
+	// lives remembers the live step message of each case.
+	lives lives
+	// seen remembers deliveries in flight or handled.
+	seen deliveries
+	// acking runs the first part of each piece of work (see submit); pool
+	// the rest.
+	acking *bot.Pool
+}
+
+// deliveries remembers the deliveries being handled or handled by this
+// process, so that one delivered again (Slack's retry of an HTTP request, a
+// Socket Mode envelope replayed after a reconnect) is recognised without a
+// database write. What a delivery changes is kept exactly once by the
+// store itself (a transition's idempotency key, a claimed file); this only
+// keeps a repeat from being answered twice.
+type deliveries struct {
+	mu    sync.Mutex
+	m     map[string][]string // key → its aliases (the envelope key)
+	order []string
+}
+
+// maxDeliveries bounds how many deliveries are remembered.
+const maxDeliveries = 50000
+
+// begin reports whether the delivery key (or its Socket Mode envelope) is
+// new, and remembers it.
+func (d *deliveries) begin(key, envelope string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[string][]string{}
+	}
+	env := envKey(envelope)
+	if _, ok := d.m[key]; ok {
+		return false
+	}
+	if _, ok := d.m[env]; ok && env != "" {
+		return false
+	}
+	d.m[key] = nil
+	d.order = append(d.order, key)
+	if env != "" {
+		d.m[key] = []string{env}
+		d.m[env] = nil
+		d.order = append(d.order, env)
+	}
+	for len(d.order) > maxDeliveries {
+		delete(d.m, d.order[0])
+		d.order = d.order[1:]
+	}
+	return true
+}
+
+// end forgets the delivery when its work did not get done, so that Slack's
+// retry of it is worked on.
+func (d *deliveries) end(key string, done bool) {
+	if done {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range d.m[key] {
+		delete(d.m, a)
+	}
+	delete(d.m, key)
 }
 
 // Connected reports whether the bot can hear from Slack: in Socket Mode,
@@ -194,7 +263,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		cfg.Workers = 8
 	}
 	if cfg.Queue == 0 {
-		cfg.Queue = 256
+		cfg.Queue = 1024
 	}
 	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = 5 * time.Minute
@@ -247,6 +316,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		now:      cfg.Clock,
 		verifier: &Verifier{Secret: cfg.SigningSecret, Clock: cfg.Clock},
 		pool:     bot.NewPool(cfg.Workers, cfg.Queue),
+		acking:   bot.NewPool(cfg.Workers, cfg.Queue),
 		apiURL:   u,
 		starts:   startLimiter{max: cfg.MaxStartsPerUser, window: cfg.StartWindow, now: cfg.Clock},
 	}
@@ -283,24 +353,52 @@ func (b *Bot) Close() error {
 	return nil
 }
 
-// submit queues work with a context bounded by JobTimeout. It reports false
-// when the queue is full, so the caller can tell the user to try again.
-// When acks is not nil, the work is added to it: the acknowledgement waits
-// until the work calls committed (or ends).
+// submit runs the work of one delivery in two parts, on two bounded pools.
+// The first part (on the acknowledging pool; false when its queue is full,
+// so the caller can tell the user to try again) stores the delivery's state
+// change (a claim, a transition) and calls committed, which lets the
+// acknowledgement go. What it hands to later (posting the next step,
+// running probes, reading a file, building a bundle) runs afterwards on the
+// worker pool, so an acknowledgement never waits behind the Slack calls of
+// earlier work.
+// When acks is not nil, the acknowledgement waits until the work calls
+// committed (or its first part ends).
 func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) bool {
 	w := &work{done: make(chan struct{})}
-	err := b.pool.Submit(func() {
+	err := b.acking.Submit(func() {
 		defer w.signal(true)
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.JobTimeout)
-		defer cancel()
-		ctx = context.WithValue(ctx, workKey{}, w)
-		defer func() {
-			if r := recover(); r != nil {
-				b.log.Error("slack: work panicked", "job", name, "panic", r)
-				w.signal(false)
+		ph := &phase{}
+		ctx = context.WithValue(context.WithValue(ctx, workKey{}, w), phaseKey{}, ph)
+		if !b.safely(name, func() { fn(ctx) }) {
+			w.signal(false)
+		}
+		w.signal(true)
+		if len(ph.later) == 0 {
+			cancel()
+			return
+		}
+		job := func() {
+			defer cancel()
+			lctx := context.WithValue(ctx, phaseKey{}, (*phase)(nil))
+			for _, f := range ph.later {
+				var err error
+				b.safely(name, func() { err = f(lctx) })
+				if err != nil {
+					if ph.onErr != nil {
+						ph.onErr(lctx, err)
+					} else {
+						b.log.Warn("slack: work failed", "job", name, "error", err)
+					}
+					return
+				}
 			}
-		}()
-		fn(ctx)
+		}
+		if b.pool.Submit(job) != nil {
+			// The state change is stored: what shows it must not be
+			// dropped, so it runs here when the pool is full.
+			job()
+		}
 	})
 	if err != nil {
 		b.log.Warn("slack: work queue full; delivery refused", "job", name)
@@ -308,6 +406,46 @@ func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) b
 	}
 	acks.add(w)
 	return true
+}
+
+// safely runs fn and reports false when it panicked (logged).
+func (b *Bot) safely(name string, fn func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.log.Error("slack: work panicked", "job", name, "panic", r)
+			ok = false
+		}
+	}()
+	fn()
+	return true
+}
+
+// phase collects what the first part of a piece of work hands to later.
+type phase struct {
+	later []func(context.Context) error
+	// onErr reports an error of the later part to the user.
+	onErr func(context.Context, error)
+}
+
+// phaseKey keys the phase of a context.
+type phaseKey struct{}
+
+// later runs fn after the first part of the work of ctx, on the worker
+// pool, or at once when ctx is already past its first part.
+func later(ctx context.Context, fn func(context.Context) error) error {
+	if ph, ok := ctx.Value(phaseKey{}).(*phase); ok && ph != nil {
+		ph.later = append(ph.later, fn)
+		return nil
+	}
+	return fn(ctx)
+}
+
+// onLaterError sets how an error of the later part of the work of ctx is
+// reported.
+func onLaterError(ctx context.Context, fn func(context.Context, error)) {
+	if ph, ok := ctx.Value(phaseKey{}).(*phase); ok && ph != nil {
+		ph.onErr = fn
+	}
 }
 
 // work is one queued piece of work an acknowledgement may wait for.
@@ -346,16 +484,6 @@ func notStored(ctx context.Context) {
 	if w, ok := ctx.Value(workKey{}).(*work); ok {
 		w.signal(false)
 	}
-}
-
-// storeFailure reports whether err means the store could not be written
-// (as opposed to a refusal or a conflict the user must see).
-func storeFailure(err error) bool {
-	switch vpndiag.ErrorCode(err) {
-	case vpndiag.EUNAVAILABLE, vpndiag.EINTERNAL:
-		return true
-	}
-	return false
 }
 
 // commits collects the work an acknowledgement waits for. A nil *commits
@@ -399,14 +527,9 @@ type startLimiter struct {
 	users map[string][]time.Time
 }
 
-// allow records a start by user and returns 0, or refuses it and returns
-// how long until the oldest start in the window leaves it.
-func (l *startLimiter) allow(user string) time.Duration {
-	if l.max < 0 {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// inWindow drops the starts of user that left the window and returns the
+// rest. The caller holds l.mu.
+func (l *startLimiter) inWindow(user string) []time.Time {
 	now := l.now()
 	if l.users == nil {
 		l.users = map[string][]time.Time{}
@@ -424,12 +547,37 @@ func (l *startLimiter) allow(user string) time.Duration {
 	for len(ts) > 0 && now.Sub(ts[0]) >= l.window {
 		ts = ts[1:]
 	}
-	if len(ts) >= l.max {
-		l.users[user] = ts
-		return l.window - now.Sub(ts[0])
+	l.users[user] = ts
+	return ts
+}
+
+// allow records a start by user and returns 0, or refuses it and returns
+// how long until the oldest start in the window leaves it.
+func (l *startLimiter) allow(user string) time.Duration {
+	if l.max < 0 {
+		return 0
 	}
-	l.users[user] = append(ts, now)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ts := l.inWindow(user)
+	if len(ts) >= l.max {
+		return l.window - l.now().Sub(ts[0])
+	}
+	l.users[user] = append(ts, l.now())
 	return 0
+}
+
+// forget takes back the latest start of user: it did not open a case, so
+// it does not count against the cap.
+func (l *startLimiter) forget(user string) {
+	if l.max < 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ts := l.users[user]; len(ts) > 0 {
+		l.users[user] = ts[:len(ts)-1]
+	}
 }
 
 // claim reports whether every key is claimed for the first time. A key

@@ -3,8 +3,12 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/bot"
+	"github.com/vpndiag/vpndiag/kb"
 )
 
 // ephemeral is an immediate ephemeral answer to a slash command (the HTTP
@@ -28,42 +33,99 @@ func ephemeral(text string) *slackgo.Msg {
 func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits) any {
 	c, err := bot.ParseCommand(cmd.Text)
 	if err != nil {
-		return ephemeral(vpndiag.ErrorMessage(err) + "\n\n" + bot.Help(b.cfg.Command))
+		return ephemeral(safeText(vpndiag.ErrorMessage(err)) + "\n\n" + bot.Help(b.cfg.Command))
 	}
 	b.log.Info("slack: command", "verb", c.Verb, "user", cmd.UserID, "channel", cmd.ChannelID)
-	if c.Verb == bot.VerbHelp {
+	switch c.Verb {
+	case bot.VerbHelp:
 		return ephemeral(bot.Help(b.cfg.Command))
+	case bot.VerbKB:
+		return ephemeral(b.kbText(c.Article))
 	}
 	to := replyTo{channel: cmd.ChannelID, user: cmd.UserID, responseURL: cmd.ResponseURL}
-	keys := []string{envKey(envelope), "slack:cmd:" + cmd.TriggerID}
+	key := "slack:cmd:" + cmd.TriggerID
+	if !b.seen.begin(key, envelope) {
+		b.log.Info("slack: duplicate delivery ignored", "key", key)
+		return nil
+	}
 	if !b.submit("command "+string(c.Verb), acks, func(ctx context.Context) {
-		if ok, err := b.claim(ctx, keys...); err != nil {
+		ok := true
+		defer func() { b.seen.end(key, ok) }()
+		// The claim is the one write the acknowledgement waits for: from
+		// here on the command is done once, whatever happens to this
+		// process or to Slack's retries.
+		if first, err := b.claim(ctx, key); err != nil {
+			ok = false
 			b.log.Error("slack: dedup", "error", err)
+			b.seen.end(key, false) // before the 503: Slack's retry may come at once
 			notStored(ctx)
-			b.tell(ctx, to, "I could not record your command; try again in a minute.")
+			b.tell(ctx, to, "I could not record your command (the database is busy); try again in a minute.")
 			return
-		} else if !ok {
+		} else if !first {
 			return
 		}
-		if c.Verb == bot.VerbStart {
-			if wait := b.starts.allow(cmd.UserID); wait > 0 {
-				b.log.Warn("slack: case starts over the per-user cap", "user", cmd.UserID, "max", b.cfg.MaxStartsPerUser, "window", b.cfg.StartWindow)
-				b.tell(ctx, to, fmt.Sprintf("You have opened %d cases in the last %s, the most allowed; continue one of them (`%s cases` lists them) or try again in %s.",
-					b.cfg.MaxStartsPerUser, humanDuration(b.cfg.StartWindow), b.cfg.Command, humanDuration(wait)))
-				return
-			}
-		}
-		if err := b.runCommand(ctx, cmd, c, to); err != nil {
-			if storeFailure(err) {
-				notStored(ctx)
-			}
+		report := func(ctx context.Context, err error) {
 			b.log.Warn("slack: command failed", "verb", c.Verb, "user", cmd.UserID, "error", err)
-			b.tell(ctx, to, userMessage(err))
+			b.tell(ctx, to, say(err))
 		}
+		onLaterError(ctx, report)
+		if c.Verb == bot.VerbStart {
+			// The case and its session are what the acknowledgement of a
+			// start promises: stored before it goes (startCase calls
+			// committed); the thread's messages come after.
+			if err := b.runCommand(ctx, cmd, c, to); err != nil {
+				if storeFailure(err) {
+					ok = false
+					b.seen.end(key, false) // before the 503: Slack's retry may come at once
+					notStored(ctx)
+				}
+				report(ctx, err)
+			}
+			return
+		}
+		if c.Verb == bot.VerbStatus {
+			// A case whose flow never started (the bot stopped between
+			// storing it and starting it) is started before the
+			// acknowledgement, like any start.
+			if cs, err := b.findCase(ctx, cmd.ChannelID, c.Case); err == nil && cs.Status == vpndiag.CaseOpen && b.policy.CanDiagnose(ctx, cmd.UserID, cmd.ChannelID) == nil {
+				if _, err := b.resume(ctx, cs, cs.CreatedBy); storeFailure(err) {
+					ok = false
+					b.seen.end(key, false) // before the 503: Slack's retry may come at once
+					notStored(ctx)
+					report(ctx, err)
+					return
+				}
+			}
+		}
+		// Nothing else a command does changes a case: the claim is the
+		// acknowledgement's one write.
+		committed(ctx)
+		_ = later(ctx, func(ctx context.Context) error { return b.runCommand(ctx, cmd, c, to) })
 	}) {
+		b.seen.end(key, false)
 		return ephemeral("I'm busy right now; try again in a minute.")
 	}
 	return nil
+}
+
+// kbText is a kb article as mrkdwn, or the list of articles.
+func (b *Bot) kbText(slug string) string {
+	if slug != "" {
+		e, err := kb.Article(slug)
+		if err == nil {
+			return kbMessage(e)
+		}
+		slug = esc(slug)
+	}
+	var sb strings.Builder
+	if slug != "" {
+		fmt.Fprintf(&sb, "There is no article %s. ", code(slug))
+	}
+	fmt.Fprintf(&sb, "The knowledge-base articles (`%s kb NAME` shows one):\n", b.cfg.Command)
+	for _, e := range kb.Articles() {
+		fmt.Fprintf(&sb, "• %s — %s\n", code(e.Slug), esc(e.Title))
+	}
+	return fitMrkdwn(sb.String(), maxSectionText)
 }
 
 func envKey(envelope string) string {
@@ -84,7 +146,17 @@ func (b *Bot) runCommand(ctx context.Context, cmd slackgo.SlashCommand, c bot.Co
 		if err := b.policy.CanDiagnose(ctx, cmd.UserID, cmd.ChannelID); err != nil {
 			return err
 		}
-		return b.startCase(ctx, cmd, c)
+		if wait := b.starts.allow(cmd.UserID); wait > 0 {
+			b.log.Warn("slack: case starts over the per-user cap", "user", cmd.UserID, "max", b.cfg.MaxStartsPerUser, "window", b.cfg.StartWindow)
+			return vpndiag.Errorf(vpndiag.EFORBIDDEN, "You have opened %d cases in the last %s, the most allowed; continue one of them (`%s cases` lists them) or try again in %s.",
+				b.cfg.MaxStartsPerUser, humanDuration(b.cfg.StartWindow), b.cfg.Command, humanDuration(wait))
+		}
+		if err := b.startCase(ctx, cmd, c); err != nil {
+			// Only cases that opened count against the cap.
+			b.starts.forget(cmd.UserID)
+			return err
+		}
+		return nil
 	case bot.VerbStatus:
 		if err := b.policy.CanDiagnose(ctx, cmd.UserID, cmd.ChannelID); err != nil {
 			return err
@@ -94,7 +166,6 @@ func (b *Bot) runCommand(ctx context.Context, cmd slackgo.SlashCommand, c bot.Co
 			return err
 		}
 		b.tell(ctx, to, b.statusText(ctx, cs))
-		b.repostStep(ctx, cs)
 		return nil
 	case bot.VerbCases:
 		if err := b.policy.CanDiagnose(ctx, cmd.UserID, cmd.ChannelID); err != nil {
@@ -102,15 +173,14 @@ func (b *Bot) runCommand(ctx context.Context, cmd slackgo.SlashCommand, c bot.Co
 		}
 		return b.listCases(ctx, cmd.ChannelID, to)
 	case bot.VerbExport:
-		if err := b.policy.CanExport(ctx, cmd.UserID, cmd.ChannelID); err != nil {
+		if err := b.policy.ChannelAllowed(cmd.ChannelID); err != nil {
 			return err
 		}
 		cs, err := b.findCase(ctx, cmd.ChannelID, c.Case)
 		if err != nil {
 			return err
 		}
-		b.tell(ctx, to, fmt.Sprintf("Building the support bundle of %s; it will appear in the case thread.", cs.Marker))
-		return b.export(ctx, cs, cmd.UserID)
+		return b.exportFor(ctx, cs, to)
 	}
 	return fmt.Errorf("command %q not handled", c.Verb)
 }
@@ -161,26 +231,14 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	if site != nil {
 		cs.SiteID = site.ID
 	}
+
 	if cs.Marker, err = vpndiag.NewUniqueMarker(ctx, b.deps.Cases, b.now(), nil); err != nil {
 		return err
 	}
-	text, blocks := rootMessage(cs.Marker, cs.Title, cmd.UserID)
-	// The root message first: if Slack refuses it (bot not in the channel),
-	// nothing is stored.
-	ts, err := b.post(ctx, cmd.ChannelID, "", text, blocks)
-	if err != nil {
-		return err
-	}
-	cs.ThreadTS = ts
+	// The case and its session first: they are what the acknowledgement
+	// promises. The thread's root message (a Slack call) comes after.
 	if err := b.deps.Cases.CreateCase(ctx, cs); err != nil {
-		b.failRoot(ctx, cs, "could not be stored")
 		return fmt.Errorf("create case: %w", err)
-	}
-	if cs.ThreadTS != ts { // a store that ignores ThreadTS on create
-		if _, err := b.deps.Cases.UpdateCase(ctx, cs.ID, vpndiag.CaseUpdate{ThreadTS: &ts}); err != nil {
-			return fmt.Errorf("store thread of case %d: %w", cs.ID, err)
-		}
-		cs.ThreadTS = ts
 	}
 	unlock, err := b.locks.Lock(ctx, cs.ID)
 	if err != nil {
@@ -189,17 +247,57 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	defer unlock()
 	step, err := b.deps.Diagnoser.Start(ctx, cs.ID, "", cmd.UserID)
 	if err != nil {
-		b.failRoot(ctx, cs, "could not start: "+vpndiag.ErrorMessage(err))
+		b.abandon(ctx, cs, cmd.UserID)
 		return fmt.Errorf("start case %d: %w", cs.ID, err)
 	}
 	committed(ctx)
 	b.log.Info("slack: case opened", "case", cs.Marker, "id", cs.ID, "user", cmd.UserID, "channel", cmd.ChannelID)
-	return b.advance(ctx, cs, step, cmd.UserID)
+	return later(ctx, func(ctx context.Context) error {
+		unlock, err := b.locks.Lock(ctx, cs.ID)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if err := b.ensureThread(ctx, cs); err != nil {
+			// Slack refused the case's message (the bot is not in the
+			// channel, say): the case cannot be worked on there, so it is
+			// closed, and it does not count against the cap.
+			b.abandon(ctx, cs, cmd.UserID)
+			b.starts.forget(cmd.UserID)
+			return err
+		}
+		return b.advance(ctx, cs, step, cmd.UserID)
+	})
 }
 
-func (b *Bot) failRoot(ctx context.Context, cs *vpndiag.Case, why string) {
-	_ = b.update(ctx, cs.ChannelID, cs.ThreadTS, fmt.Sprintf("VPN case %s %s.", cs.Marker, why),
-		[]slackgo.Block{section(fmt.Sprintf(":warning: VPN case %s %s. Try `%s start` again.", cs.Marker, esc(why), b.cfg.Command))})
+// ensureThread posts the channel message that opens the case's thread when
+// the case has none yet (it is posted after the case is stored, so a crash
+// in between leaves a case without one), and stores its ts.
+func (b *Bot) ensureThread(ctx context.Context, cs *vpndiag.Case) error {
+	if cs.ThreadTS != "" {
+		return nil
+	}
+	text, blocks := caseCard(cs, "", nil)
+	ts, err := b.post(ctx, cs.ChannelID, "", text, blocks)
+	if err != nil {
+		return err
+	}
+	upd, err := b.deps.Cases.UpdateCase(ctx, cs.ID, vpndiag.CaseUpdate{ThreadTS: &ts})
+	if err != nil {
+		return fmt.Errorf("store thread of case %d: %w", cs.ID, err)
+	}
+	*cs = *upd
+	return nil
+}
+
+// abandon closes a case that could not be opened in Slack.
+func (b *Bot) abandon(ctx context.Context, cs *vpndiag.Case, user string) {
+	closed := vpndiag.CaseClosed
+	if _, err := b.deps.Cases.UpdateCase(ctx, cs.ID, vpndiag.CaseUpdate{Status: &closed}); err != nil {
+		b.log.Warn("slack: case not closed after a failed start", "case", cs.Marker, "error", err)
+	}
+	cs.Status = closed
+	b.log.Info("slack: case closed: it could not be opened in Slack", "case", cs.Marker, "user", user)
 }
 
 // pickSite returns the named site, the only site when there is exactly one,
@@ -222,79 +320,174 @@ func (b *Bot) pickSite(ctx context.Context, name string) (*vpndiag.Site, error) 
 	return nil, nil
 }
 
-// repostStep posts the step an open case waits on in its thread again,
-// with its buttons, so that a case can be continued when the message of
-// its step is lost (deleted, or never posted because the bot stopped
-// between storing an answer and showing the next step).
-func (b *Bot) repostStep(ctx context.Context, cs *vpndiag.Case) {
-	if cs.Status != vpndiag.CaseOpen || cs.ThreadTS == "" {
-		return
-	}
-	st, err := b.deps.Diagnoser.Current(ctx, cs.ID)
-	if err != nil || st.Kind.Terminal() {
-		return
-	}
-	text, blocks := stepMessage(cs, st)
-	if st.Kind == vpndiag.StepProbe && b.deps.Prober == nil {
-		blocks = append(blocks, contextLine(":warning: No relay is configured, so I can't run these probes yet."))
-	}
-	if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, text, blocks); err != nil {
-		b.log.Warn("slack: step not posted again", "case", cs.Marker, "error", err)
-	}
-}
-
+// statusText is where a case stands, for the person who asked: the same
+// facts as its channel message, with a link to the step it waits on
+// (rather than the step posted again).
 func (b *Bot) statusText(ctx context.Context, cs *vpndiag.Case) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "*%s* — %s\nStatus: *%s* · opened by <@%s> on %s", cs.Marker, esc(cs.Title), cs.Status, cs.CreatedBy, cs.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&sb, "*%s* — %s\n*Status:* %s · opened by <@%s> on %s", cs.Marker, esc(clip(cs.Title, 200)), statusWords(cs.Status), cs.CreatedBy, cs.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	if cs.SiteID != 0 {
 		if s, err := b.deps.Sites.FindSiteByID(ctx, cs.SiteID); err == nil {
 			fmt.Fprintf(&sb, " · site %s", esc(s.Name))
 		}
 	}
 	if cs.Status == vpndiag.CaseOpen {
-		if st, err := b.deps.Diagnoser.Current(ctx, cs.ID); err == nil {
-			fmt.Fprintf(&sb, "\nWaiting on: *%s* (%s, step %d)", esc(st.Title), st.Kind, st.Seq)
+		if ls, ok := b.lives.get(cs.ID); ok && b.isCurrent(ctx, cs, ls.step.Seq) {
+			title := esc(clip(ls.step.Title, 200))
+			if link := b.permalink(ctx, cs.ChannelID, ls.ts); link != "" {
+				fmt.Fprintf(&sb, "\n*Waiting on:* <%s|%s>", link, title)
+			} else {
+				fmt.Fprintf(&sb, "\n*Waiting on:* %s (in the case thread)", title)
+			}
+		} else if st, err := b.resume(ctx, cs, cs.CreatedBy); err == nil {
+			fmt.Fprintf(&sb, "\n*Waiting on:* %s", esc(clip(st.Title, 200)))
+			if err := b.ensureThread(ctx, cs); err != nil {
+				b.log.Warn("slack: case thread not opened", "case", cs.Marker, "error", err)
+			} else if !st.Kind.Terminal() || len(st.Choices) > 0 {
+				// The step's message is not known to this process (it was
+				// restarted since): post it again so its buttons work.
+				if ts, err := b.postStep(ctx, cs, st); err == nil {
+					if link := b.permalink(ctx, cs.ChannelID, ts); link != "" {
+						fmt.Fprintf(&sb, " — <%s|posted again in the thread>", link)
+					}
+				} else {
+					b.log.Warn("slack: step not posted again", "case", cs.Marker, "error", err)
+				}
+			}
 		} else {
 			b.log.Warn("slack: current step", "case", cs.Marker, "error", err)
 		}
 	}
-	if cs.Resolution != "" {
-		fmt.Fprintf(&sb, "\nResolution: %s%s", esc(cs.Resolution), kbRef(cs.KBArticle))
+	if cs.Resolution != "" && cs.Status != vpndiag.CaseOpen {
+		fmt.Fprintf(&sb, "\n*Outcome:* %s%s", esc(clip(cs.Resolution, 200)), kbRef(cs.KBArticle))
 	}
 	if b.deps.Findings != nil {
 		if fs, err := b.deps.Findings.FindFindings(ctx, cs.ID); err == nil && len(fs) > 0 {
-			fmt.Fprintf(&sb, "\nFindings: %d, worst: %s %s", len(fs), severityEmoji(fs[0].Severity), esc(fs[0].Summary))
+			fmt.Fprintf(&sb, "\n*Findings:* %d, worst: %s %s", len(fs), severityEmoji(fs[0].Severity), esc(clip(fs[0].Summary, 200)))
 		}
 	}
 	return sb.String()
 }
 
+// resume returns the step a case waits on; a case whose flow never
+// started (the bot stopped between storing the case and starting it) is
+// started now.
+func (b *Bot) resume(ctx context.Context, cs *vpndiag.Case, actor string) (*vpndiag.Step, error) {
+	st, err := b.deps.Diagnoser.Current(ctx, cs.ID)
+	if vpndiag.ErrorCode(err) != vpndiag.ENOTFOUND {
+		return st, err
+	}
+	unlock, err := b.locks.Lock(ctx, cs.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if st, err := b.deps.Diagnoser.Current(ctx, cs.ID); vpndiag.ErrorCode(err) != vpndiag.ENOTFOUND {
+		return st, err
+	}
+	b.log.Info("slack: starting the flow of a case that never started", "case", cs.Marker)
+	return b.deps.Diagnoser.Start(ctx, cs.ID, "", actor)
+}
+
+// isCurrent reports whether the case waits on the step of seq.
+func (b *Bot) isCurrent(ctx context.Context, cs *vpndiag.Case, seq int) bool {
+	st, err := b.deps.Diagnoser.Current(ctx, cs.ID)
+	return err == nil && st.Seq == seq
+}
+
+// listCases lists the open cases of a channel.
 func (b *Bot) listCases(ctx context.Context, channel string, to replyTo) error {
-	cs, total, err := b.deps.Cases.FindCases(ctx, vpndiag.CaseFilter{ChannelID: &channel, Limit: 10})
+	open := vpndiag.CaseOpen
+	cs, total, err := b.deps.Cases.FindCases(ctx, vpndiag.CaseFilter{ChannelID: &channel, Status: &open, Limit: 10})
 	if err != nil {
 		return fmt.Errorf("find cases: %w", err)
 	}
 	if len(cs) == 0 {
-		b.tell(ctx, to, fmt.Sprintf("There is no case in this channel yet; `%s start` opens one.", b.cfg.Command))
+		b.tell(ctx, to, fmt.Sprintf("There is no open case in this channel; `%s start` opens one.", b.cfg.Command))
 		return nil
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "*Cases in this channel* (%d of %d, newest first)\n", len(cs), total)
+	fmt.Fprintf(&sb, "*Open cases in this channel* (%d of %d, newest first)\n", len(cs), total)
 	for _, c := range cs {
-		fmt.Fprintf(&sb, "• `%s` %s — *%s*, <@%s>, %s\n", c.Marker, esc(clip(c.Title, 80)), c.Status, c.CreatedBy, c.CreatedAt.UTC().Format("2006-01-02"))
+		fmt.Fprintf(&sb, "• %s %s — <@%s>, %s\n", code(c.Marker), esc(clip(c.Title, 80)), c.CreatedBy, c.CreatedAt.UTC().Format("2006-01-02"))
 	}
 	b.tell(ctx, to, sb.String())
 	return nil
 }
 
-// export builds the bundle into a temporary file and uploads it into the
-// case thread with the files upload v2 flow.
-func (b *Bot) export(ctx context.Context, cs *vpndiag.Case, user string) error {
-	// Exporting changes no state until the upload's event: acknowledge now.
-	committed(ctx)
-	if b.deps.Exporter == nil {
-		return vpndiag.Errorf(vpndiag.EUNAVAILABLE, "Exporting bundles is not enabled on this bot; ask your admin.")
+// participants are the people who opened a case or acted in it.
+func (b *Bot) participants(ctx context.Context, cs *vpndiag.Case) ([]string, error) {
+	out := []string{cs.CreatedBy}
+	evs, err := b.deps.Events.FindEvents(ctx, cs.ID)
+	if err != nil {
+		return nil, fmt.Errorf("events of case %d: %w", cs.ID, err)
 	}
+	for _, e := range evs {
+		if e.Actor != "" {
+			out = append(out, e.Actor)
+		}
+	}
+	return out, nil
+}
+
+// exportInfo is the data of a case's export event.
+type exportInfo struct {
+	FileID   string `json:"slack_file_id"`
+	Filename string `json:"filename"`
+	Size     int64  `json:"size"`
+	// Version is the case version exported: the last event that is not an
+	// export.
+	Version int64 `json:"version"`
+}
+
+// exportFor exports the bundle of a case for the person who asked, if they
+// may: one bundle per version of the case. When nothing happened in the
+// case since its last export, that bundle is pointed at again rather than
+// built and uploaded a second time.
+func (b *Bot) exportFor(ctx context.Context, cs *vpndiag.Case, to replyTo) error {
+	if b.deps.Exporter == nil {
+		return vpndiag.Errorf(vpndiag.EINVALID, "Exporting bundles is not enabled on this bot; ask your admin.")
+	}
+	ps, err := b.participants(ctx, cs)
+	if err != nil {
+		return err
+	}
+	if err := b.policy.CanExport(ctx, to.user, cs.ChannelID, ps); err != nil {
+		return err
+	}
+	unlock, err := b.locks.Lock(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	evs, err := b.deps.Events.FindEvents(ctx, cs.ID)
+	if err != nil {
+		return fmt.Errorf("events of case %d: %w", cs.ID, err)
+	}
+	var version int64
+	var last *exportInfo
+	for _, e := range evs {
+		if e.Kind != vpndiag.EventExport {
+			version = max(version, e.ID)
+			continue
+		}
+		var x exportInfo
+		if json.Unmarshal(e.Data, &x) == nil && x.FileID != "" {
+			last = &x
+		}
+	}
+	if last != nil && last.Version == version {
+		b.tell(ctx, to, fmt.Sprintf("Nothing changed in %s since its bundle %s was exported, so it is not built again: it is further up in the case thread (%s).",
+			cs.Marker, code(last.Filename), humanBytes(last.Size)))
+		return nil
+	}
+	b.tell(ctx, to, fmt.Sprintf("Building the support bundle of %s; it will appear in the case thread.", cs.Marker))
+	return b.export(ctx, cs, to.user, version)
+}
+
+// export builds the bundle into a temporary file and uploads it into the
+// case thread with the files upload v2 flow. The caller holds the lock.
+func (b *Bot) export(ctx context.Context, cs *vpndiag.Case, user string, version int64) error {
 	f, err := os.CreateTemp("", "vpndiag-bundle-*")
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -332,7 +525,7 @@ func (b *Bot) export(ctx context.Context, cs *vpndiag.Case, user string) error {
 	if err != nil {
 		return err
 	}
-	data, _ := json.Marshal(map[string]any{"slack_file_id": sum.ID, "filename": name, "size": size})
+	data, _ := json.Marshal(exportInfo{FileID: sum.ID, Filename: name, Size: size, Version: version})
 	if err := b.deps.Events.AppendEvent(ctx, &vpndiag.Event{CaseID: cs.ID, Actor: user, Kind: vpndiag.EventExport,
 		Message: fmt.Sprintf("bundle %s uploaded to Slack", name), Data: data}); err != nil {
 		b.log.Warn("slack: export event", "case", cs.Marker, "error", err)
@@ -373,12 +566,63 @@ func parseSite(text string) (*vpndiag.Site, error) {
 	dec := yaml.NewDecoder(strings.NewReader(text))
 	dec.KnownFields(true)
 	if err := dec.Decode(&s); err != nil {
-		return nil, vpndiag.Errorf(vpndiag.EINVALID, "Not a valid site profile: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, vpndiag.Errorf(vpndiag.EINVALID, "Not a valid site profile: %s", humanYAML(err))
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// yamlType names a Go type of the site profile in words.
+var yamlType = strings.NewReplacer("[]string", "a list", "[]netip.Addr", "a list of IP addresses", "[]netip.Prefix", "a list of CIDR ranges",
+	"netip.Addr", "an IP address", "netip.Prefix", "a CIDR range", "int", "a number", "bool", "true or false", "string", "text")
+
+// yamlLine matches one problem of a YAML decoding error.
+var (
+	yamlUnknown = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+	yamlWrong   = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) (`[^`]*`)? ?into (\\S+)$")
+	yamlSyntax  = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+// humanYAML turns a YAML decoding error into sentences a person can act
+// on, without Go type names.
+func humanYAML(err error) string {
+	if errors.Is(err, io.EOF) {
+		return "the form is empty."
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	var out []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		switch {
+		case yamlUnknown.MatchString(l):
+			m := yamlUnknown.FindStringSubmatch(l)
+			out = append(out, fmt.Sprintf("line %s: there is no field %q (the fields are those of the sites: section of the config file).", m[1], m[2]))
+		case yamlWrong.MatchString(l):
+			m := yamlWrong.FindStringSubmatch(l)
+			what := strings.Trim(m[3], "`")
+			if what == "" {
+				what = "this value"
+			} else {
+				what = strconv.Quote(what)
+			}
+			out = append(out, fmt.Sprintf("line %s: %s should be %s.", m[1], what, yamlType.Replace(m[4])))
+		case yamlSyntax.MatchString(l):
+			m := yamlSyntax.FindStringSubmatch(l)
+			out = append(out, fmt.Sprintf("line %s is not valid YAML (%s); check the indentation and the \": \" after each field name.", m[1], m[2]))
+		default:
+			out = append(out, "it is not valid YAML; check the indentation and the \": \" after each field name.")
+		}
+		if len(out) == 5 {
+			break
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // humanDuration rounds d up to whole minutes (seconds under a minute) for

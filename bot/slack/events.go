@@ -16,9 +16,10 @@ import (
 	"github.com/vpndiag/vpndiag"
 )
 
-// onEvent queues the work of an Events API callback. eventID is the outer
-// event_id; envelope the Socket Mode envelope ID, if any; acks, when not
-// nil, collects the queued work the acknowledgement waits for.
+// onEvent queues the work of an Events API callback: files shared in a
+// case thread (file_shared), and the bot mentioned in one (app_mention).
+// envelope is the Socket Mode envelope ID, if any; acks collects the queued
+// work the acknowledgement waits for.
 func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *commits) {
 	if ev.Type != slackevents.CallbackEvent {
 		return
@@ -27,71 +28,92 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *comm
 	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
 		eventID = cb.EventID
 	}
-	keys := []string{envKey(envelope)}
-	if eventID != "" {
-		keys = append(keys, "slack:evt:"+eventID)
+	key := "slack:evt:" + eventID
+	if eventID == "" {
+		key = envKey(envelope)
 	}
+	if key == "" || !b.seen.begin(key, envelope) {
+		return
+	}
+	var fn func(ctx context.Context)
 	switch e := ev.InnerEvent.Data.(type) {
-	case *slackevents.MessageEvent:
-		if e.BotID != "" || e.Message == nil || len(e.Message.Files) == 0 || e.ThreadTimeStamp == "" {
+	case *slackevents.FileSharedEvent:
+		fn = func(ctx context.Context) { b.fileShared(ctx, e) }
+	case *slackevents.AppMentionEvent:
+		fn = func(ctx context.Context) { b.mentioned(ctx, e) }
+	default:
+		b.seen.end(key, false)
+		return
+	}
+	if !b.submit("event", acks, func(ctx context.Context) {
+		ok := true
+		defer func() { b.seen.end(key, ok) }()
+		if first, err := b.claim(ctx, key); err != nil {
+			ok = false
+			b.log.Error("slack: dedup", "error", err)
+			b.seen.end(key, false) // before the 503: Slack's retry may come at once
+			notStored(ctx)
+			return
+		} else if !first {
 			return
 		}
-		b.submit("files", acks, func(ctx context.Context) {
-			if ok, err := b.claim(ctx, keys...); err != nil || !ok {
-				if err != nil {
-					b.log.Error("slack: dedup", "error", err)
-				}
-				return
-			}
-			cs := b.caseOfThread(ctx, e.Channel, e.ThreadTimeStamp)
-			if cs == nil {
-				return
-			}
-			for _, f := range e.Message.Files {
-				b.intake(ctx, cs, f.ID, e.User)
-			}
-		})
-	case *slackevents.FileSharedEvent:
-		b.submit("file_shared", acks, func(ctx context.Context) {
-			if ok, err := b.claim(ctx, keys...); err != nil || !ok {
-				if err != nil {
-					b.log.Error("slack: dedup", "error", err)
-				}
-				return
-			}
-			f, err := b.fileInfo(ctx, e.FileID)
-			if err != nil {
-				return
-			}
-			for _, sh := range []map[string][]slackgo.ShareFileInfo{f.Shares.Public, f.Shares.Private} {
-				for _, info := range sh[e.ChannelID] {
-					if info.ThreadTs == "" {
-						continue
-					}
-					if cs := b.caseOfThread(ctx, e.ChannelID, info.ThreadTs); cs != nil {
-						b.intake(ctx, cs, e.FileID, e.UserID)
-						return
-					}
-				}
-			}
-		})
+		committed(ctx)
+		_ = later(ctx, func(ctx context.Context) error { fn(ctx); return nil })
+	}) {
+		b.seen.end(key, false)
 	}
 }
 
-// caseOfThread returns the open case whose thread is threadTS, or nil.
-func (b *Bot) caseOfThread(ctx context.Context, channel, threadTS string) *vpndiag.Case {
-	open := vpndiag.CaseOpen
-	cs, _, err := b.deps.Cases.FindCases(ctx, vpndiag.CaseFilter{ChannelID: &channel, Status: &open, Limit: 500})
+// fileShared finds the case thread a file was shared in and reads the file.
+func (b *Bot) fileShared(ctx context.Context, e *slackevents.FileSharedEvent) {
+	f, err := b.fileInfo(ctx, e.FileID)
 	if err != nil {
-		b.log.Error("slack: find cases", "error", err)
-		return nil
+		return
 	}
-	for _, c := range cs {
-		if c.ThreadTS == threadTS {
-			return c
+	for _, sh := range []map[string][]slackgo.ShareFileInfo{f.Shares.Public, f.Shares.Private} {
+		for _, info := range sh[e.ChannelID] {
+			if info.ThreadTs == "" {
+				continue
+			}
+			if cs := b.caseOfThread(ctx, e.ChannelID, info.ThreadTs); cs != nil {
+				b.intake(ctx, cs, f, e.UserID)
+				return
+			}
 		}
 	}
-	return nil
+}
+
+// mentioned answers a person who wrote to the bot in a case thread: the
+// bot follows buttons and files, not free text, so it says where the case
+// stands and what it waits for.
+func (b *Bot) mentioned(ctx context.Context, e *slackevents.AppMentionEvent) {
+	if e.BotID != "" || e.User == "" {
+		return
+	}
+	thread := e.ThreadTimeStamp
+	if thread == "" {
+		thread = e.TimeStamp
+	}
+	to := replyTo{channel: e.Channel, user: e.User, threadTS: thread}
+	cs := b.caseOfThread(ctx, e.Channel, thread)
+	if cs == nil {
+		b.tell(ctx, to, fmt.Sprintf("I work through `%s`: `%s start` opens a case in a thread, `%s help` says the rest.", b.cfg.Command, b.cfg.Command, b.cfg.Command))
+		return
+	}
+	b.tell(ctx, to, "I read buttons and files, not typed messages, in a case thread. "+b.statusText(ctx, cs))
+}
+
+// caseOfThread returns the case whose thread is threadTS, or nil.
+func (b *Bot) caseOfThread(ctx context.Context, channel, threadTS string) *vpndiag.Case {
+	cs, _, err := b.deps.Cases.FindCases(ctx, vpndiag.CaseFilter{ChannelID: &channel, ThreadTS: &threadTS, Limit: 1})
+	if err != nil {
+		b.log.Error("slack: find case of thread", "error", err)
+		return nil
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	return cs[0]
 }
 
 func (b *Bot) fileInfo(ctx context.Context, id string) (*slackgo.File, error) {
@@ -110,7 +132,8 @@ var binaryTypes = []string{"image/", "video/", "audio/", "application/zip", "app
 // intake downloads one file shared in a case thread (at most once per file),
 // hands it to evidence analysis, says what was found in the thread, and
 // answers an evidence step with the findings.
-func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, fileID, user string) {
+func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, f *slackgo.File, user string) {
+	fileID := f.ID
 	to := replyTo{channel: cs.ChannelID, user: user, threadTS: cs.ThreadTS}
 	if ok, err := b.claim(ctx, "slack:file:"+fileID); err != nil || !ok {
 		if err != nil {
@@ -118,27 +141,31 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, fileID, user string)
 		}
 		return
 	}
-	if err := b.policy.CanDiagnose(ctx, user, cs.ChannelID); err != nil {
-		b.tell(ctx, to, userMessage(err))
-		return
-	}
-	if b.deps.Evidence == nil {
-		b.tell(ctx, to, "Evidence analysis is not enabled on this bot, so I did not read that file.")
-		return
-	}
-	f, err := b.fileInfo(ctx, fileID)
-	if err != nil {
-		b.tell(ctx, to, userMessage(err))
-		return
-	}
 	name := f.Name
 	if name == "" {
 		name = fileID
 	}
+	// refuse says in the thread, for everyone, why a file was not read
+	// (why is plain words).
 	refuse := func(why string) {
 		b.log.Info("slack: file refused", "case", cs.Marker, "file", fileID, "name", name, "why", why)
-		_, _ = b.post(ctx, cs.ChannelID, cs.ThreadTS, fmt.Sprintf("%s was not read: %s", name, why),
-			[]slackgo.Block{section(fmt.Sprintf(":no_entry_sign: *%s* was not read: %s", esc(name), why))})
+		if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, fallback("%s was not read: %s", name, why),
+			[]slackgo.Block{section(fmt.Sprintf(":no_entry_sign: *%s* was not read: %s", esc(clip(name, 200)), esc(why)))}); err != nil {
+			b.log.Warn("slack: refusal not posted", "case", cs.Marker, "error", err)
+		}
+	}
+	if cs.Status != vpndiag.CaseOpen {
+		refuse(fmt.Sprintf("case %s is %s. Re-open it with the button on the case's message in the channel, then share the file again.", cs.Marker, cs.Status))
+		return
+	}
+	if err := b.policy.CanDiagnose(ctx, user, cs.ChannelID); err != nil {
+		b.tell(ctx, to, say(err))
+		refuse("the person who shared it may not add evidence to this case.")
+		return
+	}
+	if b.deps.Evidence == nil {
+		refuse("evidence analysis is not enabled on this bot.")
+		return
 	}
 	if int64(f.Size) > b.cfg.MaxUploadBytes {
 		refuse(fmt.Sprintf("it is %s, over the limit of %s. Upload the relevant part (the VPN section of the config, or the log lines around the failure).", humanBytes(int64(f.Size)), humanBytes(b.cfg.MaxUploadBytes)))
@@ -146,7 +173,7 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, fileID, user string)
 	}
 	for _, p := range binaryTypes {
 		if strings.HasPrefix(f.Mimetype, p) {
-			refuse(fmt.Sprintf("it is a %s file; I read text configs and logs. Export them as text and upload them again.", esc(f.Mimetype)))
+			refuse(fmt.Sprintf("it is a %s file; I read text configs and logs. Export them as text and upload them again.", f.Mimetype))
 			return
 		}
 	}
@@ -164,34 +191,60 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, fileID, user string)
 		return
 	case err != nil:
 		b.log.Warn("slack: evidence failed", "case", cs.Marker, "file", fileID, "error", err)
-		refuse(esc(userMessage(err)))
+		refuse(userMessage(err))
 		return
 	}
 	committed(ctx)
-	text, blocks := evidenceMessage(name, user, summary, findings)
+	text, blocks := evidenceMessage(name, user, summary, findings, cs.Marker)
 	if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, text, blocks); err != nil {
 		b.log.Warn("slack: evidence result not posted", "case", cs.Marker, "error", err)
 	}
-	b.answerEvidence(ctx, cs, fileID, user, findings)
+	b.answerEvidence(ctx, cs, fileID, name, user, findings)
 }
 
-func (b *Bot) answerEvidence(ctx context.Context, cs *vpndiag.Case, fileID, user string, findings []*vpndiag.Finding) {
+// answerEvidence moves the case on after a file was stored: the engine
+// reads the case's findings from the store, so the step the file decides
+// is passed when the case is looked at next. The live step message loses
+// its buttons and says what decided it, and every step passed and the step
+// the case now waits on (a resolution, say) are posted in the thread.
+func (b *Bot) answerEvidence(ctx context.Context, cs *vpndiag.Case, fileID, name, user string, findings []*vpndiag.Finding) {
 	unlock, err := b.locks.Lock(ctx, cs.ID)
 	if err != nil {
 		return
 	}
 	defer unlock()
+	to := replyTo{channel: cs.ChannelID, user: user, threadTS: cs.ThreadTS}
+	ls, hadLive := b.lives.get(cs.ID)
 	cur, err := b.deps.Diagnoser.Current(ctx, cs.ID)
-	if err != nil || cur.Kind != vpndiag.StepEvidence {
+	if err != nil {
+		b.log.Warn("slack: current step after evidence", "case", cs.Marker, "error", err)
+		b.tell(ctx, to, say(err))
 		return
 	}
-	next, err := b.deps.Diagnoser.Reply(ctx, cs.ID, vpndiag.Reply{Seq: cur.Seq, Actor: user, IdempotencyKey: "slack:file:" + fileID})
-	if vpndiag.ErrorCode(err) == vpndiag.ECONFLICT {
+	next := cur
+	if cur.Kind == vpndiag.StepEvidence {
+		next, err = b.deps.Diagnoser.Reply(ctx, cs.ID, vpndiag.Reply{Seq: cur.Seq, Actor: user, IdempotencyKey: "slack:file:" + fileID})
+		if vpndiag.ErrorCode(err) == vpndiag.ECONFLICT {
+			return
+		} else if err != nil {
+			b.log.Warn("slack: evidence reply", "case", cs.Marker, "error", err)
+			b.tell(ctx, to, say(err))
+			return
+		}
+		ls, hadLive = liveStep{step: cur}, true
+		if l, ok := b.lives.get(cs.ID); ok {
+			ls.ts = l.ts
+		}
+	} else if !hadLive || ls.step.Seq == cur.Seq {
+		// The file decided nothing: the case waits where it did.
 		return
-	} else if err != nil {
-		b.log.Warn("slack: evidence reply", "case", cs.Marker, "error", err)
-		b.tell(ctx, replyTo{channel: cs.ChannelID, user: user, threadTS: cs.ThreadTS}, userMessage(err))
-		return
+	}
+	b.lives.take(cs.ID)
+	if hadLive && ls.ts != "" {
+		text, blocks := movedMessage(ls.step, fmt.Sprintf("Answered by the file *%s* from <@%s>.", esc(clip(name, 200)), user))
+		if err := b.update(ctx, cs.ChannelID, ls.ts, text, blocks); err != nil {
+			b.log.Warn("slack: decided step not updated", "case", cs.Marker, "error", err)
+		}
 	}
 	if err := b.advance(ctx, cs, next, user); err != nil {
 		b.log.Warn("slack: next step", "case", cs.Marker, "error", err)

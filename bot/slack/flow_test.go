@@ -25,11 +25,24 @@ func withWholeBot(h **Harness) func(*botslack.Config, *botslack.Deps) {
 	return func(_ *botslack.Config, d *botslack.Deps) {
 		d.Prober = &probes.Local{}
 		d.Evidence = bot.EvidenceFunc(func(ctx context.Context, caseID int64, name string, r io.Reader, actor string) (string, []*vpndiag.Finding, error) {
+			// Stored as it is; a config that says "ike_lifetime = 3600"
+			// gets the finding the analysis would give it, so that the
+			// file decides the evidence step.
+			var buf bytes.Buffer
 			ev := &vpndiag.Evidence{CaseID: caseID, Name: name, Kind: vpndiag.EvidenceConfig, MediaType: "text/plain", UploadedBy: actor}
-			if err := sqlite.NewEvidenceService((*h).DB).CreateEvidence(ctx, ev, r); err != nil {
+			if err := sqlite.NewEvidenceService((*h).DB).CreateEvidence(ctx, ev, io.TeeReader(r, &buf)); err != nil {
 				return "", nil, err
 			}
-			return fmt.Sprintf("stored %d bytes", ev.Size), nil, nil
+			var fs []*vpndiag.Finding
+			if strings.Contains(buf.String(), "ike_lifetime = 3600") {
+				fs = append(fs, &vpndiag.Finding{CaseID: caseID, Code: "phase1-lifetime", Severity: vpndiag.SeverityError,
+					Summary: "IKE lifetime 3600 s, the cloud uses 28800 s", Fix: "set ike_lifetime = 28800", Source: "test",
+					Evidence: []vpndiag.EvidenceRef{{Name: name, Line: 1}}})
+				if err := sqlite.NewFindingService((*h).DB).CreateFindings(ctx, caseID, fs); err != nil {
+					return "", nil, err
+				}
+			}
+			return fmt.Sprintf("stored %d bytes", ev.Size), fs, nil
 		})
 		d.Exporter = bot.ExportFunc(func(ctx context.Context, caseID int64, w io.Writer) (string, error) {
 			db := (*h).DB
@@ -89,13 +102,13 @@ func TestWholeCase(t *testing.T) {
 		t.Fatalf("first step %+v", first)
 	}
 	ids := ActionIDs(t, first)
-	want := []string{fmt.Sprintf("vd1:%d:0:dns", cs.ID), fmt.Sprintf("vd1:%d:0:tunnel_down", cs.ID)}
-	if fmt.Sprint(ids) != fmt.Sprint(want) {
-		t.Fatalf("buttons %v, want sorted %v", ids, want)
+	want := []string{fmt.Sprintf("vd1:%d:0:tunnel_down", cs.ID), fmt.Sprintf("vd1:%d:0:dns", cs.ID)}
+	if fmt.Sprint(ids[:2]) != fmt.Sprint(want) {
+		t.Fatalf("buttons %v, want in the flow's order %v", ids, want)
 	}
 
 	// Click "Names do not resolve"; the step is edited in place.
-	click := h.ClickPayload(user, channel, root.TS, first.TS, ids[0])
+	click := h.ClickPayload(user, channel, root.TS, first.TS, ids[1])
 	if r := h.Interaction(click); r.Status != 200 || r.Body != "" {
 		t.Fatalf("click: %d %q", r.Status, r.Body)
 	}
@@ -120,8 +133,8 @@ func TestWholeCase(t *testing.T) {
 	if n := len(h.Fake.Calls("")); n != before {
 		t.Fatalf("a retried delivery made %d Slack calls", n-before)
 	}
-	h.Interaction(h.ClickPayload(user, channel, root.TS, first.TS, ids[1]))
-	if eph := h.WaitEphemeral(1); eph[0] != "This step is already done." {
+	h.Interaction(h.ClickPayload(user, channel, root.TS, first.TS, ids[0]))
+	if eph := h.WaitEphemeral(1); !strings.HasPrefix(eph[0], "This step is already done. The case now waits on <https://") || !strings.Contains(eph[0], "Which resolver") {
 		t.Fatalf("old button: %q", eph[0])
 	}
 
@@ -171,8 +184,10 @@ func TestWholeCase(t *testing.T) {
 		t.Fatalf("evidence step %q", evidence.Text)
 	}
 
-	// A config shared in the thread is downloaded, stored and answered.
-	h.Fake.AddFile("F1", "swanctl.conf", "text/plain", []byte("connections { hq { version = 2 } }\n"), nil)
+	// A config shared in the thread is downloaded, stored and answered;
+	// its finding decides the evidence step: the step loses its button and
+	// says so, and the resolution is posted, asking whether it worked.
+	h.Fake.AddFile("F1", "swanctl.conf", "text/plain", []byte("connections { hq { ike_lifetime = 3600 } }\n"), nil)
 	ev := h.FileEvent(user, channel, root.TS, "F1")
 	if r := h.Event(ev); r.Status != 200 {
 		t.Fatalf("file event: %d", r.Status)
@@ -182,22 +197,121 @@ func TestWholeCase(t *testing.T) {
 	h.Settle()
 	msgs = h.Fake.Messages(channel)
 	if len(msgs) != 9 {
-		t.Fatalf("%d messages after the file, want 9 (file answered once, then the escalation)", len(msgs))
+		t.Fatalf("%d messages after the file, want 9 (file answered once, then the resolution)", len(msgs))
 	}
-	if !strings.Contains(msgs[7].Text, "swanctl.conf: stored 35 bytes") {
-		t.Fatalf("evidence answer %q", msgs[7].Text)
+	if !strings.Contains(msgs[7].Text, "swanctl.conf: stored") || !strings.Contains(BlocksText(msgs[7]), "IKE lifetime 3600 s") {
+		t.Fatalf("evidence answer %q", BlocksText(msgs[7]))
 	}
 	if dl := h.Fake.Calls("download"); len(dl) != 1 || dl[0].Auth != "Bearer "+"xoxb-fake-bot-token" {
 		t.Fatalf("downloads %+v", dl)
 	}
-	esc := msgs[8]
-	if !strings.Contains(esc.Text, "Open a support case") || len(ActionIDs(t, esc)) != 1 {
+	if m := msgs[6]; len(ActionIDs(t, m)) != 0 || !strings.Contains(BlocksText(m), "Answered by the file *swanctl.conf*") {
+		t.Fatalf("the decided evidence step keeps its buttons or does not say what decided it: %s", BlocksText(m))
+	}
+	res := msgs[8]
+	if !strings.Contains(res.Text, "Set the phase 1 lifetime to 28800 seconds") || !strings.Contains(BlocksText(res), "Did this fix it?") {
+		t.Fatalf("resolution step %s", BlocksText(res))
+	}
+	if !strings.Contains(BlocksText(h.Fake.Messages(channel)[0]), "*Now:* Set the phase 1 lifetime") {
+		t.Fatalf("the case message does not show the current step: %s", BlocksText(h.Fake.Messages(channel)[0]))
+	}
+	fixed, notFixed := "", ""
+	for _, id := range ActionIDs(t, res) {
+		switch {
+		case strings.HasSuffix(id, ":"+vpndiag.ChoiceFixed):
+			fixed = id
+		case strings.HasSuffix(id, ":"+vpndiag.ChoiceNotFixed):
+			notFixed = id
+		}
+	}
+	if fixed == "" || notFixed == "" {
+		t.Fatalf("resolution buttons %v", ActionIDs(t, res))
+	}
+
+	// "Did this fix it? No" → the flow's next check.
+	h.Interaction(h.ClickPayload(user, channel, root.TS, res.TS, notFixed))
+	msgs = h.WaitMessages(channel, 10)
+	h.Settle()
+	msgs = h.Fake.Messages(channel)
+	idle := msgs[9]
+	if !strings.Contains(idle.Text, "Does the tunnel drop after a quiet period?") {
+		t.Fatalf("after not fixed: %q", idle.Text)
+	}
+	if !strings.Contains(BlocksText(msgs[8]), "<@U1> answered *No, it still does not work*") {
+		t.Fatalf("resolution not marked answered: %s", BlocksText(msgs[8]))
+	}
+
+	// Close from the case message: the live step loses its buttons, the
+	// case message says Closed and offers Re-open; a file shared now is
+	// answered, not read.
+	closeID := ""
+	for _, id := range ActionIDs(t, msgs[0]) {
+		if strings.HasSuffix(id, ":"+bot.KeyClose) {
+			closeID = id
+		}
+	}
+	if closeID == "" {
+		t.Fatalf("no Close button on the case message: %v", ActionIDs(t, msgs[0]))
+	}
+	h.Interaction(h.ClickPayload(user, channel, "", root.TS, closeID))
+	msgs = h.WaitMessages(channel, 11)
+	h.Settle()
+	msgs = h.Fake.Messages(channel)
+	if got, _ := h.Cases.FindCaseByID(context.Background(), cs.ID); got.Status != vpndiag.CaseClosed {
+		t.Fatalf("case status %s after Close", got.Status)
+	}
+	if len(ActionIDs(t, msgs[9])) != 0 || !strings.Contains(BlocksText(msgs[9]), "Case closed by <@U1>") {
+		t.Fatalf("the live step keeps its buttons after Close: %s", BlocksText(msgs[9]))
+	}
+	reopenID := ""
+	for _, id := range ActionIDs(t, msgs[0]) {
+		if strings.HasSuffix(id, ":"+bot.KeyReopen) {
+			reopenID = id
+		}
+	}
+	if !strings.Contains(BlocksText(msgs[0]), "Closed") || reopenID == "" {
+		t.Fatalf("case message after Close: %s %v", BlocksText(msgs[0]), ActionIDs(t, msgs[0]))
+	}
+	h.Fake.AddFile("F2", "<!channel>.log", "text/plain", []byte("late log line\n"), nil)
+	h.Event(h.FileEvent(user, channel, root.TS, "F2"))
+	msgs = h.WaitMessages(channel, 12)
+	h.Settle()
+	msgs = h.Fake.Messages(channel)
+	if late := msgs[11]; !strings.Contains(BlocksText(late), "is closed") || strings.Contains(late.Text, "<!channel>") {
+		t.Fatalf("file after close: %q / %s", late.Text, BlocksText(late))
+	}
+
+	// Re-open: the case continues at the step it stopped on.
+	h.Interaction(h.ClickPayload(user, channel, "", root.TS, reopenID))
+	msgs = h.WaitMessages(channel, 14)
+	h.Settle()
+	msgs = h.Fake.Messages(channel)
+	again := msgs[13]
+	if !strings.Contains(again.Text, "Does the tunnel drop after a quiet period?") || len(ActionIDs(t, again)) == 0 {
+		t.Fatalf("after Re-open: %q", again.Text)
+	}
+	h.Interaction(h.ClickPayload(user, channel, root.TS, again.TS, ActionIDs(t, again)[0]))
+	msgs = h.WaitMessages(channel, 15)
+	h.Settle()
+	msgs = h.Fake.Messages(channel)
+	esc := msgs[14]
+	if !strings.Contains(esc.Text, "Open a support case") || len(ActionIDs(t, esc)) == 0 {
 		t.Fatalf("escalation step %q %v", esc.Text, ActionIDs(t, esc))
 	}
 
-	// /vpn-diagnose export: the bundle arrives in the case thread.
+	// /vpn-diagnose export twice: one bundle in the case thread; the second
+	// time nothing changed, so the bundle is pointed at, not rebuilt.
 	h.Command(user, channel, "export")
 	h.Fake.WaitFor(t, 10e9, "the bundle upload", func() bool { return len(h.Fake.Uploads()) == 1 })
+	h.Settle()
+	h.Command(user, channel, "export")
+	h.Fake.WaitFor(t, 10e9, "the answer to the second export", func() bool {
+		return contains(h.WaitEphemeral(1), "Nothing changed in "+cs.Marker)
+	})
+	h.Settle()
+	if n := len(h.Fake.Uploads()); n != 1 {
+		t.Fatalf("%d bundles uploaded for one version of the case", n)
+	}
 	up := h.Fake.Uploads()[0]
 	if up.Channel != channel || up.ThreadTS != root.TS || up.Filename != cs.Marker+"-bundle.zip" {
 		t.Fatalf("upload %+v", up)
@@ -219,8 +333,12 @@ func TestWholeCase(t *testing.T) {
 	for _, a := range answers {
 		got = append(got, a.State+"="+a.Choice+a.Value)
 	}
-	if len(answers) != 6 {
+	t.Logf("answers: %v", got)
+	if want := "symptom=dns dns_server=internal peer=127.0.0.1 port="; !strings.HasPrefix(strings.Join(got, " "), want) {
 		t.Fatalf("answers %v", got)
 	}
-	t.Logf("answers: %v", got)
+	// Every payload the bot sent went through the Block Kit checker.
+	if n, sent := h.Fake.Checked(), len(h.Fake.Calls("chat.postMessage"))+len(h.Fake.Calls("chat.update"))+len(h.Fake.Calls("chat.postEphemeral"))+len(h.Fake.Calls("views.open")); n < sent {
+		t.Fatalf("%d payloads checked of %d sent", n, sent)
+	}
 }

@@ -80,8 +80,17 @@ func TestManifest(t *testing.T) {
 			}
 		}
 	}
-	has(m.OAuth.Scopes.Bot, "commands", "chat:write", "files:read", "files:write", "usergroups:read", "channels:history", "groups:history")
-	has(m.Settings.Events.BotEvents, "message.channels", "message.groups", "file_shared")
+	// Exactly the scopes and events the bot uses: no history scopes, no
+	// message events (file_shared covers files shared in a case thread).
+	want := []string{"commands", "chat:write", "files:read", "files:write", "usergroups:read", "app_mentions:read"}
+	has(m.OAuth.Scopes.Bot, want...)
+	if len(m.OAuth.Scopes.Bot) != len(want) {
+		t.Errorf("manifest asks scopes %v, want only %v", m.OAuth.Scopes.Bot, want)
+	}
+	has(m.Settings.Events.BotEvents, "file_shared", "app_mention")
+	if len(m.Settings.Events.BotEvents) != 2 {
+		t.Errorf("manifest subscribes to %v, want only file_shared and app_mention", m.Settings.Events.BotEvents)
+	}
 	if !m.Settings.Interactivity.IsEnabled || !m.Settings.SocketMode {
 		t.Errorf("interactivity %v, socket mode %v", m.Settings.Interactivity.IsEnabled, m.Settings.SocketMode)
 	}

@@ -69,13 +69,20 @@ func (l *LogBuffer) String() string {
 // MustHarness starts a harness; opts adjust the bot's config and deps.
 func MustHarness(tb testing.TB, opts ...func(*botslack.Config, *botslack.Deps)) *Harness {
 	tb.Helper()
+	return MustHarnessFlows(tb, "flows", opts...)
+}
+
+// MustHarnessFlows starts a harness whose engine runs the flows of
+// testdata/DIR.
+func MustHarnessFlows(tb testing.TB, dir string, opts ...func(*botslack.Config, *botslack.Deps)) *Harness {
+	tb.Helper()
 	h := &Harness{T: tb, Fake: slackfake.New(tb), Log: &LogBuffer{}}
 	h.DB = sqlite.NewDB(filepath.Join(tb.TempDir(), "vpndiag.db"))
 	if err := h.DB.Open(); err != nil {
 		tb.Fatal(err)
 	}
 	h.Cases, h.Sessions, h.Events, h.Sites = sqlite.NewCaseService(h.DB), sqlite.NewSessionService(h.DB), sqlite.NewEventService(h.DB), sqlite.NewSiteService(h.DB)
-	set, err := flows.Load(os.DirFS(filepath.Join("testdata", "flows")))
+	set, err := flows.Load(os.DirFS(filepath.Join("testdata", dir)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -146,6 +153,15 @@ func (h *Harness) Raw(path string, body []byte, hdr http.Header) Response {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	var m struct {
+		Text   *string         `json:"text"`
+		Blocks json.RawMessage `json:"blocks"`
+	}
+	if json.Unmarshal(b, &m) == nil && m.Text != nil {
+		for _, v := range slackfake.CheckMessage(*m.Text, m.Blocks) {
+			h.T.Errorf("the response to %s breaks Block Kit's limits: %s", path, v)
+		}
+	}
 	return Response{Status: resp.StatusCode, Body: string(b)}
 }
 
@@ -232,10 +248,12 @@ func (h *Harness) SubmitPayload(user string, n int, value string) []byte {
 	return b
 }
 
-// FileEvent builds an Events API message event (from slack-go's fixture
-// envelope) for a file shared by user in a thread.
+// FileEvent builds an Events API file_shared event (in slack-go's fixture
+// envelope) for a file shared by user in a thread; files.info of the fake
+// then reports the share.
 func (h *Harness) FileEvent(user, channel, threadTS, fileID string) []byte {
 	h.T.Helper()
+	h.Fake.Share(fileID, channel, threadTS)
 	var v vector
 	_ = json.Unmarshal(MustFixture(h.T, "03_signature_vector_slackgo_events_json.json"), &v)
 	var p map[string]any
@@ -245,11 +263,28 @@ func (h *Harness) FileEvent(user, channel, threadTS, fileID string) []byte {
 	n := h.next()
 	p["event_id"] = fmt.Sprintf("Ev%06d", n)
 	p["event"] = map[string]any{
-		"type": "message", "subtype": "file_share", "user": user, "channel": channel, "channel_type": "channel",
-		"text": "here is the config", "ts": fmt.Sprintf("1700000200.%06d", n), "thread_ts": threadTS,
-		"event_ts": fmt.Sprintf("1700000200.%06d", n),
-		"files":    []any{map[string]any{"id": fileID, "name": "ignored-by-bot", "mode": "hosted"}},
+		"type": "file_shared", "file_id": fileID, "user_id": user, "channel_id": channel,
+		"file": map[string]any{"id": fileID}, "event_ts": fmt.Sprintf("1700000200.%06d", n),
 	}
+	b, _ := json.Marshal(p)
+	return b
+}
+
+// MentionEvent builds an Events API app_mention event: user wrote text to
+// the bot in the thread threadTS of channel.
+func (h *Harness) MentionEvent(user, channel, threadTS, text string) []byte {
+	h.T.Helper()
+	var v vector
+	_ = json.Unmarshal(MustFixture(h.T, "03_signature_vector_slackgo_events_json.json"), &v)
+	var p map[string]any
+	if err := json.Unmarshal([]byte(v.Body), &p); err != nil {
+		h.T.Fatal(err)
+	}
+	n := h.next()
+	p["event_id"] = fmt.Sprintf("Ev%06d", n)
+	ts := fmt.Sprintf("1700000300.%06d", n)
+	p["event"] = map[string]any{"type": "app_mention", "user": user, "channel": channel, "text": "<@U0BOT> " + text,
+		"ts": ts, "thread_ts": threadTS, "event_ts": ts}
 	b, _ := json.Marshal(p)
 	return b
 }

@@ -118,19 +118,50 @@ func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt 
 			ack(nil)
 			return nil
 		}
-		ack(b.onCommand(cmd, envelope(), nil))
+		acks := &commits{}
+		b.ackAfter(ctx, evt.Request, acks, b.onCommand(cmd, envelope(), acks), ack)
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slackgo.InteractionCallback)
 		if !ok {
 			ack(nil)
 			return nil
 		}
-		ack(b.onInteraction(&cb, envelope(), nil))
+		acks := &commits{}
+		b.ackAfter(ctx, evt.Request, acks, b.onInteraction(&cb, envelope(), acks), ack)
 	case socketmode.EventTypeEventsAPI:
-		ack(nil)
-		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
-			b.onEvent(ev, envelope(), nil)
+		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
+		if !ok {
+			ack(nil)
+			return nil
 		}
+		acks := &commits{}
+		b.onEvent(ev, envelope(), acks)
+		b.ackAfter(ctx, evt.Request, acks, nil, ack)
 	}
 	return nil
+}
+
+// ackAfter acknowledges an envelope once the work it queued has stored its
+// state change, as HTTP mode answers 200 only then: an envelope
+// acknowledged is not lost if the process dies next. Work that could not
+// store its change is not acknowledged, so Slack delivers the envelope
+// again. The wait runs beside the read loop, which goes on reading.
+func (b *Bot) ackAfter(ctx context.Context, req *socketmode.Request, acks *commits, payload any, ack func(any)) {
+	if len(acks.works) == 0 {
+		ack(payload)
+		return
+	}
+	go func() {
+		if !acks.wait(b.cfg.AckWait) {
+			env := ""
+			if req != nil {
+				env = req.EnvelopeID
+			}
+			b.log.Warn("slack: work not stored (failed, or not within the acknowledgement deadline); not acknowledging, so Slack delivers it again", "envelope", env, "wait", b.cfg.AckWait)
+			return
+		}
+		if ctx.Err() == nil {
+			ack(payload)
+		}
+	}()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vpndiag/vpndiag/config"
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/metrics"
+	"github.com/vpndiag/vpndiag/probes"
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
@@ -77,7 +78,9 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	if cfg.Hub.Listen != "" {
 		hub = &relay.Hub{Tokens: sqlite.NewRelayTokenService(db), Results: sqlite.NewProbeService(db),
 			Sites: deps.Sites, Cases: deps.Cases, Logger: log}
-		deps.Prober = met.Prober(hub)
+		if cfg.ProbeRunner() == config.ProbesRelay {
+			deps.Prober = met.Prober(hub)
+		}
 		met.GaugeFunc("vpndiag_relays_connected", "Relays connected to the hub.", func() float64 {
 			st, err := hub.Relays(context.Background())
 			if err != nil {
@@ -104,6 +107,12 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		}
 		hubSrv = &http.Server{Handler: hmux, ReadHeaderTimeout: 10 * time.Second}
 	}
+
+	if cfg.ProbeRunner() == config.ProbesLocal {
+		// The bot sits inside the customer network: it runs probes itself.
+		deps.Prober = met.Prober(&probes.Local{Logger: log})
+	}
+	log.Info("vpndiag serve: probes", "run_by", cfg.ProbeRunner())
 
 	b, err := botslack.New(botslack.FromConfig(cfg), deps)
 	if err != nil {

@@ -172,6 +172,9 @@ func findCases(ctx context.Context, tx *Tx, filter vpndiag.CaseFilter) ([]*vpndi
 	if v := filter.ChannelID; v != nil {
 		where, args = append(where, "channel_id = ?"), append(args, *v)
 	}
+	if v := filter.ThreadTS; v != nil {
+		where, args = append(where, "thread_ts = ?"), append(args, *v)
+	}
 	if v := filter.Status; v != nil {
 		where, args = append(where, "status = ?"), append(args, string(*v))
 	}

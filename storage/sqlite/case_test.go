@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -147,7 +148,7 @@ func TestCaseService_FindCases(t *testing.T) {
 	cs := sqlite.NewCaseService(db)
 	var all []*vpndiag.Case
 	for i := 0; i < 5; i++ {
-		c := &vpndiag.Case{Marker: marker(i), Title: "t", Status: vpndiag.CaseOpen, Origin: "slack", ChannelID: "C1"}
+		c := &vpndiag.Case{Marker: marker(i), Title: "t", Status: vpndiag.CaseOpen, Origin: "slack", ChannelID: "C1", ThreadTS: fmt.Sprintf("1700000000.%06d", i)}
 		if i%2 == 1 {
 			c.Status, c.ChannelID = vpndiag.CaseClosed, "C2"
 		}
@@ -172,6 +173,8 @@ func TestCaseService_FindCases(t *testing.T) {
 		{"All", vpndiag.CaseFilter{}, ids([]*vpndiag.Case{all[4], all[3], all[2], all[1], all[0]}), 5},
 		{"Status", vpndiag.CaseFilter{Status: ptr(vpndiag.CaseClosed)}, ids([]*vpndiag.Case{all[3], all[1]}), 2},
 		{"Channel", vpndiag.CaseFilter{ChannelID: ptr("C1")}, ids([]*vpndiag.Case{all[4], all[2], all[0]}), 3},
+		{"Thread", vpndiag.CaseFilter{ChannelID: ptr("C1"), ThreadTS: ptr(all[2].ThreadTS)}, ids(all[2:3]), 1},
+		{"ThreadOfAnotherChannel", vpndiag.CaseFilter{ChannelID: ptr("C1"), ThreadTS: ptr(all[1].ThreadTS)}, []int64{}, 0},
 		{"Marker", vpndiag.CaseFilter{Marker: ptr(all[2].Marker)}, ids(all[2:3]), 1},
 		{"ID", vpndiag.CaseFilter{ID: ptr(all[1].ID)}, ids(all[1:2]), 1},
 		{"NoSite", vpndiag.CaseFilter{SiteID: ptr(int64(0))}, ids([]*vpndiag.Case{all[4], all[3], all[2], all[1], all[0]}), 5},

@@ -94,6 +94,7 @@ type Server struct {
 	order    []string
 	groups   map[string][]string
 	fails    map[string][]Failure
+	checked  int
 
 	socket *socket
 }
@@ -108,14 +109,20 @@ func New(tb testing.TB) *Server {
 	s := &Server{tb: tb, files: map[string]*file{}, uploads: map[string]*Upload{}, groups: map[string][]string{}, fails: map[string][]Failure{}}
 	s.socket = newSocket(s)
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
-		for _, m := range []string{"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "files.info",
+		for _, m := range []string{"chat.postMessage", "chat.update", "chat.postEphemeral", "chat.getPermalink", "views.open", "files.info",
 			"files.getUploadURLExternal", "files.completeUploadExternal", "usergroups.users.list", "apps.connections.open"} {
 			c.Handle("/"+m, s.api(m))
 		}
 		c.Handle("/files-pri/", s.download)
 		c.Handle("/upload/v1/", s.upload)
 		c.Handle("/hooks/", func(w http.ResponseWriter, r *http.Request) {
-			s.record("response_url", r)
+			c := s.record("response_url", r)
+			var m struct {
+				Text   string          `json:"text"`
+				Blocks json.RawMessage `json:"blocks"`
+			}
+			_ = json.Unmarshal(c.JSON, &m)
+			s.check("response_url", CheckMessage(m.Text, m.Blocks))
 			_, _ = io.WriteString(w, "ok")
 		})
 		c.Handle("/socket", s.socket.serve)
@@ -159,6 +166,21 @@ func (s *Server) AddFile(id, name, mimetype string, content []byte, shares map[s
 	}
 	s.files[id] = &file{info: f, content: content}
 	return f
+}
+
+// Share records that file id was shared in the thread threadTS of channel,
+// as files.info then reports it.
+func (s *Server) Share(id, channel, threadTS string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.files[id]
+	if f == nil {
+		return
+	}
+	if f.info.Shares.Public == nil {
+		f.info.Shares.Public = map[string][]slackgo.ShareFileInfo{}
+	}
+	f.info.Shares.Public[channel] = append(f.info.Shares.Public[channel], slackgo.ShareFileInfo{Ts: threadTS + "1", ThreadTs: threadTS})
 }
 
 // Calls returns the recorded calls of method ("" for all), oldest first.
@@ -233,7 +255,37 @@ func (s *Server) record(method string, r *http.Request) Call {
 	s.mu.Lock()
 	s.calls = append(s.calls, c)
 	s.mu.Unlock()
+	switch method {
+	case "chat.postMessage", "chat.update", "chat.postEphemeral":
+		s.check(method, CheckMessage(c.Form.Get("text"), json.RawMessage(c.Form.Get("blocks"))))
+	case "views.open", "views.update", "views.push":
+		var req struct {
+			View json.RawMessage `json:"view"`
+		}
+		if err := json.Unmarshal(c.JSON, &req); err != nil {
+			_ = json.Unmarshal([]byte(c.Form.Get("view")), &req.View)
+		}
+		s.check(method, CheckView(req.View))
+	}
 	return c
+}
+
+// check fails the test for every violation of Block Kit's limits in a
+// payload the bot sent.
+func (s *Server) check(method string, vs []Violation) {
+	for _, v := range vs {
+		s.tb.Errorf("slackfake: %s payload breaks Block Kit's limits: %s", method, v)
+	}
+	s.mu.Lock()
+	s.checked++
+	s.mu.Unlock()
+}
+
+// Checked counts the payloads checked against Block Kit's limits so far.
+func (s *Server) Checked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checked
 }
 
 func (s *Server) nextFailure(method string) (Failure, bool) {
@@ -294,6 +346,9 @@ func (s *Server) api(method string) http.HandlerFunc {
 				return
 			}
 			writeJSON(w, map[string]any{"ok": true, "channel": found.Channel, "ts": found.TS, "text": found.Text})
+		case "chat.getPermalink":
+			ch, ts := c.Form.Get("channel"), c.Form.Get("message_ts")
+			writeJSON(w, map[string]any{"ok": true, "channel": ch, "permalink": "https://fake.slack.com/archives/" + ch + "/p" + strings.ReplaceAll(ts, ".", "")})
 		case "chat.postEphemeral":
 			writeJSON(w, map[string]any{"ok": true, "message_ts": "1700000000.999999"})
 		case "views.open":

@@ -146,6 +146,17 @@ func (k *socket) serve(w http.ResponseWriter, r *http.Request) {
 		var a Ack
 		if json.Unmarshal(data, &a) == nil && a.EnvelopeID != "" {
 			a.Conn = n
+			var m struct {
+				Text   *string         `json:"text"`
+				Blocks json.RawMessage `json:"blocks"`
+			}
+			if json.Unmarshal(a.Payload, &m) == nil && (m.Text != nil || len(m.Blocks) > 0) {
+				text := ""
+				if m.Text != nil {
+					text = *m.Text
+				}
+				k.s.check("socket ack", CheckMessage(text, m.Blocks))
+			}
 			k.mu.Lock()
 			k.acks = append(k.acks, a)
 			k.mu.Unlock()

@@ -1,11 +1,10 @@
-package bot_test
+package vpndiag_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/vpndiag/vpndiag"
-	"github.com/vpndiag/vpndiag/bot"
 )
 
 func TestValidateInput(t *testing.T) {
@@ -22,17 +21,23 @@ func TestValidateInput(t *testing.T) {
 		{vpndiag.InputCIDR, "10.20.0.1/16", "", "did you mean 10.20.0.0/16?"},
 		{vpndiag.InputCIDR, "10.20.0.0", "", "is not a CIDR range"},
 		{vpndiag.InputFQDN, "App.Example.Cloud", "app.example.cloud", ""},
+		{vpndiag.InputFQDN, "MyEnv.Example.com.", "myenv.example.com", ""},
 		{vpndiag.InputFQDN, "10.0.0.1", "", "is not a DNS name"},
 		{vpndiag.InputFQDN, "-bad.example", "", "is not a DNS name"},
+		{vpndiag.InputFQDN, "bad_name!", "", "is not a DNS name"},
 		{vpndiag.InputPort, "443", "443", ""},
+		{vpndiag.InputPort, "0443", "443", ""},
 		{vpndiag.InputPort, "0", "", "is not a port number"},
 		{vpndiag.InputPort, "70000", "", "is not a port number"},
 		{vpndiag.InputText, "  anything  ", "anything", ""},
-		{vpndiag.InputText, "   ", "", "A value is required."},
-		{vpndiag.InputText, strings.Repeat("x", bot.MaxInputText+1), "", "At most"},
+		{vpndiag.InputText, "   ", "", "Please type an answer."},
+		{vpndiag.InputText, strings.Repeat("é", vpndiag.MaxInputText), strings.Repeat("é", vpndiag.MaxInputText), ""},
+		{vpndiag.InputText, strings.Repeat("x", vpndiag.MaxInputText+1), "", "too long"},
+		{vpndiag.InputText, "a\xffb", "", "not valid text"},
+		{"colour", "red", "", "Unknown input kind"},
 	}
 	for _, tt := range tests {
-		got, err := bot.ValidateInput(tt.kind, tt.in)
+		got, err := vpndiag.ValidateInput(tt.kind, tt.in)
 		if tt.wantError != "" {
 			if vpndiag.ErrorCode(err) != vpndiag.EINVALID || !strings.Contains(vpndiag.ErrorMessage(err), tt.wantError) {
 				t.Errorf("ValidateInput(%s, %.30q) = %q, %v; want error containing %q", tt.kind, tt.in, got, err, tt.wantError)
@@ -40,7 +45,7 @@ func TestValidateInput(t *testing.T) {
 			continue
 		}
 		if err != nil || got != tt.want {
-			t.Errorf("ValidateInput(%s, %q) = %q, %v; want %q", tt.kind, tt.in, got, err, tt.want)
+			t.Errorf("ValidateInput(%s, %.30q) = %q, %v; want %q", tt.kind, tt.in, got, err, tt.want)
 		}
 	}
 }
