@@ -24,7 +24,7 @@ func TestExport_ManifestDescribesStoredContent(t *testing.T) {
 	db := MustOpenDB(t)
 	c := MustSeedCase(t, db, seed{marker: marker, status: vpndiag.CaseEscalated})
 	upload := "conn aws\n  left=10.1.0.1\n  right=52.1.2.3\n  ikelifetime=28800s\n  authby=secret\n: PSK \"Guess1\"\n"
-	svc := &evidence.Service{Evidence: sqlite.NewEvidenceService(db), Findings: sqlite.NewFindingService(db), Events: sqlite.NewEventService(db)}
+	svc := &evidence.Service{Evidence: sqlite.NewEvidenceService(db)}
 	if _, err := svc.Attach(context.Background(), c.ID, "ipsec.conf", strings.NewReader(upload), "U1", nil); err != nil {
 		t.Fatal(err)
 	}

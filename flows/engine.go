@@ -319,7 +319,7 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 		}
 		mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
 	case vpndiag.StepInput:
-		v, err := ValidateInput(st.Input.Kind, r.Value)
+		v, err := vpndiag.ValidateInput(st.Input.Kind, r.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -502,7 +502,7 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 		if !ok {
 			return nil, nil
 		}
-		nv, err := ValidateInput(st.Input.Kind, v)
+		nv, err := vpndiag.ValidateInput(st.Input.Kind, v)
 		if err != nil {
 			return nil, nil // the profile's value does not fit: ask
 		}

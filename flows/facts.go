@@ -299,9 +299,3 @@ func versionAtLeast(v, min string) (ok, valid bool) {
 	}
 	return true, true
 }
-
-// ValidateInput is vpndiag.ValidateInput, the one input rule (kept here
-// for callers of package flows).
-func ValidateInput(kind vpndiag.InputKind, value string) (string, error) {
-	return vpndiag.ValidateInput(kind, value)
-}

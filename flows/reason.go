@@ -171,7 +171,7 @@ func inputFromFinding(in *InputDef, fs []*vpndiag.Finding) (value string, f *vpn
 			for _, w := range strings.FieldsFunc(ref.Text, func(r rune) bool {
 				return r == ' ' || r == '\t' || r == '=' || r == ',' || r == ';' || r == '"' || r == '\'' || r == '[' || r == ']' || r == '{' || r == '}'
 			}) {
-				if v, err := ValidateInput(in.Kind, w); err == nil && in.Kind != vpndiag.InputText {
+				if v, err := vpndiag.ValidateInput(in.Kind, w); err == nil && in.Kind != vpndiag.InputText {
 					return v, x, true
 				}
 			}
