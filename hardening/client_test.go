@@ -184,10 +184,15 @@ type Button struct {
 	TS       string // the message's ts
 }
 
-// Buttons returns the buttons of the messages in channel, oldest first.
+// Buttons returns the buttons of the steps in channel's threads, oldest
+// first (not the buttons of a case's own message in the channel: Close,
+// Re-open).
 func (s *Slack) Buttons(channel string) []Button {
 	var out []Button
 	for _, m := range s.Fake.Messages(channel) {
+		if m.ThreadTS == "" {
+			continue
+		}
 		var blocks []struct {
 			Type     string `json:"type"`
 			Elements []struct {
