@@ -221,7 +221,8 @@ func citeFindings(st *State, fs []*vpndiag.Finding) string {
 		if len(lines) == maxCited {
 			continue
 		}
-		l := fmt.Sprintf("- `%s`: %s", findingRef(f), f.Summary)
+		ref := findingRef(f)
+		l := fmt.Sprintf("- `%s`: %s", ref, strings.TrimPrefix(f.Summary, ref+": "))
 		if f.Fix != "" {
 			l += " → " + f.Fix
 		}
