@@ -50,8 +50,13 @@ type ProbeRequest struct {
 	Params map[string]string `json:"params,omitempty"`
 	// Timeout bounds the probe; the runner turns it into a context deadline.
 	Timeout time.Duration `json:"timeout"`
-	// Relay names the relay to run through; empty runs in-process.
+	// Relay names the relay to run through; empty runs in-process (or, with
+	// SiteID, on any connected relay of that site).
 	Relay string `json:"relay,omitempty"`
+	// SiteID, when set, is the site whose relays may run the probe: with
+	// Relay empty the hub picks the least busy connected relay of the site;
+	// with Relay set, that relay must serve the site.
+	SiteID int64 `json:"site_id,omitempty"`
 	// Purpose says why a flow asked for it, shown to the user.
 	Purpose string `json:"purpose,omitempty"`
 }
@@ -100,6 +105,12 @@ type KeepaliveSample struct {
 	RTT time.Duration `json:"rtt_ns,omitempty"`
 }
 
+// MaxKeepaliveSamplesPerCase caps the keep-alive samples stored for one
+// case (about 10 MB): a monitor's longest run (7 days) at the default 5 s
+// interval, or 41 hours at the shortest (1 s), so that a relay cannot fill
+// the disk through one case.
+const MaxKeepaliveSamplesPerCase = 125_000
+
 // ProbeService stores probe results and keep-alive samples.
 type ProbeService interface {
 	// CreateProbeResult stores r; a second result with the same ID is
@@ -107,7 +118,9 @@ type ProbeService interface {
 	CreateProbeResult(ctx context.Context, r *ProbeResult) error
 	// FindProbeResults returns a case's results, oldest first.
 	FindProbeResults(ctx context.Context, caseID int64) ([]*ProbeResult, error)
-	// AddKeepaliveSamples stores samples of a case's monitor.
+	// AddKeepaliveSamples stores samples of a case's monitor, all or none:
+	// a batch that would take the case over MaxKeepaliveSamplesPerCase is
+	// refused with ETOOLARGE.
 	AddKeepaliveSamples(ctx context.Context, caseID int64, samples []KeepaliveSample) error
 	// FindKeepaliveSamples returns a case's samples, oldest first.
 	FindKeepaliveSamples(ctx context.Context, caseID int64) ([]KeepaliveSample, error)

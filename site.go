@@ -2,6 +2,7 @@ package vpndiag
 
 import (
 	"context"
+	"slices"
 
 	"fmt"
 	"net/netip"
@@ -58,6 +59,13 @@ type Site struct {
 	// ConsoleVersion is the management console version, which decides whether
 	// static routes can be changed self-service (11.7.0 or later).
 	ConsoleVersion string `json:"console_version,omitempty" yaml:"console_version,omitempty"`
+	// Channels are the Slack channels the site belongs to: only they may
+	// read (`setup NAME`), change or use it (cases, probes through its
+	// relays). A site set up from Slack belongs to the channel it was set
+	// up in; the config file may list several. Empty (the config file and
+	// the terminal by default) means every channel may use it, and Slack
+	// may not change it.
+	Channels []string `json:"channels,omitempty" yaml:"channels,omitempty"`
 	// Phase1 and Phase2 are the proposals the cloud accepts for this site
 	// when they differ from the cloud's published set; empty lists (or no
 	// block) mean the published set.
@@ -66,6 +74,18 @@ type Site struct {
 	// CreatedAt and UpdatedAt are maintained by the store.
 	CreatedAt time.Time `json:"created_at" yaml:"-"`
 	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
+}
+
+// UsableIn reports whether the Slack channel may read and use the site:
+// it is one of Channels, or Channels is empty.
+func (s *Site) UsableIn(channel string) bool {
+	return len(s.Channels) == 0 || slices.Contains(s.Channels, channel)
+}
+
+// OwnedBy reports whether the Slack channel may change the site: it is one
+// of Channels (a site without channels is changed in the config file).
+func (s *Site) OwnedBy(channel string) bool {
+	return channel != "" && slices.Contains(s.Channels, channel)
 }
 
 // Proposals is what the cloud accepts in one negotiation phase.
@@ -88,6 +108,11 @@ func (s *Site) Validate() error {
 		add("name: required")
 	} else if strings.ContainsAny(s.Name, " \t\n/") {
 		add("name: %q must not contain spaces or slashes", s.Name)
+	}
+	for i, c := range s.Channels {
+		if c == "" || len(c) > 64 || strings.ContainsAny(c, " \t\n,") {
+			add("channels[%d]: %q is not a Slack channel ID (e.g. C0123ABCD)", i, c)
+		}
 	}
 	if len(s.CloudDNSServers) == 0 {
 		add("cloud_dns_servers: at least one address is required")

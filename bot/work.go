@@ -61,28 +61,61 @@ var ErrBusy = errors.New("bot: work queue full")
 
 // Pool runs submitted work on a fixed number of goroutines with a bounded
 // queue, so a burst of Slack deliveries cannot start unbounded goroutines.
+//
+// Heavy work (large uploads: a download, redaction and analysis of up to
+// the upload cap) goes through SubmitHeavy to workers and a queue of its
+// own, HeavyWorkers of them: however many uploads arrive, every one of the
+// pool's workers stays free for commands and clicks, and at most
+// HeavyWorkers uploads are in memory at once.
 type Pool struct {
 	queue chan func()
+	heavy chan func()
 	wg    sync.WaitGroup
 	once  sync.Once
 	mu    sync.RWMutex
 	done  bool
 }
 
-// NewPool starts workers goroutines with a queue of queue jobs.
+// HeavyWorkers returns how many heavy jobs a pool of workers runs at once:
+// a quarter of them, at least 1 and at most 4.
+func HeavyWorkers(workers int) int { return min(max(workers/4, 1), 4) }
+
+// NewPool starts workers goroutines with a queue of queue jobs, and
+// HeavyWorkers(workers) for heavy work with a queue of its own (a quarter
+// of queue, at least 4).
 func NewPool(workers, queue int) *Pool {
 	if workers < 1 {
 		workers = 1
 	}
-	p := &Pool{queue: make(chan func(), queue)}
+	p := &Pool{queue: make(chan func(), queue), heavy: make(chan func(), max(queue/4, 4))}
+	run := func(q chan func()) {
+		for fn := range q {
+			fn()
+		}
+	}
 	for range workers {
-		p.wg.Go(func() {
-			for fn := range p.queue {
-				fn()
-			}
-		})
+		p.wg.Go(func() { run(p.queue) })
+	}
+	for range HeavyWorkers(workers) {
+		p.wg.Go(func() { run(p.heavy) })
 	}
 	return p
+}
+
+// SubmitHeavy queues heavy work without blocking; ErrBusy when its queue is
+// full or the pool is closed.
+func (p *Pool) SubmitHeavy(fn func()) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.done {
+		return ErrBusy
+	}
+	select {
+	case p.heavy <- fn:
+		return nil
+	default:
+		return ErrBusy
+	}
 }
 
 // Submit queues fn without blocking; ErrBusy when the queue is full or the
@@ -107,6 +140,7 @@ func (p *Pool) Close() {
 		p.mu.Lock()
 		p.done = true
 		close(p.queue)
+		close(p.heavy)
 		p.mu.Unlock()
 	})
 	p.wg.Wait()

@@ -13,6 +13,7 @@ package bundle
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"sort"
@@ -201,6 +202,9 @@ type Exporter struct {
 	Graph GraphFunc
 	// Now is the export time (vpndiag.Now when nil); tests fix it.
 	Now vpndiag.Clock
+	// SigningKey, when set, signs every bundle (see SignatureName), so
+	// that Verify with its public key proves where a bundle came from.
+	SigningKey ed25519.PrivateKey
 }
 
 // Result is what an export wrote.

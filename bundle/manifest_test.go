@@ -65,3 +65,28 @@ func TestExport_ManifestDescribesStoredContent(t *testing.T) {
 		t.Fatal("the attachment is not in the manifest")
 	}
 }
+
+// TestExport_RedactsStoredNames exports an attachment stored with a secret
+// in its name (before the intake redacted names): neither the archive's
+// entry names nor any file of the bundle hold it.
+func TestExport_RedactsStoredNames(t *testing.T) {
+	db := MustOpenDB(t)
+	c := MustSeedCase(t, db, seed{marker: marker, status: vpndiag.CaseEscalated})
+	e := &vpndiag.Evidence{CaseID: c.ID, Name: "vpn-psk-Sup3rS3cret9.conf", Kind: vpndiag.EvidenceConfig, MediaType: "text/plain", UploadedBy: "U1"}
+	if err := sqlite.NewEvidenceService(db).CreateEvidence(context.Background(), e, strings.NewReader("conn hq\n")); err != nil {
+		t.Fatal(err)
+	}
+	data := MustExport(t, NewExporter(db), marker)
+	if strings.Contains(string(data), "Sup3rS3cret9") {
+		t.Error("the secret in the name is in the archive's raw bytes")
+	}
+	files, order := unzip(t, data)
+	for _, f := range order {
+		if strings.Contains(f.Name, "Sup3rS3cret9") || strings.Contains(string(files[f.Name]), "Sup3rS3cret9") {
+			t.Errorf("the secret in the name is in %s", f.Name)
+		}
+	}
+	if _, ok := files["evidence/vpn-psk-redacted-psk.conf"]; !ok {
+		t.Errorf("no evidence/vpn-psk-redacted-psk.conf in %v", order)
+	}
+}

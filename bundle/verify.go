@@ -3,6 +3,7 @@ package bundle
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -27,7 +28,20 @@ const (
 	ProblemBadJSON = "bad-json" // a JSON file does not parse
 	ProblemSchema  = "schema"   // the manifest or a file breaks the bundle schema
 	ProblemMarker  = "marker"   // a file does not carry the bundle's case marker
+	// ProblemSignature: the signature is malformed, missing while a key was
+	// given, made with another key, or does not match the manifest.
+	ProblemSignature = "signature"
 )
+
+// VerifyOptions choose what Verify checks beyond integrity.
+type VerifyOptions struct {
+	// Keys are the public keys whose bundles are trusted. When set, the
+	// bundle must carry a signature of its manifest by one of them, which
+	// proves its origin; without keys Verify checks integrity only (anyone
+	// can write a bundle with a matching manifest, and sign it with a key
+	// of their own).
+	Keys []ed25519.PublicKey
+}
 
 // Problem is one thing wrong with a bundle.
 type Problem struct {
@@ -59,13 +73,25 @@ type Report struct {
 	Files int `json:"files"`
 	// Bytes is the uncompressed size of the files checked.
 	Bytes int64 `json:"bytes"`
-	// Problems lists every problem, manifest first, then files in manifest
-	// order, then extra files in archive order.
+	// Problems lists the problems, manifest first, then files in manifest
+	// order, then extra files in archive order: the first MaxProblems.
 	Problems []Problem `json:"problems"`
+	// MoreProblems counts the problems found beyond MaxProblems.
+	MoreProblems int `json:"more_problems,omitempty"`
+	// Signature says whether the bundle is signed and by which key; see
+	// VerifyOptions.
+	Signature Signature `json:"signature"`
 }
+
+// MaxProblems is how many problems a Report lists; a damaged or crafted
+// bundle may have millions, which are counted, not kept.
+const MaxProblems = 200
 
 // OK reports whether the bundle has no problem.
 func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Count returns the number of problems found, listed or not.
+func (r *Report) Count() int { return len(r.Problems) + r.MoreProblems }
 
 // Err returns nil for a sound bundle and an EINVALID error counting the
 // problems otherwise.
@@ -73,19 +99,40 @@ func (r *Report) Err() error {
 	if r.OK() {
 		return nil
 	}
-	return vpndiag.Errorf(vpndiag.EINVALID, "The bundle has %d problem(s); it was changed or damaged after export.", len(r.Problems))
+	onlySignature := r.MoreProblems == 0
+	for _, p := range r.Problems {
+		onlySignature = onlySignature && p.Kind == ProblemSignature
+	}
+	if onlySignature {
+		return vpndiag.Errorf(vpndiag.EINVALID, "The bundle's files match its manifest, but its origin is not proven: %s.", r.Problems[0].Message)
+	}
+	return vpndiag.Errorf(vpndiag.EINVALID, "The bundle has %d problem(s); it was changed or damaged after export.", r.Count())
 }
 
 func (r *Report) add(file, kind, format string, args ...any) {
+	if len(r.Problems) >= MaxProblems {
+		r.MoreProblems++
+		return
+	}
 	r.Problems = append(r.Problems, Problem{File: file, Kind: kind, Message: fmt.Sprintf(format, args...)})
 }
 
-// maxSmallFile bounds what Verify reads whole: the manifest and the
-// generated JSON files, which are small; evidence is only streamed.
-const maxSmallFile = 64 << 20
+// Limits that keep Verify's memory bounded whatever the bundle holds:
+// the manifest is the only file read whole, and is small (a case with
+// a thousand probe results has a manifest of about 300 KB); the generated
+// JSON files are scanned as they stream, and evidence is only hashed.
+const (
+	maxManifest     = 8 << 20
+	maxManifestList = 100_000
+	// maxSmallFile bounds a generated JSON file.
+	maxSmallFile = 256 << 20
+)
 
 // VerifyFile verifies the bundle at path, see Verify.
-func VerifyFile(path string) (*Report, error) {
+func VerifyFile(path string) (*Report, error) { return VerifyFileWith(path, VerifyOptions{}) }
+
+// VerifyFileWith verifies the bundle at path with options, see VerifyWith.
+func VerifyFileWith(path string, opts VerifyOptions) (*Report, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no file %s.", path)
@@ -100,16 +147,23 @@ func VerifyFile(path string) (*Report, error) {
 	if fi.IsDir() {
 		return nil, vpndiag.Errorf(vpndiag.EINVALID, "%s is a directory, not a bundle.", path)
 	}
-	return Verify(f, fi.Size())
+	return VerifyWith(f, fi.Size(), opts)
 }
 
 // Verify checks a bundle: that it is a zip, that manifest.json parses and
 // follows the schema, that every file it lists is present with its size and
 // SHA-256 (which catches any changed byte), that nothing else is in the
 // archive, that the JSON files parse and that the files carry the case
-// marker. It streams every file, in bounded memory. The error is only for
-// failing to read; problems are in the report.
+// marker. It streams every file, in bounded memory whatever the bundle
+// holds. The error is only for failing to read; problems are in the
+// report. This proves integrity only: see VerifyWith for origin.
 func Verify(r io.ReaderAt, size int64) (*Report, error) {
+	return VerifyWith(r, size, VerifyOptions{})
+}
+
+// VerifyWith is Verify, and also checks the bundle's signature: when
+// opts has keys, the bundle must be signed by one of them.
+func VerifyWith(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 	rep := &Report{Problems: []Problem{}}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
@@ -135,7 +189,7 @@ func Verify(r io.ReaderAt, size int64) (*Report, error) {
 		rep.add(ManifestName, ProblemMissing, "no manifest: this is not a vpndiag support bundle, or its manifest was removed")
 		return rep, nil
 	}
-	data, err := readSmall(mf)
+	data, err := readSmall(mf, maxManifest)
 	if err != nil {
 		rep.add(ManifestName, ProblemChanged, "cannot be read: %v", err)
 		return rep, nil
@@ -145,13 +199,29 @@ func Verify(r io.ReaderAt, size int64) (*Report, error) {
 		rep.add(ManifestName, ProblemBadJSON, "%v", err)
 		return rep, nil
 	}
+	if sf := entries[SignatureName]; sf != nil {
+		sig, err := readSmall(sf, 64<<10)
+		if err != nil {
+			rep.add(SignatureName, ProblemChanged, "cannot be read: %v", err)
+		} else {
+			checkSignature(rep, sig, data, opts.Keys)
+		}
+	} else if len(opts.Keys) > 0 {
+		rep.add(SignatureName, ProblemSignature, "the bundle is not signed, so its origin cannot be proven")
+	}
+	rep.Signature.Checked = len(opts.Keys) > 0
+	data = nil
 	rep.Case, rep.CreatedAt, rep.InProgress, rep.Files = man.Case, man.CreatedAt, man.InProgress, len(man.Files)
+	if len(man.Files) > maxManifestList {
+		rep.add(ManifestName, ProblemSchema, "lists %d files, more than the %d a bundle may hold", len(man.Files), maxManifestList)
+		return rep, nil
+	}
 	checkManifest(rep, &man)
 	if mf.Comment != "" && mf.Comment != man.Case {
 		rep.add(ManifestName, ProblemMarker, "entry comment %q is not the case marker %s", mf.Comment, man.Case)
 	}
 
-	listed := map[string]bool{ManifestName: true}
+	listed := map[string]bool{ManifestName: true, SignatureName: true}
 	for _, file := range man.Files {
 		if listed[file.Name] {
 			continue // reported by checkManifest
@@ -197,7 +267,7 @@ func checkManifest(rep *Report, m *Manifest) {
 	seen := map[string]bool{}
 	for i, f := range m.Files {
 		switch {
-		case f.Name == "" || !safePath(f.Name) || f.Name == ManifestName:
+		case f.Name == "" || !safePath(f.Name) || f.Name == ManifestName || f.Name == SignatureName:
 			bad("files[%d]: name %q is not allowed", i, f.Name)
 		case seen[f.Name]:
 			bad("files[%d]: %s is listed twice", i, f.Name)
@@ -229,12 +299,21 @@ func checkFile(rep *Report, m *Manifest, want File, f *zip.File) {
 	defer rc.Close()
 	h := sha256.New()
 	var head headBuffer
-	var whole bytes.Buffer
-	w := io.MultiWriter(h, &head)
+	cr := &countReader{r: io.TeeReader(rc, io.MultiWriter(h, &head))}
+	var caseValue string
+	var hasCase bool
+	var jsonErr error
 	if parseJSON {
-		w = io.MultiWriter(w, &limitedBuffer{buf: &whole, max: maxSmallFile})
+		caseValue, hasCase, jsonErr = scanJSON(io.LimitReader(cr, maxSmallFile))
+		var se *syntaxError
+		if jsonErr != nil && !errors.As(jsonErr, &se) {
+			err, jsonErr = jsonErr, nil // reading failed: a changed file
+		}
 	}
-	n, err := io.Copy(w, rc)
+	if err == nil {
+		_, err = io.Copy(io.Discard, cr)
+	}
+	n := cr.n
 	rep.Bytes += n
 	if errors.Is(err, zip.ErrChecksum) {
 		rep.add(want.Name, ProblemChanged, "content changed: the archive's CRC-32 does not match its bytes")
@@ -258,12 +337,9 @@ func checkFile(rep *Report, m *Manifest, want File, f *zip.File) {
 			rep.add(want.Name, ProblemSchema, "%d bytes is too large for a generated JSON file", n)
 			return
 		}
-		var doc struct {
-			Case *string `json:"case"`
-		}
-		if err := json.Unmarshal(whole.Bytes(), &doc); err != nil {
-			rep.add(want.Name, ProblemBadJSON, "%v", err)
-		} else if doc.Case == nil || *doc.Case != m.Case {
+		if jsonErr != nil {
+			rep.add(want.Name, ProblemBadJSON, "%v", jsonErr)
+		} else if !hasCase || caseValue != m.Case {
 			rep.add(want.Name, ProblemMarker, "its \"case\" field is not the bundle's marker %s", m.Case)
 		}
 	case generated:
@@ -277,21 +353,36 @@ func checkFile(rep *Report, m *Manifest, want File, f *zip.File) {
 	}
 }
 
-// readSmall reads a small entry whole.
-func readSmall(f *zip.File) ([]byte, error) {
+// readSmall reads a small entry whole, refusing one larger than max.
+func readSmall(f *zip.File, max int64) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(max) {
+		return nil, fmt.Errorf("larger than %d bytes", max)
+	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxSmallFile+1))
+	data, err := io.ReadAll(io.LimitReader(rc, max+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxSmallFile {
-		return nil, fmt.Errorf("larger than %d bytes", maxSmallFile)
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("larger than %d bytes", max)
 	}
 	return data, nil
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // safePath reports whether name is a relative, clean, forward-slash path
@@ -307,19 +398,6 @@ type headBuffer struct{ b []byte }
 func (h *headBuffer) Write(p []byte) (int, error) {
 	if room := 4096 - len(h.b); room > 0 {
 		h.b = append(h.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-// limitedBuffer keeps up to max bytes and drops the rest.
-type limitedBuffer struct {
-	buf *bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.buf.Len(); room > 0 {
-		l.buf.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
 }

@@ -3,6 +3,7 @@ package bundle
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"context"
 	"crypto/sha256"
@@ -121,17 +122,39 @@ func (x *Exporter) write(ctx context.Context, d *caseData, w io.Writer) (*Manife
 		}
 	}
 	man := d.manifest(a.files)
-	zwr, err := a.zw.CreateHeader(a.header(ManifestName, zip.Deflate))
-	if err != nil {
+	var mb bytes.Buffer
+	if err := writeJSON(&mb, man); err != nil {
 		return nil, fmt.Errorf("bundle: manifest: %w", err)
 	}
-	if err := writeJSON(zwr, man); err != nil {
-		return nil, fmt.Errorf("bundle: manifest: %w", err)
+	if err := a.small(ManifestName, mb.Bytes()); err != nil {
+		return nil, err
+	}
+	if x.SigningKey != nil {
+		sig, err := sign(x.SigningKey, mb.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		if err := a.small(SignatureName, sig); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.zw.Close(); err != nil {
 		return nil, fmt.Errorf("bundle: close archive: %w", err)
 	}
 	return man, nil
+}
+
+// small writes an entry that is not listed in the manifest (the manifest
+// and its signature).
+func (a *archive) small(name string, data []byte) error {
+	zwr, err := a.zw.CreateHeader(a.header(name, zip.Deflate))
+	if err == nil {
+		_, err = zwr.Write(data)
+	}
+	if err != nil {
+		return fmt.Errorf("bundle: %s: %w", name, err)
+	}
+	return nil
 }
 
 // probeName is the archive name of the i-th probe result.

@@ -27,6 +27,8 @@ type Config struct {
 	DB string `yaml:"db"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
+	// Metrics configures /metrics.
+	Metrics Metrics `yaml:"metrics"`
 	// Slack configures the bot (vpndiag serve).
 	Slack Slack `yaml:"slack"`
 	// Hub configures the endpoint relays dial into (vpndiag serve).
@@ -39,6 +41,8 @@ type Config struct {
 	Probes string `yaml:"probes"`
 	// Evidence configures uploads.
 	Evidence Evidence `yaml:"evidence"`
+	// Bundle configures support bundles.
+	Bundle Bundle `yaml:"bundle"`
 	// Sites are site profiles loaded at start-up (they can also be set up
 	// from Slack).
 	Sites []vpndiag.Site `yaml:"sites"`
@@ -65,7 +69,7 @@ type Slack struct {
 	// APIURL points the bot at another Slack API base (tests, staging),
 	// ending in "/". Env: SLACK_API_URL.
 	APIURL string `yaml:"api_url"`
-	// Listen is the HTTP address for HTTP mode, /metrics and health.
+	// Listen is the HTTP address for HTTP mode, /metrics (see Metrics) and health.
 	// Default ":8080".
 	Listen string `yaml:"listen"`
 	// MaxBodyBytes caps an HTTP request body. Default 1 MiB.
@@ -115,12 +119,37 @@ type Hub struct {
 	// OperatorToken lets `vpndiag probe --relay` run a probe through a
 	// connected relay; empty disables that endpoint. Env: VPNDIAG_OPERATOR_TOKEN.
 	OperatorToken string `yaml:"operator_token"`
+	// MaxConnections caps the hub's concurrent connections (relays, operator
+	// requests and anything else that dials the port); more are closed at
+	// once. 0 (default) means a quarter of the process's open-file limit, so
+	// that a flood of the hub port leaves Slack, /healthz and the database
+	// their descriptors.
+	MaxConnections int `yaml:"max_connections"`
+}
+
+// Metrics configures the Prometheus endpoint /metrics on slack.listen.
+type Metrics struct {
+	// Token, when set, is required as `Authorization: Bearer <token>` from
+	// any client; empty (default) answers only clients on loopback that
+	// came through no proxy. Env: VPNDIAG_METRICS_TOKEN.
+	Token string `yaml:"token"`
 }
 
 // Evidence configures uploads.
 type Evidence struct {
 	// MaxUploadBytes caps one uploaded file. Default 64 MiB.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+}
+
+// Bundle configures support bundles.
+type Bundle struct {
+	// SigningKey is a PEM file holding the ed25519 private key that signs
+	// every exported bundle (`vpndiag bundle keygen FILE` makes one), so
+	// that `vpndiag bundle verify --key FILE.pub` proves a bundle came from
+	// this deployment. It must be readable by its owner only. Empty: bundles
+	// are not signed, and verify checks their integrity only.
+	// Env: VPNDIAG_BUNDLE_SIGNING_KEY.
+	SigningKey string `yaml:"signing_key"`
 }
 
 // Defaults.
@@ -202,12 +231,14 @@ func (c *Config) applyEnv(getenv func(string) string) {
 			*dst = v
 		}
 	}
+	set(&c.Metrics.Token, "VPNDIAG_METRICS_TOKEN")
 	set(&c.DB, "VPNDIAG_DB")
 	set(&c.Slack.BotToken, "SLACK_BOT_TOKEN")
 	set(&c.Slack.AppToken, "SLACK_APP_TOKEN")
 	set(&c.Slack.SigningSecret, "SLACK_SIGNING_SECRET")
 	set(&c.Slack.APIURL, "SLACK_API_URL")
 	set(&c.Hub.OperatorToken, "VPNDIAG_OPERATOR_TOKEN")
+	set(&c.Bundle.SigningKey, "VPNDIAG_BUNDLE_SIGNING_KEY")
 }
 
 func (c *Config) applyDefaults(getenv func(string) string) {
@@ -303,12 +334,25 @@ func (c *Config) Validate() error {
 		if (c.Hub.TLSCert == "") != (c.Hub.TLSKey == "") {
 			add("hub.tls_cert and hub.tls_key: set both or neither")
 		}
+		if c.Hub.MaxConnections < 0 {
+			add("hub.max_connections: %d must be 0 (a quarter of the open-file limit) or more", c.Hub.MaxConnections)
+		}
 		if c.Hub.OperatorToken != "" && len(c.Hub.OperatorToken) < 16 {
 			add("hub.operator_token: at least 16 characters")
 		}
 	}
+	if c.Metrics.Token != "" && len(c.Metrics.Token) < 16 {
+		add("metrics.token: at least 16 characters")
+	}
 	if c.Evidence.MaxUploadBytes < 1024 {
 		add("evidence.max_upload_bytes: %d is below 1024", c.Evidence.MaxUploadBytes)
+	}
+	if k := c.Bundle.SigningKey; k != "" {
+		if fi, err := os.Stat(k); err != nil {
+			add("bundle.signing_key: cannot read %s: %v", k, errors.Unwrap(err))
+		} else if fi.Mode().Perm()&0o077 != 0 {
+			add("bundle.signing_key: %s can be read by others (mode %v): make it private with chmod 600", k, fi.Mode().Perm())
+		}
 	}
 	seen := map[string]bool{}
 	for i := range c.Sites {

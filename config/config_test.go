@@ -154,3 +154,28 @@ func TestProbeRunner(t *testing.T) {
 		}
 	}
 }
+
+// TestBundleSigningKey checks the signing key's field: from the file or
+// the environment, and refused when missing or readable by others.
+func TestBundleSigningKey(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "bundle.key")
+	if err := os.WriteFile(key, []byte("k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("bundle:\n  signing_key: "+key+"\n"), 0o600)
+	if c, err := config.Load(cfg, env(nil)); err != nil || c.Bundle.SigningKey != key {
+		t.Fatalf("from the file: %v %+v", err, c)
+	}
+	if c, err := config.Load("", env(map[string]string{"VPNDIAG_BUNDLE_SIGNING_KEY": key})); err != nil || c.Bundle.SigningKey != key {
+		t.Fatalf("from the environment: %v", err)
+	}
+	os.Chmod(key, 0o644)
+	if _, err := config.Load(cfg, env(nil)); err == nil || !strings.Contains(err.Error(), "bundle.signing_key") || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a key others can read: %v", err)
+	}
+	if _, err := config.Load("", env(map[string]string{"VPNDIAG_BUNDLE_SIGNING_KEY": filepath.Join(dir, "none")})); err == nil || !strings.Contains(err.Error(), "bundle.signing_key: cannot read") {
+		t.Errorf("a missing key: %v", err)
+	}
+}

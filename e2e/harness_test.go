@@ -193,7 +193,7 @@ func MustEnv(tb testing.TB, ctx context.Context, opts lab.Options) *Env {
 	if err := e.waitRelay(ctx, 20*time.Second); err != nil {
 		tb.Fatalf("%v\nrelay log:\n%s", err, e.RelayLog.String())
 	}
-	e.Prober = siteProber{hub: e.Hub, site: e.Site.Name}
+	e.Prober = siteProber{hub: e.Hub, siteID: e.Site.ID}
 	return e
 }
 
@@ -218,17 +218,14 @@ func (e *Env) waitRelay(ctx context.Context, timeout time.Duration) error {
 // requests name no relay, and the bot's wiring does not route them (see
 // e2e/README.md), so the test does what that wiring would.
 type siteProber struct {
-	hub  *relay.Hub
-	site string
+	hub    *relay.Hub
+	siteID int64
 }
 
 func (p siteProber) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.ProbeResult, error) {
 	r := *req
-	if r.Relay == "" {
-		r.Relay = relay.SitePrefix + p.site
-	}
-	if r.ID == "" {
-		r.ID = relay.NewJobID()
+	if r.Relay == "" && r.SiteID == 0 {
+		r.SiteID = p.siteID
 	}
 	return p.hub.Probe(ctx, &r)
 }

@@ -34,6 +34,13 @@ const DefaultMaxBytes = 64 << 20
 // is still redacted and stored. Real device configurations are far smaller.
 const DefaultMaxParseBytes = 8 << 20
 
+// aheadChunk and aheadDepth size the read-ahead between redaction and
+// analysis: at most (aheadDepth+1)×aheadChunk bytes in flight.
+const (
+	aheadChunk = 256 << 10
+	aheadDepth = 4
+)
+
 // headSize is how much of a file detection looks at.
 const headSize = 64 << 10
 
@@ -157,7 +164,11 @@ func analyzeText(ctx context.Context, rep *Report, raw io.Reader, enc string, si
 	if opt.Redacted != nil {
 		in = io.TeeReader(in, opt.Redacted)
 	}
-	br := bufio.NewReaderSize(in, headSize)
+	// Decoding and redaction run a few chunks ahead of the analysis, on a
+	// core of their own.
+	ahead := readAhead(in, aheadChunk, aheadDepth)
+	defer ahead.Close()
+	br := bufio.NewReaderSize(ahead, headSize)
 	head, err := br.Peek(headSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return fmt.Errorf("evidence: read %s: %w", rep.Name, err)
@@ -309,9 +320,12 @@ func analyzeStatus(ctx context.Context, rep *Report, in io.Reader, format string
 		}
 	}
 	rep.Understood = append(rep.Understood, fmt.Sprintf("%s SA status, %d lines", format, st.Lines))
-	if st.IKEListed {
+	switch {
+	case st.IKEListed && len(st.IKE) == 0 && len(st.Child) == 0:
+		rep.Understood = append(rep.Understood, "no SA at all: the tunnel is down; the device's IKE log says why (attach it)")
+	case st.IKEListed:
 		rep.Understood = append(rep.Understood, fmt.Sprintf("%d IKE SA(s): %d up, %d negotiating", len(st.IKE), up, neg))
-	} else {
+	default:
 		rep.NotUnderstood = append(rep.NotUnderstood, "no IKE (phase 1) SA listing in this output, so whether phase 1 is up is not known")
 	}
 	if st.ChildListed {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -174,4 +175,79 @@ func (l *latin1Reader) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return 0, l.err
+}
+
+// readAhead reads r in a goroutine of its own, up to depth chunks of chunk
+// bytes ahead of the caller, so that what produces the text (decoding and
+// redaction) and what consumes it (detection and analysis) run on two
+// cores at once. Close stops the goroutine; it must be called.
+func readAhead(r io.Reader, chunk, depth int) io.ReadCloser {
+	ra := &aheadReader{full: make(chan []byte, depth), free: make(chan []byte, depth+1), stop: make(chan struct{})}
+	for range depth + 1 {
+		ra.free <- make([]byte, chunk)
+	}
+	go ra.fill(r)
+	return ra
+}
+
+type aheadReader struct {
+	full chan []byte   // filled chunks, in order; closed after the last
+	free chan []byte   // chunks to fill
+	stop chan struct{} // closed by Close
+	err  error         // the producer's final error, read after full is closed
+	cur  []byte        // the chunk being read
+	buf  []byte        // cur's whole buffer, to give back
+	once sync.Once
+}
+
+func (a *aheadReader) fill(r io.Reader) {
+	defer close(a.full)
+	for {
+		var b []byte
+		select {
+		case b = <-a.free:
+		case <-a.stop:
+			return
+		}
+		n, err := io.ReadFull(r, b)
+		if n > 0 {
+			select {
+			case a.full <- b[:n]:
+			case <-a.stop:
+				return
+			}
+		}
+		if err != nil {
+			if err != io.EOF && err != io.ErrUnexpectedEOF {
+				a.err = err
+			}
+			return
+		}
+	}
+}
+
+func (a *aheadReader) Read(p []byte) (int, error) {
+	for len(a.cur) == 0 {
+		if a.buf != nil {
+			a.free <- a.buf[:cap(a.buf)]
+			a.buf = nil
+		}
+		b, ok := <-a.full
+		if !ok {
+			if a.err != nil {
+				return 0, a.err
+			}
+			return 0, io.EOF
+		}
+		a.cur, a.buf = b, b
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	return n, nil
+}
+
+// Close stops the reading goroutine.
+func (a *aheadReader) Close() error {
+	a.once.Do(func() { close(a.stop) })
+	return nil
 }

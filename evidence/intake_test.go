@@ -91,40 +91,6 @@ func TestAttachStoreFailure(t *testing.T) {
 	}
 }
 
-// TestAttachOneTransaction: when the findings cannot be stored, neither is
-// the file nor its event.
-func TestAttachOneTransaction(t *testing.T) {
-	ctx := context.Background()
-	db := MustOpenDB(t)
-	c := MustCreateCase(t, db)
-	store := sqlite.NewEvidenceService(db)
-	before, _ := sqlite.NewEventService(db).FindEvents(ctx, c.ID)
-	events0 := len(before)
-	e := &vpndiag.Evidence{CaseID: c.ID, Name: "a.txt", Kind: vpndiag.EvidenceLog, MediaType: "text/plain"}
-	bad := &vpndiag.Finding{Code: "x", Severity: "nonsense", Evidence: []vpndiag.EvidenceRef{{Name: "a.txt"}}}
-	ev := &vpndiag.Event{Actor: "U1", Kind: vpndiag.EventEvidenceAdded, Message: "a.txt attached", Data: []byte(`{"name":"a.txt"}`)}
-	err := store.AttachEvidence(ctx, &vpndiag.Attachment{Evidence: e, Findings: []*vpndiag.Finding{bad}, Event: ev}, strings.NewReader("hello\n"))
-	if vpndiag.ErrorCode(err) != vpndiag.EINVALID {
-		t.Fatalf("AttachEvidence = %v, want EINVALID", err)
-	}
-	es, _ := store.FindEvidence(ctx, c.ID)
-	evs, _ := sqlite.NewEventService(db).FindEvents(ctx, c.ID)
-	if len(es) != 0 || len(evs) != events0 {
-		t.Errorf("after a failed attach: %d evidence, %d events stored", len(es), len(evs))
-	}
-
-	// The same, valid: all three are stored, linked to the evidence.
-	good := &vpndiag.Finding{Code: kb.CodeSAHealthy, Severity: vpndiag.SeverityInfo, Summary: "ok", Source: "t", Evidence: []vpndiag.EvidenceRef{{Name: "a.txt", Line: 1}}}
-	if err := store.AttachEvidence(ctx, &vpndiag.Attachment{Evidence: e, Findings: []*vpndiag.Finding{good}, Event: ev}, strings.NewReader("hello\n")); err != nil {
-		t.Fatal(err)
-	}
-	fs, _ := sqlite.NewFindingService(db).FindFindings(ctx, c.ID)
-	evs, _ = sqlite.NewEventService(db).FindEvents(ctx, c.ID)
-	if e.ID == 0 || len(fs) != 1 || fs[0].Evidence[0].EvidenceID != e.ID || len(evs) != events0+1 || !strings.Contains(string(evs[len(evs)-1].Data), fmt.Sprintf(`"evidence_id":%d`, e.ID)) {
-		t.Errorf("evidence %d, findings %+v, events %+v", e.ID, fs, evs)
-	}
-}
-
 // hourlyLog drops the tunnel every 60 minutes.
 func hourlyLog() string {
 	var b strings.Builder

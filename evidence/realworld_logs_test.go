@@ -20,7 +20,7 @@ import (
 )
 
 // realWorldDir is ../shared/fixtures/real-world next to the repository, or
-// $VPNDIAG_REALWORLD.
+// $VPNDIAG_REALWORLD; the test is skipped when it is absent.
 func realWorldDir(t *testing.T) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
@@ -29,9 +29,31 @@ func realWorldDir(t *testing.T) string {
 		d = e
 	}
 	if _, err := os.Stat(filepath.Join(d, "SOURCES.md")); err != nil {
-		t.Skipf("real-world fixtures not found at %s: %v", d, err)
+		t.Skipf("real-world fixtures not found at %s (set VPNDIAG_REALWORLD): %v", d, err)
 	}
 	return d
+}
+
+// realWorldSecrets reads secrets.txt: the secrets of each file by its name.
+func realWorldSecrets(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "secrets.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if name, s, ok := strings.Cut(sc.Text(), "\t"); ok && s != "" {
+			out[name] = append(out[name], s)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // realWorldLogVerdicts is the verdict of SOURCES.md for each real-world log,
@@ -77,28 +99,6 @@ func realWorldVendors(t *testing.T, dir string) map[string]string {
 			continue
 		}
 		out[strings.TrimPrefix(file, "logs/")] = strings.TrimSpace(cols[5])
-	}
-	return out
-}
-
-// realWorldSecrets reads secrets.txt: the secrets of each file by its name.
-func realWorldSecrets(t *testing.T, dir string) map[string][]string {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "secrets.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string][]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if name, s, ok := strings.Cut(sc.Text(), "\t"); ok && s != "" {
-			out[name] = append(out[name], s)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -217,4 +217,48 @@ func TestRealWorldLogs(t *testing.T) {
 		fmt.Fprintf(&b, "%-50s %5d %5d %5d %6d\n", v, s.files, s.right, s.wrong, s.missed)
 	}
 	t.Log("real-world logs:\n" + b.String())
+}
+
+// TestRelayedLogsRecognised: logs that went through a syslog relay (RFC
+// 3164 or 5424 prefixes with relay host names or addresses and sequence
+// numbers) are recognised as the device's log, not "format not recognised".
+func TestRelayedLogsRecognised(t *testing.T) {
+	tests := []struct {
+		name, format string
+		lines        []string
+	}{
+		{"charon via RFC 5424", "strongswan-charon", []string{
+			"<134>1 2024-03-04T10:11:12.345Z relay01.example.net charon 1234 - - 09[IKE] <cloud|1> initiating IKE_SA cloud[1] to 203.0.113.10",
+			"<134>1 2024-03-04T10:11:16.345Z relay01.example.net charon 1234 - - 10[IKE] <cloud|1> retransmit 1 of request with message ID 0",
+		}},
+		{"ASA via RFC 3164 with a sequence number", "cisco-asa", []string{
+			"<166>Mar  4 10:11:12 10.20.30.40 1523: Mar 04 2024 10:11:12: %ASA-5-713119: Group = 203.0.113.10, IP = 203.0.113.10, PHASE 1 COMPLETED",
+			"<166>Mar  4 10:11:12 10.20.30.40 1524: Mar 04 2024 10:11:12: %ASA-3-713061: Group = 203.0.113.10, IP = 203.0.113.10, Rejecting IPSec tunnel: no matching crypto map entry for remote proxy 10.0.0.0/255.255.0.0/0/0 local proxy 192.168.10.0/255.255.255.0/0/0 on interface outside",
+		}},
+		{"IOS via a relay with sequence numbers", "cisco-ios", []string{
+			"Mar  4 10:11:12 rtr01.example.net 812: 000812: *Mar  4 10:11:12.345: %CRYPTO-5-SESSION_STATUS: Crypto tunnel is DOWN. Peer 203.0.113.10:500  Id: 203.0.113.10",
+			"Mar  4 10:11:42 rtr01.example.net 813: 000813: *Mar  4 10:11:42.345: %CRYPTO-5-SESSION_STATUS: Crypto tunnel is UP  .  Peer 203.0.113.10:500  Id: 203.0.113.10",
+		}},
+		{"Junos kmd via a relay", "juniper-kmd", []string{
+			"Mar  4 10:11:12 relay01 Mar  4 10:11:12 srx01 kmd[1790]: KMD_VPN_DOWN_ALARM_USER: VPN to-cloud from 203.0.113.10 is down. Local-ip: 198.51.100.2, gateway name: gw-cloud, vpn name: to-cloud, tunnel-id: 131073",
+		}},
+		{"PAN-OS syslog CSV via a relay", "paloalto", []string{
+			`Mar  4 10:11:12 10.20.30.41 1,2024/03/04 10:11:12,007200001234,SYSTEM,vpn,0,2024/03/04 10:11:12,,ike-nego-p1-fail,gw-cloud,0,0,general,informational,"IKE phase-1 negotiation is failed as initiator, main mode. Failed SA: 198.51.100.2[500]-203.0.113.10[500] cookie:1a2b3c4d5e6f7a8b:0000000000000000. Due to timeout.",1234,0x0,0,0,0,0,,PA-VM`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := strings.Join(tt.lines, "\n") + "\n"
+			r, err := evidence.Analyze(context.Background(), "relayed.log", strings.NewReader(in), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Kind != vpndiag.EvidenceLog || r.Format != tt.format {
+				t.Errorf("kind %q format %q, want log %q (not understood %q)", r.Kind, r.Format, tt.format, r.NotUnderstood)
+			}
+			if r.Log == nil || r.Log.First.IsZero() {
+				t.Error("no time read behind the relay's prefix")
+			}
+		})
+	}
 }

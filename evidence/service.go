@@ -31,10 +31,10 @@ type Service struct {
 // findings (with the stored evidence's ID in their references) and an
 // evidence.added event in one transaction: all of it, or nothing and an
 // error. A file that is too large, empty or binary is refused with a clear
-// error and nothing is stored. The file is also checked together with the
-// case's earlier configurations, logs and status outputs (as `vpndiag
-// analyze` checks files given together); what only the pair shows is
-// stored with it. site may be nil. The report is returned with the
+// error and nothing is stored. A configuration is also checked together
+// with the case's earlier logs and a log with its earlier configurations
+// (as `vpndiag analyze` checks files given together); what only the pair
+// shows is stored with the new file. site may be nil. The report is returned with the
 // findings as stored.
 //
 // The upload is read once, into a temporary file (size cap and SHA-256 on
@@ -135,12 +135,20 @@ func (s *Service) Attach(ctx context.Context, caseID int64, name string, r io.Re
 	return rep, nil
 }
 
-// crossCheck analyses the case's stored configurations, logs and status
-// outputs again (they are stored redacted, in bounded memory for logs) and
-// returns what CrossCheck finds between them and rep that involves rep.
+// crossChecked says which earlier files CrossCheck can pair a new file
+// with: a configuration with logs, a log with configurations.
+var crossChecked = map[vpndiag.EvidenceKind]vpndiag.EvidenceKind{
+	vpndiag.EvidenceConfig: vpndiag.EvidenceLog,
+	vpndiag.EvidenceLog:    vpndiag.EvidenceConfig,
+}
+
+// crossCheck analyses again the case's stored files that CrossCheck can
+// pair with rep (they are stored redacted; logs are read in bounded
+// memory) and returns what CrossCheck finds between them and rep.
 // Findings about earlier files alone were stored with those files.
 func (s *Service) crossCheck(ctx context.Context, caseID int64, rep *Report) ([]*vpndiag.Finding, error) {
-	if rep.Kind == vpndiag.EvidenceOther {
+	pair, ok := crossChecked[rep.Kind]
+	if !ok {
 		return nil, nil
 	}
 	stored, err := s.Evidence.FindEvidence(ctx, caseID)
@@ -150,7 +158,7 @@ func (s *Service) crossCheck(ctx context.Context, caseID int64, rep *Report) ([]
 	ids := map[string]int64{}
 	reports := []*Report{}
 	for _, e := range stored {
-		if e.Kind == rep.Kind || e.Kind == vpndiag.EvidenceOther || e.Name == rep.Name {
+		if e.Kind != pair || e.Name == rep.Name {
 			continue
 		}
 		other, err := s.reanalyze(ctx, e)

@@ -5,6 +5,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -59,9 +61,57 @@ func secretsOf(t *testing.T, files []string) []string {
 	return out
 }
 
-// TestSecrets shares every VPN fixture (configs and logs) in a case thread
-// through serve, exports the bundle, and scans the database file, its WAL
-// and the bundle (raw and every entry decompressed) for every secret.
+// planted is what the adversarial review planted, one file per family:
+// name, content and the secrets in both.
+type planted struct {
+	name, content string
+	secrets       []string
+}
+
+// plantedFiles are the spellings that once escaped redaction, the secret
+// in a file name and a line longer than the redactor's 64 KiB pieces.
+func plantedFiles() []planted {
+	long := `{"comment":"` + strings.Repeat("x", 65500) + `","PreSharedKey":"Pl4ntLongLine.77"}`
+	return []planted{
+		{"aws-vpn-0abc.xml", "<vpn_connection id=\"vpn-0abc\">\n  <ike><pre_shared_key>Pl4ntAwsXml.01</pre_shared_key></ike>\n  <ike><pre_shared_key><![CDATA[Pl4ntCdata.02]]></pre_shared_key></ike>\n</vpn_connection>\n", []string{"Pl4ntAwsXml.01", "Pl4ntCdata.02"}},
+		{"describe-vpn-connections.json", `{"VpnConnections":[{"Options":{"TunnelOptions":[{"OutsideIpAddress":"52.1.2.3","PreSharedKey":"Pl4ntAwsCli.03"}]}}]}` + "\n", []string{"Pl4ntAwsCli.03"}},
+		{"main.tf", "resource \"aws_vpn_connection\" \"c\" {\n  tunnel1_preshared_key = \"Pl4ntTf1.04\"\n  tunnel2_preshared_key = \"Pl4ntTf2.05\"\n}\nresource \"google_compute_vpn_tunnel\" \"t\" {\n  shared_secret = \"Pl4ntGcp.06\"\n}\nresource \"azurerm_virtual_network_gateway_connection\" \"c\" {\n  shared_key = \"Pl4ntAzure.07\"\n}\n", []string{"Pl4ntTf1.04", "Pl4ntTf2.05", "Pl4ntGcp.06", "Pl4ntAzure.07"}},
+		{"azuredeploy.json", "{\n  \"properties\": {\n    \"connectionType\": \"IPsec\",\n    \"sharedKey\": \"Pl4ntArm.08\"\n  }\n}\n", []string{"Pl4ntArm.08"}},
+		{"vpn.yaml", "tunnels:\n  - name: psk-site\n    psk: Pl4ntYaml.09\n    pre_shared_key: \"Pl4ntYaml.10\"\n    ike_lifetime: 28800\n", []string{"Pl4ntYaml.09", "Pl4ntYaml.10"}},
+		{"router.txt", "router bgp 65000\n neighbor 169.254.10.1 password 7 Pl4ntBgp011\nsnmp-server host 10.1.1.5 version 2c Pl4ntSnmp12\ninterface Gi0/0\n ip ospf message-digest-key 1 md5 Pl4ntOspf.13\n ppp chap password 7 Pl4ntChap.14\nenable secret 9 $9$Pl4ntEnable15$X.HsgL6x1il0RxkOSSvyQYwucySCt7q\n", []string{"Pl4ntBgp011", "Pl4ntSnmp12", "Pl4ntOspf.13", "Pl4ntChap.14", "Pl4ntEnable15"}},
+		{"panos.xml", "<config><mgt-config><users><entry name=\"admin\"><phash>$1$Pl4ntPhash16$abcdefghij</phash></entry></users></mgt-config>\n<password><![CDATA[Pl4ntCdataPw.17]]></password></config>\n", []string{"Pl4ntPhash16", "Pl4ntCdataPw.17"}},
+		{"ipsec.secrets", "moon.example.net sun.example.net :\n    PSK \"Pl4ntContinued.18\"\n", []string{"Pl4ntContinued.18"}},
+		{"swanctl.conf", "secrets {\n  ike-1 {\n    secret = \"Pl4ntFirst.19\nPl4ntSecond.20\"\n  }\n}\n", []string{"Pl4ntFirst.19", "Pl4ntSecond.20"}},
+		{"charon-debug.log", "Dec  3 10:00:00 moon charon: 11[IKE] PSK => 16 bytes @ 0x7f00\nDec  3 10:00:00 moon charon: 11[IKE]    0: 50 6C 34 6E 74 48 65 78 44 75 6D 70 2E 32 31 21  Pl4ntHexDump.21!\nDec  3 10:00:00 moon charon: 11[IKE] Sk_ei secret => 8 bytes @ 0x7f01\nDec  3 10:00:00 moon charon: 11[IKE]    0: DE AD BE EF 22 33 44 55                          ....\\\"3DU\n", []string{"Pl4ntHexDump.21", "50 6C 34 6E 74 48 65 78", "DE AD BE EF 22 33 44 55"}},
+		{"vpn-psk-Pl4ntFileName22.conf", "conn psk-site\n  authby=secret\n  ikelifetime=28800s\n", []string{"Pl4ntFileName22"}},
+		{"long-line.json", long + "\n", []string{"Pl4ntLongLine.77"}},
+	}
+}
+
+// realWorld returns the real-world fixtures and the secrets of each
+// (../shared/fixtures/real-world/secrets.txt).
+func realWorld(t *testing.T) ([]string, map[string][]string) {
+	t.Helper()
+	dir := filepath.Join(filepath.Dir(vpnFixtures), "real-world")
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "*"))
+	b, err := os.ReadFile(filepath.Join(dir, "secrets.txt"))
+	if err != nil || len(files) < 50 {
+		t.Fatalf("real-world fixtures under %s: %d files, %v", dir, len(files), err)
+	}
+	secrets := map[string][]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if name, s, ok := strings.Cut(l, "\t"); ok {
+			secrets[name] = append(secrets[name], s)
+		}
+	}
+	return files, secrets
+}
+
+// TestSecrets shares every VPN fixture (configs and logs), every real-world
+// fixture and the planted spellings in a case thread through serve, exports
+// the bundle, and scans the database file, its WAL and the bundle (raw and
+// every entry decompressed) for every secret, and the bundle for the
+// SHA-256 of every upload (which would let anyone test guesses offline).
 func TestSecrets(t *testing.T) {
 	var files []string
 	for _, sub := range []string{"configs", "logs"} {
@@ -72,6 +122,52 @@ func TestSecrets(t *testing.T) {
 		t.Fatalf("only %d fixtures found under %s", len(files), vpnFixtures)
 	}
 	secrets := secretsOf(t, files)
+	type upload struct {
+		name    string
+		content []byte
+	}
+	var uploads []upload
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uploads = append(uploads, upload{filepath.Base(name), b})
+	}
+	// Real-world fixtures: secrets of 8 characters or more are searched
+	// everywhere; shorter ones ("1234", "public") as whole words in the
+	// file's own entry of the bundle, where they would be.
+	rwFiles, rwSecrets := realWorld(t)
+	short := map[string][]string{}
+	for _, name := range rwFiles {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := filepath.Base(name)
+		if bytes.IndexByte(b, 0) >= 0 {
+			continue // UTF-16: the bot refuses it as binary, so stores nothing
+		}
+		uploads = append(uploads, upload{base, b})
+		for _, s := range rwSecrets[base] {
+			if len(s) >= 8 {
+				secrets = append(secrets, s)
+			} else {
+				short[base] = append(short[base], s)
+			}
+		}
+	}
+	nPlanted := 0
+	for _, p := range plantedFiles() {
+		uploads = append(uploads, upload{p.name, []byte(p.content)})
+		secrets = append(secrets, p.secrets...)
+		nPlanted += len(p.secrets)
+	}
+	var uploadSums []string
+	for _, u := range uploads {
+		sum := sha256.Sum256(u.content)
+		uploadSums = append(uploadSums, hex.EncodeToString(sum[:]))
+	}
 	fake := slackfake.New(t)
 	srv := MustServe(t, fake, "", "")
 	sl := NewSlack(t, fake, func() string { return srv.Addr })
@@ -79,19 +175,21 @@ func TestSecrets(t *testing.T) {
 	startCase(t, sl, srv, "U1", "C1")
 	root := sl.Root("C1")
 	db := MustOpenDB(t, srv.DB)
-	for i, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, u := range uploads {
 		id := fmt.Sprintf("FS%04d", i)
-		fake.AddFile(id, filepath.Base(name), "text/plain", b, map[string]string{"C1": root})
-		if r := Post(ctx, srv.Addr, "/slack/events", fileEvent(1000+i, "U1", "C1", root, id), "application/json"); !r.Acked() {
-			t.Fatalf("file event %s: %+v", name, r)
+		fake.AddFile(id, u.name, "text/plain", u.content, map[string]string{"C1": root})
+		// Slack retries an event the app answers 503 (busy) to; so does this.
+		r := Post(ctx, srv.Addr, "/slack/events", fileEvent(1000+i, "U1", "C1", root, id), "application/json")
+		for try := 0; r.Status == 503 && try < 300; try++ {
+			time.Sleep(100 * time.Millisecond)
+			r = Post(ctx, srv.Addr, "/slack/events", fileEvent(1000+i, "U1", "C1", root, id), "application/json")
+		}
+		if !r.Acked() {
+			t.Fatalf("file event %s: %+v", u.name, r)
 		}
 	}
-	fake.WaitFor(t, 60*time.Second, "every fixture stored", func() bool {
-		return Count(t, db, "SELECT COUNT(*) FROM evidence") >= len(files)
+	fake.WaitFor(t, 90*time.Second, "every upload stored", func() bool {
+		return Count(t, db, "SELECT COUNT(*) FROM evidence") >= len(uploads)
 	})
 	settle(t, fake)
 	if r := sl.Command(ctx, "U1", "C1", "export"); !r.Acked() {
@@ -151,6 +249,41 @@ func TestSecrets(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("secrets: %d fixtures shared through serve (%d evidence rows), %d secrets (table + PEM lines) searched in %d places (%.1f MiB: database, WAL, bundle and its %d files): %d found",
-		len(files), Count(t, db, "SELECT COUNT(*) FROM evidence"), len(secrets), len(scan), float64(bytesScanned)/(1<<20), len(zr.File), found)
+	for name, ss := range short {
+		b, ok := scan["bundle:evidence/"+name]
+		if !ok {
+			t.Errorf("%s is not in the bundle", name)
+			continue
+		}
+		for _, s := range ss {
+			if regexp.MustCompile(`(^|[^A-Za-z0-9])` + regexp.QuoteMeta(s) + `($|[^A-Za-z0-9])`).Match(b) {
+				found++
+				t.Errorf("secret %q is in bundle:evidence/%s", s, name)
+			}
+		}
+	}
+	// The bundle describes the redacted files only: no checksum of an
+	// upload as it was sent, unless redaction left it unchanged (then it is
+	// the checksum of a file in the bundle).
+	shipped := map[string]bool{}
+	for where, b := range scan {
+		if strings.HasPrefix(where, "bundle:") {
+			sum := sha256.Sum256(b)
+			shipped[hex.EncodeToString(sum[:])] = true
+		}
+	}
+	hashes := 0
+	for where, b := range scan {
+		if !strings.HasPrefix(where, "bundle") {
+			continue
+		}
+		for _, h := range uploadSums {
+			if !shipped[h] && bytes.Contains(b, []byte(h)) {
+				hashes++
+				t.Errorf("the SHA-256 of an unredacted upload is in %s", where)
+			}
+		}
+	}
+	t.Logf("secrets: %d uploads shared through serve (%d VPN fixtures, %d real-world, %d planted; %d evidence rows), %d secrets (%d planted, tables, PEM lines) searched in %d places (%.1f MiB: database, WAL, bundle and its %d files): %d found; upload SHA-256s in the bundle: %d",
+		len(uploads), len(files), len(rwFiles), len(plantedFiles()), Count(t, db, "SELECT COUNT(*) FROM evidence"), len(secrets), nPlanted, len(scan), float64(bytesScanned)/(1<<20), len(zr.File), found, hashes)
 }

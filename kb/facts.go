@@ -69,13 +69,14 @@ const (
 	CodeSANoInbound         = "sa-no-inbound"         // IPsec SA sends but receives nothing: ESP lost on the way back or the cloud not answering
 	CodeSANoOutbound        = "sa-no-outbound"        // IPsec SA receives but sends nothing back: route, NAT exemption or policy on the customer's side
 	CodeSAHalfOpen          = "sa-half-open"          // IKE SA stuck negotiating (connecting, MM_WAIT, half-open)
+	CodeSANone              = "sa-none"               // no IKE SA and no IPsec SA at all: the tunnel is down
 	CodeSASelectorsMismatch = "sa-selectors-mismatch" // SA traffic selectors other than the site's ranges
 	CodeSAMultiplePairs     = "sa-multiple-pairs"     // more than one IPsec SA pair to the cloud
 	CodeSAHealthy           = "sa-healthy"            // info: IPsec SA up with traffic both ways
 )
 
 // Finding codes of the log analysers for what the vendors' message
-// catalogues name beyond the failures above.
+// catalogues name beyond the failures above (idle-close, below, too).
 const (
 	CodeIKEHalfOpen = "ike-half-open" // the two ends disagree on an SA: the peer retransmits requests already answered, or uses SAs this side deleted
 )
@@ -154,8 +155,8 @@ var Codes = []string{
 	CodePhase2NoProposal, CodeTSUnacceptable, CodeDPDPeerDead, CodeIKENoResponse,
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
 	CodeSANoChild, CodeSANoInbound, CodeSANoOutbound, CodeSAHalfOpen, CodeSASelectorsMismatch,
-	CodeSAMultiplePairs, CodeSAHealthy,
-	CodeIKEHalfOpen, CodePhase1Proposal, CodePhase2Proposal, CodeIdleClose,
+	CodeSAMultiplePairs, CodeSAHealthy, CodeSANone,
+	CodePhase1Proposal, CodePhase2Proposal, CodeIdleClose, CodeIKEHalfOpen,
 }
 
 // Slugs lists every article slug above, in the order of the guide.

@@ -171,6 +171,11 @@ func (m *Message) check() error {
 	switch m.Type {
 	case TypeHello:
 		ok = m.Hello != nil
+		if ok {
+			if err := m.Hello.check(); err != nil {
+				return err
+			}
+		}
 	case TypeJob:
 		ok = m.Job != nil
 		if ok && m.Job.ID == "" {
@@ -179,25 +184,50 @@ func (m *Message) check() error {
 		if ok && m.Job.Kind == "" {
 			return fmt.Errorf("job %s without a kind", m.Job.ID)
 		}
+		if ok {
+			if err := checkJob(m.Job); err != nil {
+				return err
+			}
+		}
 	case TypeResult:
 		ok = m.Result != nil
 		if ok && m.Result.ID == "" {
 			return errors.New("result without a job id")
+		}
+		if ok {
+			if err := checkResult(m.Result); err != nil {
+				return err
+			}
 		}
 	case TypeSamples:
 		ok = m.Samples != nil
 		if ok && m.Samples.Batch == "" {
 			return errors.New("samples without a batch id")
 		}
+		if ok {
+			if err := m.Samples.check(); err != nil {
+				return err
+			}
+		}
 	case TypeAck:
 		ok = m.Ack != nil
 		if ok && m.Ack.Job == "" && m.Ack.Batch == "" {
 			return errors.New("ack of nothing")
 		}
+		if ok {
+			if err := firstErr(checkLen("ack job", m.Ack.Job, MaxIDLen), checkLen("ack batch", m.Ack.Batch, MaxIDLen)); err != nil {
+				return err
+			}
+		}
 	case TypeHeartbeat:
 		ok = m.Heartbeat != nil
 	case TypeBye:
 		ok = m.Bye != nil
+		if ok {
+			if err := checkLen("bye reason", m.Bye.Reason, MaxTextLen); err != nil {
+				return err
+			}
+		}
 	case "":
 		return errors.New("message without a type")
 	default:

@@ -29,6 +29,12 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty ack", `{"v":1,"type":"ack","ack":{}}`, "ack of nothing"},
 		{"trailing", `{"v":1,"type":"bye","bye":{"reason":"x"}} {}`, "trailing data"},
 		{"wrong type", `{"v":"1","type":"bye","bye":{}}`, "cannot unmarshal"},
+		{"1 MiB job id", `{"v":1,"type":"result","result":{"id":"` + strings.Repeat("x", 1<<20-100) + `"}}`, "result id of 1048476 bytes is over the 128-byte limit"},
+		{"long batch id", `{"v":1,"type":"samples","samples":{"batch":"` + strings.Repeat("b", 129) + `","case_id":1}}`, "batch id of 129 bytes"},
+		{"long monitor name", `{"v":1,"type":"samples","samples":{"batch":"b","case_id":1,"samples":[{"monitor":"` + strings.Repeat("m", 300) + `"}]}}`, "sample monitor of 300 bytes"},
+		{"long summary", `{"v":1,"type":"result","result":{"id":"j","summary":"` + strings.Repeat("s", 5000) + `"}}`, "result summary of 5000 bytes"},
+		{"many kinds", `{"v":1,"type":"hello","hello":{"name":"r","version":"1","kinds":[` + strings.Repeat(`"dns",`, 64) + `"dns"]}}`, "hello with 65 kinds"},
+		{"long bye", `{"v":1,"type":"bye","bye":{"reason":"` + strings.Repeat("r", 5000) + `"}}`, "bye reason of 5000 bytes"},
 		{"too large", `{"v":1,"type":"bye","bye":{"reason":"` + strings.Repeat("x", relay.MaxMessageSize) + `"}}`, "over the 1048576-byte message limit"},
 	}
 	for _, tt := range tests {

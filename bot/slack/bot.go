@@ -51,10 +51,12 @@ type Config struct {
 	// and has no Members, the bot resolves them with usergroups.users.list,
 	// cached for five minutes.
 	Policy bot.Policy
-	// Workers and Queue size each of the two worker pools: the one that
-	// stores what an acknowledgement promises, and the one for what
-	// follows it (Slack calls, probes, files, bundles); 8 and 1024 when
-	// zero.
+	// Workers and Queue size the worker pool for what follows an
+	// acknowledgement (Slack calls, probes, files, bundles); 8 and 1024
+	// when zero. The pool that stores what an acknowledgement promises has
+	// 4×Workers workers and the same queue: its work waits on the disk,
+	// and the more of it runs at once, the more writes one group commit
+	// (one fsync) takes.
 	Workers, Queue int
 	// JobTimeout bounds one piece of work (a click, probes, an export);
 	// 5 minutes when zero.
@@ -316,7 +318,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		now:      cfg.Clock,
 		verifier: &Verifier{Secret: cfg.SigningSecret, Clock: cfg.Clock},
 		pool:     bot.NewPool(cfg.Workers, cfg.Queue),
-		acking:   bot.NewPool(cfg.Workers, cfg.Queue),
+		acking:   bot.NewPool(4*cfg.Workers, cfg.Queue),
 		apiURL:   u,
 		starts:   startLimiter{max: cfg.MaxStartsPerUser, window: cfg.StartWindow, now: cfg.Clock},
 	}
@@ -394,7 +396,14 @@ func (b *Bot) submit(name string, acks *commits, fn func(ctx context.Context)) b
 				}
 			}
 		}
-		if b.pool.Submit(job) != nil {
+		submit := b.pool.Submit
+		if uploadJobs[name] {
+			// Downloads and analysis of shared files run on the pool's
+			// heavy workers, so that uploads never hold the workers of
+			// commands and clicks.
+			submit = b.pool.SubmitHeavy
+		}
+		if submit(job) != nil {
 			// The state change is stored: what shows it must not be
 			// dropped, so it runs here when the pool is full.
 			job()

@@ -224,7 +224,7 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	if cs.Title == "" {
 		cs.Title = "VPN troubleshooting"
 	}
-	site, err := b.pickSite(ctx, c.Site)
+	site, err := b.pickSite(ctx, c.Site, cmd.ChannelID)
 	if err != nil {
 		return err
 	}
@@ -300,13 +300,16 @@ func (b *Bot) abandon(ctx context.Context, cs *vpndiag.Case, user string) {
 	b.log.Info("slack: case closed: it could not be opened in Slack", "case", cs.Marker, "user", user)
 }
 
-// pickSite returns the named site, the only site when there is exactly one,
-// or nil.
-func (b *Bot) pickSite(ctx context.Context, name string) (*vpndiag.Site, error) {
+// pickSite returns the named site, the only site the channel may use when
+// there is exactly one, or nil. A site of other channels is refused.
+func (b *Bot) pickSite(ctx context.Context, name, channel string) (*vpndiag.Site, error) {
 	if name != "" {
 		s, err := b.deps.Sites.FindSiteByName(ctx, name)
 		if vpndiag.ErrorCode(err) == vpndiag.ENOTFOUND {
 			return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no site profile %q; `%s setup %s` creates it.", name, b.cfg.Command, name)
+		}
+		if err == nil && !s.UsableIn(channel) {
+			return nil, siteOfAnotherChannel(name)
 		}
 		return s, err
 	}
@@ -314,10 +317,7 @@ func (b *Bot) pickSite(ctx context.Context, name string) (*vpndiag.Site, error) 
 	if err != nil {
 		return nil, fmt.Errorf("find sites: %w", err)
 	}
-	if len(sites) == 1 {
-		return sites[0], nil
-	}
-	return nil, nil
+	return onlyUsable(sites, channel), nil
 }
 
 // statusText is where a case stands, for the person who asked: the same
@@ -544,6 +544,13 @@ func (b *Bot) openSetup(ctx context.Context, cmd slackgo.SlashCommand, name stri
 	if name != "" {
 		s, err := b.deps.Sites.FindSiteByName(ctx, name)
 		switch {
+		case err == nil && !s.OwnedBy(cmd.ChannelID):
+			// Read only by the channels that own it; one without channels
+			// comes from the config file and is changed there.
+			if len(s.Channels) == 0 {
+				return vpndiag.Errorf(vpndiag.EFORBIDDEN, "Site profile %q comes from the bot's configuration; ask an admin to change it there.", name)
+			}
+			return siteOfAnotherChannel(name)
 		case err == nil:
 			out, err := yaml.Marshal(s)
 			if err != nil {

@@ -287,7 +287,7 @@ func TestLimitsAndEscaping(t *testing.T) {
 func TestSetupBigSite(t *testing.T) {
 	h := MustHarness(t)
 	site := &vpndiag.Site{Name: "big", CloudCIDR: mustPrefix(t, "10.20.0.0/16"), Routing: "static", IKEVersion: 2,
-		CloudDNSServers: []netip.Addr{netip.MustParseAddr("10.20.0.2")}}
+		CloudDNSServers: []netip.Addr{netip.MustParseAddr("10.20.0.2")}, Channels: []string{"C1"}}
 	for i := range 150 {
 		site.EnvironmentFQDNs = append(site.EnvironmentFQDNs, fmt.Sprintf("environment-%03d.customer.example.cloud", i))
 	}

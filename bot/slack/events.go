@@ -36,16 +36,17 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *comm
 		return
 	}
 	var fn func(ctx context.Context)
+	job := "app_mention"
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.FileSharedEvent:
-		fn = func(ctx context.Context) { b.fileShared(ctx, e) }
+		fn, job = func(ctx context.Context) { b.fileShared(ctx, e) }, "file_shared"
 	case *slackevents.AppMentionEvent:
 		fn = func(ctx context.Context) { b.mentioned(ctx, e) }
 	default:
 		b.seen.end(key, false)
 		return
 	}
-	if !b.submit("event", acks, func(ctx context.Context) {
+	if !b.submit(job, acks, func(ctx context.Context) {
 		ok := true
 		defer func() { b.seen.end(key, ok) }()
 		if first, err := b.claim(ctx, key); err != nil {

@@ -208,9 +208,13 @@ const maxStepProbes = 16
 // when the probes could not run (the message then offers to run them
 // again, to run them by hand, or to skip them).
 func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Step, ts, actor string) (*vpndiag.Step, error) {
+	if err := b.siteUsable(ctx, cs); err != nil {
+		text, blocks := stepMessage(cs, step, probesRunnable)
+		blocks = append(blocks, contextLine(":warning: I could not run the probes: "+say(err)))
+		return nil, b.update(ctx, cs.ChannelID, ts, text, blocks)
+	}
 	results := make([]*vpndiag.ProbeResult, len(step.Probes))
 	errs := make([]error, len(step.Probes))
-	relayName := b.relayOf(ctx, cs)
 	var wg sync.WaitGroup
 	// A step's probes run at once (a connectivity sweep is six): the step
 	// takes as long as its slowest probe, not the sum of rounds. The relay's
@@ -224,8 +228,9 @@ func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Ste
 			if req.CaseID == 0 {
 				req.CaseID = cs.ID
 			}
-			if req.Relay == "" {
-				req.Relay = relayName
+			if req.SiteID == 0 {
+				// The hub routes by site: a relay of the case's site.
+				req.SiteID = cs.SiteID
 			}
 			results[i], errs[i] = b.probeRetrying(ctx, req, notice)
 		})
@@ -260,20 +265,6 @@ func (b *Bot) runProbes(ctx context.Context, cs *vpndiag.Case, step *vpndiag.Ste
 		b.log.Warn("slack: probe results not shown", "case", cs.Marker, "error", err)
 	}
 	return next, nil
-}
-
-// relayOf names the relays of the case's site ("site:NAME") for probe
-// requests that name none; "" when the case has no site.
-func (b *Bot) relayOf(ctx context.Context, cs *vpndiag.Case) string {
-	if cs.SiteID == 0 {
-		return ""
-	}
-	s, err := b.deps.Sites.FindSiteByID(ctx, cs.SiteID)
-	if err != nil {
-		b.log.Warn("slack: site of case", "case", cs.Marker, "error", err)
-		return ""
-	}
-	return "site:" + s.Name
 }
 
 // Retry bounds of a probe whose relay is unavailable.
@@ -830,6 +821,27 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 			if err := b.policy.CanDiagnose(ctx, user, m.Channel); err != nil {
 				b.tell(ctx, to, say(err))
 				return
+			}
+			// A new site belongs to this channel; an existing one may be
+			// changed only by a channel that owns it.
+			old, err := b.deps.Sites.FindSiteByName(ctx, site.Name)
+			if err != nil && vpndiag.ErrorCode(err) != vpndiag.ENOTFOUND {
+				b.log.Warn("slack: find site", "site", site.Name, "error", err)
+				b.tell(ctx, to, say(err))
+				return
+			}
+			switch {
+			case err == nil && !old.OwnedBy(m.Channel):
+				b.tell(ctx, to, say(siteOfAnotherChannel(site.Name)))
+				return
+			case len(site.Channels) > 0 && !site.OwnedBy(m.Channel):
+				// An explicit list (shared with other channels) keeps this one.
+				site.Channels = append(site.Channels, m.Channel)
+			case len(site.Channels) > 0:
+			case err == nil:
+				site.Channels = old.Channels
+			default:
+				site.Channels = []string{m.Channel}
 			}
 			if err := b.deps.Sites.UpsertSite(ctx, site); err != nil {
 				if storeFailure(err) {

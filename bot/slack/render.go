@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	slackgo "github.com/slack-go/slack"
@@ -665,13 +666,13 @@ func inputModal(s *vpndiag.Step, meta string) slackgo.ModalViewRequest {
 	if s.Input != nil && s.Input.Placeholder != "" {
 		el.Placeholder = plain(s.Input.Placeholder, 150)
 	}
-	label := strings.TrimPrefix(inputLabel(s.Input), "Enter ")
-	label = strings.ToUpper(label[:1]) + label[1:]
+	label := []rune(strings.TrimPrefix(inputLabel(s.Input), "Enter "))
+	label[0] = unicode.ToUpper(label[0])
 	var hint *slackgo.TextBlockObject
 	if s.Input != nil && s.Input.Description != "" {
 		hint = plain(s.Input.Description, 2000)
 	}
-	in := slackgo.NewInputBlock(blockValue, plain(label, 2000), hint, el)
+	in := slackgo.NewInputBlock(blockValue, plain(string(label), 2000), hint, el)
 	body := "*" + esc(clip(s.Title, 300)) + "*"
 	if s.Text != "" {
 		body += "\n" + s.Text

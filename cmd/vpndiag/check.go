@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/vpndiag/vpndiag/config"
 )
@@ -31,9 +33,47 @@ found (not just the first) and exit non-zero when there is any.`)
 		}
 	}
 	problems = append(problems, checkContent()...)
+	if *cfgPath == "" {
+		*cfgPath = m.Getenv("VPNDIAG_CONFIG")
+	}
+	if w := exposedSecrets(*cfgPath); w != "" {
+		fmt.Fprintln(m.Stderr, "vpndiag check: warning: "+w)
+	}
 	if len(problems) > 0 {
 		return problems
 	}
 	fmt.Fprintln(m.Stdout, "vpndiag check: ok")
 	return nil
+}
+
+// exposedSecrets returns a warning when the config file at path holds
+// secrets (tokens, the signing secret) and others may read it; "" when not.
+func exposedSecrets(path string) string {
+	if path == "" {
+		return ""
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o044 == 0 {
+		return ""
+	}
+	// The file's own values, without the environment's.
+	cfg, err := config.Load(path, func(string) string { return "" })
+	if cfg == nil && err != nil {
+		return ""
+	}
+	var held []string
+	for _, f := range []struct{ name, v string }{
+		{"slack.bot_token", cfg.Slack.BotToken}, {"slack.app_token", cfg.Slack.AppToken},
+		{"slack.signing_secret", cfg.Slack.SigningSecret}, {"hub.operator_token", cfg.Hub.OperatorToken},
+		{"metrics.token", cfg.Metrics.Token},
+	} {
+		if f.v != "" {
+			held = append(held, f.name)
+		}
+	}
+	if len(held) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s holds %s and is readable by others (mode %04o): chmod 600 it, or move the secrets to the environment",
+		path, strings.Join(held, ", "), fi.Mode().Perm())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/bundle"
+	"github.com/vpndiag/vpndiag/config"
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
@@ -61,6 +63,9 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 		Sites:    sqlite.NewSiteService(db),
 		Graph:    flowGraph,
 	}
+	if x.SigningKey, err = signingKey(cfg); err != nil {
+		return err
+	}
 	res, err := x.ExportFile(ctx, marker, *out, *force)
 	if err != nil {
 		return err
@@ -69,9 +74,21 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 	if res.Manifest.InProgress {
 		state = "in progress"
 	}
-	fmt.Fprintf(m.Stdout, "%s: support bundle written to %s (%d files, %s, case %s)\n",
-		res.Marker, res.Path, len(res.Manifest.Files)+1, humanBytes(res.Size), state)
+	signed := "not signed"
+	if x.SigningKey != nil {
+		signed = "signed by " + bundle.KeyID(x.SigningKey.Public().(ed25519.PublicKey))
+	}
+	fmt.Fprintf(m.Stdout, "%s: support bundle written to %s (%d files, %s, case %s, %s)\n",
+		res.Marker, res.Path, len(res.Manifest.Files)+1, humanBytes(res.Size), state, signed)
 	return nil
+}
+
+// signingKey reads the bundle signing key the config names, if any.
+func signingKey(cfg *config.Config) (ed25519.PrivateKey, error) {
+	if cfg.Bundle.SigningKey == "" {
+		return nil, nil
+	}
+	return bundle.ReadSigningKey(cfg.Bundle.SigningKey)
 }
 
 // flowGraph returns the graph of a flow at a version (the current version

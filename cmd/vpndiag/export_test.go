@@ -149,3 +149,50 @@ func copyWithExtra(tb testing.TB, from, to string) {
 		tb.Fatal(err)
 	}
 }
+
+// TestBundleSigning makes a key with 'bundle keygen', exports with it set
+// in the config and verifies: without --key the output says it proves
+// integrity only, with the key it proves the origin, and with another key,
+// or an unsigned bundle with a key, verify fails.
+func TestBundleSigning(t *testing.T) {
+	dbPath, marker := MustCaseDB(t)
+	dir := t.TempDir()
+	key, other := filepath.Join(dir, "bundle.key"), filepath.Join(dir, "other.key")
+	for _, k := range []string{key, other} {
+		if r := MustRun(t, "", nil, "bundle", "keygen", k); r.code != 0 || !strings.Contains(r.stdout, "signing_key: "+k) {
+			t.Fatalf("keygen: %+v", r)
+		}
+	}
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key mode: %v %v", fi.Mode(), err)
+	}
+	if r := MustRun(t, "", nil, "bundle", "keygen", key); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+		t.Fatalf("keygen over an existing key: %+v", r)
+	}
+	signed, unsigned := filepath.Join(dir, "signed.zip"), filepath.Join(dir, "unsigned.zip")
+	r := MustRun(t, "", []string{"VPNDIAG_BUNDLE_SIGNING_KEY=" + key}, "export", marker, "--db", dbPath, "-o", signed)
+	if r.code != 0 || !strings.Contains(r.stdout, "signed by ed25519:") {
+		t.Fatalf("signed export: %+v", r)
+	}
+	if r := MustRun(t, "", nil, "export", marker, "--db", dbPath, "-o", unsigned); r.code != 0 || !strings.Contains(r.stdout, "not signed") {
+		t.Fatalf("unsigned export: %+v", r)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unsigned, no key", []string{unsigned}, 0, "integrity only: the files match the manifest, but the bundle is not signed"},
+		{"signed, no key", []string{signed}, 0, "integrity only: signed by ed25519:"},
+		{"signed, its key", []string{signed, "--key", key + ".pub"}, 0, "origin: signed by ed25519:"},
+		{"signed, another key", []string{signed, "--key", other + ".pub"}, 1, "the bundle was not exported with your key"},
+		{"unsigned, a key", []string{unsigned, "--key", key + ".pub"}, 1, "not signed, so its origin cannot be proven"},
+		{"bad key", []string{signed, "--key", "nonsense"}, 2, "neither a public key file nor a base64"},
+	} {
+		r := MustRun(t, "", nil, append([]string{"bundle", "verify"}, tt.args...)...)
+		if r.code != tt.code || !strings.Contains(r.stdout+r.stderr, tt.want) {
+			t.Errorf("%s: exit %d, want %d with %q:\n%s%s", tt.name, r.code, tt.code, tt.want, r.stdout, r.stderr)
+		}
+	}
+}

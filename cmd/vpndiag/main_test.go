@@ -15,6 +15,12 @@ import (
 var vpndiagBin string
 
 func TestMain(m *testing.M) {
+	if bin := os.Getenv("VPNDIAG_TEST_BIN"); bin != "" {
+		// A binary built elsewhere, e.g. from an older commit to show that
+		// a test fails without its fix.
+		vpndiagBin = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "vpndiag-bin-")
 	if err != nil {
 		panic(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/vpndiag/vpndiag/bundle"
 	"github.com/vpndiag/vpndiag/config"
 	"github.com/vpndiag/vpndiag/flows"
+	"github.com/vpndiag/vpndiag/internal/listen"
 	"github.com/vpndiag/vpndiag/metrics"
 	"github.com/vpndiag/vpndiag/probes"
 	"github.com/vpndiag/vpndiag/relay"
@@ -30,7 +31,7 @@ SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET) serving /slack/commands,
 /healthz in both modes. Set SLACK_API_URL to point the bot at another Slack
 API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG)")
-	listen := fs.String("listen", "", "HTTP listen address (overrides slack.listen)")
+	listenAddr := fs.String("listen", "", "HTTP listen address (overrides slack.listen)")
 	dbPath := fs.String("db", "", "SQLite database file (overrides db)")
 	logOpts := logFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -43,11 +44,11 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		if _, _, err := net.SplitHostPort(*listen); err != nil {
-			return usageError(fmt.Sprintf("serve: --listen %q is not host:port", *listen))
+	if *listenAddr != "" {
+		if _, _, err := net.SplitHostPort(*listenAddr); err != nil {
+			return usageError(fmt.Sprintf("serve: --listen %q is not host:port", *listenAddr))
 		}
-		cfg.Slack.Listen = *listen
+		cfg.Slack.Listen = *listenAddr
 	}
 	if *dbPath != "" {
 		cfg.DB = *dbPath
@@ -59,6 +60,12 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		return err
 	}
 	log := m.logger(cfg)
+	if *cfgPath == "" {
+		*cfgPath = m.Getenv("VPNDIAG_CONFIG")
+	}
+	if w := exposedSecrets(*cfgPath); w != "" {
+		log.Warn("vpndiag serve: " + w)
+	}
 	db, err := m.openDB(ctx, cfg.DB, cfg.Evidence.MaxUploadBytes)
 	if err != nil {
 		return err
@@ -102,10 +109,15 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		}
 		hmux.Handle(relay.ProbePath, op)
 		hmux.Handle(relay.RelaysPath, op)
-		if hubLn, err = net.Listen("tcp", cfg.Hub.Listen); err != nil {
+		raw, err := net.Listen("tcp", cfg.Hub.Listen)
+		if err != nil {
 			return fmt.Errorf("serve: cannot listen on %s for relays (change hub.listen): %w", cfg.Hub.Listen, errors.Unwrap(err))
 		}
-		hubSrv = &http.Server{Handler: hmux, ReadHeaderTimeout: 10 * time.Second}
+		lim := listen.Limit(raw, cfg.Hub.MaxConnections, "hub", log)
+		hub.Refusals, op.Refusals = lim, lim
+		hubLn = lim
+		hubSrv = listen.Server(listen.CloseOnRefusal(hmux), log)
+		log.Info("vpndiag serve: relay hub connection cap", "max_connections", lim.Max(), "descriptor_limit", listen.DescriptorLimit())
 	}
 
 	if cfg.ProbeRunner() == config.ProbesLocal {
@@ -132,18 +144,19 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", health.Healthz())
 	mux.Handle("/readyz", health.Readyz())
-	mux.Handle("/metrics", met.Handler())
+	mux.Handle("/metrics", metrics.Protect(met.Handler(), cfg.Metrics.Token))
 	if cfg.Slack.Mode == "http" {
 		h := b.Handler()
 		mux.Handle(botslack.PathCommands, met.HTTP("commands", true, h))
 		mux.Handle(botslack.PathInteractions, met.HTTP("interactions", true, h))
 		mux.Handle(botslack.PathEvents, met.HTTP("events", true, h))
 	}
-	ln, err := net.Listen("tcp", cfg.Slack.Listen)
+	raw, err := net.Listen("tcp", cfg.Slack.Listen)
 	if err != nil {
 		return fmt.Errorf("serve: cannot listen on %s (choose another with --listen): %w", cfg.Slack.Listen, errors.Unwrap(err))
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	ln := listen.Limit(raw, 0, "http", log)
+	srv := listen.Server(listen.CloseOnRefusal(mux), log)
 	errc := make(chan error, 3)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -211,6 +224,11 @@ func serveDeps(ctx context.Context, cfg *config.Config, db *sqlite.DB) (botslack
 	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: sqlite.NewProbeService(db),
 		Evidence: sqlite.NewEvidenceService(db), Findings: d.Findings, Sites: d.Sites,
 		Graph: flowGraph}
+	key, err := signingKey(cfg)
+	if err != nil {
+		return d, err
+	}
+	x.SigningKey = key
 	d.Evidence = newEvidenceIntake(db, cfg.Evidence.MaxUploadBytes)
 	d.Exporter = bot.ExportFunc(func(ctx context.Context, caseID int64, w io.Writer) (string, error) {
 		c, err := d.Cases.FindCaseByID(ctx, caseID)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,9 +53,17 @@ func startServe(t *testing.T, configText string, env ...string) *server {
 // startServeArgs runs the binary with args (a serve command line) and env.
 func startServeArgs(t *testing.T, args []string, env ...string) *server {
 	t.Helper()
+	return startServeUnder(t, nil, args, env...)
+}
+
+// startServeUnder runs the binary under a wrapper command line (e.g.
+// prlimit), with args and env.
+func startServeUnder(t *testing.T, wrapper, args []string, env ...string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	s := &server{done: make(chan error, 1)}
-	s.cmd = exec.Command(vpndiagBin, args...)
+	argv := append(append(slices.Clone(wrapper), vpndiagBin), args...)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Env = append([]string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}, env...)
 	pr, err := s.cmd.StderrPipe()
 	if err != nil {

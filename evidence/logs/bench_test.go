@@ -56,3 +56,13 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("lines %d", r.Lines)
 	}
 }
+
+// TestKeywordLength keeps the one-pass scan fast: the shortest keyword is
+// the window the scan skips by.
+func TestKeywordLength(t *testing.T) {
+	for _, k := range logs.Keywords() {
+		if len(k) < 10 {
+			t.Errorf("keyword %q is shorter than 10 bytes", k)
+		}
+	}
+}

@@ -1,10 +1,12 @@
 // Package logs analyses VPN logs — strongSwan charon, libreswan pluto,
-// Cisco ASA and IOS syslog and debug output, FortiGate event logs, Palo Alto
-// ikemgr and system logs, and cloud tunnel logs — for the failures the
-// troubleshooting guide knows: authentication failures, proposal mismatches
-// in phase 1 and phase 2, traffic selectors refused, DPD declaring the peer
-// dead, IKE requests that get no answer, failed rekeys, and drops at a
-// regular interval.
+// Cisco ASA and IOS syslog and debug output, Juniper kmd, FortiGate event
+// logs, Palo Alto ikemgr and system logs (table and syslog CSV), and cloud
+// tunnel logs, also when a syslog relay put its own prefix in front — for
+// what the vendors' message catalogues name: authentication failures,
+// proposal mismatches in phase 1 and phase 2, traffic selectors refused,
+// DPD declaring the peer dead, IKE requests that get no answer, half-open
+// SAs, idle closes, failed rekeys, and drops at a regular interval of 30 s
+// or more.
 //
 // The analysis streams: it reads large blocks, finds the few interesting
 // lines with one multi-keyword scan, and only looks closer at those, so
@@ -41,45 +43,45 @@ const (
 
 // keywords make a line interesting; the line is then classified by
 // classify. They are case-sensitive, as the devices write them, and at
-// least seven bytes long: the shortest keyword sets how far the one-pass
-// scan may skip.
+// least ten bytes long: the shortest keyword sets how far the one-pass
+// scan may skip, and so how close the analysis stays to grep's speed.
 var keywords = []string{
 	// authentication
-	"AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "PLD_MAL", "INVALID_COOKIE",
+	"AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "N(PLD_MAL)", "INVALID_COOKIE",
 	"key mismatch", "secret mismatch", "invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE",
-	"Authentication failure", "authentication failed", "Authentication failed",
-	"decryption failed", "could not decrypt", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key",
+	"Authentication failure", "authentication failed", "Authentication failed", "authentication failure",
+	"decryption failed", "could not decrypt", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "No preshared key",
 	"no peer config found", "does not match to", "Couldn't find configuration",
 	// proposals
-	"NO_PROPOSAL_CHOSEN", "NO_PROP", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
+	"NO_PROPOSAL_CHOSEN", "N(NO_PROP)", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
 	"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
 	"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute",
-	"matching policy",
+	"matching policy", "no offers accepted", "SA policy not acceptable",
 	// traffic selectors
 	"TS_UNACCEPT", "Traffic Selectors", "traffic selectors", "no matching crypto map", "crypto map policy not found",
-	"Policy not found", "INVALID_ID_INFORMATION", "INVAL_ID", "no matching CHILD_SA config", "INVALID-ID-INFORMATION",
-	"Invalid ID info", "Proxy ID", "proxy ids", "proxy identities", "KMD_VPN_TS_MISMATCH", "TS unacceptable",
+	"Policy not found", "INVALID_ID_INFORMATION", "N(INVAL_ID)", "no matching CHILD_SA config", "INVALID-ID-INFORMATION",
+	"Invalid ID info", "processing Proxy ID", "peer proxy ids", "proxy identities", "KMD_VPN_TS_MISMATCH", "TS unacceptable",
 	// DPD and liveness
-	"eer dead", "DPD failed", "DPD failure", "dpd_failure", "DPD timed out", "DPD: No response", "giving up after",
+	"eclaring peer dead", "DPD failed", "DPD failure", "dpd_failure", "DPD timed out", "DPD: No response", "giving up after",
 	"sending DPD request", "DPD action", "lost contact", "KMD_DPD_PEER_DOWN",
 	// no answer
-	"retransmit", "retransmission", "RESENDING", "not responding", "No response", "timeout exceeded", "un-established",
-	"negotiation timeout", "ue to timeout", "not responsive", "Death by retransmission", "Timed out",
+	"retransmit", "retransmission", " RESENDING", "not responding", "No response", "timeout exceeded", "un-established",
+	"negotiation timeout", "ue to timeout", "not responsive", "Death by retransmission", "error: Timed out",
 	// half-open: the peer repeats requests already answered or uses SAs gone here
-	"IKMP_NO_SA", "RECVD_PKT_INV_SPI", "Duplicate Phase",
+	"IKMP_NO_SA", "RECVD_PKT_INV_SPI", "Duplicate Phase", "with no matching SA",
 	// rekeying
-	"TEMPORARY_FAILURE", "TEMP_FAIL", "unable to install", "failed to establish", "REKEY_SA", "ekeying failed",
-	"ekey failed", "collision",
+	"TEMPORARY_FAILURE", "N(TEMP_FAIL)", "unable to install", "failed to establish", "N(REKEY_SA)", "ekeying failed",
+	"ekey failed", " collision",
 	// idle close
 	"inactivity", "Idle Timeout", "idle timeout",
 	// context: phases, establishment, drops
-	"IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "Quick Mode", "QUICK_MODE", "Main Mode", "ID_PROT", "STATE_PARENT_I1",
+	"IKE_SA_INIT", "IKE_AUTH re", "CREATE_CHILD_SA", "Quick Mode", "QUICK_MODE", "Main Mode ", "ID_PROT re", "STATE_PARENT_I1",
 	"proposals: ESP", "proposals: IKE", "established", "PHASE 1 COMPLETED", "IKE_P1_COMPLETE", "PHASE 2 COMPLETED",
 	"Session disconnected", "unnel-down", "unnel down", "phase2_state", "phase 1 error", "phase 2 error",
 	"phase-1 negotiation", "phase-2 negotiation", "received DELETE", "received Delete", "SESSION_STATUS",
 	"KMD_VPN_DOWN_ALARM", "KMD_VPN_UP_ALARM", "KMD_PM_SA_ESTABLISHED", "IKE negotiation failed", "IKE Phase-2",
 	"Negotiation aborted", "negotiation is failed", "negotiate_error", "phase2-down", "pre-shared secret",
-	"SA DOWN",
+	"IKEv2 SA DOWN", "Connection terminated",
 }
 
 var matcher = multimatch.New(keywords, false)
@@ -289,6 +291,9 @@ type analyzer struct {
 	order    []string
 
 	phase       int  // phase of the exchange seen last: 1 or 2
+	phase1Seen  bool // a line set the phase to 1
+	p1Line      int  // last line that started phase 1
+	estLine     int  // last line where a phase 1 SA was established
 	established bool // a phase 1 SA was established
 	p2up        bool // a phase 2 SA was established
 	rekeyLine   int  // last line that showed a rekey exchange
@@ -320,6 +325,28 @@ type saState struct {
 	established bool
 	dpd         bool // a DPD request is outstanding
 	retxMID     int  // message ID of the last retransmitted request, -1 none
+	childMID    int  // message ID of the last CREATE_CHILD_SA or QUICK_MODE request, -1 none
+	retxLine    int  // its line
+	retxAt      time.Time
+}
+
+// recentRetx is the message ID of the SA's last retransmit when it belongs
+// to the exchange that ends at line n, time ts (a retransmit sequence
+// lasts a few minutes); -1 otherwise.
+func (s *saState) recentRetx(n int, ts time.Time) int {
+	if s.retxMID < 0 {
+		return -1
+	}
+	if !ts.IsZero() && !s.retxAt.IsZero() {
+		if (ts.Sub(s.retxAt)).Abs() <= 5*time.Minute {
+			return s.retxMID
+		}
+		return -1
+	}
+	if n-s.retxLine <= 200 {
+		return s.retxMID
+	}
+	return -1
 }
 
 type pending struct {
@@ -411,7 +438,7 @@ func (a *analyzer) sa(key string) *saState {
 		if len(a.sas) > 4096 { // bounded: a log of many SAs forgets the old ones
 			clear(a.sas)
 		}
-		s = &saState{retxMID: -1}
+		s = &saState{retxMID: -1, childMID: -1}
 		a.sas[key] = s
 	}
 	return s
@@ -440,7 +467,17 @@ func messageID(l []byte) int {
 
 // phaseOf decides which phase a proposal or selector failure is about.
 func (a *analyzer) phaseOf(l []byte) int {
+	if p := explicitPhase(l); p != 0 {
+		return p
+	}
+	return a.phase
+}
+
+// explicitPhase is the phase a line names, 0 when it names none.
+func explicitPhase(l []byte) int {
 	switch {
+	case hasAny(l, "CREATE_CHILD_SA", "IKE_AUTH"):
+		return 2
 	case hasAny(l, "protocol 3", "protocol 2", "Notifying with", "HASH N("):
 		// IKEv1 notifies protected by the phase 1 SA (HASH) are about
 		// Quick Mode.
@@ -454,7 +491,7 @@ func (a *analyzer) phaseOf(l []byte) int {
 		"IKE SA negotiation", "IKE_SA_INIT_I", "STATE_MAIN"):
 		return 1
 	}
-	return a.phase
+	return 0
 }
 
 // Texts of the findings, shared by the vendors that log the same cause.
@@ -505,6 +542,8 @@ func (a *analyzer) classify(l []byte, n int) {
 		a.phase = 2
 	case hasAny(l, "IKE_SA_INIT", "Main Mode", "ID_PROT", "STATE_PARENT_I1", "proposals: IKE", "phase 1 error", "phase-1 negotiation", "STATE_MAIN_I1"):
 		a.phase = 1
+		a.phase1Seen = true
+		a.p1Line = n
 	}
 	if hasAny(l, "REKEY_SA", "ekeying", "REKEYING", "rekeyed") {
 		a.rekeyLine = n
@@ -516,6 +555,7 @@ func (a *analyzer) classify(l []byte, n int) {
 		has(l, "IKE_SA") && has(l, "established between") {
 		a.established, sa.established = true, true
 		a.answered = true
+		a.estLine = n
 	}
 	if hasAny(l, "IPsec SA established", "PHASE 2 COMPLETED", "KMD_PM_SA_ESTABLISHED") || has(l, "CHILD_SA") && has(l, "established with") {
 		a.p2up = true
@@ -528,7 +568,7 @@ func (a *analyzer) classify(l []byte, n int) {
 	switch {
 	case hasAny(l, "AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "key mismatch", "secret mismatch",
 		"invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE", "Authentication failure", "authentication failed", "Authentication failed",
-		"mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "pre-shared secret"):
+		"authentication failure", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "No preshared key", "pre-shared secret"):
 		if !hasAny(l, " successful", "successfully") {
 			a.add(n, l, evAuth)
 		}
@@ -545,8 +585,14 @@ func (a *analyzer) classify(l []byte, n int) {
 	// Proposals.
 	proposal := hasAny(l, "NO_PROPOSAL_CHOSEN", "NO_PROP", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
 		"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
-		"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute") ||
+		"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute", "no offers accepted", "SA policy not acceptable") ||
 		has(l, "matching policy") && hasAny(l, "Failed to find", "failed to find", "no matching policy")
+	if proposal && has(l, "no IKE config found") {
+		// strongSwan answers NO_PROPOSAL_CHOSEN when no connection is
+		// configured for the address pair at all.
+		a.add(n, l, evIdentity)
+		proposal = false
+	}
 	if proposal {
 		switch p := a.phaseOf(l); {
 		case p == 2 && a.rekeyLine > 0 && n-a.rekeyLine <= 20:
@@ -555,6 +601,11 @@ func (a *analyzer) classify(l []byte, n int) {
 			a.refusedLine = n
 			drop()
 		case p == 2 || has(l, "pfs group"):
+			a.phase = 2
+			a.add(n, l, evP2Prop)
+		case explicitPhase(l) == 0 && a.estLine > 0 && a.estLine >= a.p1Line:
+			// An IKE SA is up and no phase 1 started since: a refused
+			// proposal is the child's (Quick Mode), never phase 1's.
 			a.phase = 2
 			a.add(n, l, evP2Prop)
 		default:
@@ -575,7 +626,10 @@ func (a *analyzer) classify(l []byte, n int) {
 		has(l, "Proxy ID") && hasAny(l, "failed", "mismatch"):
 		a.add(n, l, evTS)
 	case hasAny(l, "INVALID_ID_INFORMATION", "INVAL_ID", "INVALID-ID-INFORMATION", "Invalid ID info"):
-		if a.phaseOf(l) == 2 || a.established {
+		// In Quick Mode it refuses the selectors (proxy IDs), in Main Mode
+		// the identity: only a line or context that says phase 1 is the
+		// latter.
+		if p := explicitPhase(l); p == 2 || p == 0 && (a.established || !a.phase1Seen) {
 			a.add(n, l, evTS)
 		} else {
 			a.add(n, l, event{kb.CodeAuthFailed, vpndiag.SeverityCritical, "the peer refused our phase 1 identity (INVALID_ID_INFORMATION): the IKE identity differs from what it expects"})
@@ -589,6 +643,9 @@ func (a *analyzer) classify(l []byte, n int) {
 		sa.dpd = true
 	case has(l, "generating") && hasAny(l, "CREATE_CHILD_SA", "IKE_AUTH", "QUICK_MODE", "IKE_SA_INIT"):
 		sa.dpd = false // a new request that is not a DPD
+		if hasAny(l, "CREATE_CHILD_SA request", "QUICK_MODE request") {
+			sa.childMID = requestID(l)
+		}
 	}
 	switch {
 	case hasAny(l, "declaring peer dead", "Declaring peer dead", "DPD failed", "DPD failure", "dpd_failure", "DPD timed out", "DPD: No response", "peer is dead",
@@ -600,7 +657,7 @@ func (a *analyzer) classify(l []byte, n int) {
 		drop()
 	}
 	if has(l, "giving up after") {
-		a.givingUp = append(a.givingUp, pending{line: n, text: string(a.ref(n, l).Text), phase: a.phase, est: a.established || sa.established, dpd: sa.dpd, mid: sa.retxMID})
+		a.givingUp = append(a.givingUp, pending{line: n, text: string(a.ref(n, l).Text), phase: a.phase, est: a.established || sa.established, dpd: sa.dpd, mid: sa.recentRetx(n, tsOrZero(ts, hasTS))})
 		sa.dpd = false
 		drop()
 	}
@@ -610,7 +667,7 @@ func (a *analyzer) classify(l []byte, n int) {
 	case hasAny(l, "retransmitting response", "Duplicate Phase") || has(l, "retransmit of request") && has(l, "received"):
 		a.dupReq++
 		a.dupRefs = a.keep(a.dupRefs, n, l)
-	case hasAny(l, "IKMP_NO_SA", "RECVD_PKT_INV_SPI"):
+	case hasAny(l, "IKMP_NO_SA", "RECVD_PKT_INV_SPI", "with no matching SA"):
 		a.stale++
 		a.staleRefs = a.keep(a.staleRefs, n, l)
 	case hasAny(l, "not responding", "timeout exceeded", "un-established", "negotiation timeout", "ue to timeout", "not responsive",
@@ -668,7 +725,7 @@ func (a *analyzer) classify(l []byte, n int) {
 	// Plain drops: tunnels going down, and a peer deleting an SA outside a
 	// rekey.
 	switch {
-	case hasAny(l, "Session disconnected", "unnel-down", "unnel down", "phase2-down", "KMD_VPN_DOWN_ALARM", "SA DOWN") ||
+	case hasAny(l, "Session disconnected", "unnel-down", "unnel down", "phase2-down", "KMD_VPN_DOWN_ALARM", "IKEv2 SA DOWN", "Connection terminated") ||
 		has(l, "SESSION_STATUS") && has(l, "DOWN") ||
 		has(l, "phase2_state") && hasAny(l, "\"down\"", ": down", "=down"):
 		drop()
@@ -681,26 +738,82 @@ func (a *analyzer) classify(l []byte, n int) {
 	}
 }
 
+func tsOrZero(ts time.Time, ok bool) time.Time {
+	if ok {
+		return ts
+	}
+	return time.Time{}
+}
+
 // retransmit sorts a retransmitted request by the exchange it repeats.
 func (a *analyzer) retransmit(l []byte, n int, sa *saState) {
 	mid := messageID(l)
 	if mid >= 0 {
-		sa.retxMID = mid
+		sa.retxMID, sa.retxLine = mid, n
+		sa.retxAt, _ = Timestamp(l)
 	}
+	kind := ""
 	switch {
-	case sa.dpd && mid != 0:
-		a.dpdRetx++
-		a.dpdRefs = a.keep(a.dpdRefs, n, l)
-	case mid == 0 || hasAny(l, "msgid=0", "request 0", "STATE_PARENT_I1", "IKE_SA_INIT", "STATE_MAIN_I", "phase 1", "MM_", "PARENT_I1"):
+	case mid < 0: // pluto, IOS, ASA: the state or exchange is named
+		switch {
+		case hasAny(l, "STATE_QUICK_I", "QUICK", "QM_", "phase 2", "CREATE_CHILD"):
+			kind = "p2"
+		case hasAny(l, "msgid=0", "request 0", "STATE_PARENT_I1", "IKE_SA_INIT", "STATE_MAIN_I", "phase 1", "MM_", "PARENT_I1"):
+			kind = "init"
+		case hasAny(l, "IKE_AUTH", "PARENT_I2"):
+			kind = "auth"
+		case hasAny(l, "ESTABLISHED_IKE_SA", "STATE_MAIN_I4", "STATE_MAIN_R3"):
+			kind = "est"
+		}
+	case mid == 0:
+		kind = "init"
+	case sa.dpd:
+		kind = "est"
+	case mid == sa.childMID:
+		kind = "p2"
+	case mid == 1 && !sa.established:
+		kind = "auth"
+	case sa.established || a.established:
+		// A request on an established IKE SA (INFORMATIONAL, DPD)
+		// that the peer no longer answers.
+		kind = "est"
+	}
+	switch kind {
+	case "init":
 		a.initRetx++
 		a.initRefs = a.keep(a.initRefs, n, l)
-	case hasAny(l, "STATE_QUICK_I", "QUICK", "QM_", "phase 2", "CREATE_CHILD") || mid > 0 && a.phase == 2 && a.established:
+	case "p2":
 		a.p2Retx++
 		a.p2Refs = a.keep(a.p2Refs, n, l)
-	case mid == 1 || hasAny(l, "IKE_AUTH", "PARENT_I2"):
+	case "auth":
 		a.authRetx++
 		a.authRefs = a.keep(a.authRefs, n, l)
+	case "est":
+		a.dpdRetx++
+		a.dpdRefs = a.keep(a.dpdRefs, n, l)
 	}
+}
+
+// requestID reads the N of "generating X request N" (charon), -1 when
+// absent.
+func requestID(l []byte) int {
+	i := bytes.Index(l, []byte(" request "))
+	if i < 0 {
+		return -1
+	}
+	j := i + len(" request ")
+	k := j
+	for k < len(l) && l[k] >= '0' && l[k] <= '9' && k-j < 10 {
+		k++
+	}
+	if k == j {
+		return -1
+	}
+	n := 0
+	for _, c := range l[j:k] {
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 // junosCause reads the error of Junos kmd's "IKE negotiation failed with
@@ -784,12 +897,12 @@ func (a *analyzer) finish() {
 	// Retransmits with no final line: judged by how many there were.
 	switch {
 	case a.dpdRetx >= 3 && a.aggs[kb.CodeDPDPeerDead] == nil:
-		a.merge(event{kb.CodeDPDPeerDead, vpndiag.SeverityError, fmt.Sprintf("a DPD request on an established IKE SA was retransmitted %d times without an answer: the peer stopped answering", a.dpdRetx)}, a.dpdRetx, a.dpdRefs)
+		a.merge(event{kb.CodeDPDPeerDead, vpndiag.SeverityError, fmt.Sprintf("requests on an established IKE SA (DPD, informational) were retransmitted %d times without an answer: the peer stopped answering", a.dpdRetx)}, a.dpdRetx, a.dpdRefs)
 	}
 	if a.p2Retx >= 2 && a.aggs[kb.CodePhase2NoProposal] == nil && a.aggs[kb.CodeTSUnacceptable] == nil {
 		a.merge(event{evP2Silent.code, evP2Silent.severity, fmt.Sprintf("phase 2 requests were retransmitted %d times without an answer while phase 1 is up: the peer silently refuses the phase 2 proposal (or its selectors)", a.p2Retx)}, a.p2Retx, a.p2Refs)
 	}
-	if a.authRetx >= 3 && a.answered && !a.established && a.aggs[kb.CodeIKENoResponse] == nil {
+	if a.authRetx >= 3 && !a.established && a.aggs[kb.CodeIKENoResponse] == nil {
 		a.merge(evAuthUnans, a.authRetx, a.authRefs)
 	}
 	if a.initRetx >= 3 && !a.established && a.aggs[kb.CodePhase1NoProposal] == nil && a.aggs[kb.CodeAuthFailed] == nil {
@@ -800,7 +913,7 @@ func (a *analyzer) finish() {
 		f := &vpndiag.Finding{
 			Code:     kb.CodePeriodicDrop,
 			Severity: vpndiag.SeverityError,
-			Summary:  fmt.Sprintf("%s: %d drops, every %s ± %s", a.name, d.drops, span(d.period), span(d.spread)),
+			Summary:  fmt.Sprintf("%s: %d drops, every %s ± %s", a.name, d.drops, span(d.period), spread(d.spread, d.period)),
 			Source:   "logs/" + familyOr(a.res.Family),
 		}
 		if near(d.period, time.Hour, 5*time.Minute) {
@@ -906,7 +1019,8 @@ type drops struct {
 
 // period finds a regular interval between drops of any period of at least
 // 30 s: at least three intervals after merging the lines of one drop,
-// three quarters of them within 10 % of the median. The lines of one drop
+// three quarters of them within 10 % of the median (the period is their
+// mean). The lines of one drop
 // (DPD, DELETE, down) are merged when they are less than two minutes apart
 // for periods of ten minutes and more, and less than ten seconds apart
 // for shorter ones.
@@ -944,19 +1058,24 @@ func regular(s []time.Time, gap, min time.Duration) (drops, bool) {
 	if med < min {
 		return drops{}, false
 	}
-	ok, spread := 0, time.Duration(0)
+	var reg []time.Duration
+	var sum time.Duration
 	for _, d := range iv {
 		if near(d, med, med/10) {
-			ok++
-			if x := (d - med).Abs(); x > spread {
-				spread = x
-			}
+			reg = append(reg, d)
+			sum += d
 		}
 	}
-	if ok*4 < len(iv)*3 {
+	if len(reg)*4 < len(iv)*3 {
 		return drops{}, false
 	}
-	return drops{period: med, spread: spread, drops: len(merged), at: merged}, true
+	// The period is the mean of the regular intervals, the spread how far
+	// the farthest of them is from it.
+	mean, spread := sum/time.Duration(len(reg)), time.Duration(0)
+	for _, d := range reg {
+		spread = max(spread, (d - mean).Abs())
+	}
+	return drops{period: mean, spread: spread, drops: len(merged), at: merged}, true
 }
 
 func near(d, want, tol time.Duration) bool {
@@ -977,6 +1096,15 @@ func span(d time.Duration) string {
 		return fmt.Sprintf("%d h", h)
 	}
 	return fmt.Sprintf("%d h %d min", h, m)
+}
+
+// spread writes the spread of a period in the period's unit when it is at
+// least one of them: "± 1 min" for an hourly period, "± 3 s" otherwise.
+func spread(d, period time.Duration) string {
+	if period >= 2*time.Minute && d >= time.Minute {
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute).Minutes()))
+	}
+	return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds()))
 }
 
 // DetectFamily scores the start of a file against the log families and

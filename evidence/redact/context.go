@@ -88,12 +88,20 @@ func (r *Redactor) dumpLineOf(line string, cx *lineCtx) (string, bool) {
 		return "", false
 	}
 	hex := line[m[6]:m[7]]
+	// One placeholder for the whole dump, numbered by its first line.
+	p := cx.dumpPh
+	if p == "" {
+		p = r.mark(cx.dumpKind, strings.TrimSpace(line[m[6]:]), false)
+		cx.dumpPh = p
+	} else {
+		r.mu.Lock()
+		r.n++
+		r.mu.Unlock()
+	}
 	cx.dump -= (len(hex) + 1) / 3
 	if cx.dump <= 0 {
 		cx.dump, cx.dumpPh = 0, ""
 	}
-	value := strings.TrimSpace(line[m[6]:])
-	p := r.placeholder(cx.dumpKind, value)
 	return line[:m[6]] + p, true
 }
 
@@ -128,6 +136,11 @@ func (r *Redactor) continued(line string, cx *lineCtx) (string, bool) {
 			return line, true
 		}
 		cx.close()
+		if indent == 0 {
+			// ipsec.secrets continues an entry on indented lines only
+			// (a log line that ends in ": PSK" is followed by another).
+			return "", false
+		}
 		v := trim
 		s := indent
 		if q := v[0]; q == '"' || q == '\'' {

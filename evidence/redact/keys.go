@@ -73,7 +73,7 @@ func secretKey(k string, xml bool) (string, bool) {
 var (
 	// jsonKV: "key": "value" (or {"value": "…"} as ARM parameter files
 	// write it), "key": word, "key": { at the end of a line.
-	jsonKV = regexp.MustCompile(`"(?P<k>[A-Za-z0-9_.$-]{1,64})"\s*:\s*(?:\{\s*"value"\s*:\s*)?(?P<v>"(?:[^"\\]|\\.)*"?|\{\s*$|[^\s,}\]"]+)`)
+	jsonKV = regexp.MustCompile(`"(?P<k>[A-Za-z0-9_.$ -]{1,64})"\s*:\s*(?:\{\s*"value"\s*:\s*)?(?P<v>"(?:[^"\\]|\\.)*"?|\{\s*$|[^\s,}\]"]+)`)
 	// xmlElem: <key attrs>value</ or <key><![CDATA[value]]>.
 	xmlElem = regexp.MustCompile(`<(?P<k>[A-Za-z_][\w.:-]{0,63})(?:\s[^<>]*)?>\s*(?P<v><!\[CDATA\[.*?\]\]>|<!\[CDATA\[.*$|[^<\s][^<]*?)\s*(?:</|$)`)
 	// xmlOpen: <key> alone at the end of a line: the value follows.
@@ -85,6 +85,10 @@ var (
 	lineKV = regexp.MustCompile(`^\s*(?:-\s+)?(?P<k>[A-Za-z_][\w.-]{0,63})(?:\s*=\s*|\s*:(?:\s+|$))(?P<v>.*?)\s*$`)
 	// wordKV: key=value inside a line (env files, MikroTik, query strings).
 	wordKV = regexp.MustCompile(`(?:^|[\s,;&?(])(?P<k>[A-Za-z_][\w.-]{0,63})=(?P<v>[^\s"',;&)]+)`)
+	// nameValue: a key named by one field and its value in the next:
+	// {"ParameterKey": "PreSharedKey", "ParameterValue": "…"} (CloudFormation),
+	// {"Name": "/vpn/psk", "Value": "…"} (SSM), <param name="psk" value="…"/>.
+	nameValue = regexp.MustCompile(`(?i)"?\b(?:parameter_?key|parametername|name|key)"?\s*[:=]\s*"(?P<k>[^"]{1,128})"(?:\s*,\s*"\w{1,32}"\s*:\s*(?:"[^"]*"|[\w.-]+)){0,4}\s*[,;]?\s*"?(?:parameter_?value|value)"?\s*[:=]\s*(?P<v>"(?:[^"\\]|\\.)*")`)
 	// flagKV: --flag value, --flag=value, -Flag 'value' (CLIs, PowerShell).
 	flagKV = regexp.MustCompile(`(?:^|\s)--?(?P<k>[A-Za-z][\w-]{1,63})(?:=|\s+)(?P<v>"(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s"'-][^\s]*)`)
 )
@@ -150,6 +154,7 @@ func (r *Redactor) structured(line string, cx *lineCtx) string {
 	}
 	if strings.Contains(line, `"`) {
 		line = r.kvPass(line, jsonKV, false, cx)
+		line = r.kvPass(line, nameValue, false, cx)
 	}
 	if strings.Contains(line, "=") {
 		line = r.kvPass(line, attrKV, false, cx)
@@ -171,11 +176,16 @@ var keyStems = []string{"psk", "shared", "pass", "pwd", "phash", "private", "prv
 // kvPass replaces the value of every secret key re finds on line.
 func (r *Redactor) kvPass(line string, re *regexp.Regexp, xml bool, cx *lineCtx) string {
 	ms := re.FindAllStringSubmatchIndex(line, -1)
+	if len(ms) == 0 {
+		return line
+	}
 	ki, vi := re.SubexpIndex("k"), re.SubexpIndex("v")
+	held := placeholderSpans(line)
+	var edits []edit
 	for i := len(ms) - 1; i >= 0; i-- {
 		m := ms[i]
 		ks, ke, s, e := m[2*ki], m[2*ki+1], m[2*vi], m[2*vi+1]
-		if ks < 0 || s < 0 || insidePlaceholder(line, ks, e) {
+		if ks < 0 || s < 0 || held.overlap(ks, e) {
 			continue
 		}
 		kind, ok := secretKey(line[ks:ke], xml)
@@ -232,9 +242,9 @@ func (r *Redactor) kvPass(line string, re *regexp.Regexp, xml bool, cx *lineCtx)
 		if xml {
 			p = escapeXML(p)
 		}
-		line = line[:s] + p + line[e:]
+		edits = append(edits, edit{s, e, p})
 	}
-	return line
+	return splice(line, edits)
 }
 
 func escapeXML(p string) string { return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(p) }

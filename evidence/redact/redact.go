@@ -1,9 +1,22 @@
-// Package redact replaces secrets in device configurations and logs before
-// anything is stored: pre-shared keys, passwords, private keys, certificates,
-// SNMP communities and API tokens. Like `sos clean`, the same secret always
-// gets the same placeholder (e.g. <redacted:psk:1>), so a redacted file can
-// still be compared with another; the mapping stays in memory with the
-// Redactor and is never written anywhere by this package.
+// Package redact replaces secrets in device configurations, logs and file
+// names before anything is stored: pre-shared keys, passwords, private keys,
+// certificates, SNMP communities and API tokens. Like `sos clean`, the same
+// secret always gets the same placeholder (e.g. <redacted:psk:1>), so a
+// redacted file can still be compared with another; the mapping stays in
+// memory with the Redactor and is never written anywhere by this package.
+//
+// The default is safe: besides the device syntaxes (Cisco, Juniper,
+// FortiGate, Palo Alto, strongSwan, libreswan …), any key/value pair in
+// JSON, YAML, XML (elements, attributes, CDATA), HCL, INI or on a command
+// line whose key names a secret (keys.go: tunnel1_preshared_key,
+// PreSharedKey, sharedKey, shared_secret, psk, password …) has its value
+// replaced, and so do values known by their shape (crypt hashes, tokens,
+// credentials in URLs). Secrets that go on over following lines (an
+// ipsec.secrets entry, a multi-line quoted secret, a YAML block, a hex dump
+// after a strongSwan "=> N bytes @" header) are followed line by line, and
+// lines longer than the read buffer are redacted in overlapping windows
+// cut where no secret is. FileName puts a file's name through the same
+// rules.
 //
 // Public IP addresses and host names can optionally be obfuscated too, with
 // a private map of their own.
@@ -17,6 +30,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 
@@ -91,6 +105,13 @@ func (r *Redactor) Secrets() []Secret {
 
 // placeholder returns the placeholder for value of kind, allocating one.
 func (r *Redactor) placeholder(kind, value string) string {
+	return r.mark(kind, value, true)
+}
+
+// mark is placeholder; echo false keeps the value out of the secrets looked
+// for on every line (a hex dump's bytes, noise that would only slow every
+// later line down).
+func (r *Redactor) mark(kind, value string, echo bool) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.n++
@@ -113,7 +134,7 @@ func (r *Redactor) placeholder(kind, value string) string {
 	r.byValue[key] = p
 	sec := Secret{Placeholder: p, Kind: kind, Value: value}
 	r.secrets = append(r.secrets, sec)
-	if kind != KindIP && kind != KindHost && len(value) >= minEcho && !strings.ContainsAny(value, "\n") {
+	if echo && kind != KindIP && kind != KindHost && len(value) >= minEcho && !strings.ContainsAny(value, "\n") {
 		r.known = append(r.known, sec)
 	}
 	return p
@@ -217,7 +238,9 @@ var rules = []rule{
 	// Cisco BGP neighbor password, PPP CHAP/PAP passwords, a "password" or
 	// "key" statement of its own (line vty, tacacs server blocks).
 	{need: []string{"password"}, re: regexp.MustCompile(`(?i)\b(?:neighbor\s+\S+|ppp\s+(?:chap|pap|ms-chap|ms-chap-v2)|sent-username\s+\S+)\s+password\s+(?:\d\s+)?` + quotedOrWord), kind: KindPassword},
-	{need: []string{"password", "key"}, re: regexp.MustCompile(`^\s*(?:password|key)\s+(?:[0-9]\s+)?` + quotedOrWord + `(?:\s+\d)?\s*$`), kindOf: func(string) string { return KindPassword }},
+	{need: []string{"password"}, re: regexp.MustCompile(`^\s*password\s+(?:[0-9]\s+)?` + quotedOrWord + `(?:\s+\d)?\s*$`), kind: KindPassword},
+	// (a key's value holds a non-digit: "key 1" numbers a key chain's key)
+	{need: []string{"key"}, re: regexp.MustCompile(`^\s*key\s+(?:[0-9]\s+)?(?P<v>"[^"]*"|\S*[^\s0-9]\S*)(?:\s+\d)?\s*$`), kind: KindPassword},
 	// ScreenOS: set admin password "x", set ike gateway … preshare "x".
 	{need: []string{"password"}, re: regexp.MustCompile(`(?i)\bset\s+(?:admin|user\s+\S+)\s+password\s+` + quotedOrWord), kind: KindPassword},
 	{need: []string{"preshare"}, re: regexp.MustCompile(`(?i)\bpreshare\s+` + quotedOrWord), kind: KindPSK},
@@ -363,12 +386,16 @@ func (r *Redactor) apply(line string, rules []rule, cx *lineCtx) string {
 			continue
 		}
 		vi := ru.re.SubexpIndex("v")
-		// Replace right to left so earlier indexes stay valid.
 		ms := ru.re.FindAllStringSubmatchIndex(line, -1)
+		if len(ms) == 0 {
+			continue
+		}
+		held := placeholderSpans(line)
+		var edits []edit
 		for i := len(ms) - 1; i >= 0; i-- {
 			m := ms[i]
 			s, e := m[2*vi], m[2*vi+1]
-			if s < 0 || insidePlaceholder(line, m[0], e) {
+			if s < 0 || held.overlap(m[0], e) {
 				continue
 			}
 			v := line[s:e]
@@ -403,10 +430,65 @@ func (r *Redactor) apply(line string, rules []rule, cx *lineCtx) string {
 			if inXMLElement(line, s, e) {
 				p = escapeXML(p)
 			}
-			line = line[:s] + p + line[e:]
+			edits = append(edits, edit{s, e, p})
 		}
+		line = splice(line, edits)
 	}
 	return line
+}
+
+// edit replaces line[s:e] with p.
+type edit struct {
+	s, e int
+	p    string
+}
+
+// splice applies edits, given right to left and not overlapping, in one
+// pass (replacing one at a time would copy a long line once per secret).
+func splice(line string, edits []edit) string {
+	if len(edits) == 0 {
+		return line
+	}
+	var b strings.Builder
+	b.Grow(len(line) + 16*len(edits))
+	at := 0
+	for i := len(edits) - 1; i >= 0; i-- {
+		ed := edits[i]
+		b.WriteString(line[at:ed.s])
+		b.WriteString(ed.p)
+		at = ed.e
+	}
+	b.WriteString(line[at:])
+	return b.String()
+}
+
+// spans are the [start, end) of the placeholders on a line, in order.
+type spans [][2]int
+
+// placeholderSpans finds the placeholders on line, whose kind names (like
+// "password:") must not look like secrets to a later rule.
+func placeholderSpans(line string) spans {
+	var out spans
+	for off := 0; off < len(line); {
+		i := strings.Index(line[off:], "redacted:")
+		if i < 0 {
+			break
+		}
+		i += off
+		j := strings.IndexByte(line[i:], '>')
+		if j < 0 {
+			j = len(line) - i
+		}
+		out = append(out, [2]int{i, i + j})
+		off = i + j
+	}
+	return out
+}
+
+// overlap reports whether [s, e) overlaps a span.
+func (sp spans) overlap(s, e int) bool {
+	k := sort.Search(len(sp), func(k int) bool { return sp[k][1] > s })
+	return k < len(sp) && sp[k][0] < e
 }
 
 // containsAny reports whether s holds one of words; true when there are none.
@@ -429,24 +511,7 @@ func inXMLElement(line string, s, e int) bool {
 // on the line (whose kind names, like "password:", must not look like
 // secrets to a later rule).
 func insidePlaceholder(line string, s, e int) bool {
-	for off := 0; ; {
-		i := strings.Index(line[off:], "redacted:")
-		if i < 0 {
-			return false
-		}
-		i += off
-		j := strings.IndexByte(line[i:], '>')
-		if j < 0 {
-			j = len(line) - i
-		}
-		if s < i+j && e > i {
-			return true
-		}
-		off = i + j
-		if off >= len(line) {
-			return false
-		}
-	}
+	return placeholderSpans(line).overlap(s, e)
 }
 
 // junosQuoted finds quoted strings on a Junos line marked ## SECRET-DATA.

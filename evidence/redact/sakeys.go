@@ -38,26 +38,60 @@ func NewSAKeyReader(r io.Reader) *SAKeyReader {
 // Count is the number of keys replaced so far.
 func (s *SAKeyReader) Count() int { return s.n }
 
-// Read implements io.Reader.
+// Read implements io.Reader. Complete lines buffered ahead that hold no
+// key word pass in one copy; a line that does is scrubbed on its own.
 func (s *SAKeyReader) Read(p []byte) (int, error) {
-	for len(s.out) == 0 && s.err == nil {
-		line, err := s.in.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			err = nil
+	for {
+		if len(s.out) > 0 {
+			n := copy(p, s.out)
+			s.out = s.out[n:]
+			return n, nil
 		}
-		s.err = err
+		if s.err != nil {
+			return 0, s.err
+		}
+		if s.in.Buffered() == 0 {
+			if _, err := s.in.Peek(1); err != nil && s.in.Buffered() == 0 {
+				s.err = err
+				continue
+			}
+		}
+		buf, _ := s.in.Peek(s.in.Buffered())
+		if end := bytes.LastIndexByte(buf, '\n') + 1; end > 0 {
+			chunk := buf[:end]
+			cut := keyWord(chunk)
+			if cut < 0 {
+				n := copy(p, chunk)
+				_, _ = s.in.Discard(n)
+				return n, nil
+			}
+			if start := bytes.LastIndexByte(chunk[:cut], '\n') + 1; start > 0 {
+				n := copy(p, chunk[:start])
+				_, _ = s.in.Discard(n)
+				return n, nil
+			}
+		}
+		line, err := s.in.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			s.err = err
+		}
 		s.out = append(s.out[:0], s.scrub(line)...)
 	}
-	if len(s.out) > 0 {
-		n := copy(p, s.out)
-		s.out = s.out[n:]
-		return n, nil
+}
+
+// keyWord is the index of the first word a key line needs, or -1.
+func keyWord(b []byte) int {
+	i := -1
+	for _, w := range [][]byte{[]byte("key"), []byte("SK_"), []byte("PPK")} {
+		if j := bytes.Index(b, w); j >= 0 && (i < 0 || j < i) {
+			i = j
+		}
 	}
-	return 0, s.err
+	return i
 }
 
 func (s *SAKeyReader) scrub(line []byte) []byte {
-	if !bytes.Contains(line, []byte("key")) && !bytes.Contains(line, []byte("SK_")) && !bytes.Contains(line, []byte("PPK")) {
+	if keyWord(line) < 0 {
 		return line
 	}
 	for _, re := range saKeyRes {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/vpndiag/vpndiag/evidence/redact"
 )
@@ -31,5 +32,37 @@ func TestSAKeyReader(t *testing.T) {
 				t.Errorf("got %q (%d), want %q (%d)", got, r.Count(), tt.want, tt.n)
 			}
 		})
+	}
+}
+
+// TestSAKeyReaderStream: keys are found wherever the reads split the
+// stream, and everything else passes unchanged.
+func TestSAKeyReaderStream(t *testing.T) {
+	var in, want strings.Builder
+	keys := 1 // the last line's
+	for i := range 20000 {
+		switch i % 7 {
+		case 3:
+			keys++
+			in.WriteString("  dec: spi=5d0e6a71 esp=aes key=16 9f8e7d6c5b4a39281706f5e4d3c2b1a0\n")
+			want.WriteString("  dec: spi=5d0e6a71 esp=aes key=16 <redacted:sa-key>\n")
+		default:
+			line := strings.Repeat("x", i%97) + " monkey business\n"
+			in.WriteString(line)
+			want.WriteString(line)
+		}
+	}
+	in.WriteString("  SK_ar: 4e8c3e430012d7d7-bc227ae5d10bf045") // no final newline
+	want.WriteString("  SK_ar: <redacted:sa-key>")
+	r := redact.NewSAKeyReader(iotest.OneByteReader(strings.NewReader(in.String())))
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want.String() {
+		t.Errorf("stream differs (%d bytes, want %d)", len(got), want.Len())
+	}
+	if r.Count() != keys {
+		t.Errorf("count %d, want %d", r.Count(), keys)
 	}
 }

@@ -45,10 +45,11 @@ type Reader struct {
 	in   *bufio.Reader
 	out  bytes.Buffer
 	st   blockState
-	cx   lineCtx // secrets continued on following lines
-	err  error   // from the underlying reader, returned once out is drained
-	long []byte  // the unprocessed part of a line longer than the buffer
-	cont bool    // long continues a line whose start was already written
+	cx   lineCtx    // secrets continued on following lines
+	held []heldLine // dump-shaped lines waiting for what follows them
+	err  error      // from the underlying reader, returned once out is drained
+	long []byte     // the unprocessed part of a line longer than the buffer
+	cont bool       // long continues a line whose start was already written
 	done bool
 }
 
@@ -94,6 +95,7 @@ func (rd *Reader) fill() {
 			rd.line(line)
 		}
 		if err != nil {
+			rd.releaseHeld(false)
 			rd.st.flush(rd.red, &rd.out)
 			if err != io.EOF {
 				rd.err = err
@@ -109,20 +111,33 @@ func (rd *Reader) fill() {
 // reports whether it copied anything. It stands aside whenever a line needs
 // context (inside a block, obfuscation, secrets learnt earlier).
 func (rd *Reader) fastPath() bool {
-	if len(rd.long) > 0 || rd.st.active() || rd.st.inChain || rd.cx.active() || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
+	if len(rd.long) > 0 || len(rd.held) > 0 || rd.st.active() || rd.st.inChain || rd.cx.active() || rd.red.opts.PublicIPs || rd.red.opts.Hostnames || rd.red.hasKnown() {
 		return false
 	}
-	buf, _ := rd.in.Peek(rd.in.Size())
+	// Look at what is buffered; fill the buffer only when little is left
+	// (filling slides the buffer: doing it for every line that holds a
+	// trigger word would copy the buffer once per line).
+	n := rd.in.Buffered()
+	if n < 4<<10 {
+		n = rd.in.Size()
+	}
+	buf, _ := rd.in.Peek(n)
 	end := bytes.LastIndexByte(buf, '\n') + 1
 	if end == 0 {
 		return false
 	}
 	chunk := buf[:end]
-	if bytes.Contains(chunk, []byte("-----BEGIN ")) || bytes.Contains(chunk, []byte("certificate chain")) || bytes.Contains(chunk, []byte("CERTIFICATE CHAIN")) {
-		return false
-	}
 	if s, _ := triggers.Next(chunk, 0); s >= 0 {
 		end = bytes.LastIndexByte(chunk[:s], '\n') + 1
+	}
+	// Dump-shaped lines at the end are left to line: in a log written
+	// newest first, their header follows them.
+	end = dumpTail(chunk[:end])
+	// Blocks (PEM, Cisco certificate chains) start on lines of their own.
+	for _, mark := range blockMarks {
+		if i := bytes.Index(chunk[:end], mark); i >= 0 {
+			end = bytes.LastIndexByte(chunk[:i], '\n') + 1
+		}
 	}
 	if end == 0 {
 		return false
@@ -131,6 +146,60 @@ func (rd *Reader) fastPath() bool {
 	_, _ = rd.in.Discard(end)
 	return true
 }
+
+// A log written newest first (OPNsense's log view, some exports) puts a
+// hex dump before its header. Lines shaped exactly like strongSwan's dump
+// lines ("  16: 0F 1E … 87  ..-<KZix…": sixteen byte columns, padded, and
+// the ASCII column) are held until the next line shows whether a header
+// follows them.
+var reverseDumpLine = regexp.MustCompile(`^(?:.*\s)?\d{1,6}: (?:[0-9A-F]{2} ){0,15}[0-9A-F]{2} +\S.{0,15}$`)
+
+// dumpShaped reports whether a line looks exactly like a dump line.
+func dumpShaped(body []byte) bool {
+	return len(body) < 512 && bytes.Contains(body, []byte(": ")) && reverseDumpLine.Match(body)
+}
+
+// maxHeld bounds the lines held: a dump of 4 KiB.
+const maxHeld = 256
+
+type heldLine struct{ body, end string }
+
+// releaseHeld writes the held lines: redacted as a dump when a header
+// follows them, as ordinary lines otherwise.
+func (rd *Reader) releaseHeld(dump bool) {
+	held := rd.held
+	rd.held = nil
+	cx := lineCtx{dump: 1 << 20, dumpKind: KindSecret}
+	for _, h := range held {
+		if dump {
+			if out, ok := rd.red.dumpLineOf(h.body, &cx); ok {
+				rd.out.WriteString(out)
+				rd.out.WriteString(h.end)
+				continue
+			}
+		}
+		rd.out.WriteString(rd.red.line(h.body, nil))
+		rd.out.WriteString(h.end)
+	}
+}
+
+// dumpTail returns where the dump-shaped lines that end chunk begin
+// (len(chunk) when there are none).
+func dumpTail(chunk []byte) int {
+	end := len(chunk)
+	for n := 0; end > 0 && n < maxHeld; n++ {
+		start := bytes.LastIndexByte(chunk[:end-1], '\n') + 1
+		body, _ := splitEnding(chunk[start:end])
+		if !dumpShaped(body) {
+			break
+		}
+		end = start
+	}
+	return end
+}
+
+// blockMarks start the blocks that fastPath leaves to line.
+var blockMarks = [][]byte{[]byte("-----BEGIN "), []byte("certificate chain"), []byte("CERTIFICATE CHAIN")}
 
 // longWindow redacts the first part of a long line and keeps the rest.
 func (rd *Reader) longWindow() {
@@ -149,6 +218,15 @@ func (rd *Reader) line(raw []byte) {
 // lineBody handles one line, or one window of a long line; cont is true for
 // a window that does not start the line.
 func (rd *Reader) lineBody(body []byte, end string, cont bool) {
+	if !cont && !rd.cx.active() && !rd.st.active() {
+		if dumpShaped(body) && len(rd.held) < maxHeld {
+			rd.held = append(rd.held, heldLine{string(body), end})
+			return
+		}
+		if len(rd.held) > 0 {
+			rd.releaseHeld(dumpHeader.Match(body))
+		}
+	}
 	if !cont && rd.cx.active() && !rd.st.active() {
 		if rd.cx.dump > 0 {
 			if out, ok := rd.red.dumpLineOf(string(body), &rd.cx); ok {
@@ -352,14 +430,21 @@ func (b *blockState) flush(red *Redactor, out *bytes.Buffer) {
 // safeCut returns a cut point in s, at most c, that no rule's match and no
 // known secret crosses, moved back to just after white space or a
 // separator so that no word is cut; len(s) when there is none (a single
-// match longer than the window).
+// match longer than the window). Only matches within overlap bytes of the
+// cut are looked at: a longer one is not guaranteed to stay whole.
 func (r *Redactor) safeCut(s string, c int) int {
+	lo, hi := max(0, c-overlap), min(len(s), c+overlap)
+	region := s[lo:hi]
+	lower := strings.ToLower(region)
 	for changed := true; changed; {
 		changed = false
-		for _, re := range cutRegexps {
-			for _, m := range re.FindAllStringIndex(s, -1) {
-				if m[0] < c && m[1] > c {
-					c, changed = m[0], true
+		for _, ru := range cutRules {
+			if !containsAny(lower, ru.need) {
+				continue
+			}
+			for _, m := range ru.re.FindAllStringIndex(region, -1) {
+				if lo+m[0] < c && lo+m[1] > c {
+					c, changed = lo+m[0], true
 				}
 			}
 		}
@@ -367,9 +452,9 @@ func (r *Redactor) safeCut(s string, c int) int {
 		known := r.known
 		r.mu.Unlock()
 		for _, k := range known {
-			lo := max(0, c-len(k.Value)+1)
-			if i := strings.Index(s[lo:min(len(s), c+len(k.Value)-1)], k.Value); i >= 0 && lo+i < c {
-				c, changed = lo+i, true
+			from := max(0, c-len(k.Value)+1)
+			if i := strings.Index(s[from:min(len(s), c+len(k.Value)-1)], k.Value); i >= 0 && from+i < c {
+				c, changed = from+i, true
 			}
 		}
 	}
@@ -385,14 +470,11 @@ func (r *Redactor) safeCut(s string, c int) int {
 	return c
 }
 
-// cutRegexps are every pattern that finds a secret with its key word.
-var cutRegexps = func() []*regexp.Regexp {
-	var out []*regexp.Regexp
-	for _, ru := range rules {
-		out = append(out, ru.re)
+// cutRules are every pattern that finds a secret with its key word.
+var cutRules = func() []rule {
+	out := append(append([]rule(nil), rules...), shapes...)
+	for _, re := range []*regexp.Regexp{jsonKV, nameValue, xmlElem, attrKV, wordKV, flagKV} {
+		out = append(out, rule{re: re})
 	}
-	for _, ru := range shapes {
-		out = append(out, ru.re)
-	}
-	return append(out, jsonKV, xmlElem, attrKV, wordKV, flagKV)
+	return out
 }()

@@ -20,6 +20,7 @@ const source = "evidence/status"
 // then every SA is checked.
 func Check(name string, st *Status, site *vpndiag.Site) (findings []*vpndiag.Finding, notes []string) {
 	c := checker{name: name, st: st, site: site, filter: CloudPeerSeen(st, site)}
+	c.none()
 	c.halfOpen()
 	c.noChild()
 	c.traffic()
@@ -128,6 +129,27 @@ func (c *checker) dnsServers() string {
 		return "a cloud DNS server"
 	}
 	return "a cloud DNS server (" + c.site.CloudDNSServers[0].String() + ")"
+}
+
+// none flags an output whose IKE SA listing holds no live SA at all.
+func (c *checker) none() {
+	if !c.st.IKEListed {
+		return
+	}
+	for _, ike := range c.st.IKE {
+		if (ike.Up || ike.Negotiating) && c.cloudPeer(ike.Remote, ike.Local) {
+			return
+		}
+	}
+	for _, ch := range c.st.Child {
+		if ch.Up && c.cloudPeer(ch.Peer) {
+			return
+		}
+	}
+	c.add(kb.CodeSANone, vpndiag.SeverityError, kb.ArticlePhase1, c.st.ListLine, c.st.ListText,
+		fmt.Sprintf("no IKE SA and no IPsec SA with %s: the tunnel is down", c.endpoints()),
+		"The device has no security association with the cloud at all, so the tunnel is not up with nothing passing: it is not up. The cloud end only answers; the device must start the negotiation, and when it does and fails its IKE log names the reason (pre-shared key, proposal, UDP 500/4500 blocked).",
+		fmt.Sprintf("Bring the tunnel up from the device (send traffic from the internal range to %s, or start the connection by hand) and take this output again; if no SA appears, attach the device's IKE log from that moment.", c.dnsServers()))
 }
 
 // once reports whether an IKE SA's finding of code is new: an output

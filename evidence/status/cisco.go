@@ -27,7 +27,93 @@ var (
 	ciNoSAs       = regexp.MustCompile(`(?i)^\s*There are no (ipsec|isakmp|ikev1|ikev2) sas`)
 	ciIKEListing  = regexp.MustCompile(`^\s*(IKEv[12] SAs:|IPv[46] Crypto (ISAKMP|IKEv2)\s+SA)`)
 	ciMapTag      = regexp.MustCompile(`^\s*(interface: |Crypto map tag: )`)
+	sdbType       = regexp.MustCompile(`^\s*Session Type: LAN-to-LAN`)
+	sdbConn       = regexp.MustCompile(`^\s*Connection\s*: (\S+)`)
+	sdbIP         = regexp.MustCompile(`\bIP Addr\s*: ([0-9a-fA-F.:]+)`)
+	sdbSection    = regexp.MustCompile(`^\s*(IKEv1|IKEv2|IPsec|IPsecOverNatT):\s*$`)
+	sdbTunnels    = regexp.MustCompile(`^\s*IPsec(?:OverNatT)? Tunnels\s*: (\d+)`)
+	sdbAddr       = regexp.MustCompile(`^\s*(Local|Remote) Addr\s*: (\S+)`)
+	sdbBytes      = regexp.MustCompile(`^\s*Bytes Tx\s*: (\d+)\s+Bytes Rx\s*: (\d+)`)
+	sdbPkts       = regexp.MustCompile(`^\s*Pkts Tx\s*: (\d+)\s+Pkts Rx\s*: (\d+)`)
 )
+
+// parseSessionDB reads ASA show vpn-sessiondb [detail] l2l: a session is an
+// IKE SA that is up; its IPsec sections (detail) or, without them, its
+// totals are its IPsec SA, unless it says it has no IPsec tunnel.
+func parseSessionDB(st *Status, lines []string) {
+	var ike *IKESA
+	var child, total *ChildSA
+	section, noIPsec := "", false
+	flush := func() {
+		if ike != nil && total != nil && child == nil && !noIPsec {
+			st.Child = append(st.Child, total)
+		}
+		ike, child, total, section, noIPsec = nil, nil, nil, "", false
+	}
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if sdbType.MatchString(l) {
+			st.listedIKE(i, l)
+			st.ChildListed = true
+			continue
+		}
+		if m := sdbConn.FindStringSubmatch(l); m != nil {
+			flush()
+			ike = &IKESA{Name: m[1], Remote: m[1], State: "connected", Up: true, Line: i + 1, Text: t}
+			st.IKE = append(st.IKE, ike)
+			continue
+		}
+		if ike == nil {
+			continue
+		}
+		if m := sdbSection.FindStringSubmatch(l); m != nil {
+			section = m[1]
+			if strings.HasPrefix(section, "IPsec") {
+				child = &ChildSA{IKE: ike.Name, Peer: ike.Remote, State: "connected", Up: true, Line: i + 1, Text: t}
+				st.Child = append(st.Child, child)
+			}
+			continue
+		}
+		cur := child
+		if section == "" {
+			if m := sdbIP.FindStringSubmatch(l); m != nil {
+				ike.Remote = m[1]
+			}
+			if m := sdbTunnels.FindStringSubmatch(l); m != nil && m[1] == "0" {
+				noIPsec = true
+			}
+			if total == nil {
+				total = &ChildSA{IKE: ike.Name, Peer: ike.Remote, State: "connected", Up: true, Line: ike.Line, Text: ike.Text}
+			}
+			total.Peer = ike.Remote
+			cur = total
+		} else if !strings.HasPrefix(section, "IPsec") {
+			continue
+		}
+		if m := sdbAddr.FindStringSubmatch(l); m != nil {
+			ps, _ := parseSelector(m[2])
+			if m[1] == "Local" {
+				cur.Local = append(cur.Local, ps...)
+			} else {
+				cur.Remote = append(cur.Remote, ps...)
+			}
+			continue
+		}
+		if m := sdbBytes.FindStringSubmatch(l); m != nil {
+			tx, _ := strconv.ParseInt(m[1], 10, 64)
+			rx, _ := strconv.ParseInt(m[2], 10, 64)
+			cur.BytesOut, cur.BytesIn = n64(tx), n64(rx)
+			cur.counted(i, l)
+			continue
+		}
+		if m := sdbPkts.FindStringSubmatch(l); m != nil {
+			tx, _ := strconv.ParseInt(m[1], 10, 64)
+			rx, _ := strconv.ParseInt(m[2], 10, 64)
+			cur.PacketsOut, cur.PacketsIn = n64(tx), n64(rx)
+		}
+	}
+	flush()
+}
 
 // ciscoIKEState classifies ISAKMP/IKEv2 states of ASA and IOS.
 func ciscoIKEState(s string) (up, negotiating bool) {
@@ -59,12 +145,12 @@ func parseCisco(st *Status, lines []string) {
 			if strings.EqualFold(m[1], "ipsec") {
 				st.ChildListed = true
 			} else {
-				st.IKEListed = true
+				st.listedIKE(i, l)
 			}
 			continue
 		}
 		if ciIKEListing.MatchString(l) {
-			st.IKEListed = true
+			st.listedIKE(i, l)
 			continue
 		}
 		if ciMapTag.MatchString(l) {
@@ -72,11 +158,13 @@ func parseCisco(st *Status, lines []string) {
 			continue
 		}
 		if ciISAKMPHead.MatchString(l) {
-			st.IKEListed, inISAKMP, inIKEv2 = true, true, false
+			st.listedIKE(i, l)
+			inISAKMP, inIKEv2 = true, false
 			continue
 		}
 		if ciIKEv2Head.MatchString(l) {
-			st.IKEListed, inIKEv2, inISAKMP = true, true, false
+			st.listedIKE(i, l)
+			inIKEv2, inISAKMP = true, false
 			continue
 		}
 		if inISAKMP {
@@ -114,7 +202,7 @@ func parseCisco(st *Status, lines []string) {
 			}
 		}
 		if m := ciASAIKEv1.FindStringSubmatch(l); m != nil {
-			st.IKEListed = true
+			st.listedIKE(i, l)
 			asaIKE = &IKESA{Remote: m[1], Version: 1, Line: i + 1, Text: t}
 			st.IKE = append(st.IKE, asaIKE)
 			continue
@@ -183,6 +271,7 @@ func parseCisco(st *Status, lines []string) {
 		st.Child = ikev2Children
 		st.ChildListed = true
 	}
+	parseSessionDB(st, lines)
 }
 
 func nonZeroSPI(s string) bool {

@@ -10,7 +10,8 @@ import (
 const (
 	FormatSwanctl   = "strongswan-swanctl-sas" // swanctl --list-sas
 	FormatStroke    = "strongswan-statusall"   // ipsec statusall / ipsec status
-	FormatASA       = "cisco-asa-sa"           // ASA show crypto ipsec sa, show crypto ikev1|ikev2|isakmp sa
+	FormatLibreswan = "libreswan-status"       // ipsec status (ipsec whack --status), ipsec trafficstatus
+	FormatASA       = "cisco-asa-sa"           // ASA show crypto ipsec sa, show crypto ikev1|ikev2|isakmp sa, show vpn-sessiondb [detail] l2l
 	FormatIOS       = "cisco-ios-sa"           // IOS show crypto ipsec sa, show crypto isakmp|ikev2 sa
 	FormatFortiGate = "fortigate-vpn-list"     // diagnose vpn tunnel list, diagnose vpn ike gateway list
 	FormatJunos     = "junos-sa"               // show security ike|ipsec security-associations [detail], show security ipsec statistics
@@ -18,7 +19,7 @@ const (
 )
 
 // Formats lists every format, for documentation and tests.
-var Formats = []string{FormatSwanctl, FormatStroke, FormatASA, FormatIOS, FormatFortiGate, FormatJunos, FormatPANOS}
+var Formats = []string{FormatSwanctl, FormatStroke, FormatLibreswan, FormatASA, FormatIOS, FormatFortiGate, FormatJunos, FormatPANOS}
 
 type marker struct {
 	format string
@@ -29,21 +30,33 @@ type marker struct {
 // Markers are lines only the vendor's SA status output prints. Weight 3
 // is enough on its own; weaker ones need company.
 var markers = []marker{
+	// The command itself, as echoed after a prompt: swanctl prints nothing
+	// at all when there is no SA, and that is the answer.
+	{FormatSwanctl, 4, regexp.MustCompile(`(?m)^\S*[$#>%]\s*(?:sudo\s+)?swanctl\s+(?:--list-sas|-l)\b`)},
 	{FormatSwanctl, 3, regexp.MustCompile(`(?m)^\S+: #\d+, [A-Z_]+, IKEv[12], [0-9a-f]{16}_i`)},
 	{FormatSwanctl, 3, regexp.MustCompile(`(?m)^\s+\S+: #\d+, reqid \d+, [A-Z_]+, (TUNNEL|TRANSPORT|BEET)`)},
 	{FormatSwanctl, 2, regexp.MustCompile(`(?m)^\s+(local|remote)\s+'[^']*' @ \S+\[\d+\]`)},
 	{FormatSwanctl, 2, regexp.MustCompile(`(?m)^\s+(in|out) +[0-9a-f]{8}(\s*\([^)]*\))?, +\d+ bytes, +\d+ packets`)},
 	{FormatStroke, 3, regexp.MustCompile(`(?m)^Security Associations \(\d+ up, \d+ connecting\)`)},
+	{FormatStroke, 2, regexp.MustCompile(`(?m)^Status of IKE charon daemon \(`)},
 	{FormatStroke, 3, regexp.MustCompile(`(?m)^\s*\S+\[\d+\]: (ESTABLISHED|CONNECTING|REKEYING|DELETING|PASSIVE|CREATED)\b`)},
 	{FormatStroke, 2, regexp.MustCompile(`(?m)^\s*\S+\{\d+\}: +(INSTALLED|ROUTED|REKEYING|REKEYED|INSTALLING|CREATED|DELETING)`)},
 	{FormatStroke, 2, regexp.MustCompile(`\d+ bytes_i\b`)},
+	{FormatLibreswan, 3, regexp.MustCompile(`(?m)^(?:\d{3} )?#\d+: "[^"]+"\S*(?:\s+[^\s:]+)?:\d+\s+STATE_[A-Z0-9_]+\s*\(`)},
+	{FormatLibreswan, 3, regexp.MustCompile(`(?m)^(?:\d{3} )?#\d+: "[^"]+".*type=ESP,.*inBytes=\d+, outBytes=\d+`)},
+	{FormatLibreswan, 2, regexp.MustCompile(`Traffic: ESPin=\d+[KMG]?B ESPout=\d+[KMG]?B`)},
+	{FormatLibreswan, 2, regexp.MustCompile(`(?m)^(?:\d{3} )?"[^"]+"\S*:\s+\S*\.\.\.\S*;\s+(?:erouted|unrouted|routed|prospective erouted)`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*#pkts encaps: \d+`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*local\s+ident \(addr/mask/prot/port\)`)},
 	{FormatIOS, 2, regexp.MustCompile(`(?m)^\s*inbound esp sas:`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*dst\s+src\s+state\s+conn-id\s+(slot\s+)?status`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*Tunnel-id\s+Local\s+Remote\s+`)},
 	{FormatASA, 3, regexp.MustCompile(`(?m)^\s*IKEv[12] SAs:`)},
+	{FormatASA, 3, regexp.MustCompile(`(?mi)^\s*There are no (?:ipsec|isakmp|ikev1|ikev2) sas`)},
+	{FormatIOS, 2, regexp.MustCompile(`(?m)^\S*[#>]\s*show crypto (?:ipsec|isakmp|ikev1|ikev2) sa\b`)},
 	{FormatASA, 1, regexp.MustCompile(`(?m)Crypto map tag: \S+, seq num: \d+`)},
+	{FormatASA, 3, regexp.MustCompile(`(?m)^\s*Session Type: LAN-to-LAN`)},
+	{FormatASA, 2, regexp.MustCompile(`(?m)^\s*Bytes Tx\s*: \d+\s+Bytes Rx\s*: \d+`)},
 	{FormatASA, 1, regexp.MustCompile(`in use settings =\{(RA|L2L),`)},
 	{FormatFortiGate, 3, regexp.MustCompile(`(?m)^\s*name=\S+ ver=[12] serial=\d+`)},
 	{FormatFortiGate, 2, regexp.MustCompile(`(?m)^\s*proxyid_num=\d+ child_num=\d+`)},
@@ -94,6 +107,8 @@ func Parse(format, text string) (*Status, error) {
 		parseSwanctl(st, lines)
 	case FormatStroke:
 		parseStroke(st, lines)
+	case FormatLibreswan:
+		parseLibreswan(st, lines)
 	case FormatASA, FormatIOS:
 		parseCisco(st, lines)
 	case FormatFortiGate:

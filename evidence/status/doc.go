@@ -2,8 +2,10 @@
 // tunnel is up but nothing passes" — into one typed model and checks it.
 //
 // Understood commands: strongSwan `swanctl --list-sas` and `ipsec statusall`
-// (or `ipsec status`); Cisco ASA and IOS `show crypto ipsec sa` together with
-// `show crypto ikev2 sa` and `show crypto isakmp sa`; FortiGate `diagnose vpn
+// (or `ipsec status`); libreswan `ipsec status` (`ipsec whack --status`) and
+// `ipsec trafficstatus`; Cisco ASA and IOS `show crypto ipsec sa` together with
+// `show crypto ikev2 sa` and `show crypto isakmp sa`, and the ASA's `show
+// vpn-sessiondb [detail] l2l`; FortiGate `diagnose vpn
 // tunnel list`; Junos `show security ike security-associations` and `show
 // security ipsec security-associations [detail]`; PAN-OS `show vpn ike-sa`,
 // `show vpn ipsec-sa` and `show vpn flow`.
@@ -39,6 +41,10 @@
 //   - sa-half-open (kb.CodeSAHalfOpen, error): an IKE SA is stuck negotiating
 //     (CONNECTING, MM_WAIT_MSG*, AG_INIT_EXCH, IN-NEG, "connecting"): the
 //     peer does not answer or does not accept the proposal.
+//   - sa-none (kb.CodeSANone, error): the output lists IKE SAs and there
+//     is none, established or negotiating, and no IPsec SA: the tunnel is
+//     down, not "up with nothing passing"; the cloud only answers, so the
+//     device must bring it up, and its IKE log says why it does not.
 //   - sa-selectors-mismatch (kb.CodeSASelectorsMismatch, error): an IPsec SA's
 //     traffic selectors are not the site profile's ranges (customer CIDRs on
 //     the local side, the cloud CIDR on the remote side): traffic outside

@@ -58,7 +58,7 @@ func parseFortiGate(st *Status, lines []string) {
 			continue
 		}
 		if m := fgGWName.FindStringSubmatch(l); m != nil {
-			st.IKEListed = true
+			st.listedIKE(i, l)
 			gw = &IKESA{Name: m[1], State: "no IKE SA", Line: i + 1, Text: t}
 			st.IKE = append(st.IKE, gw)
 			tunnel, child = "", nil

@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,7 +12,8 @@ var (
 	jnIKEHead   = regexp.MustCompile(`^\s*Index\s+State\s+Initiator cookie`)
 	jnIKERow    = regexp.MustCompile(`^\s*(\d+)\s+(UP|DOWN|\S+)\s+[0-9a-f]{16}\s+[0-9a-f]{16}\s+(\S+)\s+([0-9a-fA-F.:]+)`)
 	jnTotal     = regexp.MustCompile(`^\s*Total active tunnels: \d+`)
-	jnSARow     = regexp.MustCompile(`^\s*([<>])(\d+)\s+\S+\s+([0-9a-f]{8})\s+.*?\s([0-9a-fA-F.:]+)\s*$`)
+	jnSARow     = regexp.MustCompile(`^\s*([<>])(\d+)\s+(.*)$`)
+	jnSPI       = regexp.MustCompile(`^(?:0x)?([0-9a-f]{8})$`)
 	jnID        = regexp.MustCompile(`^\s*ID: (\d+)`)
 	jnVPNName   = regexp.MustCompile(`VPN Name: ([^,\s]+)`)
 	jnGateways  = regexp.MustCompile(`Local Gateway: ([0-9a-fA-F.:]+), Remote Gateway: ([0-9a-fA-F.:]+)`)
@@ -47,7 +49,8 @@ func parseJunos(st *Status, lines []string) {
 	for i, l := range lines {
 		t := strings.TrimSpace(l)
 		if jnIKEHead.MatchString(l) {
-			st.IKEListed, inIKE = true, true
+			st.listedIKE(i, l)
+			inIKE = true
 			continue
 		}
 		if inIKE {
@@ -68,13 +71,29 @@ func parseJunos(st *Status, lines []string) {
 			continue
 		}
 		if m := jnSARow.FindStringSubmatch(l); m != nil {
+			// Columns differ by release (gateway first or last, a 0x on
+			// the SPI): the SPI is the first 8-digit hex word, the
+			// gateway the address.
+			spi, gw := "", ""
+			for _, f := range strings.Fields(m[3]) {
+				if s := jnSPI.FindStringSubmatch(f); s != nil && spi == "" {
+					spi = s[1]
+				} else if a, err := netip.ParseAddr(f); err == nil && gw == "" {
+					gw = a.String()
+				}
+			}
+			if spi == "" {
+				continue
+			}
 			st.ChildListed = true
 			c := get(m[2], i, t)
-			c.Peer = m[4]
+			if gw != "" {
+				c.Peer = gw
+			}
 			if m[1] == "<" {
-				c.SPIIn = m[3]
+				c.SPIIn = spi
 			} else {
-				c.SPIOut = m[3]
+				c.SPIOut = spi
 			}
 			continue
 		}

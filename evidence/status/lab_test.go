@@ -58,13 +58,16 @@ func TestLab(t *testing.T) {
 	}
 	tests := []struct {
 		fault string
-		want  string
-		wait  time.Duration
+		want  []string // any of
 	}{
-		{"", kb.CodeSAHealthy, 0},
-		{lab.FaultESPBlocked, kb.CodeSANoInbound, 0},
-		{lab.FaultRangeChanged, kb.CodeSANoChild, 0},
-		{lab.FaultHalfOpen, kb.CodeSANoInbound, 0},
+		{"", []string{kb.CodeSAHealthy}},
+		{lab.FaultESPBlocked, []string{kb.CodeSANoInbound}},
+		{lab.FaultRangeChanged, []string{kb.CodeSANoChild}},
+		{lab.FaultHalfOpen, []string{kb.CodeSANoInbound}},
+		// The tunnel does not come up: charon is still trying, or has
+		// given up and holds no SA.
+		{lab.FaultUDPBlocked, []string{kb.CodeSAHalfOpen, kb.CodeSANone}},
+		{lab.FaultPSKMismatch, []string{kb.CodeSAHalfOpen, kb.CodeSANone}},
 	}
 	for _, tt := range tests {
 		name := tt.fault
@@ -86,10 +89,10 @@ func TestLab(t *testing.T) {
 				}()
 			}
 			codes := look(t)
-			if !slices.Contains(codes, tt.want) {
-				t.Errorf("findings %v, want %s", codes, tt.want)
+			if !slices.ContainsFunc(tt.want, func(w string) bool { return slices.Contains(codes, w) }) {
+				t.Errorf("findings %v, want one of %v", codes, tt.want)
 			}
-			if tt.want != kb.CodeSAHealthy && slices.Contains(codes, kb.CodeSAHealthy) {
+			if tt.want[0] != kb.CodeSAHealthy && slices.Contains(codes, kb.CodeSAHealthy) {
 				t.Errorf("findings %v call the broken tunnel healthy", codes)
 			}
 		})

@@ -19,6 +19,10 @@ type Status struct {
 	// `show crypto isakmp sa` alone says nothing about IPsec SAs.
 	IKEListed   bool `json:"ike_listed"`
 	ChildListed bool `json:"child_listed"`
+	// ListLine and ListText are the first line of the IKE SA listing (a
+	// header, or the first SA), for findings about the listing as a whole.
+	ListLine int    `json:"list_line,omitempty"`
+	ListText string `json:"list_text,omitempty"`
 	// Notes say what was seen but could not be tied to an SA.
 	Notes []string `json:"notes,omitempty"`
 	// Lines is the number of lines read.
@@ -131,3 +135,11 @@ func prefixList(ps []netip.Prefix) string {
 }
 
 func n64(v int64) *int64 { return &v }
+
+// listedIKE records that the output lists IKE SAs, from line i on.
+func (st *Status) listedIKE(i int, line string) {
+	st.IKEListed = true
+	if st.ListLine == 0 {
+		st.ListLine, st.ListText = i+1, strings.TrimSpace(line)
+	}
+}

@@ -2,18 +2,19 @@ package status
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 var (
 	paIKEv2Head   = regexp.MustCompile(`^\s*IKEv2 SAs\s*$`)
-	paIKEv1Head   = regexp.MustCompile(`^\s*phase-1 SAs\s*$`)
-	paChildHead   = regexp.MustCompile(`^\s*IKEv2 IPSec Child SAs\s*$`)
+	paIKEv1Head   = regexp.MustCompile(`^\s*(IKEv1 )?phase-1 SAs\s*$`)
+	paChildHead   = regexp.MustCompile(`^\s*(IKEv2 IPSec Child SAs|(IKEv1 )?phase-2 SAs)\s*$`)
+	paHexSPI      = regexp.MustCompile(`^[0-9A-Fa-f]{8}$`)
 	paIPsecHead   = regexp.MustCompile(`^\s*GwID(/client IP)?\s+TnID\s+Peer-Address`)
 	paFlowHead    = regexp.MustCompile(`^\s*id\s+name\s+state\s+monitor\s+local-ip\s+peer-ip`)
 	paIKERow      = regexp.MustCompile(`^\s*(\d+)\s+([0-9a-fA-F.:]+)\s+(\S+)\s+(Init|Resp)\s+(.*)$`)
-	paChildRow    = regexp.MustCompile(`^\s*(\S+)\s+(\d+)\s+(\S+)\s+\d+\s+\d+\s+(Init|Resp)\s+([0-9A-Fa-f]{8})\s+([0-9A-Fa-f]{8})\s+\S+\s+(\S+)`)
 	paIPsecRow    = regexp.MustCompile(`^\s*(\S+)\s+(\d+)\s+([0-9a-fA-F.:]+)\s+(\S+?)\((\S+)\)\s+(\S+)(?:\s+([0-9A-Fa-f]{8})\s+([0-9A-Fa-f]{8}))?`)
 	paFlowRow     = regexp.MustCompile(`^\s*(\d+)\s+(\S+)\s+(active|inactive|init|down|up)\s+(\S+)\s+([0-9a-fA-F.:]+)\s+([0-9a-fA-F.:]+)`)
 	paDetailStart = regexp.MustCompile(`^\s*tunnel\s+(\S+)\s*$`)
@@ -41,7 +42,8 @@ func parsePANOS(st *Status, lines []string) {
 		t := strings.TrimSpace(l)
 		switch {
 		case paIKEv2Head.MatchString(l), paIKEv1Head.MatchString(l):
-			st.IKEListed, table = true, "ike"
+			st.listedIKE(i, l)
+			table = "ike"
 			continue
 		case paChildHead.MatchString(l):
 			st.ChildListed, table = true, "child"
@@ -56,7 +58,7 @@ func parsePANOS(st *Status, lines []string) {
 			st.ChildListed = true
 			continue
 		case strings.HasPrefix(t, "Show IKE"), strings.HasPrefix(t, "Show IKEv"):
-			st.IKEListed = true
+			st.listedIKE(i, l)
 			table = ""
 			continue
 		}
@@ -150,9 +152,24 @@ func parsePANOS(st *Status, lines []string) {
 				st.IKE = append(st.IKE, &IKESA{Name: m[3], Remote: m[2], State: state, Up: up, Negotiating: neg, Line: i + 1, Text: t})
 			}
 		case "child":
-			if m := paChildRow.FindStringSubmatch(l); m != nil {
-				c := get(m[2], m[3], i, t)
-				c.IKE, c.SPIIn, c.SPIOut, c.State = m[1], strings.ToLower(m[5]), strings.ToLower(m[6]), m[7]
+			// IKEv2 child SAs and IKEv1 phase-2 SAs: gateway, tunnel ID,
+			// tunnel, …, role, [algorithm,] SPI in, SPI out, message ID, state.
+			f := strings.Fields(l)
+			if len(f) < 7 || !slices.Contains(f, "Init") && !slices.Contains(f, "Resp") {
+				break
+			}
+			if _, err := strconv.Atoi(f[1]); err != nil {
+				break
+			}
+			for j := 3; j+1 < len(f); j++ {
+				if paHexSPI.MatchString(f[j]) && paHexSPI.MatchString(f[j+1]) {
+					c := get(f[1], f[2], i, t)
+					c.IKE, c.SPIIn, c.SPIOut = f[0], strings.ToLower(f[j]), strings.ToLower(f[j+1])
+					if j+3 < len(f) {
+						c.State = f[j+3]
+					}
+					break
+				}
 			}
 		case "ipsec":
 			if m := paIPsecRow.FindStringSubmatch(l); m != nil {

@@ -15,8 +15,12 @@ import (
 // or one address. ok is false for anything else (e.g. "dynamic").
 func parseSelector(s string) ([]netip.Prefix, bool) {
 	s = strings.TrimSpace(s)
-	if i := strings.Index(s, "="); i >= 0 && strings.Contains(s, "(") { // Junos ipv4_subnet(any:0,[0..7]=X)
-		s = strings.TrimSuffix(s[i+1:], ")")
+	// Junos: ipv4_subnet(any:0,[0..7]=X), ipv4(X), ipv6_range(...=X).
+	if i := strings.IndexByte(s, '('); i > 0 && strings.HasSuffix(s, ")") {
+		s = s[i+1 : len(s)-1]
+		if j := strings.LastIndexByte(s, '='); j >= 0 {
+			s = s[j+1:]
+		}
 	}
 	if i := strings.IndexByte(s, '['); i > 0 { // strongSwan proto/port suffix
 		s = s[:i]

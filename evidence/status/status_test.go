@@ -48,7 +48,10 @@ func TestCheck(t *testing.T) {
 		{"swanctl-no-child.txt", status.FormatSwanctl, []string{"sa-no-child@1"}, nil},
 		{"swanctl-connecting.txt", status.FormatSwanctl, []string{"sa-half-open@1"}, nil},
 		{"statusall-no-inbound.txt", status.FormatStroke, []string{"sa-no-inbound@18"}, nil},
+		{"libreswan-no-inbound.txt", status.FormatLibreswan, []string{"sa-no-inbound@26"}, nil},
+		{"libreswan-half-open.txt", status.FormatLibreswan, []string{"sa-half-open@4"}, nil},
 		{"asa-multiple-pairs.txt", status.FormatASA, []string{"sa-no-inbound@56", "sa-multiple-pairs@18"}, nil},
+		{"asa-sessiondb-no-inbound.txt", status.FormatASA, []string{"sa-no-inbound@34"}, nil},
 		{"ios-selectors.txt", status.FormatIOS, []string{"sa-half-open@5", "sa-selectors-mismatch@15"}, nil},
 		{"ios-twice-no-inbound.txt", status.FormatIOS, []string{"sa-no-inbound@68"}, nil},
 		{"ios-ikev2-no-child.txt", status.FormatIOS, []string{"sa-no-child@5"}, nil},
@@ -301,4 +304,135 @@ func FuzzStatus(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSelectorForms: every vendor's way of writing a traffic selector.
+func TestSelectorForms(t *testing.T) {
+	tests := []struct{ format, text, want string }{
+		{status.FormatJunos, "  ID: 1 Virtual-system: root, VPN Name: v\n  Local Identity: ipv4_subnet(any:0,[0..7]=10.1.0.0/16)\n  Remote Identity: ipv4_range(any:0,[0..7]=10.10.0.0-10.10.255.255)\n", "10.1.0.0/16 <-> 10.10.0.0/16"},
+		{status.FormatJunos, "  ID: 1 Virtual-system: root, VPN Name: v\n  Local Identity: ipv4(10.1.0.0-10.1.255.255)\n  Remote Identity: ipv4(any:0,[0..3]=10.10.0.2)\n", "10.1.0.0/16 <-> 10.10.0.2/32"},
+		{status.FormatFortiGate, "name=t ver=2 serial=1 198.51.100.2:0->203.0.113.5:0 tun_id=1\nproxyid=t proto=0 sa=1 ref=2 serial=1\n  src: 0:10.1.0.0/255.255.0.0:0\n  dst: 0:10.10.0.0-10.10.0.255:0\n", "10.1.0.0/16 <-> 10.10.0.0/24"},
+		{status.FormatIOS, "   local  ident (addr/mask/prot/port): (10.1.0.0/255.255.0.0/0/0)\n   remote ident (addr/mask/prot/port): (10.10.0.2/255.255.255.255/47/0)\n", "10.1.0.0/16 <-> 10.10.0.2/32"},
+		{status.FormatSwanctl, "c: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* 0123456789abcdef_r\n  n: #1, reqid 1, INSTALLED, TUNNEL, ESP:AES_GCM_16-128\n    local  10.1.0.0/16[tcp/443] 10.2.0.0/16\n    remote dynamic 10.10.0.0/16\n", "10.1.0.0/16,10.2.0.0/16 <-> 10.10.0.0/16"},
+	}
+	for _, tt := range tests {
+		st, err := status.Parse(tt.format, tt.text)
+		if err != nil || len(st.Child) != 1 {
+			t.Fatalf("%s: %v, %d children", tt.format, err, len(st.Child))
+		}
+		c := st.Child[0]
+		var l, r []string
+		for _, p := range c.Local {
+			l = append(l, p.String())
+		}
+		for _, p := range c.Remote {
+			r = append(r, p.String())
+		}
+		if got := strings.Join(l, ",") + " <-> " + strings.Join(r, ","); got != tt.want {
+			t.Errorf("%s: selectors %s, want %s", tt.format, got, tt.want)
+		}
+	}
+}
+
+// TestSessionDB: the ASA's session list, brief and without an IPsec SA.
+func TestSessionDB(t *testing.T) {
+	brief := "Session Type: LAN-to-LAN\n\nConnection   : 203.0.113.5\nIndex        : 27                     IP Addr      : 203.0.113.5\nProtocol     : IKEv2 IPsec\nBytes Tx     : 48960                  Bytes Rx     : 0\n"
+	noChild := "Session Type: LAN-to-LAN Detailed\n\nConnection   : 203.0.113.5\nIndex        : 27                     IP Addr      : 203.0.113.5\nProtocol     : IKEv2\nBytes Tx     : 0                      Bytes Rx     : 0\nIKEv2 Tunnels: 1\nIPsec Tunnels: 0\n\nIKEv2:\n  Tunnel ID    : 27.1\n"
+	for _, tt := range []struct{ name, text, want string }{
+		{"brief", brief, kb.CodeSANoInbound},
+		{"no IPsec tunnel", noChild, kb.CodeSANoChild},
+	} {
+		format, _ := status.Detect(tt.text)
+		st, err := status.Parse(format, tt.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, _ := status.Check("x.txt", st, testSite())
+		if len(fs) != 1 || fs[0].Code != tt.want {
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.Summary)
+			}
+			t.Errorf("%s (%s): findings %v, want one %s", tt.name, format, got, tt.want)
+		}
+	}
+}
+
+// TestJunosReleases: the SA list's columns as different Junos releases
+// print them.
+func TestJunosReleases(t *testing.T) {
+	for _, text := range []string{
+		"  Total active tunnels: 1     Total IPsec sas: 1\n  ID      Algorithm       SPI      Life:sec/kb  Mon lsys Port  Gateway\n  <500011 ESP:aes-gcm-256/aes256-gcm 0x6d0c6331 1222/ unlim - root 500 203.0.113.5\n  >500011 ESP:aes-gcm-256/aes256-gcm 0xe1ed7345 1222/ unlim - root 500 203.0.113.5\n",
+		"  Total active tunnels: 1\n  ID      Gateway          Port  Algorithm       SPI      Life:sec/kb  Mon vsys\n  <131073 203.0.113.5      500   ESP:aes-256/sha 8b4a7d1e 3542/ unlim   -   root\n  >131073 203.0.113.5      500   ESP:aes-256/sha 1c2d3e4f 3542/ unlim   -   root\n",
+		"  Total active tunnels: 1\n  ID    Algorithm       SPI      Life:sec/kb  Mon lsys Port  Gateway\n  <131073 ESP:3des/sha1 68e14219 1298/ unlim   U   root 500   203.0.113.5\n  >131073 ESP:3des/sha1 cb3ccd42 1298/ unlim   U   root 500   203.0.113.5\n",
+	} {
+		st, err := status.Parse(status.FormatJunos, text)
+		if err != nil || len(st.Child) != 1 {
+			t.Fatalf("%v, %d SAs from:\n%s", err, len(st.Child), text)
+		}
+		if c := st.Child[0]; !c.Up || c.Peer != "203.0.113.5" || len(c.SPIIn) != 8 || len(c.SPIOut) != 8 {
+			t.Errorf("SA %+v from:\n%s", c, text)
+		}
+	}
+}
+
+// TestPANOSIKEv1: PAN-OS lists IKEv1 SAs as phase-1 and phase-2 SAs.
+func TestPANOSIKEv1(t *testing.T) {
+	text := `IKEv1 phase-1 SAs
+GwID/client IP  Peer-Address           Gateway Name           Role Mode Algorithm             Established     Expiration      V  ST Xt Phase2
+--------------  ------------           ------------           ---- ---- ---------             -----------     ----------      -  -- -- ------
+1               203.0.113.5            gw-cloud               Init Main PSK/DH14/A256/SHA256  Dec.03 08:58:10 Dec.03 16:58:10 v1 13 1  0
+
+Show IKEv1 IKE SA: Total 1 gateways found. 1 ike sa found.
+
+IKEv1 phase-2 SAs
+Gateway Name           TnID     Tunnel                    GwID/IP     Role Algorithm          SPI(in)  SPI(out) MsgID    ST Xt
+------------           ----     ------                    -------     ---- ---------          -------  -------- -----    -- --
+
+Show IPSec SA: Total 1 tunnels found. 0 ipsec sa found.
+`
+	format, _ := status.Detect(text)
+	st, err := status.Parse(format, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := status.Check("x.txt", st, testSite())
+	if format != status.FormatPANOS || len(st.IKE) != 1 || len(fs) != 1 || fs[0].Code != kb.CodeSANoChild {
+		t.Errorf("format %s, %d IKE SAs, findings %v", format, len(st.IKE), fs)
+	}
+	withChild := strings.Replace(text, "------------           ----     ------                    -------     ---- ---------          -------  -------- -----    -- --\n",
+		"------------           ----     ------                    -------     ---- ---------          -------  -------- -----    -- --\ngw-cloud               5        tun-cloud                 1           Init ESP/DH14/tunl/SHA2 A1C3E5F7 0B2D4F61 9a3f11d2 9  1\n", 1)
+	st, _ = status.Parse(format, withChild)
+	if fs, _ := status.Check("x.txt", st, testSite()); len(st.Child) != 1 || !st.Child[0].Up || len(fs) != 0 {
+		t.Errorf("children %+v, findings %v", st.Child, fs)
+	}
+}
+
+// TestNone: a listing with no SA at all says the tunnel is down, at the
+// listing's line.
+func TestNone(t *testing.T) {
+	for _, tt := range []struct{ text, want string }{
+		{"Status of IKE charon daemon (strongSwan 5.9.13, Linux 6.8.0, x86_64):\n  uptime: 3 minutes\nSecurity Associations (0 up, 0 connecting):\n  none\n", "sa-none@3"},
+		{"admin@srx> show security ike security-associations\nIndex   State  Initiator cookie  Responder cookie  Mode           Remote Address\n\nadmin@srx> show security ipsec security-associations\n  Total active tunnels: 0\n", "sa-none@2"},
+		{"fw# show crypto isakmp sa\n\nThere are no IKEv1 SAs\n", "sa-none@3"},
+		{mustRead(t, "swanctl-connecting.txt"), "sa-half-open@1"},
+		{"$ sudo swanctl --list-sas\n", "sa-none@1"},
+	} {
+		format, score := status.Detect(tt.text)
+		if score < 4 {
+			t.Errorf("%.40q detected as %q (%d)", tt.text, format, score)
+		}
+		st, err := status.Parse(format, tt.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, _ := status.Check("x.txt", st, testSite())
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.Code+"@"+strconv.Itoa(f.Evidence[0].Line))
+		}
+		if !slices.Equal(got, []string{tt.want}) {
+			t.Errorf("%s: findings %v, want %s", format, got, tt.want)
+		}
+	}
 }

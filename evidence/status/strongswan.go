@@ -36,7 +36,10 @@ func swChildUp(s string) bool {
 
 // parseSwanctl reads swanctl --list-sas.
 func parseSwanctl(st *Status, lines []string) {
-	st.IKEListed, st.ChildListed = true, true
+	st.ChildListed = true
+	if len(lines) > 0 {
+		st.listedIKE(0, lines[0])
+	}
 	var ike *IKESA
 	var child *ChildSA
 	for i, l := range lines {
@@ -109,7 +112,8 @@ func parseStroke(st *Status, lines []string) {
 	ikes := map[string]*IKESA{}
 	for i, l := range lines {
 		if stSAHeader.MatchString(l) {
-			st.IKEListed, st.ChildListed = true, true
+			st.listedIKE(i, l)
+			st.ChildListed = true
 			continue
 		}
 		if m := stIKE.FindStringSubmatch(l); m != nil {
@@ -117,7 +121,7 @@ func parseStroke(st *Status, lines []string) {
 			ike := &IKESA{Name: m[1], State: m[3], Up: up, Negotiating: neg, Local: m[4], Remote: m[5], Line: i + 1, Text: strings.TrimSpace(l)}
 			st.IKE = append(st.IKE, ike)
 			ikes[m[1]+"["+m[2]+"]"] = ike
-			st.IKEListed = true
+			st.listedIKE(i, l)
 			continue
 		}
 		if m := stIKEVer.FindStringSubmatch(l); m != nil {

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -93,26 +92,26 @@ func (e *AuthError) Error() string {
 }
 
 // NewHTTPClient returns the client a relay dials the hub with: TLS 1.2 or
-// later verified against the system roots plus extraRoots (a private CA),
-// through the proxy of HTTPS_PROXY/NO_PROXY when set.
-func NewHTTPClient(extraRoots *x509.CertPool) *http.Client {
+// later verified against the system roots, or only against roots when it
+// is not nil (a pinned private CA, LoadCA), through the proxy of
+// HTTPS_PROXY/NO_PROXY when set.
+func NewHTTPClient(roots *x509.CertPool) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = http.ProxyFromEnvironment
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: extraRoots}
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	return &http.Client{Transport: tr}
 }
 
-// LoadCA reads PEM certificates from path into the system pool (or a new
-// pool when the system's cannot be read).
+// LoadCA reads PEM certificates from path into a pool of their own: with
+// --ca only that CA is trusted (pinned), not the system's roots as well, so
+// a TLS-inspecting proxy with a system-trusted certificate cannot read the
+// token.
 func LoadCA(path string) (*x509.CertPool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("CA file: %w", err)
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
+	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
 		return nil, fmt.Errorf("CA file %s: no PEM certificate in it", path)
 	}
@@ -122,22 +121,7 @@ func LoadCA(path string) (*x509.CertPool, error) {
 // EndpointURL turns a hub URL into the WebSocket endpoint URL, refusing
 // anything but https (http only for loopback, for development).
 func EndpointURL(hub string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(hub))
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("hub URL %q is not a URL such as https://vpndiag.example.com:8443", hub)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if h := u.Hostname(); h != "localhost" && h != "127.0.0.1" && h != "::1" {
-			return "", fmt.Errorf("hub URL %q must be https (the relay verifies the hub's certificate)", hub)
-		}
-	default:
-		return "", fmt.Errorf("hub URL %q must be https", hub)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + relay.Path
-	u.RawQuery, u.Fragment = "", ""
-	return u.String(), nil
+	return relay.HubURL(hub, relay.Path)
 }
 
 func (a *Agent) log() *slog.Logger {

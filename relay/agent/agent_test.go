@@ -79,7 +79,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("tcp result = %+v", res)
 	}
 	server := dnsServer(t, 0)
-	res, err = e.Hub().Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeDNS, Target: "db.example.cloud", Params: map[string]string{"server": server}, Relay: "site:hq"})
+	res, err = e.Hub().Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeDNS, Target: "db.example.cloud", Params: map[string]string{"server": server}, SiteID: e.site.ID})
 	if err != nil || res.Outcome != vpndiag.OutcomeOK || !strings.Contains(res.Summary, "10.20.0.9") {
 		t.Fatalf("dns through the relay of site hq = %+v, %v", res, err)
 	}
@@ -218,8 +218,8 @@ func TestOfflineRelay(t *testing.T) {
 	if !isCode(err, vpndiag.EUNAVAILABLE) || vpndiag.ErrorMessage(err) != "Relay hq-1 has not connected since the bot started." {
 		t.Fatalf("never connected: %v", err)
 	}
-	_, err = e.Hub().Probe(ctx, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTCP, Target: "127.0.0.1:1", Relay: "site:hq"})
-	if !isCode(err, vpndiag.EUNAVAILABLE) || vpndiag.ErrorMessage(err) != "No relay of site hq is connected." {
+	_, err = e.Hub().Probe(ctx, &vpndiag.ProbeRequest{Kind: vpndiag.ProbeTCP, Target: "127.0.0.1:1", SiteID: e.site.ID})
+	if !isCode(err, vpndiag.EUNAVAILABLE) || vpndiag.ErrorMessage(err) != "No relay of this case's site is connected." {
 		t.Fatalf("site without relays: %v", err)
 	}
 	ra := e.StartAgent(e.Enrol("hq-2"), nil)

@@ -26,11 +26,11 @@ import (
 // when the relay restarts, until it is stopped.
 const (
 	// ParamMonitor is the action: start, stop or status.
-	ParamMonitor = "monitor"
-	// ParamMonitorName names the monitor; default "case-ID-TARGET".
-	ParamMonitorName = "name"
+	ParamMonitor = relay.MonitorParam
+	// ParamMonitorName names the monitor; default "case-ID-TARGET" (relay.MonitorName).
+	ParamMonitorName = relay.MonitorNameParam
 	// ParamMonitorInterval is the ping interval; default DefaultMonitorInterval (5 s).
-	ParamMonitorInterval = "interval"
+	ParamMonitorInterval = relay.MonitorIntervalParam
 )
 
 // DefaultMonitorInterval is the guide's keep-alive interval.
@@ -44,14 +44,14 @@ const MaxMonitors = 16
 // it stops by itself and leaves the state file, restarts included. A
 // forgotten monitor must not ping the customer's network for ever.
 const (
-	DefaultMonitorDuration = 24 * time.Hour
-	MaxMonitorDuration     = 7 * 24 * time.Hour
+	DefaultMonitorDuration = relay.DefaultMonitorLifetime
+	MaxMonitorDuration     = relay.MaxMonitorLifetime
 	minMonitorDuration     = time.Minute
 )
 
 // ParamMonitorDuration is how long a started monitor runs, e.g. 8h;
 // default DefaultMonitorDuration.
-const ParamMonitorDuration = "duration"
+const ParamMonitorDuration = relay.MonitorDurationParam
 
 // maxPendingSamples bounds the samples a monitor keeps for the hub while
 // the link is down (the oldest are dropped).
@@ -342,10 +342,7 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 			return fail(vpndiag.Errorf(vpndiag.EINVALID, "A keep-alive monitor job has no parameter %q; its parameters are monitor, name, interval, duration.", k))
 		}
 	}
-	name := strings.TrimSpace(req.Params[ParamMonitorName])
-	if name == "" {
-		name = fmt.Sprintf("case-%d-%s", req.CaseID, req.Target)
-	}
+	name := relay.MonitorName(req)
 	switch action := req.Params[ParamMonitor]; action {
 	case "start":
 		interval := DefaultMonitorInterval

@@ -132,6 +132,13 @@ func addKeepaliveSamples(ctx context.Context, tx *Tx, caseID int64, samples []vp
 	if err := requireCase(ctx, tx, caseID); err != nil {
 		return err
 	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM keepalive_samples WHERE case_id = ?`, caseID).Scan(&n); err != nil {
+		return err
+	}
+	if n+len(samples) > vpndiag.MaxKeepaliveSamplesPerCase {
+		return vpndiag.Errorf(vpndiag.ETOOLARGE, "Case %d holds %d keep-alive samples; %d more would pass the cap of %d.", caseID, n, len(samples), vpndiag.MaxKeepaliveSamplesPerCase)
+	}
 	for _, s := range samples {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO keepalive_samples (case_id, monitor, time, ok, rtt_ns)
 			VALUES (?, ?, ?, ?, ?)`, caseID, s.Monitor, formatTime(s.Time), s.OK, int64(s.RTT)); err != nil {

@@ -86,7 +86,8 @@ func (s *SiteService) UpsertSite(ctx context.Context, site *vpndiag.Site) error 
 
 // siteJSON are a site's list columns, encoded.
 type siteJSON struct {
-	dns, endpoints, fqdns, customer, resolvers string
+	dns, endpoints, fqdns, customer, resolvers, channels string
+	phase1, phase2                                       string // "" when nil
 }
 
 // marshalSite encodes the list columns of site.
@@ -101,7 +102,21 @@ func marshalSite(site *vpndiag.Site) (siteJSON, error) {
 		{&out.fqdns, site.EnvironmentFQDNs},
 		{&out.customer, site.CustomerCIDRs},
 		{&out.resolvers, site.InternalResolvers},
+		{&out.channels, nonNil(site.Channels)},
 	} {
+		b, err := json.Marshal(f.v)
+		if err != nil {
+			return out, err
+		}
+		*f.dst = string(b)
+	}
+	for _, f := range []struct {
+		dst *string
+		v   *vpndiag.Proposals
+	}{{&out.phase1, site.Phase1}, {&out.phase2, site.Phase2}} {
+		if f.v == nil {
+			continue
+		}
 		b, err := json.Marshal(f.v)
 		if err != nil {
 			return out, err
@@ -123,19 +138,21 @@ func upsertSite(ctx context.Context, tx *Tx, site *vpndiag.Site) error {
 	var createdAt string
 	if err := tx.QueryRowContext(ctx, `INSERT INTO sites (name, cloud_dns_servers, vpn_endpoints, cloud_cidr,
 		environment_fqdns, cloud_domain, customer_cidrs, internal_resolvers, customer_peer, routing,
-		ike_version, only_443, console_version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ike_version, only_443, console_version, channels, phase1, phase2, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET
 			cloud_dns_servers = excluded.cloud_dns_servers, vpn_endpoints = excluded.vpn_endpoints,
 			cloud_cidr = excluded.cloud_cidr, environment_fqdns = excluded.environment_fqdns,
 			cloud_domain = excluded.cloud_domain, customer_cidrs = excluded.customer_cidrs,
 			internal_resolvers = excluded.internal_resolvers, customer_peer = excluded.customer_peer,
 			routing = excluded.routing, ike_version = excluded.ike_version, only_443 = excluded.only_443,
-			console_version = excluded.console_version, updated_at = excluded.updated_at
+			console_version = excluded.console_version, channels = excluded.channels,
+			phase1 = excluded.phase1, phase2 = excluded.phase2,
+			updated_at = excluded.updated_at
 		RETURNING id, created_at`,
 		site.Name, j.dns, j.endpoints, prefixText(site.CloudCIDR),
 		j.fqdns, site.CloudDomain, j.customer, j.resolvers, addrText(site.CustomerPeer), string(site.Routing),
-		site.IKEVersion, site.Only443, site.ConsoleVersion, formatTime(tx.now), formatTime(tx.now),
+		site.IKEVersion, site.Only443, site.ConsoleVersion, j.channels, j.phase1, j.phase2, formatTime(tx.now), formatTime(tx.now),
 	).Scan(&site.ID, &createdAt); err != nil {
 		return err
 	}
@@ -164,7 +181,7 @@ func prefixText(p netip.Prefix) string {
 func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Site, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, name, cloud_dns_servers, vpn_endpoints, cloud_cidr,
 		environment_fqdns, cloud_domain, customer_cidrs, internal_resolvers, customer_peer, routing,
-		ike_version, only_443, console_version, created_at, updated_at
+		ike_version, only_443, console_version, channels, phase1, phase2, created_at, updated_at
 		FROM sites `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, err
@@ -177,7 +194,7 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 		var cidr, peer, createdAt, updatedAt string
 		if err := rows.Scan(&site.ID, &site.Name, &j.dns, &j.endpoints, &cidr,
 			&j.fqdns, &site.CloudDomain, &j.customer, &j.resolvers, &peer, &site.Routing,
-			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &createdAt, &updatedAt); err != nil {
+			&site.IKEVersion, &site.Only443, &site.ConsoleVersion, &j.channels, &j.phase1, &j.phase2, &createdAt, &updatedAt); err != nil {
 			return nil, err
 		}
 		for _, f := range []struct {
@@ -189,6 +206,7 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 			{j.fqdns, &site.EnvironmentFQDNs},
 			{j.customer, &site.CustomerCIDRs},
 			{j.resolvers, &site.InternalResolvers},
+			{j.channels, &site.Channels},
 		} {
 			if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 				return nil, fmt.Errorf("site %s: %w", site.Name, err)
@@ -210,7 +228,30 @@ func findSites(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndi
 		if site.UpdatedAt, err = parseTime(updatedAt); err != nil {
 			return nil, err
 		}
+		if len(site.Channels) == 0 {
+			site.Channels = nil
+		}
+		for _, f := range []struct {
+			src string
+			dst **vpndiag.Proposals
+		}{{j.phase1, &site.Phase1}, {j.phase2, &site.Phase2}} {
+			if f.src == "" {
+				continue
+			}
+			*f.dst = &vpndiag.Proposals{}
+			if err := json.Unmarshal([]byte(f.src), *f.dst); err != nil {
+				return nil, fmt.Errorf("site %s: %w", site.Name, err)
+			}
+		}
 		sites = append(sites, &site)
 	}
 	return sites, rows.Err()
+}
+
+// nonNil stores an empty list as [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

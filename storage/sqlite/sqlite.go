@@ -185,6 +185,9 @@ func (db *DB) Open() error {
 			return fmt.Errorf("sqlite: open: %w", vpndiag.Errorf(vpndiag.EUNAVAILABLE,
 				"Cannot open database %s: it is a directory; point --db at a file inside it.", path))
 		}
+		if err := privateFiles(path); err != nil {
+			return fmt.Errorf("sqlite: open: %w", openError(path, err))
+		}
 	}
 
 	sqldb, err := sql.Open("sqlite", db.dsn())

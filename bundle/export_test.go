@@ -1,0 +1,4 @@
+package bundle
+
+// ScanJSON is scanJSON, for the external tests.
+var ScanJSON = scanJSON
