@@ -333,6 +333,13 @@ func TestFaults(t *testing.T) {
 					fc.check(t, ctx, e, res)
 				}
 				t.Logf("%s from %q → %s (%s), %d questions, findings %v, path %v", fc.fault, r.first, res.Resolution, res.KBArticle, r.questions, codes, res.Path)
+				if i := strings.LastIndex(out, "\n== "); i >= 0 {
+					end := strings.Index(out[i:], "\n-- kb:")
+					if end < 0 {
+						end = len(out) - i
+					}
+					t.Logf("what the customer reads:%s", out[i:i+end])
+				}
 			})
 		}
 	}

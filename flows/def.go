@@ -102,12 +102,6 @@ type AutoRule struct {
 	Finding string `yaml:"finding"`
 	// Choice is the key taken when Finding is present.
 	Choice string `yaml:"choice"`
-	// Implies names what the rule's answer amounts to for questions a
-	// person may have answered earlier: state (of this flow, or
-	// "flow:state") → the choice keys it agrees with. A person's answer
-	// outside them wins: the rule is set aside and the contradiction is
-	// said and recorded.
-	Implies map[string][]string `yaml:"implies"`
 }
 
 // InputDef is the typed value an input step asks for.
@@ -162,8 +156,8 @@ type OutcomeDef struct {
 	When []vpndiag.Outcome `yaml:"when"`
 	// To is the next state or "@flow".
 	To string `yaml:"to"`
-	// Implies: see AutoRule.Implies. A measurement is followed; a person's
-	// earlier answer it contradicts is said and recorded.
+	// Implies: see FindingRule.Implies. A measurement is followed; a
+	// person's earlier answer it contradicts is said and recorded.
 	Implies map[string][]string `yaml:"implies"`
 }
 
@@ -184,9 +178,17 @@ type FindingRule struct {
 	// Info lets an informational finding of Codes decide the step; by
 	// default only warnings and worse do (an info note determines nothing).
 	Info bool `yaml:"info"`
-	// Implies: see AutoRule.Implies.
+	// Implies names what the rule's answer amounts to for questions a
+	// person may have answered earlier: state (of this flow, or
+	// "flow:state") → the choice keys it agrees with. A person's answer
+	// outside them wins: the rule is set aside (unless Follow) and the
+	// contradiction is said and recorded.
 	Implies map[string][]string `yaml:"implies"`
-	To      string              `yaml:"to"`
+	// Follow marks a rule whose findings show the device's state now (a
+	// failed authentication, an SA's counters): against a person's answer
+	// it is still followed, and the disagreement said and recorded.
+	Follow bool   `yaml:"follow"`
+	To     string `yaml:"to"`
 }
 
 // Exit is a labelled way out of an evidence step.
@@ -593,7 +595,6 @@ func (s *Set) validate(d *Def) Problems {
 						add(name, "auto[%d]: choice %q is not a choice", i, r.Choice)
 					}
 				}
-				implies(name, fmt.Sprintf("auto[%d]", i), r.Implies)
 			}
 		case vpndiag.StepInput:
 			if st.Input == nil || st.Input.Var == "" {

@@ -319,7 +319,7 @@ func (e *Engine) answer(ctx context.Context, rs *run, r vpndiag.Reply) (*move, e
 		}
 		mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
 	case vpndiag.StepInput:
-		v, err := ValidateInput(st.Input.Kind, r.Value)
+		v, err := vpndiag.ValidateInput(st.Input.Kind, r.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -480,10 +480,6 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 					if err != nil {
 						return nil, err
 					}
-					if x := e.contradicts(rs, rule.Implies, c.Label, describeFinding(f)); x != nil {
-						mv.contradictions([]contradiction{*x}, BotActor)
-						continue
-					}
 					mv.event, a.Choice, a.Label = c.Event, c.Event, c.Label
 					a.Source, a.SourceRef = vpndiag.SourceEvidence, findingRef(f)
 					mv.auto = rs.autoAnswer(title, c.Label, fmt.Sprintf("%s (%s)", findingRef(f), f.Code))
@@ -506,7 +502,7 @@ func (e *Engine) auto(ctx context.Context, rs *run) (*move, error) {
 		if !ok {
 			return nil, nil
 		}
-		nv, err := ValidateInput(st.Input.Kind, v)
+		nv, err := vpndiag.ValidateInput(st.Input.Kind, v)
 		if err != nil {
 			return nil, nil // the profile's value does not fit: ask
 		}

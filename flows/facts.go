@@ -68,7 +68,7 @@ var listSingular = map[string]string{
 	"customer_cidrs": "customer_cidr", "internal_resolvers": "internal_resolver",
 }
 
-// Source names for Step.Skipped.
+// Source names for AutoAnswer.By.
 const (
 	sourceProfile = "site profile"
 	sourceEarlier = "an earlier answer"
@@ -298,10 +298,4 @@ func versionAtLeast(v, min string) (ok, valid bool) {
 		}
 	}
 	return true, true
-}
-
-// ValidateInput is vpndiag.ValidateInput, the one input rule (kept here
-// for callers of package flows).
-func ValidateInput(kind vpndiag.InputKind, value string) (string, error) {
-	return vpndiag.ValidateInput(kind, value)
 }

@@ -32,19 +32,30 @@ type contradiction struct {
 	inferred, by string
 	// question and said are the person's question and answer.
 	question, said string
+	// followed is true when the finding shows the state now and was
+	// followed anyway (FindingRule.Follow).
+	followed bool
 }
 
 // note says the contradiction plainly, for Step.Notes.
 func (c contradiction) note() string {
+	if c.followed {
+		return fmt.Sprintf("You answered %q to %q, but %s shows %q: the diagnosis continues from what your device shows.",
+			c.said, c.question, c.by, c.inferred)
+	}
 	return fmt.Sprintf("%s suggests %q, but you answered %q to %q. Your answer stands; if %s is right, go back and change your answer.",
 		c.by, c.inferred, c.said, c.question, c.by)
 }
 
 // event records the contradiction in the timeline.
 func (c contradiction) event(actor string) *vpndiag.Event {
-	data, _ := json.Marshal(map[string]string{"inferred": c.inferred, "by": c.by, "question": c.question, "answer": c.said})
+	kept := "the person's answer kept"
+	if c.followed {
+		kept = "the device's state followed"
+	}
+	data, _ := json.Marshal(map[string]any{"inferred": c.inferred, "by": c.by, "question": c.question, "answer": c.said, "followed": c.followed})
 	return &vpndiag.Event{Actor: actor, Kind: vpndiag.EventContradiction,
-		Message: fmt.Sprintf("Contradiction: %s suggests %q; the person answered %q to %q (kept)", c.by, c.inferred, c.said, c.question),
+		Message: fmt.Sprintf("Contradiction: %s suggests %q; the person answered %q to %q (%s)", c.by, c.inferred, c.said, c.question, kept),
 		Data:    data}
 }
 
@@ -105,9 +116,12 @@ func (e *Engine) matchFindings(rs *run, st *State, fs []*vpndiag.Finding) (rule 
 					continue
 				}
 				if c := e.contradicts(rs, r.Implies, rs.expand(r.Label), describeFinding(x)); c != nil {
-					aside[i] = true
+					c.followed = r.Follow
 					set = append(set, *c)
-					break
+					if !r.Follow {
+						aside[i] = true
+						break
+					}
 				}
 				return r, x, set
 			}
@@ -157,7 +171,7 @@ func inputFromFinding(in *InputDef, fs []*vpndiag.Finding) (value string, f *vpn
 			for _, w := range strings.FieldsFunc(ref.Text, func(r rune) bool {
 				return r == ' ' || r == '\t' || r == '=' || r == ',' || r == ';' || r == '"' || r == '\'' || r == '[' || r == ']' || r == '{' || r == '}'
 			}) {
-				if v, err := ValidateInput(in.Kind, w); err == nil && in.Kind != vpndiag.InputText {
+				if v, err := vpndiag.ValidateInput(in.Kind, w); err == nil && in.Kind != vpndiag.InputText {
 					return v, x, true
 				}
 			}
@@ -207,7 +221,8 @@ func citeFindings(st *State, fs []*vpndiag.Finding) string {
 		if len(lines) == maxCited {
 			continue
 		}
-		l := fmt.Sprintf("- `%s`: %s", findingRef(f), f.Summary)
+		ref := findingRef(f)
+		l := fmt.Sprintf("- `%s`: %s", ref, strings.TrimPrefix(f.Summary, ref+": "))
 		if f.Fix != "" {
 			l += " → " + f.Fix
 		}

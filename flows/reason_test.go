@@ -156,12 +156,25 @@ func TestPersonAnswerWins(t *testing.T) {
 		t.Fatalf("notes = %q", w.step.Notes)
 	}
 	evs := w.events(vpndiag.EventContradiction)
-	if len(evs) != 1 || !strings.Contains(evs[0].Message, "(kept)") {
+	if len(evs) != 1 || !strings.Contains(evs[0].Message, "(the person's answer kept)") {
 		t.Fatalf("contradiction events = %+v", evs)
 	}
-	var data map[string]string
-	if err := json.Unmarshal(evs[0].Data, &data); err != nil || data["by"] != "charon.log:12 (periodic-drop)" || data["answer"] != "It drops at other times" {
+	var data map[string]any
+	if err := json.Unmarshal(evs[0].Data, &data); err != nil || data["by"] != "charon.log:12 (periodic-drop)" || data["answer"] != "It drops at other times" || data["followed"] != false {
 		t.Fatalf("event data %s (%v)", evs[0].Data, err)
+	}
+
+	// What the device shows now is followed even against the person's
+	// answer ("up but I cannot reach" while IKE fails), and the
+	// disagreement is said and recorded.
+	w3 := newWalker(t, testSite(), "", finding(kb.CodeAuthFailed, vpndiag.SeverityCritical, kb.ArticlePhase1, "charon.log", 3, "received AUTHENTICATION_FAILED notify error"))
+	w3.reply(vpndiag.Reply{Choice: "no_access"})
+	w3.at("tunnel", "phase1_settings")
+	if len(w3.step.Notes) != 1 || !strings.Contains(w3.step.Notes[0], `but charon.log:3 (auth-failed) shows "The tunnel is not up: phase 1 (IKE) fails": the diagnosis continues from what your device shows`) {
+		t.Fatalf("notes = %q", w3.step.Notes)
+	}
+	if evs := w3.events(vpndiag.EventContradiction); len(evs) != 1 || !strings.Contains(evs[0].Message, "(the device's state followed)") {
+		t.Fatalf("contradiction events = %+v", evs)
 	}
 
 	// Without a person's answer the same finding decides: "every hour".
