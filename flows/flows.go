@@ -4,9 +4,11 @@
 //
 // # Definitions
 //
-// Each flow is a folder, NAME/, holding flow.yaml (the current version),
-// README.md (what it diagnoses, steps, guide section, example) and
-// scenarios.yaml (walks that must reach a given end, run by the tests).
+// Each flow is a folder, NAME/, holding flow.yaml (the current version) and
+// README.md (what it diagnoses, steps, guide section, example). The walks
+// that must reach a given end are Go tests: TestWalkEveryPath walks every
+// path of every flow on SQLite, and cmd/vpndiag's TestDiagnoseGuideSections
+// runs the binary to each guide section's resolution.
 // Older versions live in NAME/versions/vN.yaml, so that a session started
 // on one can finish; a session whose version is gone is refused with a
 // "migrate" message until Engine.Migrate moves it. The definitions are
