@@ -151,6 +151,12 @@ func (l *Lab) loop(ctx context.Context) {
 		}
 		var acquire bool
 		offset, acquire = scanFrom(logPath, offset, acquireLine)
+		// The kernel raises an acquire only for a trap policy: the
+		// customer's child is trapped under these faults alone (with
+		// idle-close there is no trap, and the tunnel must stay down).
+		if acquire && !l.trapped() {
+			acquire = false
+		}
 		if acquire && time.Since(lastInitiate) > 2*time.Second {
 			lastInitiate = time.Now()
 			l.opts.Logf("lab %s: traffic without an SA on the customer gateway: initiating (acquire emulation)", l.Name)
@@ -178,6 +184,18 @@ func (l *Lab) loop(ctx context.Context) {
 			cancel()
 		}
 	}
+}
+
+// trapped reports whether the customer's child is installed as a trap
+// (start_action or close_action = trap) under the faults applied now.
+func (l *Lab) trapped() bool {
+	var trap bool
+	_ = l.withState(func(st *state) error {
+		f := st.conf().faults
+		trap = (f[FaultCustomerNeverInitiates] || f[FaultPeriodicDrop]) && !f[FaultIdleClose]
+		return nil
+	})
+	return trap
 }
 
 // scanFrom reads path from offset and reports whether a line contains
