@@ -290,8 +290,17 @@ func TestDatabaseDown(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := readyz(); code != http.StatusOK || !strings.Contains(body, `"database":"postgres `) || !strings.Contains(body, "one of 1 live") {
-		t.Fatalf("/readyz with the database up = %d %s", code, body)
+	// Ready only once this replica has joined the others (its first
+	// heartbeat), as a load balancer polling /readyz would see it.
+	code, rbody := readyz()
+	for deadline := time.Now().Add(10 * time.Second); code != http.StatusOK && time.Now().Before(deadline); code, rbody = readyz() {
+		if !strings.Contains(rbody, "first heartbeat pending") {
+			t.Fatalf("/readyz before the replica joined = %d %s", code, rbody)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code != http.StatusOK || !strings.Contains(rbody, `"database":"postgres `) || !strings.Contains(rbody, "one of 1 live") {
+		t.Fatalf("/readyz with the database up = %d %s", code, rbody)
 	}
 	if strings.Contains(srv.Log(), pg.Password) {
 		t.Fatal("the database password is in serve's log")

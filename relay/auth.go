@@ -86,7 +86,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(MaxMessageSize)
-	c := &conn{hub: h, ws: ws, name: t.Name, tokenID: t.ID, hash: hash, siteID: t.SiteID, remote: r.RemoteAddr, done: make(chan struct{}),
+	c := &conn{hub: h, ws: ws, name: t.Name, tokenID: t.ID, hash: hash, siteID: t.SiteID, remote: r.RemoteAddr, done: make(chan struct{}), gone: make(chan struct{}),
 		msgs: newBucket(h.relayRate()), bytes: newBucket(RelayBytesPerSecond, RelayByteBurst)}
 	c.serve(r.Context())
 }

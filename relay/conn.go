@@ -24,6 +24,7 @@ type conn struct {
 	remote  string
 
 	done      chan struct{} // closed when the link ends
+	gone      chan struct{} // closed once serve has unregistered the link
 	closeOnce sync.Once
 	reason    string
 
@@ -62,6 +63,7 @@ func (c *conn) close(reason string) {
 
 func (c *conn) serve(ctx context.Context) {
 	h := c.hub
+	defer close(c.gone)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The relay speaks first.

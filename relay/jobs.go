@@ -73,7 +73,7 @@ func (h *Hub) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.Pr
 	}
 	if err := c.send(ctx, &Message{Type: TypeJob, Job: &r}); err != nil {
 		return fail(fmt.Errorf("relay %s: send job: %v: %w", c.name, err,
-			vpndiag.Errorf(vpndiag.EUNAVAILABLE, "Relay %s could not be sent the %s probe: its connection failed.", c.name, r.Kind)))
+			vpndiag.Errorf(vpndiag.EUNAVAILABLE, "Relay %s is offline since %s (its connection failed as the %s probe was sent).", c.name, h.now().UTC().Format("15:04:05 UTC, Jan 2"), r.Kind)))
 	}
 	select {
 	case res := <-j.result:

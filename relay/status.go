@@ -81,8 +81,9 @@ func (h *Hub) RevokeRelay(ctx context.Context, name string) error {
 }
 
 // Disconnect closes the relay's live link, if any, with reason; its
-// pending jobs fail at once. The relay reconnects unless its token is
-// revoked.
+// pending jobs fail at once. It returns once the hub lists the relay as
+// offline (or after two seconds). The relay reconnects unless its token
+// is revoked.
 func (h *Hub) Disconnect(name, reason string) {
 	h.mu.Lock()
 	var c *conn
@@ -92,6 +93,10 @@ func (h *Hub) Disconnect(name, reason string) {
 	h.mu.Unlock()
 	if c != nil {
 		c.close(reason)
+		select {
+		case <-c.gone:
+		case <-time.After(2 * time.Second):
+		}
 	}
 }
 

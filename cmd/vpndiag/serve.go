@@ -175,6 +175,9 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		"database": func(context.Context) string { return db.Kind + " " + db.Where },
 		"replica":  func(ctx context.Context) string { return replicaRole(ctx, bp) },
 	}}
+	if bp != nil {
+		health.Checks["replica"] = bp.Joined
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", health.Healthz())
 	mux.Handle("/readyz", health.Readyz())

@@ -84,6 +84,19 @@ func (b *Backplane) init() {
 	})
 }
 
+// Joined returns nil once Run has written this replica's first heartbeat:
+// before that the others do not count it live and cannot hand it jobs, so
+// /readyz reports it not ready.
+func (b *Backplane) Joined(context.Context) error {
+	b.init()
+	select {
+	case <-b.ready:
+		return nil
+	default:
+		return errors.New("this replica has not joined the others yet (first heartbeat pending)")
+	}
+}
+
 func (b *Backplane) lease() time.Duration {
 	if b.Lease > 0 {
 		return b.Lease
