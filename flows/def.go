@@ -494,14 +494,15 @@ func (s *Set) validate(d *Def) Problems {
 	knownVars := s.knownVars()
 	implies := func(state, what string, m map[string][]string) {
 		for key, choices := range m {
-			fl, st := d, key
-			if f, x, ok := strings.Cut(key, ":"); ok {
-				cur, err := s.Current(f)
+			fl, p := d, vpndiag.ParsePathStep(key)
+			st := p.State
+			if p.Flow != "" {
+				cur, err := s.Current(p.Flow)
 				if err != nil {
-					add(state, "%s implies an answer of unknown flow %q", what, f)
+					add(state, "%s implies an answer of unknown flow %q", what, p.Flow)
 					continue
 				}
-				fl, st = cur, x
+				fl = cur
 			}
 			target := fl.States[st]
 			if target == nil || target.Kind != vpndiag.StepQuestion {
