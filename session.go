@@ -310,7 +310,8 @@ type Reply struct {
 	Choice string
 	// Value is the typed value, for input steps.
 	Value string
-	// Results are the probe results, for probe steps.
+	// Results are the probe results, for probe steps. The engine stores
+	// each one not marked Stored (by the Prober that ran it) for the case.
 	Results []*ProbeResult
 	// Skip answers an evidence step with "I have nothing to upload". A
 	// reply to an evidence step without Skip says "my files are attached":

@@ -143,6 +143,9 @@ func (e *Engine) Reply(ctx context.Context, caseID int64, r vpndiag.Reply) (*vpn
 	}
 	if e.svc.Probes != nil {
 		for _, res := range r.Results {
+			if res.Stored && res.CaseID == caseID { // by the relay hub, as it arrived
+				continue
+			}
 			res.CaseID = caseID
 			if err := e.svc.Probes.CreateProbeResult(ctx, res); err != nil {
 				return nil, fmt.Errorf("reply: store probe result: %w", err)
