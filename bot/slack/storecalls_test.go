@@ -330,3 +330,29 @@ func TestStoreCallsPerClick(t *testing.T) {
 		})
 	}
 }
+
+// writes are the methods of the storage services that write.
+var writes = []string{"CreateCase", "UpdateCase", "CreateSession", "ApplyTransition", "AppendEvent", "UpsertSite",
+	"CreateFindings", "CreateProbeResult", "AddKeepaliveSamples", "Claim"}
+
+// TestStoreCallsPerChoiceClick: a click on a choice writes once, the
+// transition (its idempotency key is the delivery's claim).
+func TestStoreCallsPerChoiceClick(t *testing.T) {
+	h, calls := countedHarness(t, false)
+	cs, first := mustStart(t, h, "U1", "C1")
+	calls.take()
+	if r := h.Interaction(h.ClickPayload("U1", "C1", cs.ThreadTS, first.TS, buttonOf(t, first, "tunnel_down"))); r.Status != 200 {
+		t.Fatalf("click: %d", r.Status)
+	}
+	h.WaitMessages("C1", 3)
+	h.Settle()
+	got := calls.take()
+	t.Logf("store calls for one choice click: %s", line(got))
+	n := 0
+	for _, m := range writes {
+		n += got[m]
+	}
+	if n != 1 || got["ApplyTransition"] != 1 {
+		t.Errorf("%d writes for one choice click (%s); want 1, the transition", n, line(got))
+	}
+}
