@@ -276,8 +276,11 @@ func isHandover(to string) bool { return strings.HasPrefix(to, "@") }
 // state other than the flow's start, so that what is known is not asked
 // again); state is empty for the flow's start.
 func handoverTarget(to string) (flow, state string) {
-	flow, state, _ = strings.Cut(strings.TrimPrefix(to, "@"), ":")
-	return flow, state
+	p := vpndiag.ParsePathStep(strings.TrimPrefix(to, "@"))
+	if p.Flow == "" { // "@flow": the bare name is the flow's, not a state
+		return p.State, ""
+	}
+	return p.Flow, p.State
 }
 
 // Problems is every problem found in the flows, each naming the flow and
