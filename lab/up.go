@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/atomicfile"
 )
 
 // Lab is a running lab. Its methods are safe for concurrent use.
@@ -548,9 +549,5 @@ func (l *Lab) saveState(st *state) error {
 	if err != nil {
 		return err
 	}
-	tmp := l.statePath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, l.statePath())
+	return atomicfile.WriteFile(l.statePath(), b, 0o600)
 }

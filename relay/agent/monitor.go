@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/atomicfile"
 	"github.com/vpndiag/vpndiag/kb"
 	"github.com/vpndiag/vpndiag/probes"
 	"github.com/vpndiag/vpndiag/relay"
@@ -180,12 +181,10 @@ func (a *Agent) saveState() error {
 	if a.StatePath == "" {
 		return nil
 	}
-	a.mu.Lock()
 	st := state{Version: 1, Monitors: []MonitorSpec{}}
-	for _, k := range sortedKeys(a.monitors) {
-		st.Monitors = append(st.Monitors, a.monitors[k].spec)
+	for _, m := range a.monitorList() {
+		st.Monitors = append(st.Monitors, m.spec)
 	}
-	a.mu.Unlock()
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -193,11 +192,7 @@ func (a *Agent) saveState() error {
 	if err := os.MkdirAll(filepath.Dir(a.StatePath), 0o700); err != nil {
 		return fmt.Errorf("relay state: %w", err)
 	}
-	tmp := a.StatePath + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("relay state: %w", err)
-	}
-	if err := os.Rename(tmp, a.StatePath); err != nil {
+	if err := atomicfile.WriteFile(a.StatePath, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("relay state: %w", err)
 	}
 	return nil
@@ -300,23 +295,20 @@ func (a *Agent) watchMonitor(ctx context.Context, m *monitor) {
 // flushSamples turns every monitor's pending samples into a batch for the
 // hub.
 func (a *Agent) flushSamples() {
+	for _, m := range a.monitorList() {
+		a.flushMonitor(m)
+	}
+}
+
+// monitorList returns the running monitors by name.
+func (a *Agent) monitorList() []*monitor {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	ms := make([]*monitor, 0, len(a.monitors))
 	for _, k := range sortedKeys(a.monitors) {
 		ms = append(ms, a.monitors[k])
 	}
-	a.mu.Unlock()
-	for _, m := range ms {
-		m.mu.Lock()
-		samples := m.pending
-		m.pending = nil
-		m.mu.Unlock()
-		if len(samples) == 0 {
-			continue
-		}
-		batch := relay.NewJobID()
-		a.deliver("batch/"+batch, &relay.Message{Type: relay.TypeSamples, Samples: &relay.Samples{Batch: batch, CaseID: m.spec.CaseID, Samples: samples}})
-	}
+	return ms
 }
 
 // stopMonitors stops every monitor goroutine (the state file keeps them).
@@ -393,14 +385,8 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 		}
 		res.Outcome, res.Summary = vpndiag.OutcomeOK, fmt.Sprintf("keep-alive monitor %s stopped", name)
 	case "status":
-		a.mu.Lock()
 		var sts []MonitorStatus
-		ms := make([]*monitor, 0, len(a.monitors))
-		for _, k := range sortedKeys(a.monitors) {
-			ms = append(ms, a.monitors[k])
-		}
-		a.mu.Unlock()
-		for _, m := range ms {
+		for _, m := range a.monitorList() {
 			sts = append(sts, m.status())
 		}
 		b, _ := json.Marshal(sts)
@@ -432,7 +418,7 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 	return res
 }
 
-// flushMonitor sends a stopped monitor's last samples.
+// flushMonitor sends a monitor's pending samples to the hub as one batch.
 func (a *Agent) flushMonitor(m *monitor) {
 	m.mu.Lock()
 	samples := m.pending
