@@ -185,10 +185,10 @@ func (l *Lab) up(ctx context.Context, st *state) error {
 	if err := l.writeConfigs(st); err != nil {
 		return err
 	}
-	if err := l.startDNS(ctx, false); err != nil {
+	if err := l.startDNS(ctx); err != nil {
 		return err
 	}
-	if err := l.startResolver(ctx, true); err != nil {
+	if err := l.startResolver(ctx); err != nil {
 		return err
 	}
 	fe, err := startFrontEnd(l.NS.FrontEnd)
@@ -201,10 +201,7 @@ func (l *Lab) up(ctx context.Context, st *state) error {
 			return err
 		}
 	}
-	if err := l.load(ctx, CloudGateway); err != nil {
-		return err
-	}
-	if err := l.load(ctx, CustomerGateway); err != nil {
+	if err := l.loadGateways(ctx); err != nil {
 		return err
 	}
 	return l.WaitTunnel(ctx, 20*time.Second)
@@ -397,10 +394,15 @@ func (l *Lab) Swanctl(ctx context.Context, gw Gateway, args ...string) (string, 
 	return l.swanctl(ctx, gw, args...)
 }
 
-// load (re)loads a gateway's connections and secrets from its swanctl.conf.
-func (l *Lab) load(ctx context.Context, gw Gateway) error {
-	_, err := l.swanctl(ctx, gw, "--load-all", "--clear", "--file", l.SwanctlConf(gw))
-	return err
+// loadGateways (re)loads both gateways' connections and secrets from their
+// swanctl.conf, the cloud's first.
+func (l *Lab) loadGateways(ctx context.Context) error {
+	for _, gw := range []Gateway{CloudGateway, CustomerGateway} {
+		if _, err := l.swanctl(ctx, gw, "--load-all", "--clear", "--file", l.SwanctlConf(gw)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SwanctlConf is the path of a gateway's swanctl.conf.
@@ -417,12 +419,12 @@ func (l *Lab) Config(gw Gateway) (string, error) {
 }
 
 // startDNS starts (or restarts) the cloud DNS server.
-func (l *Lab) startDNS(ctx context.Context, _ bool) error {
+func (l *Lab) startDNS(ctx context.Context) error {
 	return l.startDnsmasq(ctx, l.NS.DNS, "dns")
 }
 
 // startResolver starts (or restarts) the customer's internal resolver.
-func (l *Lab) startResolver(ctx context.Context, _ bool) error {
+func (l *Lab) startResolver(ctx context.Context) error {
 	return l.startDnsmasq(ctx, l.NS.Resolver, "res")
 }
 
