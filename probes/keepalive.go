@@ -553,7 +553,7 @@ func (c *collectSink) AddKeepaliveSamples(_ context.Context, _ int64, s []vpndia
 // duration Param (bounded by the context) and returns its samples,
 // transitions and any periodic drop. See the package documentation.
 func ProbeKeepalive(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
-	return runParsed(ctx, req, ParseKeepaliveRequest, runKeepalive)
+	return keepaliveDescriptor.probe(ctx, req)
 }
 
 // runKeepalive runs the keepalive probe whose parameters r were parsed from req.
