@@ -136,19 +136,7 @@ func TestSharedMonitorsAreAdopted(t *testing.T) {
 
 	// This replica starts monitor "ka": the store has it.
 	ws := e.dial(token)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := e.hub.Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.cases[0], Relay: "hq-1", Kind: vpndiag.ProbeKeepalive, Target: "10.0.0.1",
-			Params: map[string]string{relay.MonitorParam: "start", relay.MonitorNameParam: "ka"}})
-		done <- err
-	}()
-	job := recv(t, ws)
-	send(t, ws, &relay.Message{Type: relay.TypeResult, Result: &vpndiag.ProbeResult{ID: job.Job.ID, Outcome: vpndiag.OutcomeOK, Summary: "started"}})
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	e.startMonitor(ws, "hq-1", e.cases[0], "ka")
 	waitFor(t, func() bool { return slices.Equal(store.names(), []string{"ka"}) }, "the started monitor shared")
 
 	// Another replica (a new hub on the same store) takes over the link;

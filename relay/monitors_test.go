@@ -25,6 +25,29 @@ func sendSamples(t *testing.T, ws *websocket.Conn, caseID int64, monitor string)
 	}
 }
 
+// startMonitor has the hub start monitor name for caseID on relayName,
+// whose raw link ws answers the start job ok (the test reads the job itself,
+// the hub's Probe waiting in a goroutine).
+func (e *hubEnv) startMonitor(ws *websocket.Conn, relayName string, caseID int64, name string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.hub.Probe(ctx, &vpndiag.ProbeRequest{CaseID: caseID, Relay: relayName, Kind: vpndiag.ProbeKeepalive, Target: "10.0.0.1",
+			Params: map[string]string{relay.MonitorParam: "start", relay.MonitorNameParam: name}})
+		done <- err
+	}()
+	job := recv(e.t, ws)
+	send(e.t, ws, &relay.Message{Type: relay.TypeResult, Result: &vpndiag.ProbeResult{ID: job.Job.ID, Outcome: vpndiag.OutcomeOK, Summary: "started"}})
+	if a := recv(e.t, ws); a.Type != relay.TypeAck {
+		e.t.Fatalf("hub answered %+v", a)
+	}
+	if err := <-done; err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func (e *hubEnv) samples(caseID int64) int {
 	e.t.Helper()
 	ss, err := e.probes.FindKeepaliveSamples(context.Background(), caseID)
@@ -48,24 +71,8 @@ func TestSamplesOnlyForMonitorsTheHubStarted(t *testing.T) {
 		t.Fatalf("samples without a monitor stored: %d in another customer's case, %d in the site's case", n, m)
 	}
 
-	// The hub starts monitor "ka" for case 0 (the fake relay answers ok in
-	// a goroutine, so the test reads the job itself).
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := e.hub.Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.cases[0], Relay: "hq-1", Kind: vpndiag.ProbeKeepalive, Target: "10.0.0.1",
-			Params: map[string]string{relay.MonitorParam: "start", relay.MonitorNameParam: "ka"}})
-		done <- err
-	}()
-	job := recv(t, ws)
-	send(t, ws, &relay.Message{Type: relay.TypeResult, Result: &vpndiag.ProbeResult{ID: job.Job.ID, Outcome: vpndiag.OutcomeOK, Summary: "started"}})
-	if a := recv(t, ws); a.Type != relay.TypeAck {
-		t.Fatalf("hub answered %+v", a)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	// The hub starts monitor "ka" for case 0.
+	e.startMonitor(ws, "hq-1", e.cases[0], "ka")
 	sendSamples(t, ws, e.cases[0], "ka")
 	sendSamples(t, ws, other, "ka")      // the right monitor, another case
 	sendSamples(t, ws, e.cases[0], "kb") // a monitor never started
