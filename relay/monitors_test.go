@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +118,41 @@ func TestMonitorsExpire(t *testing.T) {
 		if time.Since(t0) > 3*time.Second {
 			t.Fatal("the hub did not stop the expired monitor")
 		}
+	}
+}
+
+// A monitor's duration parameter is read once, the same way by the hub and
+// the relay.
+func TestMonitorLifetime(t *testing.T) {
+	for _, tt := range []struct {
+		param string
+		want  time.Duration
+		err   bool
+	}{
+		{"", relay.DefaultMonitorLifetime, false},
+		{"8h", 8 * time.Hour, false},
+		{"1m", time.Minute, false},
+		{"168h", relay.MaxMonitorLifetime, false},
+		{"30s", 0, true},
+		{"169h", 0, true},
+		{"8", 0, true},
+		{"a week", 0, true},
+	} {
+		t.Run(tt.param, func(t *testing.T) {
+			req := &vpndiag.ProbeRequest{Kind: vpndiag.ProbeKeepalive, Params: map[string]string{relay.MonitorParam: "start"}}
+			if tt.param != "" {
+				req.Params[relay.MonitorDurationParam] = tt.param
+			}
+			d, err := relay.MonitorLifetime(req)
+			if tt.err {
+				if vpndiag.ErrorCode(err) != vpndiag.EINVALID || !strings.Contains(vpndiag.ErrorMessage(err), "monitor duration must be") {
+					t.Fatalf("MonitorLifetime = %s, %v; want an EINVALID error", d, err)
+				}
+				return
+			}
+			if err != nil || d != tt.want {
+				t.Fatalf("MonitorLifetime = %s, %v; want %s", d, err, tt.want)
+			}
+		})
 	}
 }

@@ -47,7 +47,6 @@ const MaxMonitors = 16
 const (
 	DefaultMonitorDuration = relay.DefaultMonitorLifetime
 	MaxMonitorDuration     = relay.MaxMonitorLifetime
-	minMonitorDuration     = time.Minute
 )
 
 // ParamMonitorDuration is how long a started monitor runs, e.g. 8h;
@@ -345,13 +344,9 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 			}
 			interval = d // the range is the monitor's own (probes.NewMonitor)
 		}
-		lifetime := DefaultMonitorDuration
-		if v := req.Params[ParamMonitorDuration]; v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < minMonitorDuration || d > MaxMonitorDuration {
-				return fail(vpndiag.Errorf(vpndiag.EINVALID, "The monitor duration must be a duration from %s to %s (got %q).", minMonitorDuration, MaxMonitorDuration, v))
-			}
-			lifetime = d
+		lifetime, err := relay.MonitorLifetime(req)
+		if err != nil {
+			return fail(err)
 		}
 		now := vpndiag.Now()
 		spec := MonitorSpec{Name: name, CaseID: req.CaseID, Target: req.Target, Interval: interval, StartedAt: now, ExpiresAt: now.Add(lifetime)}
