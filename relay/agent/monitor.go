@@ -75,27 +75,16 @@ type MonitorSpec struct {
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
-// MonitorStatus is a monitor's state, the detail of a status job.
+// MonitorStatus is a monitor's state, the detail of a status job: the
+// relay's spec with the state of the probes monitor that pings (the same one `vpndiag probe keepalive` and the
+// terminal run): its counts since the relay (re)started it, its up/down
+// verdict after debouncing, transitions, any periodic drop, and why pings
+// could not be sent (the policy's rate limit, a missing capability).
 type MonitorStatus struct {
 	MonitorSpec
-	// Address is the checked address pinged.
-	Address string `json:"address"`
-	// Samples and Lost count pings since the relay (re)started it.
-	Samples int `json:"samples"`
-	Lost    int `json:"lost"`
-	// Up is the monitor's verdict after its debouncing (two lost pings in a
-	// row mark the target down, one reply up); LastChange is when it last
-	// flipped.
-	Up         bool      `json:"up"`
-	LastChange time.Time `json:"last_change,omitzero"`
-	// Transitions are the up/down changes since the relay (re)started it.
-	Transitions []probes.Transition `json:"transitions,omitempty"`
-	// Periodic is set when the drops come at a regular interval (the
-	// hourly IKEv2 drop among them).
-	Periodic *probes.PeriodicDrop `json:"periodic,omitempty"`
-	// PingError says why pings could not be sent (the policy's rate limit,
-	// a missing capability), when they could not.
-	PingError string `json:"ping_error,omitempty"`
+	// Monitor is the pinging monitor's state; its Config.Target is the
+	// checked address pinged.
+	Monitor probes.KeepaliveState `json:"monitor"`
 }
 
 // monitor is one keep-alive monitor: the probes package's Monitor (the
@@ -104,10 +93,13 @@ type MonitorStatus struct {
 // them.
 type monitor struct {
 	spec MonitorSpec
-	addr string
 	km   *probes.Monitor
 	stop context.CancelFunc // stops it without removing it (relay shutdown)
 	done chan struct{}      // closed once km has stopped
+	// removed is set (under Agent.mu) once it is stopped for good (a stop
+	// job, its expiry): it is left out of the state file, then out of the
+	// relay's list.
+	removed bool
 
 	mu      sync.Mutex
 	pending []vpndiag.KeepaliveSample
@@ -127,13 +119,7 @@ func (m *monitor) AddKeepaliveSamples(_ context.Context, _ int64, samples []vpnd
 
 // status reports the monitor's state.
 func (m *monitor) status() MonitorStatus {
-	st := m.km.Status()
-	ms := MonitorStatus{MonitorSpec: m.spec, Address: m.addr, Samples: st.Sent, Lost: st.Sent - st.Received,
-		Up: st.State == "up", Transitions: st.Transitions, Periodic: st.Periodic, PingError: st.PingError}
-	if n := len(st.Transitions); n > 0 {
-		ms.LastChange = st.Transitions[n-1].Time
-	}
-	return ms
+	return MonitorStatus{MonitorSpec: m.spec, Monitor: m.km.Status()}
 }
 
 // state is the state file's content.
@@ -181,9 +167,13 @@ func (a *Agent) saveState() error {
 		return nil
 	}
 	st := state{Version: 1, Monitors: []MonitorSpec{}}
-	for _, m := range a.monitorList() {
-		st.Monitors = append(st.Monitors, m.spec)
+	a.mu.Lock()
+	for _, k := range sortedKeys(a.monitors) {
+		if m := a.monitors[k]; !m.removed {
+			st.Monitors = append(st.Monitors, m.spec)
+		}
 	}
+	a.mu.Unlock()
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -212,7 +202,7 @@ func (a *Agent) startMonitor(ctx context.Context, spec MonitorSpec) (bool, error
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, ok := a.monitors[spec.Name]; ok {
+	if old := a.monitors[spec.Name]; old != nil && !old.removed {
 		return false, nil
 	}
 	if len(a.monitors) >= MaxMonitors {
@@ -221,7 +211,7 @@ func (a *Agent) startMonitor(ctx context.Context, spec MonitorSpec) (bool, error
 	if err := a.monitorBudgetLocked(spec.Interval); err != nil {
 		return false, err
 	}
-	m := &monitor{spec: spec, addr: checked.Target, done: make(chan struct{})}
+	m := &monitor{spec: spec, done: make(chan struct{})}
 	km, err := probes.NewMonitor(probes.KeepaliveConfig{Name: spec.Name, CaseID: spec.CaseID, Target: checked.Target, Interval: spec.Interval}, m)
 	if err != nil {
 		return false, err
@@ -276,19 +266,29 @@ func (a *Agent) watchMonitor(ctx context.Context, m *monitor) {
 		return
 	}
 	a.mu.Lock()
-	mine := a.monitors[m.spec.Name] == m
-	if mine {
-		delete(a.monitors, m.spec.Name)
-	}
+	mine := a.monitors[m.spec.Name] == m && !m.removed
+	m.removed = m.removed || mine
 	a.mu.Unlock()
 	if !mine {
 		return
 	}
 	a.log().Info("relay: keep-alive monitor expired", "monitor", m.spec.Name, "started", m.spec.StartedAt, "expired", m.spec.ExpiresAt)
+	a.removeMonitor(m)
+}
+
+// removeMonitor sends a stopped monitor's last samples and takes it out of
+// the state file, then out of the relay's list: a status that no longer
+// shows it finds it gone from the file too. m.removed is set.
+func (a *Agent) removeMonitor(m *monitor) {
 	a.flushMonitor(m)
 	if err := a.saveState(); err != nil {
 		a.log().Error("relay: save state", "err", err)
 	}
+	a.mu.Lock()
+	if a.monitors[m.spec.Name] == m {
+		delete(a.monitors, m.spec.Name)
+	}
+	a.mu.Unlock()
 }
 
 // flushSamples turns every monitor's pending samples into a batch for the
@@ -367,17 +367,19 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 	case "stop":
 		a.mu.Lock()
 		m := a.monitors[name]
-		delete(a.monitors, name)
+		if m != nil && m.removed {
+			m = nil
+		}
+		if m != nil {
+			m.removed = true
+		}
 		a.mu.Unlock()
 		if m == nil {
 			return fail(vpndiag.Errorf(vpndiag.ENOTFOUND, "No keep-alive monitor named %s runs on this relay.", name))
 		}
 		m.stop()
 		<-m.done
-		a.flushMonitor(m)
-		if err := a.saveState(); err != nil {
-			a.log().Error("relay: save state", "err", err)
-		}
+		a.removeMonitor(m)
 		res.Outcome, res.Summary = vpndiag.OutcomeOK, fmt.Sprintf("keep-alive monitor %s stopped", name)
 	case "status":
 		var sts []MonitorStatus
@@ -389,16 +391,13 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 		res.Outcome = vpndiag.OutcomeOK
 		parts := make([]string, 0, len(sts))
 		for _, s := range sts {
-			state := "down"
-			if s.Up {
-				state = "up"
+			km := s.Monitor
+			part := fmt.Sprintf("%s (%s every %s, %s, %d/%d lost", s.Name, km.Config.Target, s.Interval, km.State, km.Sent-km.Received, km.Sent)
+			if km.Periodic != nil {
+				part += fmt.Sprintf(", drops every %s", km.Periodic.Period.Round(time.Second))
 			}
-			part := fmt.Sprintf("%s (%s every %s, %s, %d/%d lost", s.Name, s.Address, s.Interval, state, s.Lost, s.Samples)
-			if s.Periodic != nil {
-				part += fmt.Sprintf(", drops every %s", s.Periodic.Period.Round(time.Second))
-			}
-			if s.PingError != "" {
-				part += ", pings not sent: " + s.PingError
+			if km.PingError != "" {
+				part += ", pings not sent: " + km.PingError
 			}
 			parts = append(parts, part+")")
 		}
