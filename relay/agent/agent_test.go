@@ -669,3 +669,42 @@ func TestMonitorRateBudget(t *testing.T) {
 		t.Fatalf("two monitors pinging 6 times a minute under a limit of 10 = %+v, want a refusal", res)
 	}
 }
+
+// A monitor's interval is read as the keepalive probe reads it: the same
+// syntax (a duration or seconds), default and limits.
+func TestMonitorInterval(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), nil)
+	ra.WaitConnected(t)
+	for _, tt := range []struct {
+		interval string
+		ok       bool
+		want     string // in the summary, or in the error of a refusal
+	}{
+		{"", true, "every 5s"},
+		{"2s", true, "every 2s"},
+		{"3", true, "every 3s"},
+		{"10ms", false, "The keepalive probe's interval must be between 100ms and 1h0m0s"},
+		{"2h", false, "The keepalive probe's interval must be between 100ms and 1h0m0s"},
+		{"often", false, "must be a duration such as 5s or 500ms"},
+	} {
+		t.Run(tt.interval, func(t *testing.T) {
+			name := "iv-" + tt.interval
+			params := map[string]string{agent.ParamMonitor: "start", agent.ParamMonitorName: name}
+			if tt.interval != "" {
+				params[agent.ParamMonitorInterval] = tt.interval
+			}
+			res, err := e.Hub().Probe(context.Background(), &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeKeepalive, Target: "127.0.0.1", Relay: "hq-1", Params: params})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.ok != (res.Outcome == vpndiag.OutcomeOK) || !strings.Contains(res.Summary+res.Error, tt.want) {
+				t.Fatalf("start with interval %q = %+v, want ok=%v and %q", tt.interval, res, tt.ok, tt.want)
+			}
+			if tt.ok {
+				e.Hub().Probe(context.Background(), &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeKeepalive, Relay: "hq-1",
+					Params: map[string]string{agent.ParamMonitor: "stop", agent.ParamMonitorName: name}})
+			}
+		})
+	}
+}

@@ -336,14 +336,14 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 	name := relay.MonitorName(req)
 	switch action := req.Params[ParamMonitor]; action {
 	case "start":
-		interval := DefaultMonitorInterval
-		if v := req.Params[ParamMonitorInterval]; v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return fail(vpndiag.Errorf(vpndiag.EINVALID, "The monitor interval must be a duration such as 5s (got %q).", v))
-			}
-			interval = d // the range is the monitor's own (probes.NewMonitor)
+		// The interval is read as the keepalive probe reads it: the same
+		// syntax, default and limits.
+		timing, err := probes.ParseKeepaliveRequest(&vpndiag.ProbeRequest{Kind: vpndiag.ProbeKeepalive, Target: req.Target,
+			Params: map[string]string{"interval": req.Params[ParamMonitorInterval]}})
+		if err != nil {
+			return fail(err)
 		}
+		interval := timing.Monitor.Interval
 		lifetime, err := relay.MonitorLifetime(req)
 		if err != nil {
 			return fail(err)
