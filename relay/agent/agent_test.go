@@ -708,3 +708,64 @@ func TestMonitorInterval(t *testing.T) {
 		})
 	}
 }
+
+// A monitor's counts and up/down timeline survive a relay restart (the
+// probes monitor's own state file, beside the relay's), and its file goes
+// when it is stopped.
+func TestMonitorTimelineSurvivesRestart(t *testing.T) {
+	e := MustEnv(t)
+	token := e.Enrol("hq-1")
+	statePath := filepath.Join(t.TempDir(), "relay.state")
+	withState := func(a *agent.Agent) { a.StatePath = statePath }
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	job := func(action string) *vpndiag.ProbeResult {
+		t.Helper()
+		res, err := e.Hub().Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeKeepalive, Target: "127.0.0.1", Relay: "hq-1",
+			Params: map[string]string{agent.ParamMonitor: action, agent.ParamMonitorName: "ka-timeline", agent.ParamMonitorInterval: "1s"}})
+		if err != nil || res.Outcome != vpndiag.OutcomeOK {
+			t.Fatalf("monitor %s: %+v, %v", action, res, err)
+		}
+		return res
+	}
+	status := func() probes.KeepaliveState {
+		t.Helper()
+		var sts []agent.MonitorStatus
+		if err := json.Unmarshal(job("status").Detail, &sts); err != nil || len(sts) != 1 {
+			t.Fatalf("status detail: %d monitors, %v", len(sts), err)
+		}
+		return sts[0].Monitor
+	}
+	files := func() []string {
+		m, _ := filepath.Glob(statePath + ".monitor-*")
+		return m
+	}
+
+	ra := e.StartAgent(token, withState)
+	ra.WaitConnected(t)
+	job("start")
+	before := status()
+	for before.Sent < 2 || before.State != "up" {
+		if ctx.Err() != nil {
+			t.Fatalf("monitor state %+v, want 2 pings and up", before)
+		}
+		time.Sleep(200 * time.Millisecond)
+		before = status()
+	}
+	ra.Stop()
+	if len(files()) != 1 {
+		t.Fatalf("monitor state files %v, want one", files())
+	}
+
+	ra2 := e.StartAgent(token, withState)
+	ra2.WaitConnected(t)
+	after := status()
+	if !after.StartedAt.Equal(before.StartedAt) || after.Sent < before.Sent || len(after.Transitions) < 1 || !after.Transitions[0].Time.Equal(before.Transitions[0].Time) {
+		t.Fatalf("after the restart: started %s, %d pings, transitions %v; before: started %s, %d pings, transitions %v",
+			after.StartedAt, after.Sent, after.Transitions, before.StartedAt, before.Sent, before.Transitions)
+	}
+	job("stop")
+	if len(files()) != 0 {
+		t.Fatalf("monitor state files %v after the stop, want none", files())
+	}
+}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,10 +77,12 @@ type MonitorSpec struct {
 }
 
 // MonitorStatus is a monitor's state, the detail of a status job: the
-// relay's spec with the state of the probes monitor that pings (the same one `vpndiag probe keepalive` and the
-// terminal run): its counts since the relay (re)started it, its up/down
-// verdict after debouncing, transitions, any periodic drop, and why pings
-// could not be sent (the policy's rate limit, a missing capability).
+// relay's spec with the state of the probes monitor that pings (the same
+// one `vpndiag probe keepalive` and the terminal run): its counts since it
+// started (kept across relay restarts in a file beside the relay's state
+// file), its up/down verdict after debouncing, transitions, any periodic
+// drop, and why pings could not be sent (the policy's rate limit, a
+// missing capability).
 type MonitorStatus struct {
 	MonitorSpec
 	// Monitor is the pinging monitor's state; its Config.Target is the
@@ -212,13 +215,9 @@ func (a *Agent) startMonitor(ctx context.Context, spec MonitorSpec) (bool, error
 		return false, err
 	}
 	m := &monitor{spec: spec, done: make(chan struct{})}
-	km, err := probes.NewMonitor(probes.KeepaliveConfig{Name: spec.Name, CaseID: spec.CaseID, Target: checked.Target, Interval: spec.Interval}, m)
-	if err != nil {
-		return false, err
-	}
-	km.Ping = a.monitorPing
 	mctx, cancel := context.WithDeadline(context.Background(), spec.ExpiresAt)
-	if err := km.Start(mctx); err != nil {
+	km, err := a.startKeepalive(mctx, spec, checked.Target, m)
+	if err != nil {
 		cancel()
 		return false, err
 	}
@@ -226,6 +225,55 @@ func (a *Agent) startMonitor(ctx context.Context, spec MonitorSpec) (bool, error
 	a.monitors[spec.Name] = m
 	go a.watchMonitor(mctx, m)
 	return true, nil
+}
+
+// monitorStatePath is the file of a monitor's probes state (its counts,
+// up/down timeline and periodic drop) beside the relay's state file, so
+// that the timeline survives a relay restart; "" without a state file.
+func (a *Agent) monitorStatePath(name string) string {
+	if a.StatePath == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(name))
+	return fmt.Sprintf("%s.monitor-%x", a.StatePath, sum[:8])
+}
+
+// startKeepalive starts the probes monitor of spec, pinging addr and
+// saving its state to monitorStatePath: the one a previous run of this
+// relay saved, when that file holds this very monitor, else a new one. A
+// state that cannot be saved does not stop the monitor: it then runs
+// without its file (and restarts its timeline after a relay restart).
+func (a *Agent) startKeepalive(ctx context.Context, spec MonitorSpec, addr string, sink probes.KeepaliveSink) (*probes.Monitor, error) {
+	cfg := probes.KeepaliveConfig{Name: spec.Name, CaseID: spec.CaseID, Target: addr, Interval: spec.Interval, StatePath: a.monitorStatePath(spec.Name)}
+	var km *probes.Monitor
+	if cfg.StatePath != "" {
+		saved, err := probes.LoadMonitor(cfg.StatePath, sink)
+		switch {
+		case err == nil:
+			st := saved.Status()
+			if ip, _ := netip.ParseAddr(addr); st.Config.Target == ip.Unmap().String() && st.Config.Interval == spec.Interval &&
+				st.Config.CaseID == spec.CaseID && !st.StartedAt.Before(spec.StartedAt) {
+				km = saved
+			}
+		case vpndiag.ErrorCode(err) != vpndiag.ENOTFOUND:
+			a.log().Warn("relay: keep-alive monitor state not resumed", "monitor", spec.Name, "err", err)
+		}
+	}
+	for {
+		if km == nil {
+			var err error
+			if km, err = probes.NewMonitor(cfg, sink); err != nil {
+				return nil, err
+			}
+		}
+		km.Ping = a.monitorPing
+		err := km.Start(ctx)
+		if err == nil || cfg.StatePath == "" {
+			return km, err
+		}
+		a.log().Warn("relay: keep-alive monitor state not saved", "monitor", spec.Name, "err", err)
+		cfg.StatePath, km = "", nil
+	}
 }
 
 // monitorBudgetLocked refuses a monitor that would bring the monitors'
@@ -283,6 +331,11 @@ func (a *Agent) removeMonitor(m *monitor) {
 	a.flushMonitor(m)
 	if err := a.saveState(); err != nil {
 		a.log().Error("relay: save state", "err", err)
+	}
+	if path := a.monitorStatePath(m.spec.Name); path != "" {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			a.log().Warn("relay: remove keep-alive monitor state", "monitor", m.spec.Name, "err", err)
+		}
 	}
 	a.mu.Lock()
 	if a.monitors[m.spec.Name] == m {
