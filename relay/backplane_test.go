@@ -76,6 +76,9 @@ func TestReplicatedRoutes(t *testing.T) {
 			} else if err != nil || res.Relay != tt.want {
 				t.Fatalf("Probe = %+v, %v; want an answer from %s", res, err, tt.want)
 			}
+			if tt.want != "" && !res.Stored {
+				t.Fatalf("result %+v not marked Stored: the hub that ran it stored it in the shared store", res)
+			}
 			if got := bp.forwarded() == 1; got != tt.forwarded {
 				t.Fatalf("forwarded %d requests, want forwarded=%v", bp.forwarded(), tt.forwarded)
 			}
