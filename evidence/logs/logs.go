@@ -447,12 +447,16 @@ func (a *analyzer) sa(key string) *saState {
 }
 
 // messageID reads the N of "message ID N" (charon), -1 when absent.
-func messageID(l []byte) int {
-	i := bytes.Index(l, []byte("message ID "))
+func messageID(l []byte) int { return numberAfter(l, "message ID ") }
+
+// numberAfter reads the decimal number (at most 10 digits) that follows
+// the first marker in l, -1 when there is none.
+func numberAfter(l []byte, marker string) int {
+	i := bytes.Index(l, []byte(marker))
 	if i < 0 {
 		return -1
 	}
-	j := i + len("message ID ")
+	j := i + len(marker)
 	k := j
 	for k < len(l) && l[k] >= '0' && l[k] <= '9' && k-j < 10 {
 		k++
@@ -510,16 +514,7 @@ func notifyLengthPhase(l []byte) int {
 	if !has(l, "informational payload") {
 		return 0
 	}
-	i := bytes.Index(l, []byte("length="))
-	if i < 0 {
-		return 0
-	}
-	j := i + len("length=")
-	k := j
-	for k < len(l) && l[k] >= '0' && l[k] <= '9' {
-		k++
-	}
-	if string(l[j:k]) == "16" {
+	if numberAfter(l, "length=") == 16 {
 		return 2
 	}
 	return 0
@@ -827,25 +822,7 @@ func (a *analyzer) retransmit(l []byte, n int, sa *saState) {
 
 // requestID reads the N of "generating X request N" (charon), -1 when
 // absent.
-func requestID(l []byte) int {
-	i := bytes.Index(l, []byte(" request "))
-	if i < 0 {
-		return -1
-	}
-	j := i + len(" request ")
-	k := j
-	for k < len(l) && l[k] >= '0' && l[k] <= '9' && k-j < 10 {
-		k++
-	}
-	if k == j {
-		return -1
-	}
-	n := 0
-	for _, c := range l[j:k] {
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
+func requestID(l []byte) int { return numberAfter(l, " request ") }
 
 // junosCause reads the error of Junos kmd's "IKE negotiation failed with
 // error: …" and "IKE Phase-2 Failure: …".
