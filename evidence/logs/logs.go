@@ -229,7 +229,9 @@ var families = []struct {
 	{"cisco-asa", []string{"%ASA-", "%FTD-"}, []string{"[IKEv1]", "IKE_DECODE", "Group = "}},
 	{"cisco-ios", []string{"ISAKMP:", "%CRYPTO-"}, []string{"ISAKMP (", "IPSEC(", "%IKEV2-"}},
 	{"juniper-kmd", []string{"KMD_", "kmd["}, []string{"IKE negotiation failed with error", "IKE Phase-2", "Phase-1 [", "Phase-2 ["}},
-	{"paloalto", []string{"ikemgr", ",SYSTEM,vpn,"}, []string{"[PNTF]", "[PERR]", "[PWRN]", "IKE phase-1 negotiation", "IKE phase-2 negotiation", "IKEv2 IKE SA negotiation", "ike-nego-p"}},
+	{"paloalto", []string{"ikemgr", ",SYSTEM,vpn,"}, []string{"[PNTF]", "[PERR]", "[PWRN]", "IKE phase-1 negotiation", "IKE phase-2 negotiation", "IKEv2 IKE SA negotiation", "ike-nego-p",
+		// ikemgr.log's own banner lines, written in capitals.
+		"IKE SA NEGOTIATION", "CHILD SA NEGOTIATION"}},
 	{"libreswan-pluto", []string{"pluto["}, []string{"STATE_", "\" #", "v2N_", "IKE SA authentication request", "initiating IKEv2", "initiating IKEv1",
 		"ISAKMP SA established {", "IPsec SA established", "sent Main Mode", "ipsec whack", "ipsec auto",
 		// pluto's own log file (logfile=, no syslog prefix) and whack output.
@@ -731,6 +733,10 @@ func (a *analyzer) classify(l []byte, n int) {
 			a.add(n, l, evDeadEst)
 		case hasAny(l, "QUICK", "CREATE_CHILD", "phase-2", "phase 2", "Phase 2", "Phase-2", "quick mode", "child SA", "phase2 negotiation"):
 			a.add(n, l, evP2Silent)
+		case a.answered && !a.established && !sa.established && sa.recentRetx(n, tsOrZero(ts, hasTS)) == 1:
+			// IKE_SA_INIT was answered, IKE_AUTH (message ID 1, on UDP
+			// 4500 behind NAT, often fragmented) was not.
+			a.add(n, l, evAuthUnans)
 		default:
 			a.add(n, l, evNoAnswer)
 		}

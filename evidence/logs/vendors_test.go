@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/vpndiag/vpndiag"
@@ -27,6 +28,9 @@ func TestVendorLogs(t *testing.T) {
 		{"sw-rekey-collision-ok.log", "strongswan-charon", nil},
 		{"sw-ike-rekey-collision-ok.log", "strongswan-charon", nil},
 		{"sw-rekey-collision-every-rekey.log", "strongswan-charon", []string{kb.CodeRekeyFailed}},
+		// IKE_SA_INIT answered, IKE_AUTH on UDP 4500 never: named as such
+		// even when charon ends with "peer not responding".
+		{"sw-natt-4500-blocked.log", "strongswan-charon", []string{kb.CodeIKENoResponse}},
 		// libreswan.
 		{"pl-healthy-v2.log", "libreswan-pluto", nil},
 		{"pl-v2-psk.log", "libreswan-pluto", []string{kb.CodeAuthFailed}},
@@ -58,6 +62,13 @@ func TestVendorLogs(t *testing.T) {
 		{"fg-p1-prop.log", "fortigate-event", []string{kb.CodePhase1NoProposal}},
 		{"fg-p1-error-timeout.log", "fortigate-event", []string{kb.CodeIKENoResponse}},
 		{"fg-p2-selector.log", "fortigate-event", []string{kb.CodeTSUnacceptable}},
+		// Palo Alto: ikemgr.log with only its capitalised banners is still
+		// a log (healthy), and the system log.
+		{"pa-ikemgr-healthy.log", "paloalto", nil},
+		{"pa-ikemgr-p1prop.log", "paloalto", []string{kb.CodePhase1NoProposal}},
+		{"pa-ikemgr-ts.log", "paloalto", []string{kb.CodeTSUnacceptable}},
+		{"pa-sys-healthy.log", "paloalto", nil},
+		{"pa-sys-p2prop.log", "paloalto", []string{kb.CodePhase2NoProposal}},
 		// MikroTik RouterOS (ipsec topics).
 		{"mt-healthy.log", "mikrotik", nil},
 		{"mt-ikev2-healthy.log", "mikrotik", nil},
@@ -95,6 +106,9 @@ func TestVendorLogs(t *testing.T) {
 			for _, f := range r.Findings {
 				if tt.file == "sw-rekey-collision-every-rekey.log" && f.Severity != vpndiag.SeverityWarning {
 					t.Errorf("settled collisions give %s, want a warning", f.Severity)
+				}
+				if tt.file == "sw-natt-4500-blocked.log" && !strings.Contains(f.Summary, "IKE_AUTH never was") {
+					t.Errorf("summary %q does not say IKE_AUTH went unanswered", f.Summary)
 				}
 				if len(f.Evidence) == 0 || f.Fix == "" {
 					t.Errorf("finding %s lacks evidence or fix", f.Code)
