@@ -135,10 +135,17 @@ func parseStroke(st *Status, lines []string) {
 			if s := stSPIs.FindStringSubmatch(l); s != nil {
 				c.SPIIn, c.SPIOut = s[1], s[2]
 			}
+			named := false
 			for _, ike := range st.IKE {
 				if ike.Name == c.IKE {
-					c.Peer = ike.Remote
+					c.Peer, named = ike.Remote, true
 				}
+			}
+			// A child named apart from its connection (swanctl.conf's
+			// children, shown through stroke) belongs to the IKE SA
+			// listed just before it.
+			if last := len(st.IKE) - 1; !named && last >= 0 {
+				c.IKE, c.Peer = st.IKE[last].Name, st.IKE[last].Remote
 			}
 			children[m[1]+"{"+m[2]+"}"] = c
 			st.Child = append(st.Child, c)
