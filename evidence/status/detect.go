@@ -65,6 +65,7 @@ var markers = []marker{
 	{FormatLibreswan, 3, regexp.MustCompile(`(?m)^(?:\d{3} )?#\d+: "[^"]+"\S*(?:\s+[^\s:]+)?:\d+\s+STATE_[A-Z0-9_]+\s*\(`)},
 	{FormatLibreswan, 3, regexp.MustCompile(`(?m)^(?:\d{3} )?#\d+: "[^"]+".*type=ESP,.*inBytes=\d+, outBytes=\d+`)},
 	{FormatLibreswan, 2, regexp.MustCompile(`Traffic: ESPin=\d+[KMG]?B ESPout=\d+[KMG]?B`)},
+	{FormatLibreswan, 2, regexp.MustCompile(`(?m)^[^\n]{0,40}?[$#]\s*(?:sudo\s+)?ipsec\s+(?:trafficstatus|whack\s+--trafficstatus)\b`)},
 	{FormatLibreswan, 2, regexp.MustCompile(`(?m)^(?:\d{3} )?"[^"]+"\S*:\s+\S*\.\.\.\S*;\s+(?:erouted|unrouted|routed|prospective erouted)`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*#pkts encaps: \d+`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*local\s+ident \(addr/mask/prot/port\)`)},
@@ -99,6 +100,8 @@ var markers = []marker{
 	{FormatPANOS, 3, regexp.MustCompile(`(?m)^\s*total IPSec tunnel (configured|shown):`)},
 	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\s*(encap|decap) packets:\s+\d+`)},
 	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\s*id\s+name\s+state\s+monitor\s+local-ip\s+peer-ip`)},
+	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\S*>\s*show vpn (?:ike-sa|ipsec-sa|flow)\b`)},
+	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\s*Gateway ID\s+Peer-Address\s+Gateway Name\s+Role`)},
 }
 
 // Detect says which SA status format text (the head of a file) looks like,

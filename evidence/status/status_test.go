@@ -76,6 +76,8 @@ func TestCheck(t *testing.T) {
 		// Each Junos command's output alone is recognised.
 		{"junos-ike-only.txt", status.FormatJunos, nil, vendorSite()},
 		{"junos-ipsec-summary.txt", status.FormatJunos, nil, vendorSite()},
+		{"libreswan-trafficstatus.txt", status.FormatLibreswan, nil, vendorSite()},
+		{"panos-ike-only.txt", status.FormatPANOS, nil, vendorSite()},
 		// Healthy single listings give no fault.
 		{"fortigate-healthy.txt", status.FormatFortiGate, []string{"sa-healthy@22"}, vendorSite()},
 		{"ios-healthy-once.txt", status.FormatIOS, nil, vendorSite()},
