@@ -269,14 +269,12 @@ func (s *iosState) fill(t *Tunnel, p *iosProfile) {
 }
 
 // phase1IKEv2 sets phase 1, DPD and authentication from the IKEv2 profile
-// p names (else any) and the first IKEv2 proposal.
+// p names (else the one that matches a peer, else the first by name) and
+// the first IKEv2 proposal.
 func (s *iosState) phase1IKEv2(t *Tunnel, p *iosProfile) {
 	vp := s.v2profiles[p.ikev2.V]
 	if vp == nil {
-		for _, x := range s.v2profiles {
-			vp = x
-			break
-		}
+		vp = s.ikev2ProfileFor(t.Peers)
 	}
 	if vp != nil {
 		t.Phase1.Lifetime = vp.lifetime
@@ -328,4 +326,24 @@ func (s *iosState) isakmpProfileFor(peers []Value[string]) *iosISAKMPProfile {
 		}
 	}
 	return nil
+}
+
+// ikev2ProfileFor returns the IKEv2 profile whose "match identity remote
+// address" is one of peers, else the first profile by name; nil if there
+// is none.
+func (s *iosState) ikev2ProfileFor(peers []Value[string]) *iosIKEv2Profile {
+	names := sortedProfiles(s.v2profiles)
+	for _, peer := range peers {
+		for _, x := range names {
+			for _, r := range s.v2profiles[x].remote {
+				if r == peer.V {
+					return s.v2profiles[x]
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return s.v2profiles[names[0]]
 }
