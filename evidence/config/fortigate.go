@@ -74,34 +74,7 @@ func fgTables(ls []string) map[string][]*fgEntry {
 
 // fgFields splits a FortiGate line into words, honouring double quotes and
 // dropping a trailing " ! comment" (seen in published samples).
-func fgFields(s string) []string {
-	var out []string
-	var b strings.Builder
-	inq, any := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"':
-			inq = !inq
-			any = true
-		case !inq && (c == ' ' || c == '\t'):
-			if any {
-				out = append(out, b.String())
-				b.Reset()
-				any = false
-			}
-		case !inq && c == '!' && !any && len(out) > 0:
-			return out
-		default:
-			b.WriteByte(c)
-			any = true
-		}
-	}
-	if any {
-		out = append(out, b.String())
-	}
-	return out
-}
+func fgFields(s string) []string { return quotedWords(s, false, true) }
 
 // parseFortiGate reads FortiOS configuration (show / show full-configuration).
 func parseFortiGate(ls []string) *Config {

@@ -111,6 +111,43 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
+// quotedWords splits s into words at blanks outside double quotes,
+// removing the quotes; "" is an empty word. With escapes, a backslash in
+// quotes takes the next byte as it is (RouterOS); with bangComment, a "!"
+// that starts a word after the first ends the line (FortiGate samples).
+func quotedWords(s string, escapes, bangComment bool) []string {
+	var out []string
+	var b strings.Builder
+	inq, word := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case escapes && c == '\\' && inq && i+1 < len(s):
+			i++
+			b.WriteByte(s[i])
+			word = true
+		case c == '"':
+			inq = !inq
+			word = true
+		case !inq && (c == ' ' || c == '\t'):
+			if word {
+				out = append(out, b.String())
+				b.Reset()
+				word = false
+			}
+		case bangComment && !inq && c == '!' && !word && len(out) > 0:
+			return out
+		default:
+			b.WriteByte(c)
+			word = true
+		}
+	}
+	if word {
+		out = append(out, b.String())
+	}
+	return out
+}
+
 // uncomment removes a trailing comment starting with one of marks outside
 // quotes.
 func uncomment(s string, marks string) string {
