@@ -203,18 +203,6 @@ func parseSwanctl(ls []string) *Config {
 	c := &Config{Vendor: "strongswan", Syntax: "swanctl", Routing: Default("static")}
 	root := parseBraces(ls)
 	conns := root.child("connections")
-	secrets := root.child("secrets")
-	var pskLine int
-	if secrets != nil {
-		for _, s := range secrets.children {
-			if strings.HasPrefix(s.name, "ike") {
-				if v, ok := s.kv["secret"]; ok {
-					pskLine = v.Line
-					break
-				}
-			}
-		}
-	}
 	if conns == nil || len(conns.children) == 0 {
 		if conns == nil {
 			c.note(0, "no connections section")
@@ -224,65 +212,15 @@ func parseSwanctl(ls []string) *Config {
 		}
 		return c
 	}
+	pskLine := swanctlPSKLine(root.child("secrets"))
 	for _, cn0 := range conns.children {
 		cn := inherit(cn0, [][]*node{conns.children, root.children}, 0)
-		name := cn.name
-		if templated(name) {
-			c.note(cn.line, "connection name %s is a template variable", name)
+		if templated(cn.name) {
+			c.note(cn.line, "connection name %s is a template variable", cn.name)
 		}
-		t := &Tunnel{Name: name, Line: cn.line}
-		if v, ok := cn.kv["remote_addrs"]; ok {
-			for _, a := range splitList(v.V) {
-				t.Peers = append(t.Peers, At(a, v.Line))
-			}
-		}
-		if v, ok := cn.kv["local_addrs"]; ok {
-			t.Local = v
-		}
-		t.IKEVersion = Default(0)
-		if v, ok := cn.kv["version"]; ok {
-			if n, ok := atoi(v.V); ok && n <= 2 {
-				t.IKEVersion = At(n, v.Line)
-			}
-		}
-		if v, ok := cn.kv["proposals"]; ok && !templated(v.V) {
-			t.Phase1.Proposals = append(t.Phase1.Proposals, v)
-			for _, g := range proposalDH(v.V) {
-				t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, v.Line))
-			}
-		} else if ok {
-			c.note(v.Line, "IKE proposals are a template variable (%s); not checked", v.V)
-		}
-		swanctlIKELifetimes(cn, t)
-		if v, ok := cn.kv["reauth_time"]; ok {
-			c.note(v.Line, "reauth_time %s: the IKE SA is re-authenticated (a new IKE SA from scratch, not a rekey) at that interval", v.V)
-		}
-		t.DPD.Enabled = Default(false)
-		if v, ok := cn.kv["dpd_delay"]; ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.DPD.Enabled = At(d > 0, v.Line)
-				t.DPD.Interval = At(d, v.Line)
-			}
-		}
-		t.NATT = Default("enabled")
-		if v, ok := cn.kv["encap"]; ok && strings.EqualFold(v.V, "yes") {
-			t.NATT = At("forced", v.Line)
-		}
-		if loc := cn.child("local"); loc != nil {
-			if v, ok := loc.kv["auth"]; ok {
-				t.Auth = v
-				if v.V == "pubkey" || strings.HasPrefix(v.V, "eap") || v.V == "xauth" {
-					t.PSK = At(false, v.Line)
-				}
-			}
-		}
-		if t.Auth.V == "psk" {
-			if pskLine > 0 {
-				t.PSK = At(true, pskLine)
-			} else {
-				c.note(t.Auth.Line, "auth = psk but no secrets section in this file; the key may be in another swanctl file")
-			}
-		}
+		t := &Tunnel{Name: cn.name, Line: cn.line}
+		swanctlIKE(c, t, cn)
+		swanctlAuth(c, t, cn, pskLine)
 		t.RouteBased = Default(false)
 		if v, ok := cn.kv["if_id_in"]; ok {
 			t.RouteBased = At(true, v.Line)
@@ -290,47 +228,12 @@ func parseSwanctl(ls []string) *Config {
 		if ch := cn.child("children"); ch != nil {
 			for i, child0 := range ch.children {
 				child := inherit(child0, [][]*node{ch.children, root.children}, 0)
-				loc, rem := []string{"dynamic"}, []string{"dynamic"}
-				line := child.line
-				if v, ok := child.kv["local_ts"]; ok {
-					loc, line = splitList(v.V), v.Line
-				}
-				if v, ok := child.kv["remote_ts"]; ok {
-					rem, line = splitList(v.V), v.Line
-				}
-				for _, l := range loc {
-					for _, r := range rem {
-						t.Selectors = append(t.Selectors, Selector{Local: l, Remote: r, Line: line})
-					}
-				}
+				t.Selectors = append(t.Selectors, swanctlSelectors(child)...)
 				if i > 0 {
 					c.note(child.line, "CHILD_SA %q is a further SA pair; phase 2 values are read from the first child", child.name)
 					continue
 				}
-				swanctlChildLifetimes(child, t)
-				if v, ok := child.kv["esp_proposals"]; ok && templated(v.V) {
-					c.note(v.Line, "ESP proposals are a template variable (%s); PFS not checked", v.V)
-				} else if ok {
-					t.Phase2.Proposals = append(t.Phase2.Proposals, v)
-					gs := proposalDH(v.V)
-					for _, g := range gs {
-						t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, v.Line))
-					}
-					t.PFS = At(len(gs) > 0, v.Line)
-				} else {
-					t.PFS = Default(false)
-				}
-				if v, ok := child.kv["dpd_action"]; ok {
-					t.DPD.Action = v
-				}
-				if v, ok := child.kv["if_id_in"]; ok {
-					t.RouteBased = At(true, v.Line)
-				}
-				if v, ok := child.kv["inactivity"]; ok {
-					if d, ok := parseDuration(v.V, time.Second); ok {
-						t.IdleTimeout = At(d, v.Line)
-					}
-				}
+				swanctlChild(c, t, child)
 			}
 		}
 		c.Tunnels = append(c.Tunnels, t)
@@ -338,14 +241,145 @@ func parseSwanctl(ls []string) *Config {
 	return c
 }
 
+// swanctlPSKLine returns the line of the first IKE secret, 0 when there is
+// none.
+func swanctlPSKLine(secrets *node) int {
+	if secrets == nil {
+		return 0
+	}
+	for _, s := range secrets.children {
+		if strings.HasPrefix(s.name, "ike") {
+			if v, ok := s.kv["secret"]; ok {
+				return v.Line
+			}
+		}
+	}
+	return 0
+}
+
+// durationAt reads setting key of kv as a duration (bare numbers in
+// seconds).
+func durationAt(kv map[string]Value[string], key string) (Value[time.Duration], bool) {
+	if v, ok := kv[key]; ok {
+		if d, ok := parseDuration(v.V, time.Second); ok {
+			return At(d, v.Line), true
+		}
+	}
+	return Value[time.Duration]{}, false
+}
+
+// swanctlIKE reads a connection's IKE settings: addresses, version,
+// proposals, lifetimes, DPD and NAT-T.
+func swanctlIKE(c *Config, t *Tunnel, cn *node) {
+	if v, ok := cn.kv["remote_addrs"]; ok {
+		for _, a := range splitList(v.V) {
+			t.Peers = append(t.Peers, At(a, v.Line))
+		}
+	}
+	if v, ok := cn.kv["local_addrs"]; ok {
+		t.Local = v
+	}
+	t.IKEVersion = Default(0)
+	if v, ok := cn.kv["version"]; ok {
+		if n, ok := atoi(v.V); ok && n <= 2 {
+			t.IKEVersion = At(n, v.Line)
+		}
+	}
+	if v, ok := cn.kv["proposals"]; ok && !templated(v.V) {
+		t.Phase1.Proposals = append(t.Phase1.Proposals, v)
+		for _, g := range proposalDH(v.V) {
+			t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, v.Line))
+		}
+	} else if ok {
+		c.note(v.Line, "IKE proposals are a template variable (%s); not checked", v.V)
+	}
+	swanctlIKELifetimes(cn, t)
+	if v, ok := cn.kv["reauth_time"]; ok {
+		c.note(v.Line, "reauth_time %s: the IKE SA is re-authenticated (a new IKE SA from scratch, not a rekey) at that interval", v.V)
+	}
+	t.DPD.Enabled = Default(false)
+	if d, ok := durationAt(cn.kv, "dpd_delay"); ok {
+		t.DPD.Enabled = At(d.V > 0, d.Line)
+		t.DPD.Interval = d
+	}
+	t.NATT = Default("enabled")
+	if v, ok := cn.kv["encap"]; ok && strings.EqualFold(v.V, "yes") {
+		t.NATT = At("forced", v.Line)
+	}
+}
+
+// swanctlAuth reads the local auth method, and whether a secrets section
+// holds the key.
+func swanctlAuth(c *Config, t *Tunnel, cn *node, pskLine int) {
+	if loc := cn.child("local"); loc != nil {
+		if v, ok := loc.kv["auth"]; ok {
+			t.Auth = v
+			if v.V == "pubkey" || strings.HasPrefix(v.V, "eap") || v.V == "xauth" {
+				t.PSK = At(false, v.Line)
+			}
+		}
+	}
+	if t.Auth.V == "psk" {
+		if pskLine > 0 {
+			t.PSK = At(true, pskLine)
+		} else {
+			c.note(t.Auth.Line, "auth = psk but no secrets section in this file; the key may be in another swanctl file")
+		}
+	}
+}
+
+// swanctlSelectors returns a child's local_ts × remote_ts pairs.
+func swanctlSelectors(child *node) []Selector {
+	var out []Selector
+	loc, rem := []string{"dynamic"}, []string{"dynamic"}
+	line := child.line
+	if v, ok := child.kv["local_ts"]; ok {
+		loc, line = splitList(v.V), v.Line
+	}
+	if v, ok := child.kv["remote_ts"]; ok {
+		rem, line = splitList(v.V), v.Line
+	}
+	for _, l := range loc {
+		for _, r := range rem {
+			out = append(out, Selector{Local: l, Remote: r, Line: line})
+		}
+	}
+	return out
+}
+
+// swanctlChild reads the first CHILD_SA: lifetimes, ESP proposals and PFS,
+// DPD action, interface ID and inactivity.
+func swanctlChild(c *Config, t *Tunnel, child *node) {
+	swanctlChildLifetimes(child, t)
+	if v, ok := child.kv["esp_proposals"]; ok && templated(v.V) {
+		c.note(v.Line, "ESP proposals are a template variable (%s); PFS not checked", v.V)
+	} else if ok {
+		t.Phase2.Proposals = append(t.Phase2.Proposals, v)
+		gs := proposalDH(v.V)
+		for _, g := range gs {
+			t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, v.Line))
+		}
+		t.PFS = At(len(gs) > 0, v.Line)
+	} else {
+		t.PFS = Default(false)
+	}
+	if v, ok := child.kv["dpd_action"]; ok {
+		t.DPD.Action = v
+	}
+	if v, ok := child.kv["if_id_in"]; ok {
+		t.RouteBased = At(true, v.Line)
+	}
+	if d, ok := durationAt(child.kv, "inactivity"); ok {
+		t.IdleTimeout = d
+	}
+}
+
 // swanctlIKELifetimes sets the IKE SA's renewal (Rekey) and hard lifetime
 // (Lifetime) from rekey_time, reauth_time and over_time.
 func swanctlIKELifetimes(cn *node, t *Tunnel) {
 	dur := func(key string, def time.Duration) Value[time.Duration] {
-		if v, ok := cn.kv[key]; ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				return At(d, v.Line)
-			}
+		if d, ok := durationAt(cn.kv, key); ok {
+			return d
 		}
 		return Default(def)
 	}
@@ -373,17 +407,13 @@ func swanctlIKELifetimes(cn *node, t *Tunnel) {
 // lifetime (Lifetime) from rekey_time and life_time.
 func swanctlChildLifetimes(child *node, t *Tunnel) {
 	t.Phase2.Rekey = Default(time.Hour)
-	if v, ok := child.kv["rekey_time"]; ok {
-		if d, ok := parseDuration(v.V, time.Second); ok {
-			t.Phase2.Rekey = At(d, v.Line)
-		}
+	if d, ok := durationAt(child.kv, "rekey_time"); ok {
+		t.Phase2.Rekey = d
 	}
 	life := t.Phase2.Rekey.V + t.Phase2.Rekey.V/10
 	t.Phase2.Lifetime = Value[time.Duration]{V: life, Line: t.Phase2.Rekey.Line, From: t.Phase2.Rekey.From}
-	if v, ok := child.kv["life_time"]; ok {
-		if d, ok := parseDuration(v.V, time.Second); ok {
-			t.Phase2.Lifetime = At(d, v.Line)
-		}
+	if d, ok := durationAt(child.kv, "life_time"); ok {
+		t.Phase2.Lifetime = d
 	}
 }
 
