@@ -86,15 +86,8 @@ func parsePfSense(text string) (*Config, error) {
 			t.Local = v
 		}
 		t.IKEVersion = Default(1)
-		if v := kv["iketype"]; v.Known() {
-			switch v.V {
-			case "ikev1":
-				t.IKEVersion = At(1, v.Line)
-			case "ikev2":
-				t.IKEVersion = At(2, v.Line)
-			case "auto":
-				t.IKEVersion = At(0, v.Line)
-			}
+		if n, ok := ikeVersionWord(kv["iketype"], "auto"); ok {
+			t.IKEVersion = n
 		}
 		t.Phase1.Lifetime = Default(28800 * time.Second)
 		if v := kv["lifetime"]; v.V != "" {

@@ -517,203 +517,211 @@ func parseIPsecConf(ls []string, libre bool) *Config {
 			continue
 		}
 		t := &Tunnel{Name: cn.name, Line: cn.line}
-		kv := cn.kv
-		get := func(keys ...string) (Value[string], bool) {
-			for _, k := range keys {
-				if v, ok := kv[k]; ok {
-					return v, true
-				}
-			}
-			return Value[string]{}, false
-		}
-		if v, ok := get("right"); ok {
+		if v, ok := cn.get("right"); ok {
 			t.Peers = append(t.Peers, v)
 		}
-		if v, ok := get("left"); ok {
+		if v, ok := cn.get("left"); ok {
 			t.Local = v
 		}
-		// IKE version.
-		if libre {
-			t.IKEVersion = Default(2)
-			if v, ok := get("ikev2"); ok {
-				switch v.V {
-				case "no", "never":
-					t.IKEVersion = At(1, v.Line)
-				case "permit", "propose", "yes":
-					t.IKEVersion = At(2, v.Line)
-				case "insist":
-					t.IKEVersion = At(2, v.Line)
-				}
-			}
-			if v, ok := get("keyexchange"); ok {
-				if v.V == "ikev1" {
-					t.IKEVersion = At(1, v.Line)
-				} else if v.V == "ikev2" {
-					t.IKEVersion = At(2, v.Line)
-				}
-			}
-		} else {
-			t.IKEVersion = Default(0)
-			if v, ok := get("keyexchange"); ok {
-				switch v.V {
-				case "ikev1":
-					t.IKEVersion = At(1, v.Line)
-				case "ikev2":
-					t.IKEVersion = At(2, v.Line)
-				case "ike":
-					t.IKEVersion = At(0, v.Line)
-				}
-			}
-		}
-		// Proposals.
-		if v, ok := get("ike"); ok {
+		cn.ikeVersion(t, libre)
+		if v, ok := cn.get("ike"); ok {
 			t.Phase1.Proposals = append(t.Phase1.Proposals, v)
 			for _, g := range proposalDH(v.V) {
 				t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, v.Line))
 			}
 		}
-		espV, espOK := get("esp", "phase2alg")
-		if espOK {
-			t.Phase2.Proposals = append(t.Phase2.Proposals, espV)
-			for _, g := range proposalDH(espV.V) {
-				t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, espV.Line))
+		if v, ok := cn.get("esp", "phase2alg"); ok {
+			t.Phase2.Proposals = append(t.Phase2.Proposals, v)
+			for _, g := range proposalDH(v.V) {
+				t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, v.Line))
 			}
 		}
-		// Lifetimes.
-		if libre {
-			t.Phase1.Lifetime = Default(8 * time.Hour)
-			t.Phase2.Lifetime = Default(8 * time.Hour)
-		} else {
-			t.Phase1.Lifetime = Default(3 * time.Hour)
-			t.Phase2.Lifetime = Default(time.Hour)
+		cn.lifetimes(c, t, libre)
+		if d, ok := cn.duration("inactivity"); ok {
+			t.IdleTimeout = d
 		}
-		if v, ok := get("ikelifetime"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.Phase1.Lifetime = At(d, v.Line)
-			}
-		}
-		if v, ok := get("salifetime", "keylife", "lifetime"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.Phase2.Lifetime = At(d, v.Line)
-			}
-		}
-		if v, ok := get("lifebytes"); ok {
-			if n, ok := atoi(v.V); ok {
-				t.Phase2.LifetimeKB = At(int64(n/1024), v.Line)
-			}
-		}
-		// ikelifetime and lifetime/keylife/salifetime are hard lifetimes:
-		// renewal starts margintime (rekeymargin, default 9 min) before,
-		// made earlier still by up to rekeyfuzz (default 100 %) of it.
-		margin := Default(9 * time.Minute)
-		if v, ok := get("rekeymargin", "margintime"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				margin = At(d, v.Line)
-			}
-		}
-		if v, ok := get("rekeyfuzz"); ok {
-			c.note(v.Line, "rekeyfuzz=%s: each renewal is brought forward by a random part (up to %s) of the rekey margin", v.V, v.V)
-		}
-		if v, ok := get("rekey"); ok && v.V == "no" {
-			c.note(v.Line, "rekey=no: this device never renews the SAs; they expire and the tunnel drops until traffic brings it up again")
-		} else {
-			for _, ph := range []*Phase{&t.Phase1, &t.Phase2} {
-				if ph.Lifetime.Known() && margin.V < ph.Lifetime.V {
-					line := margin.Line
-					if ph.Lifetime.Line > line {
-						line = ph.Lifetime.Line
-					}
-					ph.Rekey = Value[time.Duration]{V: ph.Lifetime.V - margin.V, Line: line, From: FromFile}
-					if ph.Lifetime.From == FromDefault && margin.From == FromDefault {
-						ph.Rekey = Default(ph.Lifetime.V - margin.V)
-					}
-				} else if ph.Lifetime.Known() {
-					c.note(margin.Line, "the rekey margin (%s) is not shorter than the lifetime (%s): the SA cannot be renewed before it expires", margin, ph.Lifetime)
-				}
-			}
-		}
-		if v, ok := get("inactivity"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.IdleTimeout = At(d, v.Line)
-			}
-		}
-		// PFS.
-		if libre {
-			t.PFS = Default(true)
-			if v, ok := get("pfs"); ok {
-				t.PFS = At(v.V == "yes", v.Line)
-			}
-		} else {
-			switch {
-			case espOK:
-				t.PFS = At(len(t.Phase2.DHGroups) > 0, espV.Line)
-			default:
-				t.PFS = Default(false)
-			}
-			if v, ok := get("pfs"); ok && v.V == "no" {
-				t.PFS = At(false, v.Line)
-			}
-		}
-		// DPD.
-		t.DPD.Enabled = Default(false)
-		if v, ok := get("dpdaction"); ok {
-			t.DPD.Action = v
-			t.DPD.Enabled = At(v.V != "none", v.Line)
-			if !libre {
-				t.DPD.Interval = Default(30 * time.Second)
-			}
-		}
-		if v, ok := get("dpddelay"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.DPD.Interval = At(d, v.Line)
-				if libre || !t.DPD.Enabled.Known() || t.DPD.Enabled.From == FromDefault {
-					t.DPD.Enabled = At(d > 0, v.Line)
-				}
-			}
-		}
-		// NAT-T.
+		cn.pfs(t, libre)
+		cn.dpd(t, libre)
 		t.NATT = Default("enabled")
-		if v, ok := get("forceencaps", "encapsulation"); ok && v.V == "yes" {
+		if v, ok := cn.get("forceencaps", "encapsulation"); ok && v.V == "yes" {
 			t.NATT = At("forced", v.Line)
 		} else if ok && v.V == "no" {
 			t.NATT = At("disabled", v.Line)
 		}
-		// Selectors.
-		loc, rem := []string{"(left address)"}, []string{"(right address)"}
-		line := cn.line
-		if v, ok := get("leftsubnet", "leftsubnets"); ok {
-			loc, line = splitList(strings.Trim(v.V, "{}")), v.Line
-		}
-		if v, ok := get("rightsubnet", "rightsubnets"); ok {
-			rem, line = splitList(strings.Trim(v.V, "{}")), v.Line
-		}
-		for _, l := range loc {
-			for _, r := range rem {
-				t.Selectors = append(t.Selectors, Selector{Local: l, Remote: r, Line: line})
-			}
-		}
+		t.Selectors = cn.selectors()
 		t.RouteBased = Default(false)
-		if v, ok := get("mark", "vti-interface", "ipsec-interface"); ok {
+		if v, ok := cn.get("mark", "vti-interface", "ipsec-interface"); ok {
 			t.RouteBased = At(true, v.Line)
 		}
-		// Authentication.
-		if v, ok := get("authby", "leftauth"); ok {
-			switch v.V {
-			case "secret", "psk":
-				t.Auth = At("psk", v.Line)
-				c.note(v.Line, "pre-shared keys live in ipsec.secrets, not in this file")
-			case "pubkey", "rsasig", "rsa", "ecdsa", "rsa-sha2":
-				t.Auth = At("pubkey", v.Line)
-				t.PSK = At(false, v.Line)
-			default:
-				t.Auth = v
-			}
-		} else if libre {
-			t.Auth = Default("pubkey")
-		} else {
-			t.Auth = Default("pubkey")
-		}
+		cn.auth(c, t)
 		c.Tunnels = append(c.Tunnels, t)
 	}
 	return c
+}
+
+// get returns the first of keys the conn sets.
+func (cn *conn) get(keys ...string) (Value[string], bool) {
+	for _, k := range keys {
+		if v, ok := cn.kv[k]; ok {
+			return v, true
+		}
+	}
+	return Value[string]{}, false
+}
+
+// duration returns the first of keys the conn sets, as a duration.
+func (cn *conn) duration(keys ...string) (Value[time.Duration], bool) {
+	if v, ok := cn.get(keys...); ok {
+		if d, ok := parseDuration(v.V, time.Second); ok {
+			return At(d, v.Line), true
+		}
+	}
+	return Value[time.Duration]{}, false
+}
+
+// ikeVersion reads keyexchange (and libreswan's ikev2=).
+func (cn *conn) ikeVersion(t *Tunnel, libre bool) {
+	if !libre {
+		t.IKEVersion = Default(0)
+		if v, ok := cn.get("keyexchange"); ok {
+			if n, ok := ikeVersionWord(v, "ike"); ok {
+				t.IKEVersion = n
+			}
+		}
+		return
+	}
+	t.IKEVersion = Default(2)
+	if v, ok := cn.get("ikev2"); ok {
+		switch v.V {
+		case "no", "never":
+			t.IKEVersion = At(1, v.Line)
+		case "permit", "propose", "yes", "insist":
+			t.IKEVersion = At(2, v.Line)
+		}
+	}
+	if v, ok := cn.get("keyexchange"); ok {
+		if n, ok := ikeVersionWord(v, ""); ok {
+			t.IKEVersion = n
+		}
+	}
+}
+
+// lifetimes reads the hard lifetimes (ikelifetime, lifetime / keylife /
+// salifetime, lifebytes) and derives the renewal times: margintime
+// (rekeymargin, default 9 min) before, made earlier still by up to
+// rekeyfuzz (default 100 %) of it.
+func (cn *conn) lifetimes(c *Config, t *Tunnel, libre bool) {
+	if libre {
+		t.Phase1.Lifetime = Default(8 * time.Hour)
+		t.Phase2.Lifetime = Default(8 * time.Hour)
+	} else {
+		t.Phase1.Lifetime = Default(3 * time.Hour)
+		t.Phase2.Lifetime = Default(time.Hour)
+	}
+	if d, ok := cn.duration("ikelifetime"); ok {
+		t.Phase1.Lifetime = d
+	}
+	if d, ok := cn.duration("salifetime", "keylife", "lifetime"); ok {
+		t.Phase2.Lifetime = d
+	}
+	if v, ok := cn.get("lifebytes"); ok {
+		if n, ok := atoi(v.V); ok {
+			t.Phase2.LifetimeKB = At(int64(n/1024), v.Line)
+		}
+	}
+	margin := Default(9 * time.Minute)
+	if d, ok := cn.duration("rekeymargin", "margintime"); ok {
+		margin = d
+	}
+	if v, ok := cn.get("rekeyfuzz"); ok {
+		c.note(v.Line, "rekeyfuzz=%s: each renewal is brought forward by a random part (up to %s) of the rekey margin", v.V, v.V)
+	}
+	if v, ok := cn.get("rekey"); ok && v.V == "no" {
+		c.note(v.Line, "rekey=no: this device never renews the SAs; they expire and the tunnel drops until traffic brings it up again")
+		return
+	}
+	for _, ph := range []*Phase{&t.Phase1, &t.Phase2} {
+		if ph.Lifetime.Known() && margin.V < ph.Lifetime.V {
+			ph.Rekey = Value[time.Duration]{V: ph.Lifetime.V - margin.V, Line: max(margin.Line, ph.Lifetime.Line), From: FromFile}
+			if ph.Lifetime.From == FromDefault && margin.From == FromDefault {
+				ph.Rekey = Default(ph.Lifetime.V - margin.V)
+			}
+		} else if ph.Lifetime.Known() {
+			c.note(margin.Line, "the rekey margin (%s) is not shorter than the lifetime (%s): the SA cannot be renewed before it expires", margin, ph.Lifetime)
+		}
+	}
+}
+
+// pfs reads pfs=; strongSwan does PFS when the esp proposal names a group.
+func (cn *conn) pfs(t *Tunnel, libre bool) {
+	if libre {
+		t.PFS = Default(true)
+		if v, ok := cn.get("pfs"); ok {
+			t.PFS = At(v.V == "yes", v.Line)
+		}
+		return
+	}
+	t.PFS = Default(false)
+	if v, ok := cn.get("esp", "phase2alg"); ok {
+		t.PFS = At(len(t.Phase2.DHGroups) > 0, v.Line)
+	}
+	if v, ok := cn.get("pfs"); ok && v.V == "no" {
+		t.PFS = At(false, v.Line)
+	}
+}
+
+// dpd reads dpdaction and dpddelay.
+func (cn *conn) dpd(t *Tunnel, libre bool) {
+	t.DPD.Enabled = Default(false)
+	if v, ok := cn.get("dpdaction"); ok {
+		t.DPD.Action = v
+		t.DPD.Enabled = At(v.V != "none", v.Line)
+		if !libre {
+			t.DPD.Interval = Default(30 * time.Second)
+		}
+	}
+	if d, ok := cn.duration("dpddelay"); ok {
+		t.DPD.Interval = d
+		if libre || !t.DPD.Enabled.Known() || t.DPD.Enabled.From == FromDefault {
+			t.DPD.Enabled = At(d.V > 0, d.Line)
+		}
+	}
+}
+
+// selectors returns the leftsubnet(s) × rightsubnet(s) pairs.
+func (cn *conn) selectors() []Selector {
+	var out []Selector
+	loc, rem := []string{"(left address)"}, []string{"(right address)"}
+	line := cn.line
+	if v, ok := cn.get("leftsubnet", "leftsubnets"); ok {
+		loc, line = splitList(strings.Trim(v.V, "{}")), v.Line
+	}
+	if v, ok := cn.get("rightsubnet", "rightsubnets"); ok {
+		rem, line = splitList(strings.Trim(v.V, "{}")), v.Line
+	}
+	for _, l := range loc {
+		for _, r := range rem {
+			out = append(out, Selector{Local: l, Remote: r, Line: line})
+		}
+	}
+	return out
+}
+
+// auth reads authby (or leftauth); both stacks default to public keys.
+func (cn *conn) auth(c *Config, t *Tunnel) {
+	v, ok := cn.get("authby", "leftauth")
+	if !ok {
+		t.Auth = Default("pubkey")
+		return
+	}
+	switch v.V {
+	case "secret", "psk":
+		t.Auth = At("psk", v.Line)
+		c.note(v.Line, "pre-shared keys live in ipsec.secrets, not in this file")
+	case "pubkey", "rsasig", "rsa", "ecdsa", "rsa-sha2":
+		t.Auth = At("pubkey", v.Line)
+		t.PSK = At(false, v.Line)
+	default:
+		t.Auth = v
+	}
 }

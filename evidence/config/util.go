@@ -111,6 +111,20 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
+// ikeVersionWord maps "ikev1" and "ikev2" to 1 and 2, and either (the
+// vendor's word for "both", when it has one) to 0.
+func ikeVersionWord(v Value[string], either string) (Value[int], bool) {
+	switch {
+	case v.V == "ikev1":
+		return At(1, v.Line), true
+	case v.V == "ikev2":
+		return At(2, v.Line), true
+	case either != "" && v.V == either:
+		return At(0, v.Line), true
+	}
+	return Value[int]{}, false
+}
+
 // quotedWords splits s into words at blanks outside double quotes,
 // removing the quotes; "" is an empty word. With escapes, a backslash in
 // quotes takes the next byte as it is (RouterOS); with bangComment, a "!"
