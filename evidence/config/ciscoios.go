@@ -313,37 +313,39 @@ func (s *iosState) phase1IKEv1(t *Tunnel, p *iosProfile) {
 }
 
 // isakmpProfileFor returns the ISAKMP profile that matches the first of
-// peers any profile matches, profiles taken in name order; nil if none.
+// peers any profile matches; nil if none.
 func (s *iosState) isakmpProfileFor(peers []Value[string]) *iosISAKMPProfile {
-	names := sortedProfiles(s.isakmpProfiles)
-	for _, peer := range peers {
-		for _, x := range names {
-			for _, r := range s.isakmpProfiles[x].remote {
-				if r == peer.V {
-					return s.isakmpProfiles[x]
-				}
-			}
-		}
-	}
-	return nil
+	p, _ := profileForPeer(s.isakmpProfiles, peers, func(p *iosISAKMPProfile) []string { return p.remote })
+	return p
 }
 
 // ikev2ProfileFor returns the IKEv2 profile whose "match identity remote
 // address" is one of peers, else the first profile by name; nil if there
 // is none.
 func (s *iosState) ikev2ProfileFor(peers []Value[string]) *iosIKEv2Profile {
-	names := sortedProfiles(s.v2profiles)
+	if p, ok := profileForPeer(s.v2profiles, peers, func(p *iosIKEv2Profile) []string { return p.remote }); ok {
+		return p
+	}
+	if names := sortedProfiles(s.v2profiles); len(names) > 0 {
+		return s.v2profiles[names[0]]
+	}
+	return nil
+}
+
+// profileForPeer returns the profile of m that matches the first of peers
+// any profile matches (remote gives a profile's matched addresses),
+// profiles taken in name order.
+func profileForPeer[P any](m map[string]P, peers []Value[string], remote func(P) []string) (P, bool) {
+	names := sortedProfiles(m)
 	for _, peer := range peers {
 		for _, x := range names {
-			for _, r := range s.v2profiles[x].remote {
+			for _, r := range remote(m[x]) {
 				if r == peer.V {
-					return s.v2profiles[x]
+					return m[x], true
 				}
 			}
 		}
 	}
-	if len(names) == 0 {
-		return nil
-	}
-	return s.v2profiles[names[0]]
+	var zero P
+	return zero, false
 }
