@@ -261,6 +261,9 @@ func (s *asaState) readCryptoMap(c0 *cmd) {
 		}
 	case has(rest, "set", "ikev2"):
 		e.v2, e.verLine = true, c0.line
+		if has(rest, "set", "ikev2", "ipsec-proposal") {
+			e.transform = append(e.transform, namedTransforms(rest[3:], c0.line, s.proposals)...)
+		}
 	case has(rest, "set", "ikev1", "transform-set") || has(rest, "set", "transform-set"):
 		e.v1, e.verLine = true, c0.line
 		start := 2
@@ -306,6 +309,9 @@ func (s *asaState) mapTunnel(e *asaMapEntry) {
 	}
 	if !t.PSK.Known() {
 		t.PSK = At(false, e.line)
+	}
+	if !t.Auth.Known() && t.PSK.V {
+		t.Auth = At("psk", t.PSK.Line)
 	}
 	cryptoACLSelectors(s.c, t, s.acls, e.acl)
 	s.c.Tunnels = append(s.c.Tunnels, t)
