@@ -231,21 +231,43 @@ func fgDPD(t *Tunnel, p1 *fgEntry) {
 	}
 }
 
-// fgSelector reads a phase 2 entry's subnets or address names.
+// fgSelector reads a phase 2 entry's selector pair.
 func fgSelector(p2 *fgEntry) Selector {
-	loc, rem := "0.0.0.0/0", "0.0.0.0/0"
+	loc, locLine := fgSelectorSide(p2, "src")
+	rem, remLine := fgSelectorSide(p2, "dst")
 	line := p2.line
-	if v, ok := p2.set["src-subnet"]; ok && len(v.V) >= 1 {
-		loc, line = fgSubnet(v.V), v.Line
-	} else if v, ok := p2.get("src-name"); ok {
-		loc, line = v.V, v.Line
+	if locLine > 0 {
+		line = locLine
 	}
-	if v, ok := p2.set["dst-subnet"]; ok && len(v.V) >= 1 {
-		rem, line = fgSubnet(v.V), v.Line
-	} else if v, ok := p2.get("dst-name"); ok {
-		rem, line = v.V, v.Line
+	if remLine > 0 {
+		line = remLine
 	}
 	return Selector{Local: loc, Remote: rem, Line: line}
+}
+
+// fgSelectorSide reads one side (prefix "src" or "dst") of a phase 2
+// selector by its addr-type: a single address (ip: start-ip), a range
+// (range: start-ip to end-ip), a subnet or an address name; 0.0.0.0/0
+// and line 0 when the entry leaves it at FortiOS's default.
+func fgSelectorSide(p2 *fgEntry, side string) (string, int) {
+	typ, _ := p2.get(side + "-addr-type")
+	start, hasStart := p2.get(side + "-start-ip")
+	switch {
+	case typ.V == "ip" && hasStart:
+		return start.V + "/32", start.Line
+	case typ.V == "range" && hasStart:
+		if end, ok := p2.get(side + "-end-ip"); ok {
+			return start.V + "-" + end.V, max(start.Line, end.Line)
+		}
+		return start.V + "/32", start.Line
+	}
+	if v, ok := p2.set[side+"-subnet"]; ok && len(v.V) >= 1 {
+		return fgSubnet(v.V), v.Line
+	}
+	if v, ok := p2.get(side + "-name"); ok {
+		return v.V, v.Line
+	}
+	return "0.0.0.0/0", 0
 }
 
 // fgPhase2 reads the first phase 2 entry of phase 1 p1name: keylife,
