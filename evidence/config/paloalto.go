@@ -350,7 +350,8 @@ func (g *panGateway) read(r []string, line int) {
 			g.peer = append(g.peer, At(r[1], line))
 		}
 	case has(r, "local-address", "ip") && len(r) > 2:
-		g.local = At(r[2], line)
+		// PAN-OS writes the interface address with its prefix length.
+		g.local = At(strings.Split(r[2], "/")[0], line)
 	case has(r, "local-address") && len(r) > 1 && strings.Count(r[1], ".") == 3:
 		g.local = At(strings.Split(r[1], "/")[0], line)
 	case has(r, "authentication", "pre-shared-key"):
