@@ -50,8 +50,11 @@ type iosState struct {
 	v2props  []ciscoPolicy
 	globalP2 Value[time.Duration]
 	natt     Value[string]
-	// dpd is the device-wide "crypto isakmp keepalive".
-	dpd            DPD
+	// dpd is the device-wide "crypto isakmp keepalive" (IKEv1).
+	dpd DPD
+	// v2dpd is the device-wide "crypto ikev2 dpd", for IKEv2 profiles
+	// that set none.
+	v2dpd          DPD
 	transforms     map[string]string
 	isakmpProfiles map[string]*iosISAKMPProfile
 	ipsecProfiles  map[string]*iosProfile
@@ -129,6 +132,9 @@ func (s *iosState) read(c0 *cmd) {
 				s.dpd.Retries = At(n, c0.line)
 			}
 		}
+	case has(f, "crypto", "ikev2", "dpd") && len(f) > 3:
+		s.v2dpd.Enabled = At(true, c0.line)
+		setSeconds(&s.v2dpd.Interval, f[3], c0.line)
 	case has(f, "crypto", "ipsec", "profile") && len(f) > 3:
 		p := &iosProfile{}
 		for _, sc := range c0.sub {
@@ -270,19 +276,25 @@ func (s *iosState) fill(t *Tunnel, p *iosProfile) {
 
 // phase1IKEv2 sets phase 1, DPD and authentication from the IKEv2 profile
 // p names (else the one that matches a peer, else the first by name) and
-// the first IKEv2 proposal.
+// the first IKEv2 proposal; DPD from the profile, else from the global
+// "crypto ikev2 dpd".
 func (s *iosState) phase1IKEv2(t *Tunnel, p *iosProfile) {
 	vp := s.v2profiles[p.ikev2.V]
 	if vp == nil {
 		vp = s.ikev2ProfileFor(t.Peers)
 	}
+	t.DPD.Enabled = Default(false)
+	if s.v2dpd.Enabled.Known() {
+		t.DPD = s.v2dpd
+	}
 	if vp != nil {
 		t.Phase1.Lifetime = vp.lifetime
-		t.DPD = vp.dpd
+		if vp.dpd.Enabled.From == FromFile {
+			t.DPD = vp.dpd
+		}
 		t.Auth = vp.auth
 	} else {
 		t.Phase1.Lifetime = Default(86400 * time.Second)
-		t.DPD.Enabled = Default(false)
 	}
 	if len(s.v2props) > 0 {
 		t.Phase1.Proposals = s.v2props[0].props
