@@ -34,6 +34,8 @@ type asaMapEntry struct {
 	ciscoP2
 	v1, v2  bool
 	verLine int
+	// nattOff is "set nat-t-disable" on this entry.
+	nattOff Value[bool]
 }
 
 // ikeVersion is the IKE version the entry's "set ikev1/ikev2" lines allow.
@@ -264,6 +266,8 @@ func (s *asaState) readCryptoMap(c0 *cmd) {
 		if has(rest, "set", "ikev2", "ipsec-proposal") {
 			e.transform = append(e.transform, namedTransforms(rest[3:], c0.line, s.proposals)...)
 		}
+	case has(rest, "set", "nat-t-disable"):
+		e.nattOff = At(true, c0.line)
 	case has(rest, "set", "ikev1", "transform-set") || has(rest, "set", "transform-set"):
 		e.v1, e.verLine = true, c0.line
 		start := 2
@@ -283,6 +287,9 @@ func (s *asaState) mapTunnel(e *asaMapEntry) {
 		return
 	}
 	t := &Tunnel{Name: "crypto map " + e.name + " " + e.seq, Line: e.line, Peers: e.peers, NATT: s.natt}
+	if e.nattOff.Known() {
+		t.NATT = At("disabled", e.nattOff.Line)
+	}
 	t.IKEVersion = e.ikeVersion()
 	pols := s.v1
 	if t.IKEVersion.V == 2 {
