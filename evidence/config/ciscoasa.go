@@ -327,11 +327,7 @@ func (s *asaState) mapTunnel(e *asaMapEntry) {
 // vtiTunnel builds the route-based tunnel of a tunnel interface.
 func (s *asaState) vtiTunnel(v *ciscoVTI) {
 	t := v.tunnel(s.natt)
-	p := s.profiles[v.prof.V]
-	if p == nil {
-		p = &asaProfile{}
-		s.c.note(v.prof.Line, "ipsec profile %s is not in this file", v.prof.V)
-	}
+	p := named(s.c, s.profiles, v.prof.V, v.prof.Line, "ipsec profile %s is not in this file", v.prof.V)
 	pols := s.v1
 	t.IKEVersion = At(1, v.prof.Line)
 	if p.v2.Known() && p.v2.V || !p.v2.Known() && len(s.v1) == 0 && len(s.v2) > 0 {

@@ -319,21 +319,11 @@ func wordAfter(f []string, w string) (string, bool) {
 // tunnel builds the tunnel of a VPN from its gateway and policies.
 func (s *junosState) tunnel(v *junosVPN) *Tunnel {
 	t := &Tunnel{Name: v.name, Line: v.line}
-	g := s.gws[v.gateway]
-	if g == nil {
-		s.c.note(v.line, "IKE gateway %q of VPN %q is not in this file", v.gateway, v.name)
-		g = &junosGateway{}
-	}
+	g := named(s.c, s.gws, v.gateway, v.line, "IKE gateway %q of VPN %q is not in this file", v.gateway, v.name)
 	t.Peers = g.addr
 	t.Local = g.local
-	t.IKEVersion = Default(1)
-	if g.version.Known() {
-		t.IKEVersion = g.version
-	}
-	t.NATT = Default("enabled")
-	if g.natt.Known() {
-		t.NATT = g.natt
-	}
+	t.IKEVersion = orDefault(g.version, 1)
+	t.NATT = orDefault(g.natt, "enabled")
 	t.DPD.Enabled = Default(false)
 	if g.dpd.Enabled.Known() {
 		t.DPD = g.dpd

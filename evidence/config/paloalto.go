@@ -483,24 +483,14 @@ func (s *panState) noteUnusedIKEProfiles() {
 // tunnel builds the tunnel from its IKE gateway and crypto profiles.
 func (s *panState) tunnel(tu *panTunnel) *Tunnel {
 	t := &Tunnel{Name: tu.name, Line: tu.line}
-	g := s.gws[tu.gateway]
-	if g == nil {
-		s.c.note(tu.line, "IKE gateway %q of tunnel %q is not in this file", tu.gateway, tu.name)
-		g = &panGateway{}
-	}
+	g := named(s.c, s.gws, tu.gateway, tu.line, "IKE gateway %q of tunnel %q is not in this file", tu.gateway, tu.name)
 	t.Peers, t.Local = g.peer, g.local
-	t.IKEVersion = Default(1)
-	if g.version.Known() {
-		t.IKEVersion = g.version
-	}
+	t.IKEVersion = orDefault(g.version, 1)
 	t.Auth, t.PSK = g.auth, g.psk
 	if !t.PSK.Known() {
 		t.PSK = At(false, g.line)
 	}
-	t.NATT = Default("disabled")
-	if g.natt.Known() {
-		t.NATT = g.natt
-	}
+	t.NATT = orDefault(g.natt, "disabled")
 	s.phase1(t, g)
 	s.phase2(t, tu)
 	for _, n := range tu.order {

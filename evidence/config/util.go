@@ -214,6 +214,24 @@ func maskToPrefix(addr, mask string, wildcard bool) (string, bool) {
 	return addr + "/" + strconv.Itoa(bits), true
 }
 
+// named returns the entry name of m, or an empty one with a note at line
+// when the file does not hold it.
+func named[T any](c *Config, m map[string]*T, name string, line int, format string, args ...any) *T {
+	if p := m[name]; p != nil {
+		return p
+	}
+	c.note(line, format, args...)
+	return new(T)
+}
+
+// orDefault returns v when it is known, else the vendor default def.
+func orDefault[T any](v Value[T], def T) Value[T] {
+	if v.Known() {
+		return v
+	}
+	return Default(def)
+}
+
 // appendNew appends s to list unless it is there already.
 func appendNew(list []string, s string) []string {
 	if slices.Contains(list, s) {
