@@ -32,6 +32,7 @@ import (
 	"github.com/vpndiag/vpndiag/bench/loadgen"
 	"github.com/vpndiag/vpndiag/bot"
 	botslack "github.com/vpndiag/vpndiag/bot/slack"
+	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
@@ -90,8 +91,8 @@ func start(dir string) (*env, error) {
 	e.sessions = sqlite.NewSessionService(db)
 	// Log lines are formatted as in production; warnings and errors are
 	// kept for the report.
-	if e.bot, err = sl.StartBot(sl.Services{Cases: sqlite.NewCaseService(db), Sessions: e.sessions, Events: sqlite.NewEventService(db),
-		Sites: sqlite.NewSiteService(db), Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+	if e.bot, err = sl.StartBot(sl.Services{Services: flows.Services{Cases: sqlite.NewCaseService(db), Sessions: e.sessions, Events: sqlite.NewEventService(db),
+		Sites: sqlite.NewSiteService(db), Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db)},
 		Dedup: sqlite.NewDedupService(db)}, e.slack.URL, &e.logs); err != nil {
 		e.close()
 		return nil, err

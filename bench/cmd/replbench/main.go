@@ -32,6 +32,7 @@ import (
 	sl "github.com/vpndiag/vpndiag/bench/internal/slackload"
 	"github.com/vpndiag/vpndiag/bench/loadgen"
 	botslack "github.com/vpndiag/vpndiag/bot/slack"
+	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/storage/postgres"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
@@ -75,8 +76,8 @@ func openSQLite(path string) (sl.Services, func(), error) {
 	if err := db.Open(); err != nil {
 		return sl.Services{}, nil, err
 	}
-	return sl.Services{Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db), Events: sqlite.NewEventService(db),
-		Sites: sqlite.NewSiteService(db), Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
+	return sl.Services{Services: flows.Services{Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db), Events: sqlite.NewEventService(db),
+		Sites: sqlite.NewSiteService(db), Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db)},
 		Dedup: sqlite.NewDedupService(db)}, func() { db.Close() }, nil
 }
 
@@ -86,8 +87,8 @@ func openPostgres(ctx context.Context, dsn string) (sl.Services, func(), error) 
 	if err := db.Open(ctx); err != nil {
 		return sl.Services{}, nil, err
 	}
-	return sl.Services{Cases: postgres.NewCaseService(db), Sessions: postgres.NewSessionService(db), Events: postgres.NewEventService(db),
-		Sites: postgres.NewSiteService(db), Findings: postgres.NewFindingService(db), Probes: postgres.NewProbeService(db),
+	return sl.Services{Services: flows.Services{Cases: postgres.NewCaseService(db), Sessions: postgres.NewSessionService(db), Events: postgres.NewEventService(db),
+		Sites: postgres.NewSiteService(db), Findings: postgres.NewFindingService(db), Probes: postgres.NewProbeService(db)},
 		Dedup: postgres.NewDedupService(db)}, func() { db.Close() }, nil
 }
 

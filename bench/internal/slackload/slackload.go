@@ -117,15 +117,11 @@ func (s *Slack) ActionHook() string { return s.URL + "hooks/actions/T0001/1" }
 // Close stops the fake API.
 func (s *Slack) Close() { s.stop() }
 
-// Services are what a bot is wired to.
+// Services are what a bot is wired to: the flow engine's stores and the
+// delivery dedup.
 type Services struct {
-	Cases    vpndiag.CaseService
-	Sessions vpndiag.SessionService
-	Events   vpndiag.EventService
-	Sites    vpndiag.SiteService
-	Findings vpndiag.FindingService
-	Probes   vpndiag.ProbeService
-	Dedup    vpndiag.DedupService
+	flows.Services
+	Dedup vpndiag.DedupService
 }
 
 // Bot is the Slack bot in HTTP mode on its own loopback listener, on the
@@ -142,8 +138,7 @@ type Bot struct {
 // StartBot wires a bot as `vpndiag serve` does (the built-in flows on the
 // flow engine) against the Slack API at slackURL, and serves it.
 func StartBot(s Services, slackURL string, log slog.Handler) (*Bot, error) {
-	engine := flows.NewEngine(nil, flows.Services{Cases: s.Cases, Sessions: s.Sessions, Events: s.Events, Sites: s.Sites,
-		Findings: s.Findings, Probes: s.Probes})
+	engine := flows.NewEngine(nil, s.Services)
 	b, err := botslack.New(botslack.Config{BotToken: "xoxb-bench", SigningSecret: Secret, APIURL: slackURL},
 		botslack.Deps{Cases: s.Cases, Sites: s.Sites, Events: s.Events, Dedup: s.Dedup, Diagnoser: engine,
 			Findings: s.Findings, Logger: slog.New(log)})
