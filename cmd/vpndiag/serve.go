@@ -92,7 +92,8 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	var hubLn net.Listener
 	if cfg.Hub.Listen != "" {
 		hub = &relay.Hub{Tokens: db.RelayTokens, Results: db.Probes,
-			Sites: deps.Sites, Cases: deps.Cases, Logger: log}
+			Sites: deps.Sites, Cases: deps.Cases, Logger: log,
+			RelayRate: cfg.Hub.RelayMessagesPerSecond, RelayBurst: cfg.Hub.RelayMessageBurst, RelayByteRate: cfg.Hub.RelayBytesPerSecond}
 		if cfg.ProbeRunner() == config.ProbesRelay {
 			deps.Prober = met.Prober(hub)
 			if bp != nil {
