@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/storage/internal/deflate"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -52,7 +53,7 @@ func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidenc
 func (s *EvidenceService) AttachEvidence(ctx context.Context, a *vpndiag.Attachment, r io.Reader) error {
 	e := a.Evidence
 	if e == nil {
-		return fmt.Errorf("attach evidence: %w", vpndiag.Errorf(vpndiag.EINVALID, "Evidence is required."))
+		return fmt.Errorf("attach evidence: %w", sqlrow.EvidenceRequired())
 	}
 	if err := deflate.Validate(e); err != nil {
 		return fmt.Errorf("attach evidence: %w", err)
@@ -188,45 +189,26 @@ func createEvidence(ctx context.Context, tx *Tx, e *vpndiag.Evidence, r io.Reade
 	}
 }
 
-// evidenceColumns are the columns of findEvidence, in order.
-const evidenceColumns = `id, case_id, name, kind, media_type, vendor, size, sha256, original_size,
-	original_sha256, redactions, crc32, compressed_size, uploaded_by, created_at`
-
 // findEvidenceByID returns evidence id, or ENOTFOUND.
 func findEvidenceByID(ctx context.Context, tx *Tx, id int64) (*vpndiag.Evidence, error) {
 	es, err := findEvidence(ctx, tx, "WHERE id = $1", id)
 	if err != nil {
 		return nil, err
 	} else if len(es) == 0 {
-		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "Evidence %d not found.", id)
+		return nil, sqlrow.EvidenceNotFound(id)
 	}
 	return es[0], nil
 }
 
 // findEvidence returns the evidence matching the where clause, by ID.
 func findEvidence(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Evidence, error) {
-	rows, err := tx.Query(ctx, `SELECT `+evidenceColumns+` FROM evidence `+where+` ORDER BY id`, args...)
+	rows, err := tx.Query(ctx, `SELECT `+sqlrow.EvidenceColumns+` FROM evidence `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, runtimeError(err)
 	}
-	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Evidence, error) {
-		var e vpndiag.Evidence
-		var crc int64
-		if err := row.Scan(&e.ID, &e.CaseID, &e.Name, &e.Kind, &e.MediaType, &e.Vendor, &e.Size, &e.SHA256,
-			&e.OriginalSize, &e.OriginalSHA256, &e.Redactions, &crc, &e.CompressedSize, &e.UploadedBy,
-			&e.CreatedAt); err != nil {
-			return nil, err
-		}
-		e.CRC32, e.CreatedAt = uint32(crc), e.CreatedAt.UTC()
-		return &e, nil
-	})
-	if err != nil {
-		return nil, runtimeError(err)
-	}
-	if es == nil {
-		es = []*vpndiag.Evidence{}
-	}
-	return es, nil
+	defer rows.Close()
+	es, err := sqlrow.Collect(rows, sqlrow.ScanEvidence)
+	return es, runtimeError(err)
 }
 
 // chunkReader reads an evidence stream chunk by chunk, each chunk with its
@@ -285,8 +267,8 @@ func (r *chunkReader) load() error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, runtimeError(err))
 	}
-	if r.eof && r.read != r.want {
-		return fmt.Errorf("evidence %d: stored stream is %d bytes, want %d", r.id, r.read, r.want)
+	if r.eof {
+		return sqlrow.ChunkEnd(r.id, r.read, r.want)
 	}
 	return nil
 }

@@ -483,23 +483,6 @@ func microPtr(t *time.Time) *time.Time {
 	return &m
 }
 
-// utcPtr returns an optional stored time in UTC.
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// nullID stores 0 as NULL, for optional references.
-func nullID(id int64) *int64 {
-	if id == 0 {
-		return nil
-	}
-	return &id
-}
-
 // nullJSON stores nil as NULL and anything else as JSON text.
 func nullJSON(b []byte) any {
 	if b == nil {

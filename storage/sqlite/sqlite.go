@@ -507,52 +507,10 @@ const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 // formatTime formats t in UTC for storage.
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-// parseTime parses a stored time.
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
-	}
-	return t.UTC(), nil
-}
-
 // nullTime formats an optional time; nil is NULL.
 func nullTime(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
 	return formatTime(*t)
-}
-
-// parseNullTime parses an optional stored time.
-func parseNullTime(s sql.NullString) (*time.Time, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	t, err := parseTime(s.String)
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
-// nullID stores 0 as NULL, for optional references.
-func nullID(id int64) any {
-	if id == 0 {
-		return nil
-	}
-	return id
-}
-
-// nullBytes stores nil as NULL and anything else as text.
-func nullBytes(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return string(b)
-}
-
-// scanner is *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
 }
