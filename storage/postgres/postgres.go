@@ -490,3 +490,27 @@ func nullJSON(b []byte) any {
 	}
 	return string(b)
 }
+
+// writer is a transaction as sqlrow's steps made of several writes see
+// it.
+type writer struct {
+	ctx context.Context
+	tx  *Tx
+}
+
+func (w writer) CreateEvidence(e *vpndiag.Evidence, content io.Reader) error {
+	return createEvidence(w.ctx, w.tx, e, content)
+}
+
+func (w writer) CreateFindings(caseID int64, fs []*vpndiag.Finding) error {
+	return createFindings(w.ctx, w.tx, caseID, fs)
+}
+
+func (w writer) AppendEvent(e *vpndiag.Event) error { return appendEvent(w.ctx, w.tx, e) }
+
+func (w writer) CreateAnswer(a *vpndiag.Answer) error { return createAnswer(w.ctx, w.tx, a) }
+
+func (w writer) UpdateCase(id int64, upd vpndiag.CaseUpdate) error {
+	_, err := updateCase(w.ctx, w.tx, id, upd, false)
+	return err
+}

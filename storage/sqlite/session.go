@@ -150,24 +150,7 @@ func applyTransition(ctx context.Context, tx *Tx, t *vpndiag.Transition) error {
 		return err
 	}
 
-	if a := t.Answer; a != nil {
-		a.CaseID, a.Seq = t.CaseID, t.FromSeq
-		if err := createAnswer(ctx, tx, a); err != nil {
-			return err
-		}
-	}
-	for _, e := range t.Events {
-		e.CaseID = t.CaseID
-		if err := appendEvent(ctx, tx, e); err != nil {
-			return err
-		}
-	}
-	if t.Case != nil {
-		if _, err := updateCase(ctx, tx, t.CaseID, *t.Case, false); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlrow.FinishTransition(writer{ctx, tx}, t)
 }
 
 // createAnswer inserts a, setting ID and CreatedAt.

@@ -313,20 +313,6 @@ func EvidenceNotFound(id int64) error {
 	return vpndiag.Errorf(vpndiag.ENOTFOUND, "Evidence %d not found.", id)
 }
 
-// EvidenceRequired is the EINVALID error of an attachment without evidence.
-func EvidenceRequired() error {
-	return vpndiag.Errorf(vpndiag.EINVALID, "Evidence is required.")
-}
-
-// ChunkEnd checks, at the end of a stored evidence stream, that the bytes
-// read are the compressed size stored.
-func ChunkEnd(id, read, want int64) error {
-	if read != want {
-		return fmt.Errorf("evidence %d: stored stream is %d bytes, want %d", id, read, want)
-	}
-	return nil
-}
-
 // Probe results and keep-alive samples.
 
 // ProbeResultColumns are the columns ScanProbeResult reads, in order.
