@@ -28,14 +28,6 @@ func NewEvidenceService(db *DB) *EvidenceService {
 	return &EvidenceService{db: db}
 }
 
-// maxEvidence returns the evidence size cap in bytes.
-func (db *DB) maxEvidence() int64 {
-	if db.MaxEvidenceBytes > 0 {
-		return db.MaxEvidenceBytes
-	}
-	return DefaultMaxEvidenceBytes
-}
-
 // CreateEvidence stores e with the redacted content read from r: it is
 // AttachEvidence with no findings and no event.
 func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader) error {
@@ -49,7 +41,7 @@ func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidenc
 // transaction then copies the chunks, and appending the event takes the
 // case's row lock as every write of a case does.
 func (s *EvidenceService) AttachEvidence(ctx context.Context, a *vpndiag.Attachment, r io.Reader) error {
-	tmp, cleanup, err := deflate.Spool(ctx, a.Evidence, r, s.db.maxEvidence(),
+	tmp, cleanup, err := deflate.Spool(ctx, a.Evidence, r, deflate.Cap(s.db.MaxEvidenceBytes),
 		func(caseID int64) error { return s.checkCase(ctx, caseID) })
 	if err != nil {
 		return fmt.Errorf("attach evidence: %w", err)

@@ -6,7 +6,9 @@
 //
 // It mirrors storage/sqlite: a DB owns the pool; each service is a thin
 // type whose methods BeginTx, defer Rollback, call helpers that take a *Tx,
-// and Commit. The schema lives in migration/*.sql, embedded; Open applies
+// and Commit. The helpers share with storage/sqlite what does not depend on
+// the database (storage/internal/sqlrow and storage/internal/deflate): the
+// SQL, the locking and the transactions are this package's. The schema lives in migration/*.sql, embedded; Open applies
 // every file not yet recorded in schema_migrations, each in its own
 // transaction, while holding a session advisory lock, so replicas that start
 // at the same moment apply each migration once and wait for each other. A
@@ -65,6 +67,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/deflate"
 )
 
 //go:embed migration/*.sql
@@ -72,7 +75,7 @@ var migrationFS embed.FS
 
 // DefaultMaxEvidenceBytes is the evidence size cap used when
 // DB.MaxEvidenceBytes is 0.
-const DefaultMaxEvidenceBytes = 64 << 20
+const DefaultMaxEvidenceBytes = deflate.DefaultMax
 
 // ChunkSize is the size of one stored piece of a compressed evidence
 // stream. It is smaller than SQLite's because pgx copies each parameter

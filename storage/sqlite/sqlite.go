@@ -72,7 +72,12 @@
 // storage/postgres implements the same services for several bot replicas
 // on one database; storage/storetest is the conformance suite both pass.
 // The differences are described there: per-case row locks instead of this
-// store's single writer, no group commit, microsecond times.
+// store's single writer, no group commit, microsecond times. What the two
+// do the same way is written once under storage/internal: sqlrow (column
+// lists, reading rows, checks before a write, JSON columns, case filters,
+// the writes a transition or an attachment is made of) and deflate
+// (evidence compression and chunks); each store keeps its SQL, its
+// transactions and its error messages.
 package sqlite
 
 import (
@@ -92,6 +97,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/deflate"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -101,7 +107,7 @@ var migrationFS embed.FS
 
 // DefaultMaxEvidenceBytes is the evidence size cap used when
 // DB.MaxEvidenceBytes is 0.
-const DefaultMaxEvidenceBytes = 64 << 20
+const DefaultMaxEvidenceBytes = deflate.DefaultMax
 
 // ChunkSize is the size of one stored piece of a compressed evidence stream.
 const ChunkSize = 1 << 20
