@@ -513,7 +513,9 @@ func (w writer) AppendEvent(e *vpndiag.Event) error { return appendEvent(w.ctx, 
 
 func (w writer) CreateAnswer(a *vpndiag.Answer) error { return createAnswer(w.ctx, w.tx, a) }
 
-func (w writer) UpdateCase(id int64, upd vpndiag.CaseUpdate) error {
-	_, err := updateCase(w.ctx, w.tx, id, upd, false)
+func (w writer) CreateSession(s *vpndiag.Session) error { return createSession(w.ctx, w.tx, s) }
+
+func (w writer) UpdateCase(id int64, upd vpndiag.CaseUpdate, withEvent bool) error {
+	_, err := updateCase(w.ctx, w.tx, id, upd, withEvent)
 	return err
 }

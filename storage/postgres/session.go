@@ -52,6 +52,22 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *vpndiag.Sessio
 	return tx.Commit()
 }
 
+// StartSession stores a case's first session state, the events that start
+// it and the case update upd (nil for none) with its "case.updated" event,
+// in one transaction: one commit where CreateSession, AppendEvent and
+// UpdateCase took one each. ECONFLICT when the case has a session already.
+func (s *SessionService) StartSession(ctx context.Context, sess *vpndiag.Session, events []*vpndiag.Event, upd *vpndiag.CaseUpdate) error {
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := sqlrow.StartSession(writer{ctx, tx}, sess, events, upd); err != nil {
+		return fmt.Errorf("start session: %w", err)
+	}
+	return tx.Commit()
+}
+
 // ApplyTransition stores t in one transaction: the session (with Seq
 // FromSeq+1), the answer, the events (each with the case's next seq) and
 // the case update. It first takes the case's row lock, so transitions of

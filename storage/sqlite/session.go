@@ -47,6 +47,19 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *vpndiag.Sessio
 	})
 }
 
+// StartSession stores a case's first session state, the events that start
+// it and the case update upd (nil for none) with its "case.updated" event,
+// in one write (one commit shared with the writes queued at the same
+// moment). ECONFLICT when the case has a session already.
+func (s *SessionService) StartSession(ctx context.Context, sess *vpndiag.Session, events []*vpndiag.Event, upd *vpndiag.CaseUpdate) error {
+	return s.db.write(ctx, func(tx *Tx) error {
+		if err := sqlrow.StartSession(writer{ctx, tx}, sess, events, upd); err != nil {
+			return fmt.Errorf("start session: %w", err)
+		}
+		return nil
+	})
+}
+
 // ApplyTransition stores t in one transaction: the session (with Seq
 // FromSeq+1), the answer, the events (each with the case's next seq) and
 // the case update. ECONFLICT ("This step is already done.") when the

@@ -22,8 +22,11 @@ type Writer interface {
 	AppendEvent(e *vpndiag.Event) error
 	// CreateAnswer inserts a, setting ID and CreatedAt.
 	CreateAnswer(a *vpndiag.Answer) error
-	// UpdateCase applies upd to the case without an event of its own.
-	UpdateCase(id int64, upd vpndiag.CaseUpdate) error
+	// CreateSession inserts the first state of a case's session.
+	CreateSession(s *vpndiag.Session) error
+	// UpdateCase applies upd to the case and, when withEvent, appends its
+	// "case.updated" event.
+	UpdateCase(id int64, upd vpndiag.CaseUpdate, withEvent bool) error
 }
 
 // Attach writes a's evidence with its compressed content, then the
@@ -66,7 +69,28 @@ func FinishTransition(w Writer, t *vpndiag.Transition) error {
 		}
 	}
 	if t.Case != nil {
-		if err := w.UpdateCase(t.CaseID, *t.Case); err != nil {
+		if err := w.UpdateCase(t.CaseID, *t.Case, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StartSession writes a case's first session state, the events that start
+// it and the case update upd (nil for none) with its event; see
+// vpndiag.SessionService.StartSession.
+func StartSession(w Writer, s *vpndiag.Session, events []*vpndiag.Event, upd *vpndiag.CaseUpdate) error {
+	if err := w.CreateSession(s); err != nil {
+		return err
+	}
+	for _, e := range events {
+		e.CaseID = s.CaseID
+		if err := w.AppendEvent(e); err != nil {
+			return err
+		}
+	}
+	if upd != nil {
+		if err := w.UpdateCase(s.CaseID, *upd, true); err != nil {
 			return err
 		}
 	}
