@@ -22,6 +22,18 @@ import (
 	"github.com/vpndiag/vpndiag/internal/ctxio"
 )
 
+// DefaultMax is the evidence size cap (redacted, uncompressed) of a store
+// configured with none.
+const DefaultMax = 64 << 20
+
+// Cap returns the size cap max, or DefaultMax when max is 0 or less.
+func Cap(max int64) int64 {
+	if max > 0 {
+		return max
+	}
+	return DefaultMax
+}
+
 // Validate checks the evidence fields the caller must set.
 func Validate(e *vpndiag.Evidence) error {
 	if e.Name == "" {
