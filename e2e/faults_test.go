@@ -226,6 +226,31 @@ var faultCases = []faultCase{
 			{says(tunnelDown), "connectivity.dead_peer", kb.ArticleDPDIdle, 1},
 		},
 	},
+	{
+		// The customer sees no tunnel; its config's peer is not the site's
+		// endpoint and its log shows IKE unanswered.
+		fault: lab.FaultWrongPeerAddress, settle: []string{"giving up after"}, codes: []string{kb.CodePeerMismatch, kb.CodeIKENoResponse},
+		walks: []walk{
+			{says(tunnelDown), "tunnel.wrong_peer", kb.ArticlePhase1, 1},
+			{says(noAccess), "tunnel.wrong_peer", kb.ArticlePhase1, 1},
+		},
+	},
+	{
+		// The customer's log says AUTHENTICATION_FAILED as for a wrong key;
+		// its config's local identity is a name, not its address.
+		fault: lab.FaultIDMismatch, settle: []string{"AUTHENTICATION_FAILED"}, codes: []string{kb.CodeIDMismatch, kb.CodeAuthFailed},
+		walks: []walk{
+			{says(tunnelDown), "tunnel.identity", kb.ArticlePhase1, 1},
+			{says(noAccess), "tunnel.identity", kb.ArticlePhase1, 1},
+		},
+	},
+	{
+		fault: lab.FaultIKEVersionMismatch, settle: []string{"NO_PROPOSAL_CHOSEN"}, codes: []string{kb.CodeIKEVersionMismatch},
+		walks: []walk{
+			{says(tunnelDown), "tunnel.ike_version", kb.ArticlePhase1, 1},
+			{says(noAccess), "tunnel.ike_version", kb.ArticlePhase1, 1},
+		},
+	},
 }
 
 // row is one line of the closing table.

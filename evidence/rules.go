@@ -3,6 +3,7 @@ package evidence
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +17,10 @@ type checker struct {
 	name  string
 	lines []string // the redacted file, for the text of evidence lines
 	site  *vpndiag.Site
-	out   []*vpndiag.Finding
+	// vendor is the device family of the file (config.Config.Vendor), for
+	// fixes that name the device's own setting.
+	vendor string
+	out    []*vpndiag.Finding
 	// cur is the tunnel being checked; its line stands in for a value
 	// that is a default (not in the file).
 	cur *config.Tunnel
@@ -76,7 +80,7 @@ func describe(v config.Value[time.Duration]) string {
 // are the (redacted) lines of the file, for the evidence text; site may be
 // nil. It returns the findings and the checks that could not be made.
 func CheckConfig(name string, cfg *config.Config, lines []string, site *vpndiag.Site) ([]*vpndiag.Finding, []string) {
-	c := &checker{name: name, lines: lines, site: site}
+	c := &checker{name: name, lines: lines, site: site, vendor: cfg.Vendor}
 	for _, t := range cfg.Tunnels {
 		c.tunnel(cfg, t)
 	}
@@ -198,8 +202,8 @@ func (c *checker) tunnel(cfg *config.Config, t *config.Tunnel) {
 		}
 		c.add(kb.CodeIKEVersionMismatch, vpndiag.SeverityCritical, t.IKEVersion.Line, kb.ArticlePhase1,
 			fmt.Sprintf("%s %s IKEv%d; site %q is set up for IKEv%d", tn, how, t.IKEVersion.V, c.site.Name, c.site.IKEVersion),
-			"Phase 1 cannot be negotiated when the IKE versions differ.",
-			fmt.Sprintf("Set the IKE version to IKEv%d.", c.site.IKEVersion))
+			fmt.Sprintf("The cloud answers only IKEv%d: an IKEv%d attempt is refused at once (NO_PROPOSAL_CHOSEN to the first message) or gets no answer.", c.site.IKEVersion, t.IKEVersion.V),
+			fmt.Sprintf("Set the IKE version to IKEv%d (%s), keeping the same proposals, lifetimes and key.", c.site.IKEVersion, deviceSetting(c.vendor, settingVersion)))
 	}
 	if len(c.site.VPNEndpoints) > 0 {
 		for _, p := range t.Peers {
@@ -221,12 +225,71 @@ func (c *checker) tunnel(cfg *config.Config, t *config.Tunnel) {
 				}
 				c.add(kb.CodePeerMismatch, vpndiag.SeverityCritical, p.Line, kb.ArticleConfigFile,
 					fmt.Sprintf("%s: peer %s is not a VPN endpoint of site %q (%s)", tn, a, c.site.Name, strings.Join(eps, ", ")),
-					"The device negotiates with an address the cloud does not use for this site, so IKE gets no answer.",
-					"Set the peer to the VPN endpoint addresses from the cloud's VPN configuration file.")
+					"The device negotiates with an address the cloud does not use for this site (an old or mistyped endpoint), so IKE gets no answer.",
+					fmt.Sprintf("Set the peer to %s (%s), the VPN endpoint from the cloud's VPN configuration file.", strings.Join(eps, " or "), deviceSetting(c.vendor, settingPeer)))
 			}
 		}
 	}
+	c.identities(tn, t)
 	c.selectorsVsSite(tn, t)
+}
+
+// identities checks the IKE identities against the site profile: the cloud
+// identifies each end by its public address (kb article phase1-ike-failure), so the
+// device must send its peer address and expect an endpoint's.
+func (c *checker) identities(tn string, t *config.Tunnel) {
+	if t.LocalID.Known() && c.site.CustomerPeer.IsValid() && !sameAddr(t.LocalID.V, c.site.CustomerPeer) {
+		c.add(kb.CodeIDMismatch, vpndiag.SeverityCritical, t.LocalID.Line, kb.ArticlePhase1,
+			fmt.Sprintf("%s: sends the IKE identity %q; the cloud expects the device's address %s", tn, t.LocalID.V, c.site.CustomerPeer),
+			"The cloud finds the tunnel for your device by the identity it sends; another identity matches none and it answers AUTHENTICATION_FAILED, exactly as for a wrong pre-shared key.",
+			fmt.Sprintf("Set the local identity to the address %s (%s).", c.site.CustomerPeer, deviceSetting(c.vendor, settingLocalID)))
+	}
+	if t.RemoteID.Known() && len(c.site.VPNEndpoints) > 0 && !slices.ContainsFunc(c.site.VPNEndpoints, func(e netip.Addr) bool { return sameAddr(t.RemoteID.V, e) }) {
+		c.add(kb.CodeIDMismatch, vpndiag.SeverityCritical, t.RemoteID.Line, kb.ArticlePhase1,
+			fmt.Sprintf("%s: expects the peer identity %q; the cloud identifies itself by its endpoint address", tn, t.RemoteID.V),
+			"An identity the cloud does not send makes your device refuse the cloud's answer (no matching peer config, AUTHENTICATION_FAILED).",
+			fmt.Sprintf("Set the remote identity to the endpoint address %s (%s).", c.site.VPNEndpoints[0], deviceSetting(c.vendor, settingRemoteID)))
+	}
+}
+
+// sameAddr reports whether an identity as written (an address, possibly
+// with a type prefix such as "ipv4:" or "@") names addr.
+func sameAddr(id string, addr netip.Addr) bool {
+	id = strings.TrimSpace(strings.Trim(id, `"`))
+	if i := strings.LastIndex(id, ":"); i >= 0 && strings.Count(id, ":") == 1 {
+		id = id[i+1:]
+	}
+	a, err := netip.ParseAddr(id)
+	return err == nil && a == addr
+}
+
+// Device settings the fixes name.
+const (
+	settingPeer = iota
+	settingLocalID
+	settingRemoteID
+	settingVersion
+)
+
+// deviceSetting names a setting as the device family calls it, so that a
+// fix reads in the customer's own terms.
+func deviceSetting(vendor string, setting int) string {
+	names := map[string][4]string{
+		"strongswan": {"swanctl.conf: remote_addrs; ipsec.conf: right=", "swanctl.conf: local { id = }; ipsec.conf: leftid=", "swanctl.conf: remote { id = }; ipsec.conf: rightid=", "swanctl.conf: version = 2; ipsec.conf: keyexchange=ikev2"},
+		"libreswan":  {"ipsec.conf: right=", "ipsec.conf: leftid=", "ipsec.conf: rightid=", "ipsec.conf: ikev2=insist"},
+		"cisco-asa":  {"tunnel-group NAME and crypto map ... set peer", "crypto isakmp identity address", "tunnel-group NAME ipsec-attributes peer-id-validate", "crypto map ... set ikev2 ipsec-proposal, and an ikev2 enabled interface"},
+		"cisco-ios":  {"crypto ikev2 keyring peer ... address, and tunnel destination or set peer", "crypto ikev2 profile: identity local address", "crypto ikev2 profile: match identity remote address", "an IKEv2 profile (crypto ikev2 profile) on the tunnel"},
+		"fortigate":  {"config vpn ipsec phase1-interface: set remote-gw", "config vpn ipsec phase1-interface: set localid", "config vpn ipsec phase1-interface: set peerid", "config vpn ipsec phase1-interface: set ike-version 2"},
+		"juniper":    {"security ike gateway NAME address", "security ike gateway NAME local-identity inet", "security ike gateway NAME remote-identity inet", "security ike gateway NAME version v2-only"},
+		"paloalto":   {"IKE Gateway: Peer Address", "IKE Gateway: Local Identification (IP address)", "IKE Gateway: Peer Identification (IP address)", "IKE Gateway: Version IKEv2 only mode"},
+		"mikrotik":   {"/ip ipsec peer address=", "/ip ipsec identity my-id=address:", "/ip ipsec identity remote-id=ignore or address", "/ip ipsec peer exchange-mode=ike2"},
+		"pfsense":    {"VPN > IPsec > Phase 1: Remote Gateway", "VPN > IPsec > Phase 1: My identifier (My IP address)", "VPN > IPsec > Phase 1: Peer identifier (Peer IP address)", "VPN > IPsec > Phase 1: Key Exchange version IKEv2"},
+	}
+	generic := [4]string{"the peer or remote gateway address", "the local identity (IP address type)", "the peer identity (IP address type)", "the IKE version"}
+	if n, ok := names[vendor]; ok {
+		return n[setting]
+	}
+	return generic[setting]
 }
 
 // selectorsVsSite checks that the remote side of the selectors covers the

@@ -51,6 +51,7 @@ const (
 	CodeNoPSK              = "no-psk"               // no pre-shared key configured
 	CodeIKEVersionMismatch = "ike-version-mismatch" // device IKE version differs from the site's
 	CodeAuthFailed         = "auth-failed"          // authentication failed / PSK mismatch
+	CodeIDMismatch         = "id-mismatch"          // IKE identity sent or expected is not the one the other end uses
 	CodePhase1NoProposal   = "phase1-no-proposal"   // NO_PROPOSAL_CHOSEN in IKE_SA_INIT / main mode
 	CodePhase2NoProposal   = "phase2-no-proposal"   // NO_PROPOSAL_CHOSEN for the child SA / quick mode
 	CodeTSUnacceptable     = "ts-unacceptable"      // TS_UNACCEPTABLE / proxy identities not matching
@@ -151,7 +152,7 @@ const (
 var Codes = []string{
 	CodePhase1Lifetime, CodePhase2Lifetime, CodeIKEv2HourlyDrop, CodePFSDisabled,
 	CodeMultipleSAPairs, CodeDPDDisabled, CodeNATTraversal, CodePeerMismatch,
-	CodeNoPSK, CodeIKEVersionMismatch, CodeAuthFailed, CodePhase1NoProposal,
+	CodeNoPSK, CodeIKEVersionMismatch, CodeAuthFailed, CodeIDMismatch, CodePhase1NoProposal,
 	CodePhase2NoProposal, CodeTSUnacceptable, CodeDPDPeerDead, CodeIKENoResponse,
 	CodeRekeyFailed, CodePeriodicDrop, CodeUnknownFormat, CodeNoVPNConfig,
 	CodeSANoChild, CodeSANoInbound, CodeSANoOutbound, CodeSAHalfOpen, CodeSASelectorsMismatch,

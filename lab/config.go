@@ -86,6 +86,16 @@ func customerSwanctl(s confState) string {
 	if s.faults[FaultPFSDisabled] {
 		espProposal = "aes256-sha256"
 	}
+	version, remote, localID := 2, CloudGWAddr.String(), CustomerGWAddr.String()
+	if s.faults[FaultIKEVersionMismatch] {
+		version = 1
+	}
+	if s.faults[FaultWrongPeerAddress] {
+		remote = OldCloudGWAddr.String()
+	}
+	if s.faults[FaultIDMismatch] {
+		localID = CustomerFQDNID
+	}
 	localTS := CustomerCIDR
 	if s.faults[FaultRangeChanged] {
 		localTS = CustomerSecondCIDR
@@ -105,7 +115,7 @@ func customerSwanctl(s confState) string {
 	fmt.Fprintf(&b, `# swanctl.conf of the customer VPN gateway (vpndiag lab)
 connections {
 	%[1]s {
-		version = 2
+		version = %[7]d
 		local_addrs = %[2]s
 		remote_addrs = %[3]s
 		proposals = %[4]s
@@ -114,7 +124,7 @@ connections {
 		mobike = no
 		keyingtries = 0
 %[6]s		children {
-`, CustomerConn, CustomerGWAddr, CloudGWAddr, ikeProposal, secs(ikeLifetime), pskPeers(CustomerGWAddr, CloudGWAddr))
+`, CustomerConn, CustomerGWAddr, remote, ikeProposal, secs(ikeLifetime), pskPeers(localID, CloudGWAddr.String()), version)
 	child := func(name string, localTS netip.Prefix, startAction, closeAction, extra string) {
 		fmt.Fprintf(&b, `			%[1]s {
 				local_ts = %[2]s
@@ -131,7 +141,7 @@ connections {
 	if s.faults[FaultTSMismatch] {
 		child(SecondChild, CustomerSecondCIDR, "start", "start", "")
 	}
-	b.WriteString("\t\t}\n\t}\n}\n" + pskSecret("ike-cloud", CustomerGWAddr, CloudGWAddr, psk))
+	b.WriteString("\t\t}\n\t}\n}\n" + pskSecret("ike-cloud", localID, CloudGWAddr.String(), psk))
 	return b.String()
 }
 
@@ -178,7 +188,7 @@ connections {
 	}
 }
 %[11]s`, CloudConn, CloudGWAddr, CustomerGWAddr, secs(ikeLifetime), secs(s.dpdDelay), CloudChild, CloudCIDR, CustomerCIDR,
-		secs(childLife), extra, pskSecret("ike-customer", CloudGWAddr, CustomerGWAddr, s.psk), pskPeers(CloudGWAddr, CustomerGWAddr))
+		secs(childLife), extra, pskSecret("ike-customer", CloudGWAddr.String(), CustomerGWAddr.String(), s.psk), pskPeers(CloudGWAddr.String(), CustomerGWAddr.String()))
 }
 
 // cloudDNSConf renders the cloud DNS server's dnsmasq configuration: it is
@@ -218,8 +228,9 @@ log-queries
 }
 
 // pskPeers renders a connection's local and remote sections: PSK
-// authentication, each side identified by its address.
-func pskPeers(local, remote netip.Addr) string {
+// authentication, each side identified by its identity (its address, but
+// for the id-mismatch fault).
+func pskPeers(local, remote string) string {
 	return fmt.Sprintf(`		local {
 			auth = psk
 			id = %s
@@ -233,7 +244,7 @@ func pskPeers(local, remote netip.Addr) string {
 
 // pskSecret renders the secrets section holding the PSK of the two
 // addresses.
-func pskSecret(name string, id1, id2 netip.Addr, psk string) string {
+func pskSecret(name string, id1, id2, psk string) string {
 	return fmt.Sprintf(`secrets {
 	%s {
 		id-1 = %s

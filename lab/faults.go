@@ -29,6 +29,9 @@ const (
 	FaultRangeChanged           = "range-changed"
 	FaultIdleClose              = "idle-close"
 	FaultHalfOpen               = "half-open"
+	FaultWrongPeerAddress       = "wrong-peer-address"
+	FaultIDMismatch             = "id-mismatch"
+	FaultIKEVersionMismatch     = "ike-version-mismatch"
 )
 
 // FaultInfo describes a fault.
@@ -75,6 +78,12 @@ var faults = []FaultInfo{
 		"up while traffic flows; idle for IdleTimeout, the customer logs the inactivity close and the tunnel stays down until someone initiates it"},
 	{FaultHalfOpen, "the cloud declared the customer dead (its DPD replies were lost for a while) while the customer, without DPD, keeps its SAs",
 		"the cloud logs `giving up after 3 retransmits` and has no SA; the customer still shows ESTABLISHED/INSTALLED, its outbound counters grow and nothing comes back"},
+	{FaultWrongPeerAddress, "the customer gateway's peer (`remote_addrs`) is an old cloud VPN endpoint address (203.0.113.11) where nothing answers",
+		"no tunnel: the customer logs `initiating IKE_SA customer[N] to 203.0.113.11`, `retransmit N of request with message ID 0`, `giving up after 3 retransmits`; the real endpoint still answers IKE"},
+	{FaultIDMismatch, "the customer gateway identifies itself as `vpn.customer.example` (FQDN) while the cloud expects its address 198.51.100.2; the key is right",
+		"IKE_AUTH refused: the cloud logs `looking for peer configs matching ...[vpn.customer.example]` and `no matching peer config found`; the customer logs `received AUTHENTICATION_FAILED notify error`, as with a wrong key"},
+	{FaultIKEVersionMismatch, "the customer gateway is set to IKEv1 (`version = 1`); the cloud speaks IKEv2 only",
+		"no tunnel: main mode is refused, the customer logs `received NO_PROPOSAL_CHOSEN error notify` (or retransmits main mode), the cloud `no IKE config found ... sending NO_PROPOSAL_CHOSEN`"},
 }
 
 // Faults lists every fault the lab can apply.
@@ -191,7 +200,7 @@ func (l *Lab) reconfigureResolver(ctx context.Context, st *state) error {
 func (l *Lab) apply(ctx context.Context, name string, st *state) error {
 	switch name {
 	case FaultPSKMismatch, FaultTSMismatch, FaultIKEProposalMismatch, FaultRangeChanged, FaultIdleClose,
-		FaultCustomerNeverInitiates, FaultPeriodicDrop:
+		FaultCustomerNeverInitiates, FaultPeriodicDrop, FaultWrongPeerAddress, FaultIDMismatch, FaultIKEVersionMismatch:
 		return l.reconfigure(ctx, st)
 	case FaultPFSMismatch, FaultPFSDisabled:
 		if err := l.reconfigure(ctx, st); err != nil {
@@ -295,7 +304,8 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 func (l *Lab) undo(ctx context.Context, name string, st *state) error {
 	switch name {
 	case FaultPSKMismatch, FaultTSMismatch, FaultPFSMismatch, FaultCustomerNeverInitiates, FaultPeriodicDrop,
-		FaultIKEProposalMismatch, FaultPFSDisabled, FaultRangeChanged, FaultIdleClose, FaultHalfOpen:
+		FaultIKEProposalMismatch, FaultPFSDisabled, FaultRangeChanged, FaultIdleClose, FaultHalfOpen,
+		FaultWrongPeerAddress, FaultIDMismatch, FaultIKEVersionMismatch:
 		return l.reconfigure(ctx, st)
 	case FaultNoConditionalForwarder:
 		return l.reconfigureResolver(ctx, st)
@@ -315,7 +325,8 @@ func (l *Lab) undo(ctx context.Context, name string, st *state) error {
 func (l *Lab) restore(ctx context.Context, st *state) error {
 	cs := st.conf()
 	for _, f := range []string{FaultPSKMismatch, FaultUDPBlocked, FaultPFSMismatch, FaultDPDUnanswered, FaultESPBlocked,
-		FaultIKEProposalMismatch, FaultPFSDisabled, FaultRangeChanged, FaultHalfOpen} {
+		FaultIKEProposalMismatch, FaultPFSDisabled, FaultRangeChanged, FaultHalfOpen,
+		FaultWrongPeerAddress, FaultIDMismatch, FaultIKEVersionMismatch} {
 		if cs.faults[f] {
 			return nil // the tunnel cannot come up (or carry traffic) yet
 		}

@@ -47,6 +47,10 @@ var (
 	CustomerGWAddr = netip.MustParseAddr("198.51.100.2")
 	// CloudGWAddr is the cloud VPN endpoint's public address.
 	CloudGWAddr = netip.MustParseAddr("203.0.113.10")
+	// OldCloudGWAddr is a cloud VPN endpoint address no longer in use: the
+	// wrong-peer-address fault points the customer at it. Nothing answers
+	// there.
+	OldCloudGWAddr = netip.MustParseAddr("203.0.113.11")
 	// CloudDNSAddr is the cloud DNS server, the only cloud host that answers ping.
 	CloudDNSAddr = netip.MustParseAddr("10.100.0.10")
 	// FrontEndAddr is the environment front-end (internal load balancer).
@@ -73,6 +77,9 @@ const (
 	// and CHILD_SA in swanctl.conf and in its charon log.
 	CustomerConn  = "customer"
 	CustomerChild = "customer"
+	// CustomerFQDNID is the IKE identity the id-mismatch fault gives the
+	// customer gateway instead of its address, which the cloud expects.
+	CustomerFQDNID = "vpn.customer.example"
 	// SecondChild is the customer's second CHILD_SA (ts-mismatch only).
 	SecondChild = "second"
 	// CloudConn and CloudChild name the cloud gateway's connection and child.

@@ -341,6 +341,24 @@ func TestLabFaults(t *testing.T) {
 				t.Errorf("cloud log lacks the DPD give-up:\n%s", log)
 			}
 		}},
+		{lab.FaultWrongPeerAddress, func(t *testing.T, cust, cloud int64) {
+			noTunnel("the peer pointed at an old endpoint", "to "+lab.OldCloudGWAddr.String())(t, cust, cloud)
+			if log := logAfter(t, l, lab.CustomerGateway, cust); !strings.Contains(log, "retransmit 1 of request with message ID 0") {
+				t.Errorf("customer log shows no unanswered IKE:\n%s", log)
+			}
+		}},
+		{lab.FaultIDMismatch, func(t *testing.T, cust, cloud int64) {
+			noTunnel("the customer's identity wrong", "AUTHENTICATION_FAILED")(t, cust, cloud)
+			if log := logAfter(t, l, lab.CloudGateway, cloud); !strings.Contains(log, "no matching peer config found") {
+				t.Errorf("cloud log lacks the identity refusal:\n%s", log)
+			}
+		}},
+		{lab.FaultIKEVersionMismatch, func(t *testing.T, cust, cloud int64) {
+			noTunnel("IKEv1 against IKEv2", "Main Mode")(t, cust, cloud)
+			if log := logAfter(t, l, lab.CloudGateway, cloud); !strings.Contains(log, "no IKE config found") {
+				t.Errorf("cloud log lacks the refusal of IKEv1:\n%s", log)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault, func(t *testing.T) {
@@ -469,8 +487,8 @@ func TestLookupFault(t *testing.T) {
 	if _, err := lab.LookupFault("psk"); err == nil || !strings.Contains(err.Error(), "psk-mismatch") {
 		t.Errorf("unknown fault: %v; want an error listing the faults", err)
 	}
-	if len(lab.Faults()) != 16 {
-		t.Errorf("want 16 faults, got %d", len(lab.Faults()))
+	if len(lab.Faults()) != 19 {
+		t.Errorf("want 19 faults, got %d", len(lab.Faults()))
 	}
 }
 

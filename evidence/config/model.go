@@ -121,6 +121,12 @@ type Tunnel struct {
 	Peers []Value[string] `json:"peers"`
 	// Local is the local gateway address or interface, when given.
 	Local Value[string] `json:"local"`
+	// LocalID is the IKE identity this device sends (swanctl local id,
+	// ipsec.conf leftid), when set; unset it is the local address.
+	LocalID Value[string] `json:"local_id,omitzero"`
+	// RemoteID is the IKE identity this device expects from the peer
+	// (swanctl remote id, ipsec.conf rightid), when set.
+	RemoteID Value[string] `json:"remote_id,omitzero"`
 	// IKEVersion is 1 or 2; 0 in a known value means "either".
 	IKEVersion Value[int] `json:"ike_version"`
 	// Phase1 is the IKE SA.

@@ -311,7 +311,15 @@ func swanctlIKE(c *Config, t *Tunnel, cn *node) {
 // swanctlAuth reads the local auth method, and whether a secrets section
 // holds the key.
 func swanctlAuth(c *Config, t *Tunnel, cn *node, pskLine int) {
+	if rem := cn.child("remote"); rem != nil {
+		if v, ok := rem.kv["id"]; ok {
+			t.RemoteID = v
+		}
+	}
 	if loc := cn.child("local"); loc != nil {
+		if v, ok := loc.kv["id"]; ok {
+			t.LocalID = v
+		}
 		if v, ok := loc.kv["auth"]; ok {
 			t.Auth = v
 			if v.V == "pubkey" || strings.HasPrefix(v.V, "eap") || v.V == "xauth" {
@@ -522,6 +530,12 @@ func parseIPsecConf(ls []string, libre bool) *Config {
 		}
 		if v, ok := cn.get("left"); ok {
 			t.Local = v
+		}
+		if v, ok := cn.get("leftid"); ok {
+			t.LocalID = v
+		}
+		if v, ok := cn.get("rightid"); ok {
+			t.RemoteID = v
 		}
 		cn.ikeVersion(t, libre)
 		if v, ok := cn.get("ike"); ok {
