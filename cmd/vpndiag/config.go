@@ -4,15 +4,15 @@ import (
 	"flag"
 	"log/slog"
 
-	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/conffile"
 )
 
 // loadConfig loads the config file (VPNDIAG_CONFIG when path is empty).
-func (m *Main) loadConfig(path string) (*config.Config, error) {
+func (m *Main) loadConfig(path string) (*conffile.Config, error) {
 	if path == "" {
 		path = m.Getenv("VPNDIAG_CONFIG")
 	}
-	return config.Load(path, m.Getenv)
+	return conffile.Load(path, m.Getenv)
 }
 
 // logFlags adds --log-level and --log-format to fs; apply them with
@@ -28,7 +28,7 @@ func logFlags(fs *flag.FlagSet) *logOptions {
 type logOptions struct{ level, format string }
 
 // apply overrides cfg's log settings with the flags given and checks them.
-func (o *logOptions) apply(cfg *config.Config) error {
+func (o *logOptions) apply(cfg *conffile.Config) error {
 	if o.level != "" {
 		cfg.Log.Level = o.level
 	}
@@ -40,7 +40,7 @@ func (o *logOptions) apply(cfg *config.Config) error {
 
 // logger returns a slog logger writing to Stderr at the configured level
 // and format.
-func (m *Main) logger(cfg *config.Config) *slog.Logger {
+func (m *Main) logger(cfg *conffile.Config) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: lvl}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/bundle"
-	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/conffile"
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/storage/postgres"
 )
@@ -84,7 +84,7 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 }
 
 // signingKey reads the bundle signing key the config names, if any.
-func signingKey(cfg *config.Config) (ed25519.PrivateKey, error) {
+func signingKey(cfg *conffile.Config) (ed25519.PrivateKey, error) {
 	if cfg.Bundle.SigningKey == "" {
 		return nil, nil
 	}

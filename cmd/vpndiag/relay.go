@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/conffile"
 	"log/slog"
 	"os"
 	"regexp"
@@ -78,7 +78,7 @@ Manage tokens on the bot's side with:
 	if *statePath == "" {
 		*statePath = *tokenFile + ".state"
 	}
-	logCfg := &config.Config{}
+	logCfg := &conffile.Config{}
 	logCfg.Log.Level, logCfg.Log.Format = "info", "text"
 	if err := logOpts.apply(logCfg); err != nil {
 		return usageError("relay: " + err.Error())

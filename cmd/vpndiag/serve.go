@@ -13,7 +13,7 @@ import (
 	"github.com/vpndiag/vpndiag/bot"
 	botslack "github.com/vpndiag/vpndiag/bot/slack"
 	"github.com/vpndiag/vpndiag/bundle"
-	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/conffile"
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/internal/listen"
 	"github.com/vpndiag/vpndiag/metrics"
@@ -93,7 +93,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	if cfg.Hub.Listen != "" {
 		hub = &relay.Hub{Tokens: db.RelayTokens, Results: db.Probes,
 			Sites: deps.Sites, Cases: deps.Cases, Logger: log}
-		if cfg.ProbeRunner() == config.ProbesRelay {
+		if cfg.ProbeRunner() == conffile.ProbesRelay {
 			deps.Prober = met.Prober(hub)
 			if bp != nil {
 				deps.Prober = met.Prober(&relay.Replicated{Hub: hub, Backplane: bp})
@@ -138,7 +138,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		log.Info("vpndiag serve: relay hub connection cap", "max_connections", lim.Max(), "descriptor_limit", listen.DescriptorLimit())
 	}
 
-	if cfg.ProbeRunner() == config.ProbesLocal {
+	if cfg.ProbeRunner() == conffile.ProbesLocal {
 		// The bot sits inside the customer network: it runs probes itself.
 		deps.Prober = met.Prober(&probes.Local{Logger: log})
 	}
@@ -242,7 +242,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 // serveDeps wires the bot to the store, the flow engine and the bundle
 // exporter, and loads the configured site profiles. Probes (the relay hub)
 // and evidence analysis plug into Deps.Prober and Deps.Evidence here.
-func serveDeps(ctx context.Context, cfg *config.Config, db *store) (botslack.Deps, error) {
+func serveDeps(ctx context.Context, cfg *conffile.Config, db *store) (botslack.Deps, error) {
 	d := botslack.Deps{
 		Cases:    db.Cases,
 		Sites:    db.Sites,

@@ -1,7 +1,7 @@
-// Package config loads vpndiag's YAML configuration file, overlays secrets
+// Package conffile loads vpndiag's YAML configuration file, overlays secrets
 // from the environment and validates the result, reporting every problem
 // with the name of its field.
-package config
+package conffile
 
 import (
 	"bytes"
