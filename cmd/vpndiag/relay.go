@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/vpndiag/vpndiag/conffile"
 	"log/slog"
 	"os"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/conffile"
 	"github.com/vpndiag/vpndiag/probes"
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/relay/agent"
