@@ -33,10 +33,7 @@ found (not just the first) and exit non-zero when there is any.`)
 		}
 	}
 	problems = append(problems, checkContent()...)
-	if *cfgPath == "" {
-		*cfgPath = m.Getenv("VPNDIAG_CONFIG")
-	}
-	if w := exposedSecrets(*cfgPath); w != "" {
+	if w := exposedSecrets(m.configPath(*cfgPath)); w != "" {
 		fmt.Fprintln(m.Stderr, "vpndiag check: warning: "+w)
 	}
 	if len(problems) > 0 {

@@ -7,12 +7,43 @@ import (
 	"github.com/vpndiag/vpndiag/conffile"
 )
 
+// configPath names the config file to read: path, or VPNDIAG_CONFIG when
+// path is empty ("" for none).
+func (m *Main) configPath(path string) string {
+	if path == "" {
+		return m.Getenv("VPNDIAG_CONFIG")
+	}
+	return path
+}
+
 // loadConfig loads the config file (VPNDIAG_CONFIG when path is empty).
 func (m *Main) loadConfig(path string) (*conffile.Config, error) {
-	if path == "" {
-		path = m.Getenv("VPNDIAG_CONFIG")
+	return conffile.Load(m.configPath(path), m.Getenv)
+}
+
+// dbFlags adds --config and --db, the flags of every command that opens
+// the database; load them with (*Main).loadConfigDB.
+func dbFlags(fs *flag.FlagSet) *dbOptions {
+	o := &dbOptions{}
+	fs.StringVar(&o.config, "config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
+	fs.StringVar(&o.db, "db", "", "database: SQLite file or postgres:// URL (default: $VPNDIAG_DB, the config's db, or the user's state directory)")
+	return o
+}
+
+// dbOptions are --config and --db as given.
+type dbOptions struct{ config, db string }
+
+// loadConfigDB loads the config file named by --config (VPNDIAG_CONFIG when
+// empty) and puts --db, when given, in its DB.
+func (m *Main) loadConfigDB(o *dbOptions) (*conffile.Config, error) {
+	cfg, err := m.loadConfig(o.config)
+	if err != nil {
+		return nil, err
 	}
-	return conffile.Load(path, m.Getenv)
+	if o.db != "" {
+		cfg.DB = o.db
+	}
+	return cfg, nil
 }
 
 // logFlags adds --log-level and --log-format to fs; apply them with

@@ -25,8 +25,7 @@ again with --case to continue at the same question.
 Non-interactive: --answers FILE, or answers piped on stdin, one a line: a
 choice's number, its key or the start of its label; a typed value; a file
 path or "skip" for uploads.`)
-	dbPath := fs.String("db", "", "SQLite database file or postgres:// URL (default: the config's db, or the user's state directory)")
-	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
+	dbOpts := dbFlags(fs)
 	answers := fs.String("answers", "", "read answers from FILE instead of the terminal")
 	format := fs.String("format", "text", "output: text, or json (the path taken and the outcome on stdout; the conversation on stderr)")
 	caseMarker := fs.String("case", "", "resume the case with this marker")
@@ -49,13 +48,9 @@ path or "skip" for uploads.`)
 	if *migrate && *caseMarker == "" {
 		return usageError("diagnose: --migrate needs --case")
 	}
-	cfg, err := m.loadConfig(*cfgPath)
+	cfg, err := m.loadConfigDB(dbOpts)
 	if err != nil {
 		return err
-	}
-	path := *dbPath
-	if path == "" {
-		path = cfg.DB
 	}
 
 	in, interactive := m.Stdin, isTerminal(m.Stdin)
@@ -67,7 +62,7 @@ path or "skip" for uploads.`)
 		defer f.Close()
 		in, interactive = f, false
 	}
-	db, err := m.openDB(ctx, path, cfg.Evidence.MaxUploadBytes)
+	db, err := m.openDB(ctx, cfg.DB, cfg.Evidence.MaxUploadBytes)
 	if err != nil {
 		return err
 	}
@@ -111,8 +106,8 @@ path or "skip" for uploads.`)
 		return rep.Findings, nil
 	}
 	hint := ""
-	if *dbPath != "" {
-		hint = " --db " + *dbPath
+	if dbOpts.db != "" {
+		hint = " --db " + dbOpts.db
 	}
 	res, err := r.Run(ctx, terminal.Options{Case: *caseMarker, Flow: *flow, Site: *site, Migrate: *migrate, ResumeHint: hint, Evidence: evidenceFiles})
 	if err != nil {

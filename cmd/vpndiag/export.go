@@ -24,8 +24,7 @@ The case is only read; a case still in progress exports what it has.
 Check a bundle with 'vpndiag bundle verify FILE'.`)
 	out := fs.String("o", "", "output file (default CASE-bundle.zip in the current directory)")
 	force := fs.Bool("force", false, "replace the output file when it exists")
-	dbPath := fs.String("db", "", "SQLite database file or postgres:// URL (default: the config's db, or the user's state directory)")
-	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
+	dbOpts := dbFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -37,19 +36,15 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 	if err != nil {
 		return err
 	}
-	cfg, err := m.loadConfig(*cfgPath)
+	cfg, err := m.loadConfigDB(dbOpts)
 	if err != nil {
 		return err
 	}
-	path := *dbPath
-	if path == "" {
-		path = cfg.DB
-	}
 	// Exporting must not create a database: no database means no case.
-	if _, err := os.Stat(path); errors.Is(err, iofs.ErrNotExist) && !postgres.IsURL(path) {
-		return vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no database at %s, so no case %s (choose the database with --db).", path, marker)
+	if _, err := os.Stat(cfg.DB); errors.Is(err, iofs.ErrNotExist) && !postgres.IsURL(cfg.DB) {
+		return vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no database at %s, so no case %s (choose the database with --db).", cfg.DB, marker)
 	}
-	db, err := m.openDB(ctx, path, cfg.Evidence.MaxUploadBytes)
+	db, err := m.openDB(ctx, cfg.DB, cfg.Evidence.MaxUploadBytes)
 	if err != nil {
 		return err
 	}

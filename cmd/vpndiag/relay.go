@@ -143,8 +143,7 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 		return usageError(fmt.Sprintf("relay token: unknown action %q; actions are create, list, revoke", action))
 	}
 	fs := m.flagSet("relay token "+action, usage, help)
-	dbPath := fs.String("db", "", "database of the bot: SQLite file or postgres:// URL (default: config db, or the state directory)")
-	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG)")
+	dbOpts := dbFlags(fs)
 	site := fs.String("site", "", "site the relay serves (create)")
 	name := fs.String("name", "", "relay name, e.g. hq-relay-1 (create)")
 	format := fs.String("format", "text", "output format: text or json (list)")
@@ -180,14 +179,11 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 	if len(pos) > 0 && action != "revoke" {
 		return usageError(fmt.Sprintf("relay token %s: unexpected argument %q", action, pos[0]))
 	}
-	cfg, err := m.loadConfig(*cfgPath)
+	cfg, err := m.loadConfigDB(dbOpts)
 	if err != nil {
 		return err
 	}
-	if *dbPath == "" {
-		*dbPath = cfg.DB
-	}
-	db, err := m.openDB(ctx, *dbPath, cfg.Evidence.MaxUploadBytes)
+	db, err := m.openDB(ctx, cfg.DB, cfg.Evidence.MaxUploadBytes)
 	if err != nil {
 		return err
 	}

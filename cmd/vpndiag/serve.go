@@ -78,9 +78,8 @@ SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET) serving /slack/commands,
 /slack/interactions and /slack/events. The listen address also serves
 /healthz in both modes. Set SLACK_API_URL to point the bot at another Slack
 API (a test or staging Slack). See bot/README.md to create the Slack app.`)
-	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG)")
+	dbOpts := dbFlags(fs)
 	listenAddr := fs.String("listen", "", "HTTP listen address (overrides slack.listen)")
-	dbPath := fs.String("db", "", "database: SQLite file or postgres:// URL (overrides db)")
 	logOpts := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return nil, nil, err
@@ -88,7 +87,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 	if fs.NArg() > 0 {
 		return nil, nil, usageError(fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0)))
 	}
-	cfg, err := m.loadConfig(*cfgPath)
+	cfg, err := m.loadConfigDB(dbOpts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -98,9 +97,6 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		}
 		cfg.Slack.Listen = *listenAddr
 	}
-	if *dbPath != "" {
-		cfg.DB = *dbPath
-	}
 	if err := logOpts.apply(cfg); err != nil {
 		return nil, nil, err
 	}
@@ -108,10 +104,7 @@ API (a test or staging Slack). See bot/README.md to create the Slack app.`)
 		return nil, nil, err
 	}
 	log := m.logger(cfg)
-	if *cfgPath == "" {
-		*cfgPath = m.Getenv("VPNDIAG_CONFIG")
-	}
-	if w := exposedSecrets(*cfgPath); w != "" {
+	if w := exposedSecrets(m.configPath(dbOpts.config)); w != "" {
 		log.Warn("vpndiag serve: " + w)
 	}
 	return cfg, log, nil
