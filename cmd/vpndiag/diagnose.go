@@ -66,10 +66,7 @@ path or "skip" for uploads.`)
 	if err != nil {
 		return err
 	}
-	svc := flows.Services{
-		Cases: db.Cases, Sessions: db.Sessions, Events: db.Events, Sites: db.Sites,
-		Findings: db.Findings, Probes: db.Probes, Evidence: db.Evidence,
-	}
+	svc := db.flowServices()
 	// A site named in the config is saved so the runner finds it by name.
 	for i := range cfg.Sites {
 		if cfg.Sites[i].Name == *site {

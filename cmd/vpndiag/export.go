@@ -48,17 +48,8 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 	if err != nil {
 		return err
 	}
-	x := &bundle.Exporter{
-		Cases:    db.Cases,
-		Sessions: db.Sessions,
-		Events:   db.Events,
-		Probes:   db.Probes,
-		Evidence: db.Evidence,
-		Findings: db.Findings,
-		Sites:    db.Sites,
-		Graph:    flowGraph,
-	}
-	if x.SigningKey, err = signingKey(cfg); err != nil {
+	x, err := newExporter(cfg, db)
+	if err != nil {
 		return err
 	}
 	res, err := x.ExportFile(ctx, marker, *out, *force)
@@ -78,12 +69,19 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 	return nil
 }
 
-// signingKey reads the bundle signing key the config names, if any.
-func signingKey(cfg *conffile.Config) (ed25519.PrivateKey, error) {
-	if cfg.Bundle.SigningKey == "" {
-		return nil, nil
+// newExporter returns the bundle exporter over db, signing with the key the
+// config names, if any.
+func newExporter(cfg *conffile.Config, db *store) (*bundle.Exporter, error) {
+	x := &bundle.Exporter{Cases: db.Cases, Sessions: db.Sessions, Events: db.Events, Probes: db.Probes,
+		Evidence: db.Evidence, Findings: db.Findings, Sites: db.Sites, Graph: flowGraph}
+	if cfg.Bundle.SigningKey != "" {
+		key, err := bundle.ReadSigningKey(cfg.Bundle.SigningKey)
+		if err != nil {
+			return nil, err
+		}
+		x.SigningKey = key
 	}
-	return bundle.ReadSigningKey(cfg.Bundle.SigningKey)
+	return x, nil
 }
 
 // flowGraph returns the graph of a flow at a version (the current version

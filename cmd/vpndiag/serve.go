@@ -328,17 +328,11 @@ func serveDeps(ctx context.Context, cfg *conffile.Config, db *store) (botslack.D
 			return d, fmt.Errorf("serve: load site %q: %w", cfg.Sites[i].Name, err)
 		}
 	}
-	sessions := db.Sessions
-	d.Diagnoser = flows.NewEngine(nil, flows.Services{Cases: d.Cases, Sessions: sessions, Events: d.Events, Sites: d.Sites,
-		Findings: d.Findings, Probes: db.Probes, Evidence: db.Evidence})
-	x := &bundle.Exporter{Cases: d.Cases, Sessions: sessions, Events: d.Events, Probes: db.Probes,
-		Evidence: db.Evidence, Findings: d.Findings, Sites: d.Sites,
-		Graph: flowGraph}
-	key, err := signingKey(cfg)
+	d.Diagnoser = flows.NewEngine(nil, db.flowServices())
+	x, err := newExporter(cfg, db)
 	if err != nil {
 		return d, err
 	}
-	x.SigningKey = key
 	d.Evidence = newEvidenceIntake(db, cfg.Evidence.MaxUploadBytes)
 	d.Exporter = bot.ExportFunc(func(ctx context.Context, caseID int64, w io.Writer) (string, error) {
 		c, err := d.Cases.FindCaseByID(ctx, caseID)
