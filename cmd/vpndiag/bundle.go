@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"strings"
@@ -64,9 +63,7 @@ verifies bundles).`)
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := m.printJSON(rep); err != nil {
 			return err
 		}
 		return rep.Err()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -65,9 +64,7 @@ serve' first. The password may come from the URL, PGPASSWORD or ~/.pgpass.`)
 		return err
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return m.printJSON(rep)
 	}
 	var total int64
 	for _, t := range rep.Tables {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -178,4 +179,12 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return usageError(fmt.Sprintf("%s: %v", fs.Name(), err))
 	}
 	return nil
+}
+
+// printJSON writes v to Stdout as indented JSON: the output of every
+// command's --format json.
+func (m *Main) printJSON(v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

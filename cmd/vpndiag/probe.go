@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -114,9 +113,7 @@ The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
 		return err
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := m.printJSON(res); err != nil {
 			return err
 		}
 	} else {

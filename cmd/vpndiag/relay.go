@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -236,9 +235,7 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 			for _, t := range ts {
 				rows = append(rows, row{t, siteNames[t.SiteID]})
 			}
-			enc := json.NewEncoder(m.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(rows)
+			return m.printJSON(rows)
 		}
 		if len(ts) == 0 {
 			fmt.Fprintln(m.Stdout, "No relay tokens. Create one with: vpndiag relay token create --site SITE --name NAME")
