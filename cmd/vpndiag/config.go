@@ -4,6 +4,7 @@ import (
 	"flag"
 	"log/slog"
 
+	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/conffile"
 )
 
@@ -19,6 +20,17 @@ func (m *Main) configPath(path string) string {
 // loadConfig loads the config file (VPNDIAG_CONFIG when path is empty).
 func (m *Main) loadConfig(path string) (*conffile.Config, error) {
 	return conffile.Load(m.configPath(path), m.Getenv)
+}
+
+// configSite returns the site profile named name in the config file, nil
+// when it has none.
+func configSite(cfg *conffile.Config, name string) *vpndiag.Site {
+	for i := range cfg.Sites {
+		if cfg.Sites[i].Name == name {
+			return &cfg.Sites[i]
+		}
+	}
+	return nil
 }
 
 // dbFlags adds --config and --db, the flags of every command that opens

@@ -67,12 +67,10 @@ path or "skip" for uploads.`)
 	}
 	svc := db.flowServices()
 	// A site named in the config is saved so the runner finds it by name.
-	for i := range cfg.Sites {
-		if cfg.Sites[i].Name == *site {
-			s := cfg.Sites[i]
-			if err := svc.Sites.UpsertSite(ctx, &s); err != nil {
-				return err
-			}
+	if cs := configSite(cfg, *site); cs != nil {
+		s := *cs
+		if err := svc.Sites.UpsertSite(ctx, &s); err != nil {
+			return err
 		}
 	}
 
