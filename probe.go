@@ -83,6 +83,12 @@ type ProbeResult struct {
 	// StartedAt and Duration time the probe.
 	StartedAt time.Time     `json:"started_at"`
 	Duration  time.Duration `json:"duration_ns"`
+	// Stored is set by a Prober that has already stored the result (the
+	// relay hub stores a result as it arrives, before it acknowledges it to
+	// the relay), so whoever it is handed to does not store it again. It is
+	// never serialized: a result read back or received over a wire is not
+	// known to be stored.
+	Stored bool `json:"-"`
 }
 
 // Prober runs probes, in-process or through a relay. The context's deadline

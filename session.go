@@ -2,6 +2,7 @@ package vpndiag
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -26,9 +27,67 @@ type Session struct {
 	// that later steps can use.
 	Vars map[string]string `json:"vars,omitempty"`
 	// Path is the list of states visited, oldest first.
-	Path []string `json:"path"`
+	Path Path `json:"path"`
 	// UpdatedAt is maintained by the store.
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PathStep names one state of one flow: an entry of Session.Path, the step
+// Reply.Reopen names, a key of a flow's implies. Its text form is
+// "flow:state", so that a path that crossed a hand-over says which flow each
+// state belongs to; a bare "state" (Flow empty) is a state of the session's
+// own flow, as sessions stored before hand-overs recorded it.
+type PathStep struct {
+	Flow  string
+	State string
+}
+
+// ParsePathStep parses the text form of a PathStep: "flow:state", or a bare
+// "state" with Flow empty. It is the only place that form is split.
+func ParsePathStep(s string) PathStep {
+	flow, state, ok := strings.Cut(s, ":")
+	if !ok {
+		return PathStep{State: s}
+	}
+	return PathStep{Flow: flow, State: state}
+}
+
+// String returns "flow:state", or the bare state when Flow is empty.
+func (p PathStep) String() string {
+	if p.Flow == "" {
+		return p.State
+	}
+	return p.Flow + ":" + p.State
+}
+
+// In returns p with Flow set to flow when p is a bare state.
+func (p PathStep) In(flow string) PathStep {
+	if p.Flow == "" {
+		p.Flow = flow
+	}
+	return p
+}
+
+// MarshalText encodes p as its String, so that a stored path is a JSON
+// array of "flow:state" strings.
+func (p PathStep) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText decodes the form MarshalText writes (see ParsePathStep).
+func (p *PathStep) UnmarshalText(b []byte) error {
+	*p = ParsePathStep(string(b))
+	return nil
+}
+
+// Path is the list of states a session visited, oldest first.
+type Path []PathStep
+
+// Join returns the steps' text forms separated by sep.
+func (p Path) Join(sep string) string {
+	parts := make([]string, len(p))
+	for i, s := range p {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, sep)
 }
 
 // AnswerSource says who or what answered a step.
@@ -228,7 +287,7 @@ type AutoAnswer struct {
 }
 
 // Reopen returns the Reply.Reopen value naming a.
-func (a AutoAnswer) Reopen() string { return a.Flow + ":" + a.State }
+func (a AutoAnswer) Reopen() string { return PathStep{Flow: a.Flow, State: a.State}.String() }
 
 // The choices every resolution step offers under ConfirmFixQuestion.
 const (
@@ -251,7 +310,8 @@ type Reply struct {
 	Choice string
 	// Value is the typed value, for input steps.
 	Value string
-	// Results are the probe results, for probe steps.
+	// Results are the probe results, for probe steps. The engine stores
+	// each one not marked Stored (by the Prober that ran it) for the case.
 	Results []*ProbeResult
 	// Skip answers an evidence step with "I have nothing to upload". A
 	// reply to an evidence step without Skip says "my files are attached":

@@ -47,7 +47,7 @@ func ParseNotRight(key string) (string, bool) {
 	if len(parts) != 3 || parts[0] != KeyNotRight || parts[1] == "" || parts[2] == "" {
 		return "", false
 	}
-	return parts[1] + ":" + parts[2], true
+	return vpndiag.PathStep{Flow: parts[1], State: parts[2]}.String(), true
 }
 
 // maxActionID is Slack's limit on an action_id.

@@ -198,22 +198,22 @@ func MustSeedCase(tb testing.TB, db *sqlite.DB, s seed) *vpndiag.Case {
 		Origin: "slack", ChannelID: "C0VPNHELP", ThreadTS: "1764063000.000100", CreatedBy: "U024BE7LH", SiteID: site.ID}
 	must(cases.CreateCase(ctx, c))
 	must(sessions.CreateSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1, State: "symptom",
-		Path: []string{"triage:symptom"}}))
+		Path: vpndiag.Path{{Flow: "triage", State: "symptom"}}}))
 	shown := func(state string, kind vpndiag.StepKind, title string) *vpndiag.Event {
 		data, _ := json.Marshal(map[string]any{"flow": "triage", "version": 1, "state": state, "kind": kind})
 		return &vpndiag.Event{Actor: "bot", Kind: vpndiag.EventStepShown, Message: title, Data: data}
 	}
-	path := []string{"triage:symptom"}
+	path := vpndiag.Path{{Flow: "triage", State: "symptom"}}
 	seq := 0
 	step := func(from, to string, kind vpndiag.StepKind, title string, a *vpndiag.Answer, upd *vpndiag.CaseUpdate, extra ...*vpndiag.Event) {
 		tb.Helper()
-		path = append(path, "triage:"+to)
+		path = append(path, vpndiag.PathStep{Flow: "triage", State: to})
 		a.CaseID, a.Seq, a.Flow, a.State = c.ID, seq, "triage", from
 		evs := []*vpndiag.Event{{Actor: a.Actor, Kind: vpndiag.EventAnswer, Message: a.Question + " → " + a.Label}}
 		evs = append(evs, extra...)
 		evs = append(evs, shown(to, kind, title))
 		must(sessions.ApplyTransition(ctx, &vpndiag.Transition{CaseID: c.ID, FromSeq: seq,
-			Session: &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1, State: to, Path: append([]string{}, path...),
+			Session: &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1, State: to, Path: append(vpndiag.Path{}, path...),
 				Vars: map[string]string{"symptom": "down"}},
 			Answer: a, Events: evs, Case: upd}))
 		seq++

@@ -120,8 +120,8 @@ type flowPart struct {
 	current string
 }
 
-// splitPath splits a session's path into flows. Path entries are
-// "flow:state", or a bare state of the session's flow; a step from one flow
+// splitPath splits a session's path into flows. A bare state is one of
+// the session's flow; a step from one flow
 // to another is a hand-over, drawn as the edge to the "@flow" node.
 func splitPath(s *vpndiag.Session, versions map[string]int) []*flowPart {
 	var parts []*flowPart
@@ -137,10 +137,8 @@ func splitPath(s *vpndiag.Session, versions map[string]int) []*flowPart {
 	}
 	var prevFlow, prevState string
 	for i, e := range s.Path {
-		flow, state, ok := strings.Cut(e, ":")
-		if !ok {
-			flow, state = s.Flow, e
-		}
+		e = e.In(s.Flow)
+		flow, state := e.Flow, e.State
 		p := part(flow)
 		if i > 0 {
 			if prevFlow == flow {

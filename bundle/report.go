@@ -92,7 +92,7 @@ func (d *caseData) writeReport(w io.Writer) error {
 		AskNext:    d.askNext(),
 	}
 	if d.session != nil {
-		rd.PathString = strings.Join(d.session.Path, " → ")
+		rd.PathString = d.session.Path.Join(" → ")
 		for i, f := range d.flows {
 			rd.Diagrams = append(rd.Diagrams, diagramView{Name: f.name, Version: f.version, SVG: flowDiagram(f, i+1)})
 		}

@@ -49,7 +49,7 @@ func (d *caseData) writeSummary(w io.Writer) error {
 
 	p.f("## Decision path\n\n")
 	if d.session != nil && len(d.session.Path) > 0 {
-		p.f("States visited: %s\n\n", mdText(strings.Join(d.session.Path, " → ")))
+		p.f("States visited: %s\n\n", mdText(d.session.Path.Join(" → ")))
 	}
 	if len(d.answers) == 0 {
 		p.f("No step has been answered yet.\n\n")

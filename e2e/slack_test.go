@@ -149,7 +149,7 @@ func resultOf(t *testing.T, ctx context.Context, e *Env, c *vpndiag.Case) *termi
 	res := &terminal.Result{Case: c.Marker, Status: c.Status, Finished: c.Resolution != "",
 		Flow: s.Flow, State: s.State, Resolution: c.Resolution, KBArticle: c.KBArticle, Path: s.Path, Findings: fs}
 	for _, a := range as {
-		res.Answers = append(res.Answers, terminal.Answer{Step: a.Flow + ":" + a.State, Question: a.Question, Answer: a.Label + a.Value, Source: a.Source, Auto: a.Actor == flows.BotActor})
+		res.Answers = append(res.Answers, terminal.Answer{Step: vpndiag.PathStep{Flow: a.Flow, State: a.State}.String(), Question: a.Question, Answer: a.Label + a.Value, Source: a.Source, Auto: a.Actor == flows.BotActor})
 	}
 	return res
 }

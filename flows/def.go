@@ -276,8 +276,11 @@ func isHandover(to string) bool { return strings.HasPrefix(to, "@") }
 // state other than the flow's start, so that what is known is not asked
 // again); state is empty for the flow's start.
 func handoverTarget(to string) (flow, state string) {
-	flow, state, _ = strings.Cut(strings.TrimPrefix(to, "@"), ":")
-	return flow, state
+	p := vpndiag.ParsePathStep(strings.TrimPrefix(to, "@"))
+	if p.Flow == "" { // "@flow": the bare name is the flow's, not a state
+		return p.State, ""
+	}
+	return p.Flow, p.State
 }
 
 // Problems is every problem found in the flows, each naming the flow and
@@ -454,80 +457,9 @@ var (
 
 // validate returns every problem of d.
 func (s *Set) validate(d *Def) Problems {
-	var probs Problems
-	where := func(state string) string {
-		if state == "" {
-			return fmt.Sprintf("flow %q v%d", d.Name, d.Version)
-		}
-		return fmt.Sprintf("flow %q v%d: state %q", d.Name, d.Version, state)
-	}
-	add := func(state, format string, args ...any) {
-		probs = append(probs, where(state)+": "+fmt.Sprintf(format, args...))
-	}
-	if d.Title == "" {
-		add("", "title is required")
-	}
-	if len(d.Guide) == 0 {
-		add("", "guide must name the guide's section(s) the flow covers")
-	}
-	if d.States[d.Start] == nil {
-		add("", "start state %q is not defined", d.Start)
-		return probs
-	}
-	target := func(state, to, what string) {
-		switch {
-		case to == "":
-			add(state, "%s leads nowhere (no \"to\")", what)
-		case isHandover(to):
-			name, at := handoverTarget(to)
-			if _, ok := s.current[name]; !ok {
-				add(state, "%s hands over to unknown flow %q", what, name)
-			} else if name == d.Name {
-				add(state, "%s hands over to its own flow", what)
-			} else if cur := s.byName[name][s.current[name]]; at != "" && cur.States[at] == nil {
-				add(state, "%s hands over to undefined state %q of flow %q", what, at, name)
-			}
-		case d.States[to] == nil:
-			add(state, "%s leads to undefined state %q", what, to)
-		}
-	}
-	knownVars := s.knownVars()
-	implies := func(state, what string, m map[string][]string) {
-		for key, choices := range m {
-			fl, st := d, key
-			if f, x, ok := strings.Cut(key, ":"); ok {
-				cur, err := s.Current(f)
-				if err != nil {
-					add(state, "%s implies an answer of unknown flow %q", what, f)
-					continue
-				}
-				fl, st = cur, x
-			}
-			target := fl.States[st]
-			if target == nil || target.Kind != vpndiag.StepQuestion {
-				add(state, "%s implies an answer of %q, which is not a question", what, key)
-				continue
-			}
-			for _, c := range choices {
-				if !slices.ContainsFunc(target.Choices, func(x ChoiceDef) bool { return x.Key == c }) {
-					add(state, "%s implies choice %q of %q, which it does not have", what, c, key)
-				}
-			}
-		}
-	}
-	article := func(state, what, a string) {
-		if a != "" {
-			if _, err := kb.Article(a); err != nil {
-				add(state, "%s names kb article %q, which does not exist", what, a)
-			}
-		}
-	}
-	checkVars := func(state, field, text string) {
-		for _, m := range varPattern.FindAllStringSubmatch(text, -1) {
-			if !knownVars[m[1]] {
-				add(state, "%s uses {%s}, which is neither a site-profile fact nor an input variable", field, m[1])
-			}
-		}
+	c := &checker{set: s, def: d, knownVars: s.knownVars()}
+	if !c.flow() {
+		return c.probs
 	}
 	names := make([]string, 0, len(d.States))
 	for n := range d.States {
@@ -535,181 +467,324 @@ func (s *Set) validate(d *Def) Problems {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		st := d.States[name]
-		if !namePattern.MatchString(name) {
-			add(name, "state names must be lower-case words with _ ")
+		c.state(name, d.States[name])
+	}
+	reach := c.reachable(names)
+	c.deadEnds(names, reach)
+	return c.probs
+}
+
+// checker collects the problems of one flow; each of its methods checks one
+// kind of rule.
+type checker struct {
+	set       *Set
+	def       *Def
+	knownVars map[string]bool
+	probs     Problems
+}
+
+// add records a problem of state (of the flow itself when state is empty).
+func (c *checker) add(state, format string, args ...any) {
+	where := fmt.Sprintf("flow %q v%d", c.def.Name, c.def.Version)
+	if state != "" {
+		where = fmt.Sprintf("flow %q v%d: state %q", c.def.Name, c.def.Version, state)
+	}
+	c.probs = append(c.probs, where+": "+fmt.Sprintf(format, args...))
+}
+
+// flow checks the flow's own fields; false when its start state is not
+// defined (nothing else can then be checked).
+func (c *checker) flow() bool {
+	d := c.def
+	if d.Title == "" {
+		c.add("", "title is required")
+	}
+	if len(d.Guide) == 0 {
+		c.add("", "guide must name the guide's section(s) the flow covers")
+	}
+	if d.States[d.Start] == nil {
+		c.add("", "start state %q is not defined", d.Start)
+		return false
+	}
+	return true
+}
+
+// target checks where an exit of state leads: a state of the flow, or a
+// hand-over to another flow (and a state of it).
+func (c *checker) target(state, to, what string) {
+	switch {
+	case to == "":
+		c.add(state, "%s leads nowhere (no \"to\")", what)
+	case isHandover(to):
+		name, at := handoverTarget(to)
+		if _, ok := c.set.current[name]; !ok {
+			c.add(state, "%s hands over to unknown flow %q", what, name)
+		} else if name == c.def.Name {
+			c.add(state, "%s hands over to its own flow", what)
+		} else if cur := c.set.byName[name][c.set.current[name]]; at != "" && cur.States[at] == nil {
+			c.add(state, "%s hands over to undefined state %q of flow %q", what, at, name)
 		}
-		if st == nil {
-			add(name, "empty state")
+	case c.def.States[to] == nil:
+		c.add(state, "%s leads to undefined state %q", what, to)
+	}
+}
+
+// implies checks that the answers m implies are choices of questions.
+func (c *checker) implies(state, what string, m map[string][]string) {
+	for key, choices := range m {
+		fl, p := c.def, vpndiag.ParsePathStep(key)
+		if p.Flow != "" {
+			cur, err := c.set.Current(p.Flow)
+			if err != nil {
+				c.add(state, "%s implies an answer of unknown flow %q", what, p.Flow)
+				continue
+			}
+			fl = cur
+		}
+		target := fl.States[p.State]
+		if target == nil || target.Kind != vpndiag.StepQuestion {
+			c.add(state, "%s implies an answer of %q, which is not a question", what, key)
 			continue
 		}
-		if strings.TrimSpace(st.Title) == "" {
-			add(name, "title is required")
-		}
-		checkVars(name, "title", st.Title)
-		checkVars(name, "text", st.Text)
-		if st.KB != "" {
-			if _, err := kb.Article(st.KB); err != nil {
-				add(name, "cites kb article %q, which does not exist", st.KB)
+		for _, ch := range choices {
+			if !slices.ContainsFunc(target.Choices, func(x ChoiceDef) bool { return x.Key == ch }) {
+				c.add(state, "%s implies choice %q of %q, which it does not have", what, ch, key)
 			}
-		}
-		events := map[string]bool{}
-		for _, e := range st.exits() {
-			if events[e.Event] {
-				add(name, "event %q is defined twice", e.Event)
-			}
-			events[e.Event] = true
-			if !namePattern.MatchString(e.Event) {
-				add(name, "event %q must be a lower-case word with _", e.Event)
-			}
-		}
-		switch st.Kind {
-		case vpndiag.StepQuestion:
-			if len(st.Choices) < 2 {
-				add(name, "a question needs 2 or more choices, has %d", len(st.Choices))
-			}
-			for _, c := range st.Choices {
-				if c.Label == "" {
-					add(name, "choice %q has no label", c.Key)
-				}
-				target(name, c.To, fmt.Sprintf("choice %q", c.Key))
-			}
-			for i, r := range st.Auto {
-				switch {
-				case (r.Fact == "") == (r.Finding == ""):
-					add(name, "auto[%d]: set exactly one of fact and finding", i)
-				case r.Fact != "":
-					if !knownVars[r.Fact] {
-						add(name, "auto[%d]: fact %q is neither a site-profile fact nor an input variable", i, r.Fact)
-					}
-					for v, k := range r.Map {
-						if !events[k] {
-							add(name, "auto[%d]: map %q → %q is not a choice", i, v, k)
-						}
-					}
-				default:
-					if !slices.Contains(kb.Codes, r.Finding) {
-						add(name, "auto[%d]: finding code %q is not one of kb.Codes", i, r.Finding)
-					}
-					if !events[r.Choice] {
-						add(name, "auto[%d]: choice %q is not a choice", i, r.Choice)
-					}
-				}
-			}
-		case vpndiag.StepInput:
-			if st.Input == nil || st.Input.Var == "" {
-				add(name, "an input step needs input.var")
-			} else if !validInputKind(st.Input.Kind) {
-				add(name, "input kind %q must be ip, cidr, fqdn, port or text", st.Input.Kind)
-			}
-			if st.Input != nil && len(st.Input.Label) > 75 {
-				add(name, "input label is %d characters; keep it within 75 (put the rest in description)", len(st.Input.Label))
-			}
-			if ff := st.Input; ff != nil && ff.FromFinding != nil {
-				if len(ff.FromFinding.Codes) == 0 {
-					add(name, "input from_finding lists no codes")
-				}
-				for _, c := range ff.FromFinding.Codes {
-					if !slices.Contains(kb.Codes, c) {
-						add(name, "input from_finding: code %q is not one of kb.Codes", c)
-					}
-				}
-				article(name, "input from_finding", ff.FromFinding.Article)
-			}
-			target(name, st.Next, "next")
-		case vpndiag.StepInfo:
-			target(name, st.Next, "next")
-		case vpndiag.StepProbe:
-			if len(st.Probes) == 0 {
-				add(name, "a probe step needs at least one probe")
-			}
-			for i, p := range st.Probes {
-				if !slices.Contains(vpndiag.ProbeKinds, p.Kind) {
-					add(name, "probes[%d]: unknown probe kind %q", i, p.Kind)
-				}
-				if p.Target == "" {
-					add(name, "probes[%d]: target is required", i)
-				}
-				if p.Each != "" && !listFacts[p.Each] {
-					add(name, "probes[%d]: each %q is not a list fact", i, p.Each)
-				}
-				checkVars(name, fmt.Sprintf("probes[%d].target", i), strings.ReplaceAll(p.Target, "{item}", ""))
-				for k, v := range p.Params {
-					checkVars(name, fmt.Sprintf("probes[%d].params.%s", i, k), strings.ReplaceAll(v, "{item}", ""))
-				}
-			}
-			seen := map[vpndiag.Outcome]bool{}
-			for _, o := range st.Outcomes {
-				if o.Label == "" {
-					add(name, "outcome event %q has no label", o.Event)
-				}
-				if len(o.When) == 0 {
-					add(name, "outcome event %q lists no outcomes (when)", o.Event)
-				}
-				for _, w := range o.When {
-					if seen[w] {
-						add(name, "outcome %q is mapped twice", w)
-					}
-					seen[w] = true
-				}
-				target(name, o.To, fmt.Sprintf("outcome event %q", o.Event))
-				implies(name, fmt.Sprintf("outcome event %q", o.Event), o.Implies)
-			}
-			if !seen[AnyOutcome] {
-				for _, c := range commonOutcomes {
-					if !seen[c] {
-						add(name, "probe outcome %q leads nowhere (map it or add \"*\")", c)
-					}
-				}
-			}
-		case vpndiag.StepEvidence:
-			if st.Evidence == nil || len(st.Evidence.Kinds) == 0 || st.Evidence.Hint == "" {
-				add(name, "an evidence step needs evidence.kinds and evidence.hint")
-			}
-			for _, r := range st.Findings {
-				if len(r.Codes) == 0 {
-					add(name, "finding rule %q lists no codes", r.Event)
-				}
-				for _, c := range r.Codes {
-					if !slices.Contains(kb.Codes, c) {
-						add(name, "finding rule %q: code %q is not one of kb.Codes", r.Event, c)
-					}
-				}
-				target(name, r.To, fmt.Sprintf("finding rule %q", r.Event))
-				implies(name, fmt.Sprintf("finding rule %q", r.Event), r.Implies)
-				article(name, fmt.Sprintf("finding rule %q", r.Event), r.Article)
-			}
-			if st.None == nil {
-				add(name, "an evidence step needs none (where to go when no rule matches)")
-			} else {
-				target(name, st.None.To, "none")
-			}
-			if st.Skip == nil {
-				add(name, "an evidence step needs skip (where to go with nothing to upload)")
-			} else {
-				target(name, st.Skip.To, "skip")
-			}
-		case vpndiag.StepResolution, vpndiag.StepEscalation:
-			if st.KB == "" {
-				add(name, "a %s must cite a kb article (kb)", st.Kind)
-			}
-			if st.Next != "" || len(st.Choices) > 0 || len(st.Probes) > 0 || len(st.Findings) > 0 {
-				add(name, "a %s is terminal: its only way on is not_fixed", st.Kind)
-			}
-			if st.Kind == vpndiag.StepEscalation && st.NotFixed != "" {
-				add(name, "an escalation takes no not_fixed")
-			}
-			if st.Kind == vpndiag.StepResolution && st.NotFixed != "" {
-				target(name, st.NotFixed, "not_fixed")
-			}
-		default:
-			add(name, "unknown kind %q", st.Kind)
-		}
-		if !st.Kind.Terminal() && len(st.exits()) == 0 && st.Kind != "" {
-			add(name, "non-terminal state has no exit")
 		}
 	}
-	// Every state reachable from the start.
+}
+
+// article checks that a, when set, is a kb article.
+func (c *checker) article(state, what, a string) {
+	if a != "" {
+		if _, err := kb.Article(a); err != nil {
+			c.add(state, "%s names kb article %q, which does not exist", what, a)
+		}
+	}
+}
+
+// codes checks that every finding code is one of kb.Codes.
+func (c *checker) codes(state, what string, codes []string) {
+	for _, code := range codes {
+		if !slices.Contains(kb.Codes, code) {
+			c.add(state, "%s: code %q is not one of kb.Codes", what, code)
+		}
+	}
+}
+
+// vars checks that the {variables} of text are known.
+func (c *checker) vars(state, field, text string) {
+	for _, m := range varPattern.FindAllStringSubmatch(text, -1) {
+		if !c.knownVars[m[1]] {
+			c.add(state, "%s uses {%s}, which is neither a site-profile fact nor an input variable", field, m[1])
+		}
+	}
+}
+
+// state checks one state: what every state needs, then its kind's rules.
+func (c *checker) state(name string, st *State) {
+	if !namePattern.MatchString(name) {
+		c.add(name, "state names must be lower-case words with _ ")
+	}
+	if st == nil {
+		c.add(name, "empty state")
+		return
+	}
+	if strings.TrimSpace(st.Title) == "" {
+		c.add(name, "title is required")
+	}
+	c.vars(name, "title", st.Title)
+	c.vars(name, "text", st.Text)
+	if st.KB != "" {
+		if _, err := kb.Article(st.KB); err != nil {
+			c.add(name, "cites kb article %q, which does not exist", st.KB)
+		}
+	}
+	events := c.events(name, st)
+	switch st.Kind {
+	case vpndiag.StepQuestion:
+		c.question(name, st, events)
+	case vpndiag.StepInput:
+		c.input(name, st)
+	case vpndiag.StepInfo:
+		c.target(name, st.Next, "next")
+	case vpndiag.StepProbe:
+		c.probe(name, st)
+	case vpndiag.StepEvidence:
+		c.evidence(name, st)
+	case vpndiag.StepResolution, vpndiag.StepEscalation:
+		c.terminal(name, st)
+	default:
+		c.add(name, "unknown kind %q", st.Kind)
+	}
+	if !st.Kind.Terminal() && len(st.exits()) == 0 && st.Kind != "" {
+		c.add(name, "non-terminal state has no exit")
+	}
+}
+
+// events checks the names of a state's exits and returns them.
+func (c *checker) events(name string, st *State) map[string]bool {
+	events := map[string]bool{}
+	for _, e := range st.exits() {
+		if events[e.Event] {
+			c.add(name, "event %q is defined twice", e.Event)
+		}
+		events[e.Event] = true
+		if !namePattern.MatchString(e.Event) {
+			c.add(name, "event %q must be a lower-case word with _", e.Event)
+		}
+	}
+	return events
+}
+
+// question checks a question's choices and its automatic answers.
+func (c *checker) question(name string, st *State, events map[string]bool) {
+	if len(st.Choices) < 2 {
+		c.add(name, "a question needs 2 or more choices, has %d", len(st.Choices))
+	}
+	for _, ch := range st.Choices {
+		if ch.Label == "" {
+			c.add(name, "choice %q has no label", ch.Key)
+		}
+		c.target(name, ch.To, fmt.Sprintf("choice %q", ch.Key))
+	}
+	for i, r := range st.Auto {
+		switch {
+		case (r.Fact == "") == (r.Finding == ""):
+			c.add(name, "auto[%d]: set exactly one of fact and finding", i)
+		case r.Fact != "":
+			if !c.knownVars[r.Fact] {
+				c.add(name, "auto[%d]: fact %q is neither a site-profile fact nor an input variable", i, r.Fact)
+			}
+			for v, k := range r.Map {
+				if !events[k] {
+					c.add(name, "auto[%d]: map %q → %q is not a choice", i, v, k)
+				}
+			}
+		default:
+			if !slices.Contains(kb.Codes, r.Finding) {
+				c.add(name, "auto[%d]: finding code %q is not one of kb.Codes", i, r.Finding)
+			}
+			if !events[r.Choice] {
+				c.add(name, "auto[%d]: choice %q is not a choice", i, r.Choice)
+			}
+		}
+	}
+}
+
+// input checks an input step's variable, kind, label and from_finding.
+func (c *checker) input(name string, st *State) {
+	if st.Input == nil || st.Input.Var == "" {
+		c.add(name, "an input step needs input.var")
+	} else if !validInputKind(st.Input.Kind) {
+		c.add(name, "input kind %q must be ip, cidr, fqdn, port or text", st.Input.Kind)
+	}
+	if st.Input != nil && len(st.Input.Label) > 75 {
+		c.add(name, "input label is %d characters; keep it within 75 (put the rest in description)", len(st.Input.Label))
+	}
+	if ff := st.Input; ff != nil && ff.FromFinding != nil {
+		if len(ff.FromFinding.Codes) == 0 {
+			c.add(name, "input from_finding lists no codes")
+		}
+		c.codes(name, "input from_finding", ff.FromFinding.Codes)
+		c.article(name, "input from_finding", ff.FromFinding.Article)
+	}
+	c.target(name, st.Next, "next")
+}
+
+// probe checks a probe step's probes and the outcomes it maps.
+func (c *checker) probe(name string, st *State) {
+	if len(st.Probes) == 0 {
+		c.add(name, "a probe step needs at least one probe")
+	}
+	for i, p := range st.Probes {
+		if !slices.Contains(vpndiag.ProbeKinds, p.Kind) {
+			c.add(name, "probes[%d]: unknown probe kind %q", i, p.Kind)
+		}
+		if p.Target == "" {
+			c.add(name, "probes[%d]: target is required", i)
+		}
+		if p.Each != "" && !listFacts[p.Each] {
+			c.add(name, "probes[%d]: each %q is not a list fact", i, p.Each)
+		}
+		c.vars(name, fmt.Sprintf("probes[%d].target", i), strings.ReplaceAll(p.Target, "{item}", ""))
+		for k, v := range p.Params {
+			c.vars(name, fmt.Sprintf("probes[%d].params.%s", i, k), strings.ReplaceAll(v, "{item}", ""))
+		}
+	}
+	seen := map[vpndiag.Outcome]bool{}
+	for _, o := range st.Outcomes {
+		if o.Label == "" {
+			c.add(name, "outcome event %q has no label", o.Event)
+		}
+		if len(o.When) == 0 {
+			c.add(name, "outcome event %q lists no outcomes (when)", o.Event)
+		}
+		for _, w := range o.When {
+			if seen[w] {
+				c.add(name, "outcome %q is mapped twice", w)
+			}
+			seen[w] = true
+		}
+		c.target(name, o.To, fmt.Sprintf("outcome event %q", o.Event))
+		c.implies(name, fmt.Sprintf("outcome event %q", o.Event), o.Implies)
+	}
+	if !seen[AnyOutcome] {
+		for _, o := range commonOutcomes {
+			if !seen[o] {
+				c.add(name, "probe outcome %q leads nowhere (map it or add \"*\")", o)
+			}
+		}
+	}
+}
+
+// evidence checks an evidence step's kinds, finding rules, none and skip.
+func (c *checker) evidence(name string, st *State) {
+	if st.Evidence == nil || len(st.Evidence.Kinds) == 0 || st.Evidence.Hint == "" {
+		c.add(name, "an evidence step needs evidence.kinds and evidence.hint")
+	}
+	for _, r := range st.Findings {
+		what := fmt.Sprintf("finding rule %q", r.Event)
+		if len(r.Codes) == 0 {
+			c.add(name, "finding rule %q lists no codes", r.Event)
+		}
+		c.codes(name, what, r.Codes)
+		c.target(name, r.To, what)
+		c.implies(name, what, r.Implies)
+		c.article(name, what, r.Article)
+	}
+	if st.None == nil {
+		c.add(name, "an evidence step needs none (where to go when no rule matches)")
+	} else {
+		c.target(name, st.None.To, "none")
+	}
+	if st.Skip == nil {
+		c.add(name, "an evidence step needs skip (where to go with nothing to upload)")
+	} else {
+		c.target(name, st.Skip.To, "skip")
+	}
+}
+
+// terminal checks a resolution or an escalation.
+func (c *checker) terminal(name string, st *State) {
+	if st.KB == "" {
+		c.add(name, "a %s must cite a kb article (kb)", st.Kind)
+	}
+	if st.Next != "" || len(st.Choices) > 0 || len(st.Probes) > 0 || len(st.Findings) > 0 {
+		c.add(name, "a %s is terminal: its only way on is not_fixed", st.Kind)
+	}
+	if st.Kind == vpndiag.StepEscalation && st.NotFixed != "" {
+		c.add(name, "an escalation takes no not_fixed")
+	}
+	if st.Kind == vpndiag.StepResolution && st.NotFixed != "" {
+		c.target(name, st.NotFixed, "not_fixed")
+	}
+}
+
+// reachable checks that every state is reachable from the start and
+// returns the reachable ones.
+func (c *checker) reachable(names []string) map[string]bool {
+	d := c.def
 	reach := map[string]bool{d.Start: true}
 	queue := []string{d.Start}
 	for len(queue) > 0 {
@@ -727,16 +802,20 @@ func (s *Set) validate(d *Def) Problems {
 	}
 	for _, n := range names {
 		if !reach[n] {
-			add(n, "not reachable from the start state %q", d.Start)
+			c.add(n, "not reachable from the start state %q", d.Start)
 		}
 	}
-	// No dead end: from every state an end (terminal step or hand-over) is
-	// reachable.
+	return reach
+}
+
+// deadEnds checks that from every reachable state an end (terminal step or
+// hand-over) is reachable.
+func (c *checker) deadEnds(names []string, reach map[string]bool) {
 	ends := map[string]bool{}
 	for changed := true; changed; {
 		changed = false
 		for _, n := range names {
-			st := d.States[n]
+			st := c.def.States[n]
 			if ends[n] || st == nil {
 				continue
 			}
@@ -754,10 +833,9 @@ func (s *Set) validate(d *Def) Problems {
 	}
 	for _, n := range names {
 		if !ends[n] && reach[n] {
-			add(n, "dead end: no resolution, escalation or hand-over can be reached from it")
+			c.add(n, "dead end: no resolution, escalation or hand-over can be reached from it")
 		}
 	}
-	return probs
 }
 
 func validInputKind(k vpndiag.InputKind) bool {

@@ -65,16 +65,6 @@ func NewEngine(set *Set, svc Services) *Engine {
 // Flows returns the engine's flow set.
 func (e *Engine) Flows() *Set { return e.flows }
 
-// PathEntry is how Session.Path records a state: "flow:state", so that a
-// path that crossed a hand-over says which flow each state belongs to.
-func PathEntry(flow, state string) string { return flow + ":" + state }
-
-// SplitPathEntry splits a Session.Path entry into flow and state.
-func SplitPathEntry(entry string) (flow, state string) {
-	flow, state, _ = strings.Cut(entry, ":")
-	return flow, state
-}
-
 // Start begins flow (triage when empty) for an existing case and returns the
 // first step that needs the user. ECONFLICT when the case has a session.
 func (e *Engine) Start(ctx context.Context, caseID int64, flow, actor string) (*vpndiag.Step, error) {
@@ -90,7 +80,7 @@ func (e *Engine) Start(ctx context.Context, caseID int64, flow, actor string) (*
 	}
 	sess := &vpndiag.Session{
 		CaseID: caseID, Flow: def.Name, FlowVersion: def.Version, State: def.Start,
-		Vars: map[string]string{}, Path: []string{PathEntry(def.Name, def.Start)},
+		Vars: map[string]string{}, Path: vpndiag.Path{{Flow: def.Name, State: def.Start}},
 	}
 	if err := e.svc.Sessions.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
@@ -153,6 +143,9 @@ func (e *Engine) Reply(ctx context.Context, caseID int64, r vpndiag.Reply) (*vpn
 	}
 	if e.svc.Probes != nil {
 		for _, res := range r.Results {
+			if res.Stored && res.CaseID == caseID { // by the relay hub, as it arrived
+				continue
+			}
 			res.CaseID = caseID
 			if err := e.svc.Probes.CreateProbeResult(ctx, res); err != nil {
 				return nil, fmt.Errorf("reply: store probe result: %w", err)
@@ -234,7 +227,7 @@ func (e *Engine) Migrate(ctx context.Context, caseID int64, actor string) (*vpnd
 	next := *sess
 	next.Flow, next.FlowVersion, next.State = def.Name, def.Version, state
 	next.Vars = maps.Clone(sess.Vars)
-	next.Path = append(slices.Clone(sess.Path), PathEntry(def.Name, state))
+	next.Path = append(slices.Clone(sess.Path), vpndiag.PathStep{Flow: def.Name, State: state})
 	msg := fmt.Sprintf("Migrated from flow %s v%d state %s to %s v%d state %s", sess.Flow, sess.FlowVersion, sess.State, def.Name, def.Version, state)
 	if err := e.svc.Sessions.ApplyTransition(ctx, &vpndiag.Transition{
 		CaseID: caseID, FromSeq: sess.Seq, Session: &next,
@@ -829,7 +822,7 @@ func (e *Engine) apply(ctx context.Context, rs *run, mv *move, key string) error
 	nrs := &run{c: rs.c, sess: &next, def: def, state: st, facts: Facts{Site: rs.facts.Site, Vars: next.Vars}}
 	if !mv.stay {
 		next.State = to
-		next.Path = append(next.Path, PathEntry(def.Name, to))
+		next.Path = append(next.Path, vpndiag.PathStep{Flow: def.Name, State: to})
 		shown, _ := json.Marshal(map[string]any{"flow": def.Name, "version": def.Version, "state": to, "kind": st.Kind})
 		events = append(events, &vpndiag.Event{Actor: BotActor, Kind: vpndiag.EventStepShown, Message: nrs.expand(st.Title), Data: shown})
 		if st.Kind.Terminal() {

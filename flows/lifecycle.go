@@ -23,7 +23,9 @@ const (
 
 // askVar marks a step a person must answer: reopened with "That's not
 // right", or gone back to. No automatic answer is taken for it.
-func askVar(flow, state string) string { return "ask:" + PathEntry(flow, state) }
+func askVar(flow, state string) string {
+	return "ask:" + vpndiag.PathStep{Flow: flow, State: state}.String()
+}
 
 // srcVar names what measured a session variable a probe set, so that the
 // step it answers says so ("probe ping 10.0.0.2: timeout").
@@ -31,7 +33,9 @@ func srcVar(name string) string { return "src:" + name }
 
 // personVar remembers a person's answer to a step (the choice key or the
 // value): an inference never replaces it.
-func personVar(flow, state string) string { return "person:" + PathEntry(flow, state) }
+func personVar(flow, state string) string {
+	return "person:" + vpndiag.PathStep{Flow: flow, State: state}.String()
+}
 
 // pushLine appends an answer at seq to a line.
 func pushLine(line string, seq int, person bool) string {
@@ -83,7 +87,7 @@ type snapshot struct {
 	FlowVersion int               `json:"flow_version"`
 	State       string            `json:"state"`
 	Vars        map[string]string `json:"vars"`
-	Path        []string          `json:"path"`
+	Path        vpndiag.Path      `json:"path"`
 }
 
 func snapshotOf(s *vpndiag.Session) snapshot {
@@ -203,21 +207,21 @@ func (e *Engine) question(d *answerData) string {
 		rs := &run{def: def, facts: Facts{Vars: d.Before.Vars}}
 		return rs.expand(def.States[d.State].Title)
 	}
-	return d.Flow + ":" + d.State
+	return vpndiag.PathStep{Flow: d.Flow, State: d.State}.String()
 }
 
 // reopen handles "That's not right" about the automatic answer of r.Reopen
 // on the current path: the case returns to that step and a person answers
 // it; the steps after it are undone (they stay in the timeline).
 func (e *Engine) reopen(ctx context.Context, rs *run, r vpndiag.Reply) (*vpndiag.Step, error) {
-	flow, state := SplitPathEntry(r.Reopen)
+	step := vpndiag.ParsePathStep(r.Reopen)
 	line, err := e.answersOnLine(ctx, rs)
 	if err != nil {
 		return nil, fmt.Errorf("reopen: %w", err)
 	}
 	var d *answerData
 	for _, l := range parseLine(rs.sess.Vars[lineVar]) {
-		if a := line[l.seq]; a != nil && !l.person && a.Auto != nil && a.Flow == flow && a.State == state {
+		if a := line[l.seq]; a != nil && !l.person && a.Auto != nil && a.Flow == step.Flow && a.State == step.State {
 			d = a // the latest on the line
 		}
 	}
@@ -255,13 +259,13 @@ func (e *Engine) Restart(ctx context.Context, caseID int64, actor string) (*vpnd
 	next := *sess
 	next.Flow, next.FlowVersion, next.State = def.Name, def.Version, def.Start
 	next.Vars = map[string]string{}
-	next.Path = []string{PathEntry(def.Name, def.Start)}
+	next.Path = vpndiag.Path{{Flow: def.Name, State: def.Start}}
 	open, empty := vpndiag.CaseOpen, ""
 	upd := &vpndiag.CaseUpdate{Status: &open, Resolution: &empty, KBArticle: &empty}
 	if err := e.svc.Sessions.ApplyTransition(ctx, &vpndiag.Transition{
 		CaseID: caseID, FromSeq: sess.Seq, Session: &next, Case: upd,
 		Events: []*vpndiag.Event{{CaseID: caseID, Actor: actor, Kind: vpndiag.EventRestart,
-			Message: fmt.Sprintf("Started over at %q (was at %s, status %s); the earlier answers stay in the timeline", def.States[def.Start].Title, PathEntry(sess.Flow, sess.State), c.Status)}},
+			Message: fmt.Sprintf("Started over at %q (was at %s, status %s); the earlier answers stay in the timeline", def.States[def.Start].Title, vpndiag.PathStep{Flow: sess.Flow, State: sess.State}, c.Status)}},
 	}); err != nil {
 		return nil, fmt.Errorf("restart: %w", err)
 	}

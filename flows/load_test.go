@@ -324,13 +324,13 @@ func TestGraphAndRender(t *testing.T) {
 	if s.States != 3 || s.Events != 10 || s.Resolutions != 1 || s.Escalations != 1 {
 		t.Fatalf("stats = %+v", s)
 	}
-	m := flows.RenderMermaid(g, []string{"triage:symptom", "triage:reset_tunnels", "stability:pattern"})
+	m := flows.RenderMermaid(g, vpndiag.Path{{Flow: "triage", State: "symptom"}, {Flow: "triage", State: "reset_tunnels"}, {Flow: "stability", State: "pattern"}})
 	for _, want := range []string{"flowchart TD", `s_symptom{"What do you see?"}`, `to_dns>"Continue with flow dns"]`, "class s_symptom,s_reset_tunnels visited"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("mermaid lacks %q:\n%s", want, m)
 		}
 	}
-	d := flows.RenderDOT(g, []string{"reset_tunnels"})
+	d := flows.RenderDOT(g, vpndiag.Path{{State: "reset_tunnels"}})
 	if !strings.Contains(d, `"reset_tunnels" [label="The cloud cannot reset`) || !strings.Contains(d, `penwidth=3`) {
 		t.Errorf("dot:\n%s", d)
 	}

@@ -63,15 +63,13 @@ func (c contradiction) event(actor string) *vpndiag.Event {
 // earlier answers of the run, if any.
 func (e *Engine) contradicts(rs *run, implies map[string][]string, inferred, by string) *contradiction {
 	for _, key := range sortedImplies(implies) {
-		flow, state := rs.def.Name, key
-		if f, s, ok := strings.Cut(key, ":"); ok {
-			flow, state = f, s
-		}
+		step := vpndiag.ParsePathStep(key).In(rs.def.Name)
+		flow, state := step.Flow, step.State
 		said, ok := rs.sess.Vars[personVar(flow, state)]
 		if !ok || slices.Contains(implies[key], said) {
 			continue
 		}
-		c := &contradiction{inferred: inferred, by: by, question: flow + ":" + state, said: said}
+		c := &contradiction{inferred: inferred, by: by, question: step.String(), said: said}
 		if def, err := e.flows.Current(flow); err == nil && def.States[state] != nil {
 			st := def.States[state]
 			c.question = rs.expand(st.Title)

@@ -291,7 +291,7 @@ func TestLifecycle(t *testing.T) {
 	w.reply(vpndiag.Reply{Choice: "both_tunnels"})
 	w.at("stability", "bgp_preference") // routing: BGP, from the profile
 	sess, _ := w.st.Svc.Sessions.FindSession(ctx, w.c.ID)
-	if got := strings.Join(sess.Path, " "); got != "triage:symptom stability:pattern stability:routing stability:bgp_preference" {
+	if got := sess.Path.Join(" "); got != "triage:symptom stability:pattern stability:routing stability:bgp_preference" {
 		t.Fatalf("path after back = %s", got)
 	}
 

@@ -67,12 +67,18 @@ type Replicated struct {
 var _ vpndiag.Prober = (*Replicated)(nil)
 
 // Probe runs req on Hub when it holds a link that can run it, else through
-// the Backplane.
+// the Backplane. A forwarded result was stored by the hub of the replica
+// holding the link, in the store the replicas share, so it is marked Stored
+// as this hub's own would be.
 func (r *Replicated) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.ProbeResult, error) {
 	if r.Backplane == nil || (req.Relay == "" && req.SiteID == 0) || r.Hub.holds(req) {
 		return r.Hub.Probe(ctx, req)
 	}
-	return r.Backplane.Forward(ctx, req)
+	res, err := r.Backplane.Forward(ctx, req)
+	if res != nil {
+		res.Stored = r.Hub.Results != nil
+	}
+	return res, err
 }
 
 // MonitorRecord is a keep-alive monitor a hub started on a relay, as the

@@ -29,7 +29,8 @@ func NewJobID() string {
 // Every call is a new job with a wire job ID of the hub's (NewJobID): a
 // caller's ID is never sent to the relay, so it cannot be predicted and a
 // probe run again ("Run the probes") is a new job. The result is stored and
-// returned under the caller's ID when it gave one.
+// returned under the caller's ID when it gave one, marked Stored when the
+// hub has a store (Results).
 func (h *Hub) Probe(ctx context.Context, req *vpndiag.ProbeRequest) (*vpndiag.ProbeResult, error) {
 	if req.Relay == "" && req.SiteID == 0 {
 		return nil, vpndiag.Errorf(vpndiag.EINVALID, "No relay named for the %s probe.", req.Kind)
@@ -159,8 +160,8 @@ func (c *conn) load() int {
 	return n
 }
 
-// handleResult stores a result once, hands it to the waiting Probe call and
-// acknowledges it.
+// handleResult stores a result once, hands it to the waiting Probe call
+// (marked Stored, so that it is not stored again) and acknowledges it.
 func (h *Hub) handleResult(ctx context.Context, c *conn, res *vpndiag.ProbeResult) {
 	h.mu.Lock()
 	j := h.jobs[res.ID]
@@ -192,6 +193,7 @@ func (h *Hub) handleResult(ctx context.Context, c *conn, res *vpndiag.ProbeResul
 	j.stored = true
 	if first {
 		j.done = h.now()
+		res.Stored = h.Results != nil
 		j.result <- res
 	}
 	h.monitorResult(c, &j.req, res)

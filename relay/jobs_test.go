@@ -55,8 +55,8 @@ func TestProbeJobIDs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d: %v", try+1, err)
 		}
-		if res.ID != "case1-seq3-1" {
-			t.Fatalf("result ID %q, want the caller's", res.ID)
+		if res.ID != "case1-seq3-1" || !res.Stored {
+			t.Fatalf("result ID %q, stored %v; want the caller's, marked stored (the engine must not store it again)", res.ID, res.Stored)
 		}
 		wire = append(wire, (<-jobs).ID)
 	}

@@ -219,6 +219,47 @@ func (d *deliveries) end(key string, done bool) {
 	delete(d.m, key)
 }
 
+// delivery is the work on one delivery remembered in deliveries, under key
+// ("" for a delivery without one).
+type delivery struct {
+	seen   *deliveries
+	key    string
+	failed bool
+}
+
+// work starts the work on the delivery key (begun); the caller defers end.
+func (d *deliveries) work(key string) *delivery { return &delivery{seen: d, key: key} }
+
+// end ends the work: a delivery whose change was not stored is forgotten,
+// so that Slack's retry of it is worked on.
+func (w *delivery) end() {
+	if w.key != "" {
+		w.seen.end(w.key, !w.failed)
+	}
+}
+
+// notStored says the delivery's change could not be stored (the database
+// is busy or full): the delivery is forgotten at once, before the 503 goes
+// (Slack's retry may come at once), and the acknowledgement waiting on ctx
+// answers 503.
+func (w *delivery) notStored(ctx context.Context) {
+	w.failed = true
+	w.end()
+	notStored(ctx)
+}
+
+// claimDelivery claims w's key in the store (see claim), the one write the
+// acknowledgement waits for: first is false for a delivery handled before;
+// an error (logged, and w.notStored) means the claim could not be stored.
+func (b *Bot) claimDelivery(ctx context.Context, w *delivery) (first bool, err error) {
+	first, err = b.claim(ctx, w.key)
+	if err != nil {
+		b.log.Error("slack: dedup", "error", err)
+		w.notStored(ctx)
+	}
+	return first, err
+}
+
 // Connected reports whether the bot can hear from Slack: in Socket Mode,
 // whether the websocket is up; in HTTP mode Slack calls in, so always true.
 func (b *Bot) Connected() bool {
@@ -447,6 +488,19 @@ func later(ctx context.Context, fn func(context.Context) error) error {
 		return nil
 	}
 	return fn(ctx)
+}
+
+// laterLocked is later for work on one case: fn runs holding the case's
+// lock, taken when it runs.
+func (b *Bot) laterLocked(ctx context.Context, caseID int64, fn func(context.Context) error) error {
+	return later(ctx, func(ctx context.Context) error {
+		unlock, err := b.locks.Lock(ctx, caseID)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		return fn(ctx)
+	})
 }
 
 // onLaterError sets how an error of the later part of the work of ctx is

@@ -49,16 +49,12 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits
 		return nil
 	}
 	if !b.submit("command "+string(c.Verb), acks, func(ctx context.Context) {
-		ok := true
-		defer func() { b.seen.end(key, ok) }()
+		w := b.seen.work(key)
+		defer w.end()
 		// The claim is the one write the acknowledgement waits for: from
 		// here on the command is done once, whatever happens to this
 		// process or to Slack's retries.
-		if first, err := b.claim(ctx, key); err != nil {
-			ok = false
-			b.log.Error("slack: dedup", "error", err)
-			b.seen.end(key, false) // before the 503: Slack's retry may come at once
-			notStored(ctx)
+		if first, err := b.claimDelivery(ctx, w); err != nil {
 			b.tell(ctx, to, "I could not record your command (the database is busy); try again in a minute.")
 			return
 		} else if !first {
@@ -75,9 +71,7 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits
 			// committed); the thread's messages come after.
 			if err := b.runCommand(ctx, cmd, c, to); err != nil {
 				if storeFailure(err) {
-					ok = false
-					b.seen.end(key, false) // before the 503: Slack's retry may come at once
-					notStored(ctx)
+					w.notStored(ctx)
 				}
 				report(ctx, err)
 			}
@@ -89,9 +83,7 @@ func (b *Bot) onCommand(cmd slackgo.SlashCommand, envelope string, acks *commits
 			// acknowledgement, like any start.
 			if cs, err := b.findCase(ctx, cmd.ChannelID, c.Case); err == nil && cs.Status == vpndiag.CaseOpen && b.policy.CanDiagnose(ctx, cmd.UserID, cmd.ChannelID) == nil {
 				if _, err := b.resume(ctx, cs, cs.CreatedBy); storeFailure(err) {
-					ok = false
-					b.seen.end(key, false) // before the 503: Slack's retry may come at once
-					notStored(ctx)
+					w.notStored(ctx)
 					report(ctx, err)
 					return
 				}
@@ -252,12 +244,7 @@ func (b *Bot) startCase(ctx context.Context, cmd slackgo.SlashCommand, c bot.Com
 	}
 	committed(ctx)
 	b.log.Info("slack: case opened", "case", cs.Marker, "id", cs.ID, "user", cmd.UserID, "channel", cmd.ChannelID)
-	return later(ctx, func(ctx context.Context) error {
-		unlock, err := b.locks.Lock(ctx, cs.ID)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	return b.laterLocked(ctx, cs.ID, func(ctx context.Context) error {
 		if err := b.ensureThread(ctx, cs); err != nil {
 			// Slack refused the case's message (the bot is not in the
 			// channel, say): the case cannot be worked on there, so it is

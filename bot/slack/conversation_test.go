@@ -57,6 +57,17 @@ func buttonOf(t *testing.T, m slackfake.Message, key string) string {
 // 127.0.0.1:443) and returns the case and the probe step's message.
 func walkToProbe(t *testing.T, h *Harness, user, channel string) (*vpndiag.Case, slackfake.Message) {
 	t.Helper()
+	cs := walkToPort(t, h, user, channel)
+	h.Interaction(h.SubmitPayload(user, 1, "443"))
+	h.WaitMessages(channel, 5)
+	h.Settle()
+	return cs, h.Fake.Messages(channel)[4]
+}
+
+// walkToPort answers the test flow up to the port its probe step checks
+// and opens that input's modal (the second view).
+func walkToPort(t *testing.T, h *Harness, user, channel string) *vpndiag.Case {
+	t.Helper()
 	cs, first := mustStart(t, h, user, channel)
 	h.Interaction(h.ClickPayload(user, channel, cs.ThreadTS, first.TS, buttonOf(t, first, "tunnel_down")))
 	msgs := h.WaitMessages(channel, 3)
@@ -66,10 +77,7 @@ func walkToProbe(t *testing.T, h *Harness, user, channel string) (*vpndiag.Case,
 	msgs = h.WaitMessages(channel, 4)
 	h.Interaction(h.ClickPayload(user, channel, cs.ThreadTS, msgs[3].TS, buttonOf(t, msgs[3], bot.KeyInput)))
 	h.Fake.WaitFor(t, 5*time.Second, "views.open", func() bool { return len(h.Fake.Views()) == 2 })
-	h.Interaction(h.SubmitPayload(user, 1, "443"))
-	msgs = h.WaitMessages(channel, 5)
-	h.Settle()
-	return cs, h.Fake.Messages(channel)[4]
+	return cs
 }
 
 // TestProbesWithoutRelay: with no relay and no local probes, a probe step

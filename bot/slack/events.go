@@ -47,15 +47,9 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *comm
 		return
 	}
 	if !b.submit(job, acks, func(ctx context.Context) {
-		ok := true
-		defer func() { b.seen.end(key, ok) }()
-		if first, err := b.claim(ctx, key); err != nil {
-			ok = false
-			b.log.Error("slack: dedup", "error", err)
-			b.seen.end(key, false) // before the 503: Slack's retry may come at once
-			notStored(ctx)
-			return
-		} else if !first {
+		w := b.seen.work(key)
+		defer w.end()
+		if first, err := b.claimDelivery(ctx, w); err != nil || !first {
 			return
 		}
 		committed(ctx)

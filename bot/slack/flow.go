@@ -411,12 +411,8 @@ type stepMeta struct {
 func (b *Bot) handleAction(ctx context.Context, cb *slackgo.InteractionCallback, act *slackgo.BlockAction, key string) {
 	user, channel := cb.User.ID, channelOf(cb)
 	to := replyTo{channel: channel, user: user, threadTS: cb.Container.ThreadTs, responseURL: cb.ResponseURL}
-	ok := true
-	defer func() {
-		if key != "" {
-			b.seen.end(key, ok)
-		}
-	}()
+	w := b.seen.work(key)
+	defer w.end()
 	report := func(ctx context.Context, err error) {
 		if storeFailure(err) {
 			b.log.Error("slack: click not stored", "action_id", act.ActionID, "error", err)
@@ -435,9 +431,7 @@ func (b *Bot) handleAction(ctx context.Context, cb *slackgo.InteractionCallback,
 	}
 	if err := b.action(ctx, cb, a, to); err != nil {
 		if storeFailure(err) {
-			ok = false
-			b.seen.end(key, false) // before the 503: Slack's retry may come at once
-			notStored(ctx)
+			w.notStored(ctx)
 		}
 		report(ctx, err)
 	}
@@ -557,12 +551,7 @@ func (b *Bot) action(ctx context.Context, cb *slackgo.InteractionCallback, a bot
 		// come and answer the step then, so the click is acknowledged now.
 		committed(ctx)
 		unlock()
-		return later(ctx, func(ctx context.Context) error {
-			unlock, err := b.locks.Lock(ctx, cs.ID)
-			if err != nil {
-				return err
-			}
-			defer unlock()
+		return b.laterLocked(ctx, cs.ID, func(ctx context.Context) error {
 			text, blocks := probeRunningMessage(cur)
 			if err := b.update(ctx, cs.ChannelID, cb.Container.MessageTs, text, blocks); err != nil {
 				return err
@@ -656,12 +645,7 @@ func (b *Bot) moveBack(ctx context.Context, cs *vpndiag.Case, a bot.Action, user
 		return fmt.Errorf("move case %d back: %w", cs.ID, err)
 	}
 	committed(ctx)
-	return later(ctx, func(ctx context.Context) error {
-		unlock, err := b.locks.Lock(ctx, cs.ID)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	return b.laterLocked(ctx, cs.ID, func(ctx context.Context) error {
 		b.retire(ctx, cs, fmt.Sprintf("<@%s> %s.", user, what))
 		return b.advance(ctx, cs, next, user)
 	})
@@ -683,12 +667,7 @@ func (b *Bot) setOpen(ctx context.Context, cs *vpndiag.Case, open bool, user str
 	}
 	committed(ctx)
 	*cs = *upd
-	return later(ctx, func(ctx context.Context) error {
-		unlock, err := b.locks.Lock(ctx, cs.ID)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	return b.laterLocked(ctx, cs.ID, func(ctx context.Context) error {
 		return b.showOpen(ctx, cs, open, user)
 	})
 }
@@ -774,8 +753,8 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 		}
 		to := replyTo{channel: m.Channel, user: user}
 		if !b.submit("answer", acks, func(ctx context.Context) {
-			ok := true
-			defer func() { b.seen.end(key, ok) }()
+			w := b.seen.work(key)
+			defer w.end()
 			reply.IdempotencyKey = key
 			onLaterError(ctx, func(ctx context.Context, err error) {
 				b.log.Warn("slack: answer not shown", "case", m.Case, "error", err)
@@ -783,9 +762,7 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 			})
 			if err := b.answerModal(ctx, m, reply, label, note, user); err != nil {
 				if storeFailure(err) {
-					ok = false
-					b.seen.end(key, false) // before the 503: Slack's retry may come at once
-					notStored(ctx)
+					w.notStored(ctx)
 					b.log.Error("slack: answer not stored", "case", m.Case, "error", err)
 					b.tell(ctx, to, "I could not record your answer (the database is busy); submit it again in a minute.")
 					return
@@ -816,8 +793,8 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 		}
 		to := replyTo{channel: m.Channel, user: user}
 		if !b.submit("setup", acks, func(ctx context.Context) {
-			ok := true
-			defer func() { b.seen.end(key, ok) }()
+			w := b.seen.work(key)
+			defer w.end()
 			if err := b.policy.CanDiagnose(ctx, user, m.Channel); err != nil {
 				b.tell(ctx, to, say(err))
 				return
@@ -845,9 +822,7 @@ func (b *Bot) onViewSubmission(cb *slackgo.InteractionCallback, envelope string,
 			}
 			if err := b.deps.Sites.UpsertSite(ctx, site); err != nil {
 				if storeFailure(err) {
-					ok = false
-					b.seen.end(key, false) // before the 503: Slack's retry may come at once
-					notStored(ctx)
+					w.notStored(ctx)
 				}
 				b.log.Warn("slack: save site", "site", site.Name, "error", err)
 				b.tell(ctx, to, say(err))

@@ -76,6 +76,15 @@ func MustHarness(tb testing.TB, opts ...func(*botslack.Config, *botslack.Deps)) 
 // testdata/DIR.
 func MustHarnessFlows(tb testing.TB, dir string, opts ...func(*botslack.Config, *botslack.Deps)) *Harness {
 	tb.Helper()
+	return mustHarnessWith(tb, dir, nil, opts...)
+}
+
+// mustHarnessWith starts a harness whose engine runs the flows of
+// testdata/DIR; wrap, when set, may replace the engine's services once the
+// database is open (h.DB and the h services are set), before the engine
+// and the bot are made.
+func mustHarnessWith(tb testing.TB, dir string, wrap func(*Harness, *flows.Services), opts ...func(*botslack.Config, *botslack.Deps)) *Harness {
+	tb.Helper()
 	h := &Harness{T: tb, Fake: slackfake.New(tb), Log: &LogBuffer{}}
 	h.DB = sqlite.NewDB(filepath.Join(tb.TempDir(), "vpndiag.db"))
 	if err := h.DB.Open(); err != nil {
@@ -86,8 +95,12 @@ func MustHarnessFlows(tb testing.TB, dir string, opts ...func(*botslack.Config, 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h.Engine = flows.NewEngine(set, flows.Services{Cases: h.Cases, Sessions: h.Sessions, Events: h.Events, Sites: h.Sites,
-		Findings: sqlite.NewFindingService(h.DB), Probes: sqlite.NewProbeService(h.DB)})
+	svc := flows.Services{Cases: h.Cases, Sessions: h.Sessions, Events: h.Events, Sites: h.Sites,
+		Findings: sqlite.NewFindingService(h.DB), Probes: sqlite.NewProbeService(h.DB)}
+	if wrap != nil {
+		wrap(h, &svc)
+	}
+	h.Engine = flows.NewEngine(set, svc)
 	cfg := botslack.Config{
 		BotToken: slackfake.BotToken, AppToken: slackfake.AppToken, SigningSecret: Secret,
 		APIURL: h.Fake.APIURL(), MaxRetryAfter: 2 * time.Second,

@@ -60,13 +60,13 @@ func fillCase(tb testing.TB, s services, n int) string {
 		tb.Fatal(err)
 	}
 	if err := s.sessions.CreateSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1, State: "start",
-		Path: []string{"triage:start"}}); err != nil {
+		Path: vpndiag.Path{{Flow: "triage", State: "start"}}}); err != nil {
 		tb.Fatal(err)
 	}
 	for i, st := range []string{"phase2", "routes"} {
 		if err := s.sessions.ApplyTransition(ctx, &vpndiag.Transition{CaseID: c.ID, FromSeq: i,
 			Session: &vpndiag.Session{Flow: "triage", FlowVersion: 1, State: st, Vars: map[string]string{"step": st},
-				Path: []string{"triage:start", "triage:" + st}},
+				Path: vpndiag.Path{{Flow: "triage", State: "start"}, {Flow: "triage", State: st}}},
 			Answer: &vpndiag.Answer{Flow: "triage", State: "start", Question: "Is the tunnel up?", Choice: "yes", Label: "Yes",
 				Source: vpndiag.SourceUser, Actor: "U1"},
 			Events:         []*vpndiag.Event{{Actor: "U1", Kind: vpndiag.EventAnswer, Message: "Yes", Data: json.RawMessage(`{"z":1, "a":[2,1]}`)}},

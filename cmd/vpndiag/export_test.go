@@ -29,7 +29,7 @@ func MustCaseDB(tb testing.TB) (string, string) {
 		tb.Fatal(err)
 	}
 	if err := sqlite.NewSessionService(db).CreateSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "triage", State: "start",
-		Path: []string{"triage:start"}}); err != nil {
+		Path: vpndiag.Path{{Flow: "triage", State: "start"}}}); err != nil {
 		tb.Fatal(err)
 	}
 	e := &vpndiag.Evidence{CaseID: c.ID, Name: "ipsec.conf", Kind: vpndiag.EvidenceConfig, MediaType: "text/plain", UploadedBy: "alice"}

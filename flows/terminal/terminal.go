@@ -98,7 +98,7 @@ type Result struct {
 	KBArticle  string `json:"kb_article,omitempty"`
 	KBTitle    string `json:"kb_title,omitempty"`
 	// Path is the list of "flow:state" entries visited.
-	Path []string `json:"path"`
+	Path vpndiag.Path `json:"path"`
 	// Answers are how each step was answered.
 	Answers []Answer `json:"answers"`
 	// Findings are the case's findings, worst first.
@@ -645,7 +645,7 @@ func (r *Runner) result(ctx context.Context, caseID int64, opts Options) (*Resul
 		if a.Value != "" {
 			text = strings.TrimSpace(a.Label + " " + a.Value)
 		}
-		res.Answers = append(res.Answers, Answer{Step: flows.PathEntry(a.Flow, a.State), Question: a.Question, Answer: text, Source: a.Source, Auto: a.Actor == flows.BotActor})
+		res.Answers = append(res.Answers, Answer{Step: vpndiag.PathStep{Flow: a.Flow, State: a.State}.String(), Question: a.Question, Answer: text, Source: a.Source, Auto: a.Actor == flows.BotActor})
 	}
 	if r.Services.Findings != nil {
 		fs, err := r.Services.Findings.FindFindings(ctx, caseID)

@@ -107,7 +107,7 @@ func TestEOFThenResume(t *testing.T) {
 	if !res3.Finished || res3.Resolution != "stability.bgp_preference" || res3.Status != vpndiag.CaseResolved {
 		t.Fatalf("result = %+v", res3)
 	}
-	if got := strings.Join(res3.Path, " "); got != "triage:symptom stability:pattern stability:routing stability:bgp_preference" {
+	if got := res3.Path.Join(" "); got != "triage:symptom stability:pattern stability:routing stability:bgp_preference" {
 		t.Fatalf("path = %s", got)
 	}
 	if len(res3.Answers) != 4 || res3.Answers[2].Answer != "BGP (dynamic)" || res3.Answers[3].Question != vpndiag.ConfirmFixQuestion {

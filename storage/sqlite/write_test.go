@@ -19,7 +19,7 @@ func TestGroupCommitKeepsEachOutcome(t *testing.T) {
 	ctx := context.Background()
 	c := MustCreateCase(t, db, 1)
 	sessions := sqlite.NewSessionService(db)
-	if err := sessions.CreateSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1, State: "symptom", Path: []string{"triage:symptom"}}); err != nil {
+	if err := sessions.CreateSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1, State: "symptom", Path: vpndiag.Path{{Flow: "triage", State: "symptom"}}}); err != nil {
 		t.Fatal(err)
 	}
 	dedup := sqlite.NewDedupService(db)
@@ -50,7 +50,7 @@ func TestGroupCommitKeepsEachOutcome(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			transErrs[i] = sessions.ApplyTransition(ctx, &vpndiag.Transition{CaseID: c.ID, FromSeq: 0,
-				Session: &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1, State: "next", Seq: 1, Path: []string{"triage:symptom", "triage:next"}},
+				Session: &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1, State: "next", Seq: 1, Path: vpndiag.Path{{Flow: "triage", State: "symptom"}, {Flow: "triage", State: "next"}}},
 				Events:  []*vpndiag.Event{{CaseID: c.ID, Kind: vpndiag.EventAnswer, Message: "answered"}}})
 		}(i)
 	}

@@ -103,13 +103,13 @@ func testSessionService_ConcurrentTransitions(t *testing.T, open Opener) {
 	db := open(t)
 	c := MustCreateCase(t, db, 1)
 	if err := db.Sessions.CreateSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1,
-		State: "start", Path: []string{"start"}}); err != nil {
+		State: "start", Path: vpndiag.Path{{State: "start"}}}); err != nil {
 		t.Fatal(err)
 	}
 	step := func(from int, actor, key string) *vpndiag.Transition {
 		return &vpndiag.Transition{
 			CaseID: c.ID, FromSeq: from, IdempotencyKey: key,
-			Session: &vpndiag.Session{Flow: "triage", FlowVersion: 1, State: "next-" + actor, Path: []string{"start"}},
+			Session: &vpndiag.Session{Flow: "triage", FlowVersion: 1, State: "next-" + actor, Path: vpndiag.Path{{State: "start"}}},
 			Answer:  &vpndiag.Answer{Flow: "triage", State: "start", Question: "Up?", Choice: "no", Source: vpndiag.SourceUser, Actor: actor},
 			Events:  []*vpndiag.Event{{Actor: actor, Kind: vpndiag.EventAnswer, Message: "no"}},
 		}

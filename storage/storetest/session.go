@@ -18,7 +18,7 @@ func testSessionService_CreateFind(t *testing.T, open Opener) {
 	wantCode(t, err, vpndiag.ENOTFOUND)
 
 	sess := &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 3, State: "start",
-		Vars: map[string]string{"peer": "198.51.100.7"}, Path: []string{"start"}}
+		Vars: map[string]string{"peer": "198.51.100.7"}, Path: vpndiag.Path{{State: "start"}}}
 	if err := ss.CreateSession(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func testSessionService_ApplyTransition(t *testing.T, open Opener) {
 	es := db.Events
 	c := MustCreateCase(t, db, 1)
 	if err := ss.CreateSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "triage", FlowVersion: 1,
-		State: "start", Path: []string{"start"}}); err != nil {
+		State: "start", Path: vpndiag.Path{{State: "start"}}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -58,7 +58,7 @@ func testSessionService_ApplyTransition(t *testing.T, open Opener) {
 			CaseID:  c.ID,
 			FromSeq: from,
 			Session: &vpndiag.Session{Flow: "triage", FlowVersion: 1, State: state,
-				Vars: map[string]string{"last": state}, Path: []string{"start", state}},
+				Vars: map[string]string{"last": state}, Path: vpndiag.Path{{State: "start"}, {State: state}}},
 			Answer: &vpndiag.Answer{Flow: "triage", State: "start", Question: "Is the tunnel up?",
 				Choice: "no", Label: "No", Source: vpndiag.SourceUser, Actor: "U1"},
 			Events: []*vpndiag.Event{
