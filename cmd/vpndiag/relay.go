@@ -147,16 +147,9 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "relay name, e.g. hq-relay-1 (create)")
 	format := fs.String("format", "text", "output format: text or json (list)")
 	// Flags may follow the positional NAME of revoke.
-	var pos []string
-	for len(args) > 0 {
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	switch action {
 	case "create":
