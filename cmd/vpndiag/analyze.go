@@ -55,8 +55,8 @@ change it.`)
 	if err != nil {
 		return err
 	}
-	if *format != "text" && *format != "json" {
-		return usageError(fmt.Sprintf("analyze: --format %q must be text or json", *format))
+	if err := checkFormat("analyze", *format); err != nil {
+		return err
 	}
 	if len(files) == 0 {
 		return usageError("analyze: no FILE given (see vpndiag analyze --help)")

@@ -41,8 +41,8 @@ path or "skip" for uploads.`)
 		return usageError(fmt.Sprintf("diagnose: unexpected argument %q (to attach files, use --evidence FILE…)", fs.Arg(0)))
 	}
 	evidenceFiles = append(evidenceFiles, fs.Args()...)
-	if *format != "text" && *format != "json" {
-		return usageError(fmt.Sprintf("diagnose: --format %q must be text or json", *format))
+	if err := checkFormat("diagnose", *format); err != nil {
+		return err
 	}
 	if *migrate && *caseMarker == "" {
 		return usageError("diagnose: --migrate needs --case")

@@ -181,6 +181,14 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// checkFormat is the one rule for --format of a report: text or json.
+func checkFormat(command, format string) error {
+	if format != "text" && format != "json" {
+		return usageError(fmt.Sprintf("%s: --format %q must be text or json", command, format))
+	}
+	return nil
+}
+
 // printJSON writes v to Stdout as indented JSON: the output of every
 // command's --format json.
 func (m *Main) printJSON(v any) error {

@@ -71,8 +71,8 @@ The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
 	if err != nil {
 		return err
 	}
-	if *format != "text" && *format != "json" {
-		return usageError(fmt.Sprintf("probe: --format must be text or json, not %q", *format))
+	if err := checkFormat("probe", *format); err != nil {
+		return err
 	}
 	if len(rest) != 1 {
 		return usageError(fmt.Sprintf("probe %s: give exactly one %s (got %d arguments)", kind, desc.Target, len(rest)))

@@ -160,8 +160,8 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 			return usageError(fmt.Sprintf("relay token create: --name %q must be lower-case letters, digits, '.', '_' or '-' (at most 63)", *name))
 		}
 	case "list":
-		if *format != "text" && *format != "json" {
-			return usageError(fmt.Sprintf("relay token list: --format %q must be text or json", *format))
+		if err := checkFormat("relay token list", *format); err != nil {
+			return err
 		}
 	case "revoke":
 		if len(pos) != 1 {
