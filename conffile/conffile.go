@@ -159,6 +159,8 @@ const (
 	DefaultListen         = ":8080"
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultMaxUploadBytes = 64 << 20
+	DefaultLogLevel       = "info"
+	DefaultLogFormat      = "text"
 )
 
 // DefaultDBPath returns the database path used when none is configured: in
@@ -248,10 +250,10 @@ func (c *Config) applyDefaults(getenv func(string) string) {
 		c.DB = DefaultDBPath(getenv)
 	}
 	if c.Log.Level == "" {
-		c.Log.Level = "info"
+		c.Log.Level = DefaultLogLevel
 	}
 	if c.Log.Format == "" {
-		c.Log.Format = "text"
+		c.Log.Format = DefaultLogFormat
 	}
 	if c.Slack.Mode == "" {
 		c.Slack.Mode = "socket"

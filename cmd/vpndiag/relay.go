@@ -77,8 +77,7 @@ Manage tokens on the bot's side with:
 	if *statePath == "" {
 		*statePath = *tokenFile + ".state"
 	}
-	logCfg := &conffile.Config{}
-	logCfg.Log.Level, logCfg.Log.Format = "info", "text"
+	logCfg := &conffile.Config{Log: conffile.Log{Level: conffile.DefaultLogLevel, Format: conffile.DefaultLogFormat}}
 	if err := logOpts.apply(logCfg); err != nil {
 		return usageError("relay: " + err.Error())
 	}
