@@ -12,10 +12,9 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/evidence/redact"
+	"github.com/vpndiag/vpndiag/internal/fixtures"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
-
-const fixtures = "../../shared/fixtures/vpn"
 
 // knownSecrets reads the secrets of the shared fixtures listed by the
 // redaction package's tests: FILE<TAB>SECRET per line.
@@ -46,10 +45,7 @@ func knownSecrets(tb testing.TB) map[string][]string {
 // the case and scans every file of the bundle (and the archive's raw bytes)
 // for every known secret and every value the redactor replaced.
 func TestExport_NoSecrets(t *testing.T) {
-	dir := fixtures
-	if _, err := os.Stat(dir); err != nil {
-		dir = "/work/shared/fixtures/vpn"
-	}
+	dir := fixtures.Dir(t, "vpn")
 	db := MustOpenDB(t)
 	c := MustSeedCase(t, db, seed{marker: marker, status: vpndiag.CaseEscalated})
 	ctx := context.Background()

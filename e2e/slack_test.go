@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,13 +22,11 @@ import (
 	"github.com/vpndiag/vpndiag/bot/slack/slackfake"
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/flows/terminal"
+	"github.com/vpndiag/vpndiag/internal/fixtures"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
 const slackSecret = "e2e-signing-secret"
-
-// fixtures are Slack's own payload samples (see testdata/slack/SOURCES.md).
-var fixtures = filepath.Join("testdata", "slack")
 
 // SlackCase drives one case through the bot in HTTP mode against the fake
 // Slack: a signed /vpn-diagnose start, then a signed click on the button
@@ -69,7 +66,7 @@ func (e *Env) SlackCase(t *testing.T, ctx context.Context, symptom string, click
 	})
 	const user, channel = "U0E2E", "C0E2E"
 
-	form, err := url.ParseQuery(string(mustRead(t, filepath.Join(fixtures, "04_slash_command_bolt_python.form.txt"))))
+	form, err := url.ParseQuery(string(fixtures.Read(t, "slack", "04_slash_command_bolt_python.form.txt")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +99,7 @@ func (e *Env) SlackCase(t *testing.T, ctx context.Context, symptom string, click
 			return false
 		})
 		var p map[string]any
-		if err := json.Unmarshal(mustRead(t, filepath.Join(fixtures, "05_block_actions_button_bolt_python.payload.json")), &p); err != nil {
+		if err := json.Unmarshal(fixtures.Read(t, "slack", "05_block_actions_button_bolt_python.payload.json"), &p); err != nil {
 			t.Fatal(err)
 		}
 		p["user"].(map[string]any)["id"] = user

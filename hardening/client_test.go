@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag/bot/slack/slackfake"
+	"github.com/vpndiag/vpndiag/internal/fixtures"
 )
 
 // signature is Slack's v0 signature, computed here independently of the bot.
@@ -29,18 +29,11 @@ func signature(secret, ts string, body []byte) string {
 	return "v0=" + hex.EncodeToString(m.Sum(nil))
 }
 
-const slackFixtures = "/work/shared/fixtures/slack/"
-
-// fixture reads a Slack fixture, from the shared folder or the bot's copy.
+// fixture reads one of Slack's payload samples in the shared fixtures
+// (../shared/fixtures/slack beside the repository).
 func fixture(tb testing.TB, name string) []byte {
 	tb.Helper()
-	for _, dir := range []string{slackFixtures, "../bot/slack/testdata/fixtures/"} {
-		if b, err := os.ReadFile(dir + name); err == nil {
-			return b
-		}
-	}
-	tb.Fatalf("fixture %s not found", name)
-	return nil
+	return fixtures.Read(tb, "slack", name)
 }
 
 // Slack plays Slack's part for the scripted cases: it builds payloads from

@@ -17,9 +17,8 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag/bot/slack/slackfake"
+	"github.com/vpndiag/vpndiag/internal/fixtures"
 )
-
-const vpnFixtures = "/work/shared/fixtures/vpn"
 
 // secretsOf returns the secrets of the fixtures: the testdata table, plus
 // every body line of every PEM block (keys and certificates) in the files.
@@ -92,7 +91,7 @@ func plantedFiles() []planted {
 // (../shared/fixtures/real-world/secrets.txt).
 func realWorld(t *testing.T) ([]string, map[string][]string) {
 	t.Helper()
-	dir := filepath.Join(filepath.Dir(vpnFixtures), "real-world")
+	dir := fixtures.Dir(t, "real-world")
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*"))
 	b, err := os.ReadFile(filepath.Join(dir, "secrets.txt"))
 	if err != nil || len(files) < 50 {
@@ -115,11 +114,11 @@ func realWorld(t *testing.T) ([]string, map[string][]string) {
 func TestSecrets(t *testing.T) {
 	var files []string
 	for _, sub := range []string{"configs", "logs"} {
-		names, _ := filepath.Glob(filepath.Join(vpnFixtures, sub, "*.txt"))
+		names, _ := filepath.Glob(filepath.Join(fixtures.Dir(t, "vpn"), sub, "*.txt"))
 		files = append(files, names...)
 	}
 	if len(files) < 20 {
-		t.Fatalf("only %d fixtures found under %s", len(files), vpnFixtures)
+		t.Fatalf("only %d fixtures found under %s", len(files), fixtures.Dir(t, "vpn"))
 	}
 	secrets := secretsOf(t, files)
 	type upload struct {

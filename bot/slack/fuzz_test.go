@@ -13,15 +13,10 @@ import (
 
 func FuzzDecodeInteraction(f *testing.F) {
 	for _, name := range []string{"05_block_actions_button_bolt_python.payload.json", "07_view_submission_bolt_python.payload.json", "08_view_submission_response_urls_slackgo.json"} {
-		b, err := os.ReadFile("testdata/fixtures/" + name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+		f.Add(MustFixture(f, name))
 	}
 	var env struct{ Payload json.RawMessage }
-	b, _ := os.ReadFile("testdata/fixtures/15_socket_mode_interactive_block_actions_button_java_sdk.json")
-	_ = json.Unmarshal(b, &env)
+	_ = json.Unmarshal(MustFixture(f, "15_socket_mode_interactive_block_actions_button_java_sdk.json"), &env)
 	f.Add([]byte(env.Payload))
 	f.Add([]byte(`{"type":"block_actions","actions":[{"action_id":"vd1:1:2:yes"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	botslack "github.com/vpndiag/vpndiag/bot/slack"
+	"github.com/vpndiag/vpndiag/internal/fixtures"
 )
 
 // vector is a signature example from the fixtures.
@@ -25,14 +24,11 @@ type vector struct {
 	} `json:"negative_cases"`
 }
 
-// MustFixture reads a file of testdata/fixtures.
+// MustFixture reads one of Slack's payload samples in the shared fixtures
+// (../shared/fixtures/slack, see its SOURCES.md).
 func MustFixture(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
+	return fixtures.Read(tb, "slack", name)
 }
 
 func mustVector(tb testing.TB, name string) vector {
