@@ -158,6 +158,12 @@ type SessionService interface {
 	FindSession(ctx context.Context, caseID int64) (*Session, error)
 	// CreateSession stores the first state of a case's session.
 	CreateSession(ctx context.Context, s *Session) error
+	// StartSession stores the first state of a case's session with the
+	// events that start it (each with the case's next seq) and, when upd
+	// is not nil, the case update (with its "case.updated" event), in one
+	// transaction: CreateSession, AppendEvent and UpdateCase at once.
+	// ECONFLICT when the case has a session already; then nothing changes.
+	StartSession(ctx context.Context, s *Session, events []*Event, upd *CaseUpdate) error
 	// ApplyTransition stores t atomically, see Transition.
 	ApplyTransition(ctx context.Context, t *Transition) error
 	// FindAnswers returns a case's answers in order.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/bundle"
+	"github.com/vpndiag/vpndiag/internal/procmem"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
 
@@ -100,16 +100,13 @@ func makeBigCase(tb testing.TB, dbPath, logDir string, files int, size int64) {
 	}
 }
 
-// vmHWM returns the process's peak resident set size in bytes.
+// vmHWM returns the process's peak resident set size in bytes, or -1.
 func vmHWM() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
+	u, err := procmem.Of(0)
+	if err != nil {
+		return -1
 	}
-	return -1
+	return u.Peak
 }
 
 // TestHelperExportChild is the child process of TestExport_BoundedMemory:

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/ctxio"
 )
 
 // Media types of the files of a bundle.
@@ -235,7 +236,7 @@ func (x *Exporter) copyEvidence(ctx context.Context, a *archive, e evidenceEntry
 		done <- sums{n, hex.EncodeToString(h.Sum(nil)), c.Sum32(), err}
 	}()
 	cw := &countWriter{w: zwr}
-	_, err = io.Copy(io.MultiWriter(cw, pw), ctxReader{ctx, raw})
+	_, err = io.Copy(io.MultiWriter(cw, pw), ctxio.Reader(ctx, raw))
 	pw.CloseWithError(err)
 	s := <-done
 	switch {
@@ -291,19 +292,6 @@ func mediaTypeOf(ev *vpndiag.Evidence) string {
 		return ev.MediaType
 	}
 	return "application/octet-stream"
-}
-
-// ctxReader stops reading when its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // writeJSON writes v as indented JSON with a final newline.

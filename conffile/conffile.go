@@ -127,6 +127,16 @@ type Hub struct {
 	// that a flood of the hub port leaves Slack, /healthz and the database
 	// their descriptors.
 	MaxConnections int `yaml:"max_connections"`
+	// RelayMessagesPerSecond, RelayMessageBurst and RelayBytesPerSecond
+	// limit what each connected relay may send (results and keep-alive
+	// sample batches together); a relay over them is slowed down, not
+	// refused. 0 (default) means 20 a second, bursts of 200, 256 KiB/s
+	// (relay.RelayMessagesPerSecond and the constants beside it). An
+	// operator may raise them for a site whose relay runs many probes at
+	// once.
+	RelayMessagesPerSecond int `yaml:"relay_messages_per_second"`
+	RelayMessageBurst      int `yaml:"relay_message_burst"`
+	RelayBytesPerSecond    int `yaml:"relay_bytes_per_second"`
 }
 
 // Metrics configures the Prometheus endpoint /metrics on slack.listen.
@@ -340,6 +350,18 @@ func (c *Config) Validate() error {
 		}
 		if c.Hub.MaxConnections < 0 {
 			add("hub.max_connections: %d must be 0 (a quarter of the open-file limit) or more", c.Hub.MaxConnections)
+		}
+		for _, l := range []struct {
+			name string
+			v    int
+		}{
+			{"relay_messages_per_second", c.Hub.RelayMessagesPerSecond},
+			{"relay_message_burst", c.Hub.RelayMessageBurst},
+			{"relay_bytes_per_second", c.Hub.RelayBytesPerSecond},
+		} {
+			if l.v < 0 {
+				add("hub.%s: %d must be 0 (the default limit) or more", l.name, l.v)
+			}
 		}
 		if c.Hub.OperatorToken != "" && len(c.Hub.OperatorToken) < 16 {
 			add("hub.operator_token: at least 16 characters")

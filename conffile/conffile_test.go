@@ -25,6 +25,9 @@ func TestLoadFull(t *testing.T) {
 	if c.Slack.SigningSecret != "file-secret" || c.Slack.Mode != "http" || c.Log.Format != "json" {
 		t.Errorf("file values not loaded: %+v", c.Slack)
 	}
+	if c.Hub.RelayMessagesPerSecond != 500 || c.Hub.RelayMessageBurst != 1000 || c.Hub.RelayBytesPerSecond != 0 {
+		t.Errorf("hub relay limits not decoded: %+v", c.Hub)
+	}
 	if len(c.Sites) != 1 {
 		t.Fatalf("sites = %d, want 1", len(c.Sites))
 	}
@@ -69,6 +72,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"log.level", "slack.mode", "slack.bot_token: must start with xoxb-", "slack.api_url",
 		"sites[0]", "cloud_cidr", "sites[1].name: \"hq\" is used twice",
+		"hub.relay_bytes_per_second: -1",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("problems do not mention %q:\n%v", want, err)

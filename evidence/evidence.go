@@ -320,18 +320,19 @@ func analyzeStatus(ctx context.Context, rep *Report, in io.Reader, format string
 		}
 	}
 	rep.Understood = append(rep.Understood, fmt.Sprintf("%s SA status, %d lines", format, st.Lines))
+	ikeCmd, ipsecCmd := status.Commands(format)
 	switch {
 	case st.IKEListed && len(st.IKE) == 0 && len(st.Child) == 0:
 		rep.Understood = append(rep.Understood, "no SA at all: the tunnel is down; the device's IKE log says why (attach it)")
 	case st.IKEListed:
 		rep.Understood = append(rep.Understood, fmt.Sprintf("%d IKE SA(s): %d up, %d negotiating", len(st.IKE), up, neg))
 	default:
-		rep.NotUnderstood = append(rep.NotUnderstood, "no IKE (phase 1) SA listing in this output, so whether phase 1 is up is not known")
+		rep.NotUnderstood = append(rep.NotUnderstood, "no IKE (phase 1) SA listing in this output, so whether phase 1 is up is not known"+addCommand(ikeCmd, "phase 1"))
 	}
 	if st.ChildListed {
 		rep.Understood = append(rep.Understood, fmt.Sprintf("%d IPsec SA(s), %d up", len(st.Child), childUp))
 	} else {
-		rep.NotUnderstood = append(rep.NotUnderstood, "no IPsec (phase 2) SA listing in this output; add the IPsec SA command's output (e.g. show crypto ipsec sa) to check phase 2")
+		rep.NotUnderstood = append(rep.NotUnderstood, "no IPsec (phase 2) SA listing in this output"+addCommand(ipsecCmd, "phase 2"))
 	}
 	for _, n := range st.Notes {
 		rep.NotUnderstood = append(rep.NotUnderstood, n)
@@ -446,4 +447,13 @@ func CrossCheck(reports []*Report) []*vpndiag.Finding {
 		}
 	}
 	return out
+}
+
+// addCommand asks for the output of the device's own command that lists
+// what a status file lacks.
+func addCommand(cmd, phase string) string {
+	if cmd == "" {
+		return "; add the output of the device's IPsec SA command to check " + phase
+	}
+	return fmt.Sprintf("; add the output of %s to check %s", cmd, phase)
 }

@@ -9,6 +9,17 @@ import (
 	"unicode/utf8"
 )
 
+// Binary says what the start of a file (its first 8 KiB are enough) looks
+// like when it is not text that evidence analysis reads, e.g. "a zip
+// archive (extract the text files first)"; empty for text in any encoding
+// it reads (UTF-8, UTF-16 with or without BOM, Latin-1). It is the one
+// binary check: an intake that sees the head first (a chat download) uses
+// it to stop early, and Attach refuses the same files.
+func Binary(head []byte) string {
+	bin, _ := sniff(head)
+	return bin
+}
+
 // sniff looks at the start of a file and says whether it is binary (and
 // what it looks like) and which text encoding it uses.
 func sniff(head []byte) (binary string, encoding string) {

@@ -109,3 +109,35 @@ func TestNoSecretInReports(t *testing.T) {
 		}
 	}
 }
+
+// TestBinary: the one binary check names what a non-text head looks like
+// and passes text in every encoding the analysis reads (the chat intake
+// used to refuse UTF-16 exports that Attach reads).
+func TestBinary(t *testing.T) {
+	log := "Mar  3 10:00:01 gw charon: 09[IKE] initiating IKE_SA cloud[1] to 203.0.113.10\n"
+	tests := []struct {
+		name string
+		head []byte
+		want string // substring; empty for text
+	}{
+		{"utf-8 log", []byte(log), ""},
+		{"empty", nil, ""},
+		{"utf-16le with BOM", utf16le(log, true), ""},
+		{"utf-16le without BOM", utf16le(log, false), ""},
+		{"latin-1", []byte("crypto isakmp key caf\xe9 address 203.0.113.10\n"), ""},
+		{"gzip", []byte{0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0}, "gzip"},
+		{"zip", []byte("PK\x03\x04\x14\x00\x00\x00"), "zip archive"},
+		{"pcap", []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0}, "packet capture"},
+		{"pdf", []byte("%PDF-1.7\n"), "PDF"},
+		{"windows executable", []byte("MZ\x90\x00\x03\x00\x00\x00binary"), "NUL bytes"},
+		{"control characters", bytes.Repeat([]byte{0x01, 0x02, 'a'}, 100), "control characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := evidence.Binary(tt.head)
+			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("Binary = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/evidence/redact"
+	"github.com/vpndiag/vpndiag/internal/ctxio"
 )
 
 // Service attaches files to cases: it checks, redacts, analyses and stores
@@ -220,7 +221,7 @@ func spool(ctx context.Context, r io.Reader, max int64) (*upload, error) {
 	}
 	up := &upload{f: f}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(ctxReader{ctx, r}, max+1))
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(ctxio.Reader(ctx, r), max+1))
 	if err != nil {
 		return up, err
 	}
@@ -237,19 +238,6 @@ func (u *upload) section() io.Reader { return io.NewSectionReader(u.f, 0, u.size
 func (u *upload) close() {
 	u.f.Close()
 	os.Remove(u.f.Name())
-}
-
-// ctxReader stops reading when the context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func sizeText(n int64) string {

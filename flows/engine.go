@@ -82,28 +82,25 @@ func (e *Engine) Start(ctx context.Context, caseID int64, flow, actor string) (*
 		CaseID: caseID, Flow: def.Name, FlowVersion: def.Version, State: def.Start,
 		Vars: map[string]string{}, Path: vpndiag.Path{{Flow: def.Name, State: def.Start}},
 	}
-	if err := e.svc.Sessions.CreateSession(ctx, sess); err != nil {
-		return nil, fmt.Errorf("start: %w", err)
-	}
 	data, _ := json.Marshal(map[string]any{"flow": def.Name, "version": def.Version, "state": def.Start})
-	if err := e.svc.Events.AppendEvent(ctx, &vpndiag.Event{
+	started := &vpndiag.Event{
 		CaseID: caseID, Actor: actor, Kind: vpndiag.EventStepShown,
 		Message: fmt.Sprintf("Flow %s v%d started: %s", def.Name, def.Version, def.States[def.Start].Title),
 		Data:    data,
-	}); err != nil {
-		return nil, fmt.Errorf("start: %w", err)
 	}
+	var upd *vpndiag.CaseUpdate
 	if st := def.States[def.Start]; st.Kind.Terminal() {
 		// A flow that is its own end (support): the case takes it at once.
 		res, article := ResolutionID(def.Name, def.Start), st.KB
-		upd := vpndiag.CaseUpdate{Resolution: &res, KBArticle: &article}
+		upd = &vpndiag.CaseUpdate{Resolution: &res, KBArticle: &article}
 		if st.Kind == vpndiag.StepEscalation {
 			status := vpndiag.CaseEscalated
 			upd.Status = &status
 		}
-		if _, err := e.svc.Cases.UpdateCase(ctx, caseID, upd); err != nil {
-			return nil, fmt.Errorf("start: %w", err)
-		}
+	}
+	// The session, its first event and the case update: one transaction.
+	if err := e.svc.Sessions.StartSession(ctx, sess, []*vpndiag.Event{started}, upd); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
 	}
 	return e.advance(ctx, caseID, nil)
 }

@@ -24,6 +24,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/vpndiag/vpndiag/bot/slack/slackfake"
+	"github.com/vpndiag/vpndiag/internal/procmem"
 )
 
 // vpndiagBin is the vpndiag binary, built once in TestMain.
@@ -197,26 +198,14 @@ func (s *Serve) Log() string {
 	return s.log.String()
 }
 
-// RSS returns the process's peak and current resident set in bytes.
+// RSS returns the process's peak and current resident set in bytes (0, 0
+// once it has exited).
 func (s *Serve) RSS() (peak, cur int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.Pid()))
+	u, err := procmem.Of(s.Pid())
 	if err != nil {
 		return 0, 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmHWM:":
-			peak = n << 10
-		case "VmRSS:":
-			cur = n << 10
-		}
-	}
-	return peak, cur
+	return u.Peak, u.RSS
 }
 
 func tail(s string, n int) string {

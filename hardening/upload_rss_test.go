@@ -25,6 +25,8 @@ func TestUploadRSS(t *testing.T) {
 	settle(t, fake)
 	root := sl.Root("C1")
 	db := MustOpenDB(t, srv.DB)
+	peak0, cur0 := srv.RSS()
+	t.Logf("serve before any upload: peak RSS %d MiB (now %d MiB)", peak0>>20, cur0>>20)
 	for i, size := range []int64{32 << 20, 64 << 20} {
 		var buf bytes.Buffer
 		if err := logs.Generate(&buf, size, int64(i+1)); err != nil {

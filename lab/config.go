@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -107,54 +108,30 @@ connections {
 		version = 2
 		local_addrs = %[2]s
 		remote_addrs = %[3]s
-		proposals = %[13]s
-		rekey_time = %[4]s
+		proposals = %[4]s
+		rekey_time = %[5]s
 		encap = yes
 		mobike = no
 		keyingtries = 0
-		local {
-			auth = psk
-			id = %[2]s
-		}
-		remote {
-			auth = psk
-			id = %[3]s
-		}
-		children {
-			%[5]s {
-				local_ts = %[6]s
-				remote_ts = %[7]s
-				esp_proposals = %[8]s
-				rekey_time = %[9]s
-				life_time = %[10]s
-				start_action = %[11]s
-				close_action = %[12]s
-%[14]s			}
-`, CustomerConn, CustomerGWAddr, CloudGWAddr, secs(ikeLifetime), CustomerChild, localTS, CloudCIDR,
-		espProposal, secs(childRekey), secs(childLifetime), startAction, closeAction, ikeProposal, inactivity)
-	if s.faults[FaultTSMismatch] {
+%[6]s		children {
+`, CustomerConn, CustomerGWAddr, CloudGWAddr, ikeProposal, secs(ikeLifetime), pskPeers(CustomerGWAddr, CloudGWAddr))
+	child := func(name string, localTS netip.Prefix, startAction, closeAction, extra string) {
 		fmt.Fprintf(&b, `			%[1]s {
 				local_ts = %[2]s
 				remote_ts = %[3]s
 				esp_proposals = %[4]s
 				rekey_time = %[5]s
 				life_time = %[6]s
-				start_action = start
-				close_action = start
-			}
-`, SecondChild, CustomerSecondCIDR, CloudCIDR, espProposal, secs(childRekey), secs(childLifetime))
+				start_action = %[7]s
+				close_action = %[8]s
+%[9]s			}
+`, name, localTS, CloudCIDR, espProposal, secs(childRekey), secs(childLifetime), startAction, closeAction, extra)
 	}
-	fmt.Fprintf(&b, `		}
+	child(CustomerChild, localTS, startAction, closeAction, inactivity)
+	if s.faults[FaultTSMismatch] {
+		child(SecondChild, CustomerSecondCIDR, "start", "start", "")
 	}
-}
-secrets {
-	ike-cloud {
-		id-1 = %s
-		id-2 = %s
-		secret = "%s"
-	}
-}
-`, CustomerGWAddr, CloudGWAddr, psk)
+	b.WriteString("\t\t}\n\t}\n}\n" + pskSecret("ike-cloud", CustomerGWAddr, CloudGWAddr, psk))
 	return b.String()
 }
 
@@ -186,15 +163,7 @@ connections {
 		encap = yes
 		mobike = no
 		unique = replace
-		local {
-			auth = psk
-			id = %[2]s
-		}
-		remote {
-			auth = psk
-			id = %[3]s
-		}
-		children {
+%[12]s		children {
 			%[6]s {
 				local_ts = %[7]s
 				remote_ts = %[8]s
@@ -208,33 +177,17 @@ connections {
 		}
 	}
 }
-secrets {
-	ike-customer {
-		id-1 = %[2]s
-		id-2 = %[3]s
-		secret = "%[11]s"
-	}
-}
-`, CloudConn, CloudGWAddr, CustomerGWAddr, secs(ikeLifetime), secs(s.dpdDelay), CloudChild, CloudCIDR, CustomerCIDR,
-		secs(childLife), extra, s.psk)
+%[11]s`, CloudConn, CloudGWAddr, CustomerGWAddr, secs(ikeLifetime), secs(s.dpdDelay), CloudChild, CloudCIDR, CustomerCIDR,
+		secs(childLife), extra, pskSecret("ike-customer", CloudGWAddr, CustomerGWAddr, s.psk), pskPeers(CloudGWAddr, CustomerGWAddr))
 }
 
 // cloudDNSConf renders the cloud DNS server's dnsmasq configuration: it is
 // authoritative for the cloud domain and forwards nothing.
 func cloudDNSConf(dir string) string {
-	return fmt.Sprintf(`# dnsmasq: cloud DNS server (vpndiag lab)
-no-resolv
-no-hosts
-bind-interfaces
-listen-address=%[1]s
-user=root
-pid-file=%[2]s/dnsmasq.pid
-log-facility=%[2]s/dnsmasq.log
-log-queries
-local=/%[3]s/
-host-record=%[4]s,%[5]s
-host-record=dns.%[3]s,%[1]s
-`, CloudDNSAddr, dir, CloudDomain, FrontEndFQDN, FrontEndAddr)
+	return dnsmasqConf("cloud DNS server", CloudDNSAddr, dir, fmt.Sprintf(`local=/%[1]s/
+host-record=%[2]s,%[3]s
+host-record=dns.%[1]s,%[4]s
+`, CloudDomain, FrontEndFQDN, FrontEndAddr, CloudDNSAddr))
 }
 
 // resolverConf renders the customer's internal resolver: with the
@@ -245,14 +198,48 @@ func resolverConf(dir string, forwarder bool) string {
 	if !forwarder {
 		rule = fmt.Sprintf("# no conditional forwarder: the public answer\naddress=/%s/%s\n", FrontEndFQDN, FrontEndPublicAddr)
 	}
-	return fmt.Sprintf(`# dnsmasq: customer internal resolver (vpndiag lab)
+	return dnsmasqConf("customer internal resolver", ResolverAddr, dir, rule)
+}
+
+// dnsmasqConf renders a lab dnsmasq configuration: only its own records
+// (no resolv.conf, no hosts file), listening on listen only, with its pid
+// and query log in dir, then rules.
+func dnsmasqConf(what string, listen netip.Addr, dir, rules string) string {
+	return fmt.Sprintf(`# dnsmasq: %[1]s (vpndiag lab)
 no-resolv
 no-hosts
 bind-interfaces
-listen-address=%[1]s
+listen-address=%[2]s
 user=root
-pid-file=%[2]s/dnsmasq.pid
-log-facility=%[2]s/dnsmasq.log
+pid-file=%[3]s/dnsmasq.pid
+log-facility=%[3]s/dnsmasq.log
 log-queries
-%[3]s`, ResolverAddr, dir, rule)
+%[4]s`, what, listen, dir, rules)
+}
+
+// pskPeers renders a connection's local and remote sections: PSK
+// authentication, each side identified by its address.
+func pskPeers(local, remote netip.Addr) string {
+	return fmt.Sprintf(`		local {
+			auth = psk
+			id = %s
+		}
+		remote {
+			auth = psk
+			id = %s
+		}
+`, local, remote)
+}
+
+// pskSecret renders the secrets section holding the PSK of the two
+// addresses.
+func pskSecret(name string, id1, id2 netip.Addr, psk string) string {
+	return fmt.Sprintf(`secrets {
+	%s {
+		id-1 = %s
+		id-2 = %s
+		secret = "%s"
+	}
+}
+`, name, id1, id2, psk)
 }

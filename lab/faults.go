@@ -166,29 +166,37 @@ func (l *Lab) Clear(ctx context.Context, name string) error {
 	return nil
 }
 
-// reconfigure writes and loads every configuration for st.
+// reconfigure writes and loads every configuration for st, then
+// reconnects the gateways and waits for the customer's first attempt.
 func (l *Lab) reconfigure(ctx context.Context, st *state) error {
 	if err := l.writeConfigs(st); err != nil {
 		return err
 	}
-	if err := l.load(ctx, CloudGateway); err != nil {
+	if err := l.loadGateways(ctx); err != nil {
 		return err
 	}
-	return l.load(ctx, CustomerGateway)
+	l.reconnect(ctx, st, true)
+	return nil
+}
+
+// reconfigureResolver writes every configuration for st and restarts the
+// customer's resolver, with or without its conditional forwarder.
+func (l *Lab) reconfigureResolver(ctx context.Context, st *state) error {
+	if err := l.writeConfigs(st); err != nil {
+		return err
+	}
+	return l.startResolver(ctx)
 }
 
 func (l *Lab) apply(ctx context.Context, name string, st *state) error {
 	switch name {
-	case FaultPSKMismatch, FaultTSMismatch, FaultIKEProposalMismatch, FaultRangeChanged, FaultIdleClose:
-		if err := l.reconfigure(ctx, st); err != nil {
-			return err
-		}
-		l.reconnect(ctx, st, true)
+	case FaultPSKMismatch, FaultTSMismatch, FaultIKEProposalMismatch, FaultRangeChanged, FaultIdleClose,
+		FaultCustomerNeverInitiates, FaultPeriodicDrop:
+		return l.reconfigure(ctx, st)
 	case FaultPFSMismatch, FaultPFSDisabled:
 		if err := l.reconfigure(ctx, st); err != nil {
 			return err
 		}
-		l.reconnect(ctx, st, true)
 		// The mismatch shows at the first rekey (CREATE_CHILD_SA carries a KE
 		// payload, IKE_AUTH does not).
 		off := fileSize(l.CharonLog(CustomerGateway))
@@ -200,21 +208,8 @@ func (l *Lab) apply(ctx context.Context, name string, st *state) error {
 		// that expiry would, and let the customer try to re-create it.
 		_, _ = l.swanctl(ctx, CustomerGateway, "--terminate", "--child", CustomerChild, "--timeout", "5")
 		_, _ = l.swanctl(ctx, CustomerGateway, "--initiate", "--child", CustomerChild, "--timeout", "10")
-	case FaultCustomerNeverInitiates:
-		if err := l.reconfigure(ctx, st); err != nil {
-			return err
-		}
-		l.reconnect(ctx, st, true)
-	case FaultPeriodicDrop:
-		if err := l.reconfigure(ctx, st); err != nil {
-			return err
-		}
-		l.reconnect(ctx, st, true)
 	case FaultNoConditionalForwarder:
-		if err := l.writeConfigs(st); err != nil {
-			return err
-		}
-		return l.startResolver(ctx, false)
+		return l.reconfigureResolver(ctx, st)
 	case FaultDNSDown:
 		return l.stopDnsmasq("dns")
 	case FaultFrontEndPing:
@@ -301,17 +296,11 @@ func (l *Lab) undo(ctx context.Context, name string, st *state) error {
 	switch name {
 	case FaultPSKMismatch, FaultTSMismatch, FaultPFSMismatch, FaultCustomerNeverInitiates, FaultPeriodicDrop,
 		FaultIKEProposalMismatch, FaultPFSDisabled, FaultRangeChanged, FaultIdleClose, FaultHalfOpen:
-		if err := l.reconfigure(ctx, st); err != nil {
-			return err
-		}
-		l.reconnect(ctx, st, true)
+		return l.reconfigure(ctx, st)
 	case FaultNoConditionalForwarder:
-		if err := l.writeConfigs(st); err != nil {
-			return err
-		}
-		return l.startResolver(ctx, true)
+		return l.reconfigureResolver(ctx, st)
 	case FaultDNSDown:
-		return l.startDNS(ctx, true)
+		return l.startDNS(ctx)
 	case FaultUDPBlocked:
 		return l.nftDelete(ctx, l.NS.Path, tableUDP)
 	case FaultESPBlocked:
@@ -345,18 +334,14 @@ func (l *Lab) restore(ctx context.Context, st *state) error {
 
 // waitLog waits until the file at path contains needle after offset.
 func waitLog(ctx context.Context, path string, offset int64, needle string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		if _, found := scanFrom(path, offset, needle); found {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%q not logged in %s within %v", needle, path, timeout)
-		case <-time.After(100 * time.Millisecond):
-		}
+	err := waitFor(ctx, timeout, func() bool {
+		_, found := scanFrom(path, offset, needle)
+		return found
+	})
+	if err != nil {
+		return fmt.Errorf("%q not logged in %s within %v", needle, path, timeout)
 	}
+	return nil
 }
 
 // fileSize is the size of the file at path, 0 when it does not exist.

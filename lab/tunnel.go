@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/vpndiag/vpndiag/evidence/status"
 )
 
 // SAStatus is a gateway's view of its security associations, parsed from
@@ -33,27 +34,25 @@ func (s *SAStatus) Up(child string) bool {
 	return s.IKE == "ESTABLISHED" && s.Children[child] == "INSTALLED"
 }
 
-var (
-	ikeLineRe   = regexp.MustCompile(`^([\w-]+): #\d+, (\w+), IKEv\d`)
-	childLineRe = regexp.MustCompile(`^  ([\w-]+): #\d+, reqid \d+, (\w+), ([\w-]+)`)
-)
-
-// ParseSAs parses the text output of `swanctl --list-sas`.
+// ParseSAs parses the text output of `swanctl --list-sas` with the
+// evidence analysis's own swanctl reader (evidence/status), so that the lab
+// and the diagnosis read a gateway's SAs alike.
 func ParseSAs(out string) *SAStatus {
 	s := &SAStatus{Children: map[string]string{}, Raw: out}
-	for _, line := range strings.Split(out, "\n") {
-		if m := ikeLineRe.FindStringSubmatch(line); m != nil {
-			s.IKECount++
-			if s.IKE == "" {
-				s.IKE = m[2]
-			}
-		} else if m := childLineRe.FindStringSubmatch(line); m != nil {
-			if _, ok := s.Children[m[1]]; !ok {
-				s.Children[m[1]] = m[2]
-			}
-			if s.Encap == "" {
-				s.Encap = m[3]
-			}
+	st, err := status.Parse(status.FormatSwanctl, out)
+	if err != nil { // the format is known: Parse cannot fail
+		return s
+	}
+	s.IKECount = len(st.IKE)
+	if len(st.IKE) > 0 {
+		s.IKE = st.IKE[0].State
+	}
+	for _, c := range st.Child {
+		if _, ok := s.Children[c.Name]; !ok {
+			s.Children[c.Name] = c.State
+		}
+		if s.Encap == "" {
+			s.Encap = c.Mode
 		}
 	}
 	return s

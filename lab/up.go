@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/atomicfile"
 )
 
 // Lab is a running lab. Its methods are safe for concurrent use.
@@ -184,10 +185,10 @@ func (l *Lab) up(ctx context.Context, st *state) error {
 	if err := l.writeConfigs(st); err != nil {
 		return err
 	}
-	if err := l.startDNS(ctx, false); err != nil {
+	if err := l.startDNS(ctx); err != nil {
 		return err
 	}
-	if err := l.startResolver(ctx, true); err != nil {
+	if err := l.startResolver(ctx); err != nil {
 		return err
 	}
 	fe, err := startFrontEnd(l.NS.FrontEnd)
@@ -200,10 +201,7 @@ func (l *Lab) up(ctx context.Context, st *state) error {
 			return err
 		}
 	}
-	if err := l.load(ctx, CloudGateway); err != nil {
-		return err
-	}
-	if err := l.load(ctx, CustomerGateway); err != nil {
+	if err := l.loadGateways(ctx); err != nil {
 		return err
 	}
 	return l.WaitTunnel(ctx, 20*time.Second)
@@ -218,52 +216,47 @@ func (l *Lab) topology(ctx context.Context) error {
 		add("netns", "add", ns)
 		add("-n", ns, "link", "set", "lo", "up")
 	}
-	// Customer LAN: a bridge on the gateway joins the LAN host and the resolver.
-	add("-n", n.CustomerGW, "link", "add", "br0", "type", "bridge")
-	add("-n", n.CustomerGW, "addr", "add", CustomerGWLANAddr.String()+"/24", "dev", "br0")
-	add("-n", n.CustomerGW, "addr", "add", "192.168.20.1/24", "dev", "br0")
-	add("-n", n.CustomerGW, "link", "set", "br0", "up")
 	veth := func(ns1, if1, ns2, if2 string) {
 		add("-n", ns1, "link", "add", if1, "type", "veth", "peer", "name", if2, "netns", ns2)
 	}
+	// iface gives ns's dev its addresses and brings it up; with gw, the
+	// default route goes through gw.
+	iface := func(ns, dev string, addrs []string, gw string) {
+		for _, a := range addrs {
+			add("-n", ns, "addr", "add", a, "dev", dev)
+		}
+		add("-n", ns, "link", "set", dev, "up")
+		if gw != "" {
+			add("-n", ns, "route", "add", "default", "via", gw)
+		}
+	}
+	// bridge joins ns's ports in br0, which holds addrs.
+	bridge := func(ns string, addrs []string, ports ...string) {
+		add("-n", ns, "link", "add", "br0", "type", "bridge")
+		iface(ns, "br0", addrs, "")
+		for _, p := range ports {
+			add("-n", ns, "link", "set", p, "master", "br0", "up")
+		}
+	}
+	// Customer LAN: a bridge on the gateway joins the LAN host and the resolver.
 	veth(n.CustomerGW, "lan0", n.LAN, "eth0")
 	veth(n.CustomerGW, "res0", n.Resolver, "eth0")
-	for _, p := range []string{"lan0", "res0"} {
-		add("-n", n.CustomerGW, "link", "set", p, "master", "br0", "up")
-	}
-	host := func(ns string, addrs []string, gw string) {
-		for _, a := range addrs {
-			add("-n", ns, "addr", "add", a, "dev", "eth0")
-		}
-		add("-n", ns, "link", "set", "eth0", "up")
-		add("-n", ns, "route", "add", "default", "via", gw)
-	}
-	host(n.LAN, []string{LANHostAddr.String() + "/24", LANHostSecondAddr.String() + "/24"}, CustomerGWLANAddr.String())
-	host(n.Resolver, []string{ResolverAddr.String() + "/24"}, CustomerGWLANAddr.String())
+	bridge(n.CustomerGW, []string{CustomerGWLANAddr.String() + "/24", "192.168.20.1/24"}, "lan0", "res0")
+	iface(n.LAN, "eth0", []string{LANHostAddr.String() + "/24", LANHostSecondAddr.String() + "/24"}, CustomerGWLANAddr.String())
+	iface(n.Resolver, "eth0", []string{ResolverAddr.String() + "/24"}, CustomerGWLANAddr.String())
 	// The Internet: customer gateway — path router — cloud gateway.
 	veth(n.CustomerGW, "wan0", n.Path, "cust0")
 	veth(n.Path, "cloud0", n.CloudGW, "wan0")
-	add("-n", n.CustomerGW, "addr", "add", CustomerGWAddr.String()+"/24", "dev", "wan0")
-	add("-n", n.CustomerGW, "link", "set", "wan0", "up")
-	add("-n", n.CustomerGW, "route", "add", "default", "via", "198.51.100.1")
-	add("-n", n.Path, "addr", "add", "198.51.100.1/24", "dev", "cust0")
-	add("-n", n.Path, "addr", "add", "203.0.113.1/24", "dev", "cloud0")
-	add("-n", n.Path, "link", "set", "cust0", "up")
-	add("-n", n.Path, "link", "set", "cloud0", "up")
-	add("-n", n.CloudGW, "addr", "add", CloudGWAddr.String()+"/24", "dev", "wan0")
-	add("-n", n.CloudGW, "link", "set", "wan0", "up")
-	add("-n", n.CloudGW, "route", "add", "default", "via", "203.0.113.1")
+	iface(n.CustomerGW, "wan0", []string{CustomerGWAddr.String() + "/24"}, "198.51.100.1")
+	iface(n.Path, "cust0", []string{"198.51.100.1/24"}, "")
+	iface(n.Path, "cloud0", []string{"203.0.113.1/24"}, "")
+	iface(n.CloudGW, "wan0", []string{CloudGWAddr.String() + "/24"}, "203.0.113.1")
 	// Cloud side: a bridge on the cloud gateway joins the DNS server and the front-end.
-	add("-n", n.CloudGW, "link", "add", "br0", "type", "bridge")
-	add("-n", n.CloudGW, "addr", "add", "10.100.0.1/24", "dev", "br0")
-	add("-n", n.CloudGW, "link", "set", "br0", "up")
 	veth(n.CloudGW, "dns0", n.DNS, "eth0")
 	veth(n.CloudGW, "fe0", n.FrontEnd, "eth0")
-	for _, p := range []string{"dns0", "fe0"} {
-		add("-n", n.CloudGW, "link", "set", p, "master", "br0", "up")
-	}
-	host(n.DNS, []string{CloudDNSAddr.String() + "/24"}, "10.100.0.1")
-	host(n.FrontEnd, []string{FrontEndAddr.String() + "/24"}, "10.100.0.1")
+	bridge(n.CloudGW, []string{"10.100.0.1/24"}, "dns0", "fe0")
+	iface(n.DNS, "eth0", []string{CloudDNSAddr.String() + "/24"}, "10.100.0.1")
+	iface(n.FrontEnd, "eth0", []string{FrontEndAddr.String() + "/24"}, "10.100.0.1")
 	for _, c := range cmds {
 		if _, err := run(ctx, "ip", c...); err != nil {
 			return err
@@ -396,10 +389,15 @@ func (l *Lab) Swanctl(ctx context.Context, gw Gateway, args ...string) (string, 
 	return l.swanctl(ctx, gw, args...)
 }
 
-// load (re)loads a gateway's connections and secrets from its swanctl.conf.
-func (l *Lab) load(ctx context.Context, gw Gateway) error {
-	_, err := l.swanctl(ctx, gw, "--load-all", "--clear", "--file", l.SwanctlConf(gw))
-	return err
+// loadGateways (re)loads both gateways' connections and secrets from their
+// swanctl.conf, the cloud's first.
+func (l *Lab) loadGateways(ctx context.Context) error {
+	for _, gw := range []Gateway{CloudGateway, CustomerGateway} {
+		if _, err := l.swanctl(ctx, gw, "--load-all", "--clear", "--file", l.SwanctlConf(gw)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SwanctlConf is the path of a gateway's swanctl.conf.
@@ -416,12 +414,12 @@ func (l *Lab) Config(gw Gateway) (string, error) {
 }
 
 // startDNS starts (or restarts) the cloud DNS server.
-func (l *Lab) startDNS(ctx context.Context, _ bool) error {
+func (l *Lab) startDNS(ctx context.Context) error {
 	return l.startDnsmasq(ctx, l.NS.DNS, "dns")
 }
 
 // startResolver starts (or restarts) the customer's internal resolver.
-func (l *Lab) startResolver(ctx context.Context, _ bool) error {
+func (l *Lab) startResolver(ctx context.Context) error {
 	return l.startDnsmasq(ctx, l.NS.Resolver, "res")
 }
 
@@ -548,9 +546,5 @@ func (l *Lab) saveState(st *state) error {
 	if err != nil {
 		return err
 	}
-	tmp := l.statePath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, l.statePath())
+	return atomicfile.WriteFile(l.statePath(), b, 0o600)
 }

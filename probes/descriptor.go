@@ -110,14 +110,15 @@ func (d *Descriptor) Run(ctx context.Context, req *vpndiag.ProbeRequest, parsed 
 }
 
 // Func returns the kind's ProbeFunc: parse, then run.
-func (d *Descriptor) Func() ProbeFunc {
-	return func(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
-		parsed, err := d.parse(req)
-		if err != nil {
-			return failed(newResult(req), time.Now(), err)
-		}
-		return d.run(ctx, req, parsed)
+func (d *Descriptor) Func() ProbeFunc { return d.probe }
+
+// probe parses req and runs it; invalid parameters are an error result.
+func (d *Descriptor) probe(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
+	parsed, err := d.parse(req)
+	if err != nil {
+		return failed(newResult(req), time.Now(), err)
 	}
+	return d.run(ctx, req, parsed)
 }
 
 // Param returns the parameter named key, or nil.

@@ -201,7 +201,7 @@ type DNSResult struct {
 
 // ProbeDNS is the dns probe: see the package documentation for its Params.
 func ProbeDNS(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
-	return runParsed(ctx, req, ParseDNSRequest, runDNS)
+	return dnsDescriptor.probe(ctx, req)
 }
 
 // runDNS runs the dns probe whose parameters r were parsed from req.

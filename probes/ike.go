@@ -162,7 +162,7 @@ type IKEResult struct {
 // It sends IKE_SA_INIT requests only; it never sends IKE_AUTH, so it cannot
 // complete a handshake and needs no pre-shared key.
 func ProbeIKE(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
-	return runParsed(ctx, req, ParseIKERequest, runIKE)
+	return ikeDescriptor.probe(ctx, req)
 }
 
 // runIKE runs the ike probe whose parameters r were parsed from req.

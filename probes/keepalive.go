@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/atomicfile"
 	"github.com/vpndiag/vpndiag/kb"
 )
 
@@ -31,8 +31,14 @@ const (
 	// MaxKeepaliveDuration bounds a one-shot keepalive probe; the
 	// long-running Monitor has no limit.
 	MaxKeepaliveDuration = time.Hour
-	// MinKeepaliveInterval keeps a monitor from flooding.
+	// MinKeepaliveInterval keeps a monitor from flooding;
+	// MaxKeepaliveInterval is the longest interval between pings.
 	MinKeepaliveInterval = 100 * time.Millisecond
+	MaxKeepaliveInterval = time.Hour
+	// minPingTimeout is the shortest wait for one reply.
+	minPingTimeout = 10 * time.Millisecond
+	// maxDebounce bounds DownAfter and UpAfter.
+	maxDebounce = 100
 	// maxPendingSamples bounds the samples kept while the sink fails.
 	maxPendingSamples = 100000
 	// maxTransitions bounds the transitions kept in the state.
@@ -77,17 +83,25 @@ func (c *KeepaliveConfig) validate() error {
 		return vpndiag.Errorf(vpndiag.EINVALID, "The keep-alive target %q is not a valid IP address.", c.Target)
 	}
 	c.Target = a.Unmap().String()
+	return c.checkTiming()
+}
+
+// checkTiming fills in the defaults of Interval, Timeout, DownAfter and
+// UpAfter and checks their limits: the one rule for a monitor's timing,
+// whether it comes from a monitor's configuration or a keepalive probe's
+// parameters.
+func (c *KeepaliveConfig) checkTiming() error {
 	if c.Interval == 0 {
 		c.Interval = kb.KeepaliveInterval
 	}
-	if c.Interval < MinKeepaliveInterval || c.Interval > time.Hour {
-		return vpndiag.Errorf(vpndiag.EINVALID, "The keep-alive interval must be between %s and 1h (got %s).", MinKeepaliveInterval, c.Interval)
+	if c.Interval < MinKeepaliveInterval || c.Interval > MaxKeepaliveInterval {
+		return vpndiag.Errorf(vpndiag.EINVALID, "The keep-alive interval must be between %s and %s (got %s).", MinKeepaliveInterval, MaxKeepaliveInterval, c.Interval)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = min(c.Interval, 2*time.Second)
 	}
-	if c.Timeout < 10*time.Millisecond || c.Timeout > c.Interval {
-		return vpndiag.Errorf(vpndiag.EINVALID, "The keep-alive ping timeout must be between 10ms and the interval %s (got %s).", c.Interval, c.Timeout)
+	if c.Timeout < minPingTimeout || c.Timeout > c.Interval {
+		return vpndiag.Errorf(vpndiag.EINVALID, "The keep-alive ping timeout must be between %s and the interval (got %s; it must not exceed its interval %s).", minPingTimeout, c.Timeout, c.Interval)
 	}
 	if c.DownAfter == 0 {
 		c.DownAfter = 2
@@ -95,8 +109,13 @@ func (c *KeepaliveConfig) validate() error {
 	if c.UpAfter == 0 {
 		c.UpAfter = 1
 	}
-	if c.DownAfter < 1 || c.DownAfter > 100 || c.UpAfter < 1 || c.UpAfter > 100 {
-		return vpndiag.Errorf(vpndiag.EINVALID, "The keep-alive down_after and up_after must be between 1 and 100.")
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"down_after", c.DownAfter}, {"up_after", c.UpAfter}} {
+		if n.v < 1 || n.v > maxDebounce {
+			return vpndiag.Errorf(vpndiag.EINVALID, "The keep-alive %s must be between 1 and %d (got %d).", n.key, maxDebounce, n.v)
+		}
 	}
 	return nil
 }
@@ -462,19 +481,7 @@ func (m *Monitor) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("keepalive: encode state: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("keepalive: save state: %w", err)
-	}
-	_, werr := tmp.Write(b)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("keepalive: save state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("keepalive: save state: %w", err)
 	}
 	return nil
@@ -482,39 +489,38 @@ func (m *Monitor) saveLocked() error {
 
 // KeepaliveRequest is the typed request of the one-shot keepalive probe.
 type KeepaliveRequest struct {
-	// Target is the IP address pinged.
-	Target string
-	// Interval is the time between pings.
-	Interval time.Duration
+	// Monitor is the monitor the probe runs: its Target is the host to
+	// ping (an IP address or a name, resolved when the probe runs), and its
+	// Interval, Timeout, DownAfter and UpAfter are checked as a monitor's.
+	Monitor KeepaliveConfig
 	// Duration is how long the probe runs.
 	Duration time.Duration
-	// Timeout is one ping's wait.
-	Timeout time.Duration
-	// DownAfter and UpAfter are the monitor's thresholds.
-	DownAfter, UpAfter int
 }
 
 // ParseKeepaliveRequest validates req as a keepalive probe request.
 func ParseKeepaliveRequest(req *vpndiag.ProbeRequest) (*KeepaliveRequest, error) {
 	p := newParams(req)
 	r := &KeepaliveRequest{
-		Interval:  p.duration("interval", kb.KeepaliveInterval, MinKeepaliveInterval, time.Hour),
-		Duration:  p.duration("duration", time.Minute, MinKeepaliveInterval, MaxKeepaliveDuration),
-		DownAfter: p.integer("down_after", 2, 1, 100),
-		UpAfter:   p.integer("up_after", 1, 1, 100),
-	}
-	r.Timeout = p.duration("ping_timeout", min(r.Interval, 2*time.Second), 10*time.Millisecond, time.Hour)
-	if r.Timeout > r.Interval {
-		p.fail("The keepalive probe's ping_timeout (%s) must not exceed its interval (%s).", r.Timeout, r.Interval)
+		Monitor: KeepaliveConfig{
+			// Absent: zero, the monitor's default (checkTiming).
+			Interval:  p.duration("interval", 0, MinKeepaliveInterval, MaxKeepaliveInterval),
+			Timeout:   p.duration("ping_timeout", 0, minPingTimeout, MaxKeepaliveInterval),
+			DownAfter: p.integer("down_after", 0, 1, maxDebounce),
+			UpAfter:   p.integer("up_after", 0, 1, maxDebounce),
+		},
+		Duration: p.duration("duration", time.Minute, MinKeepaliveInterval, MaxKeepaliveDuration),
 	}
 	if err := p.done(); err != nil {
+		return nil, err
+	}
+	if err := r.Monitor.checkTiming(); err != nil {
 		return nil, err
 	}
 	host, err := checkHost(req.Kind, "a target to ping", req.Target)
 	if err != nil {
 		return nil, err
 	}
-	r.Target = host
+	r.Monitor.Target = host
 	return r, nil
 }
 
@@ -547,20 +553,21 @@ func (c *collectSink) AddKeepaliveSamples(_ context.Context, _ int64, s []vpndia
 // duration Param (bounded by the context) and returns its samples,
 // transitions and any periodic drop. See the package documentation.
 func ProbeKeepalive(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
-	return runParsed(ctx, req, ParseKeepaliveRequest, runKeepalive)
+	return keepaliveDescriptor.probe(ctx, req)
 }
 
 // runKeepalive runs the keepalive probe whose parameters r were parsed from req.
 func runKeepalive(ctx context.Context, req *vpndiag.ProbeRequest, r *KeepaliveRequest) *vpndiag.ProbeResult {
 	started := time.Now()
 	res := newResult(req)
-	addr, err := resolve(ctx, r.Target)
+	addr, err := resolve(ctx, r.Monitor.Target)
 	if err != nil {
 		return failed(res, started, err)
 	}
 	sink := &collectSink{}
-	m, err := NewMonitor(KeepaliveConfig{Name: "probe-" + req.ID, CaseID: req.CaseID, Target: addr.String(),
-		Interval: r.Interval, Timeout: r.Timeout, DownAfter: r.DownAfter, UpAfter: r.UpAfter}, sink)
+	cfg := r.Monitor
+	cfg.Name, cfg.CaseID, cfg.Target = "probe-"+req.ID, req.CaseID, addr.String()
+	m, err := NewMonitor(cfg, sink)
 	if err != nil {
 		return failed(res, started, err)
 	}
@@ -568,7 +575,7 @@ func runKeepalive(ctx context.Context, req *vpndiag.ProbeRequest, r *KeepaliveRe
 	// result is delivered in time.
 	runFor := r.Duration
 	if dl, ok := ctx.Deadline(); ok {
-		runFor = min(runFor, time.Until(dl)-r.Timeout-50*time.Millisecond)
+		runFor = min(runFor, time.Until(dl)-cfg.Timeout-50*time.Millisecond)
 	}
 	rctx, cancel := context.WithTimeout(ctx, max(runFor, time.Millisecond))
 	defer cancel()
@@ -581,7 +588,7 @@ func runKeepalive(ctx context.Context, req *vpndiag.ProbeRequest, r *KeepaliveRe
 	if st.Sent == 0 && st.PingError != "" {
 		return failed(res, started, vpndiag.Errorf(vpndiag.EFORBIDDEN, "%s", st.PingError))
 	}
-	d := &KeepaliveResult{Address: addr.String(), Interval: r.Interval, Sent: st.Sent, Received: st.Received,
+	d := &KeepaliveResult{Address: addr.String(), Interval: cfg.Interval, Sent: st.Sent, Received: st.Received,
 		Samples: sink.samples, Transitions: st.Transitions, Periodic: st.Periodic}
 	downs := 0
 	for _, t := range st.Transitions {
@@ -589,7 +596,7 @@ func runKeepalive(ctx context.Context, req *vpndiag.ProbeRequest, r *KeepaliveRe
 			downs++
 		}
 	}
-	head := fmt.Sprintf("keep-alive %s every %s: %d/%d replies", d.Address, r.Interval, d.Received, d.Sent)
+	head := fmt.Sprintf("keep-alive %s every %s: %d/%d replies", d.Address, cfg.Interval, d.Received, d.Sent)
 	switch {
 	case d.Periodic != nil:
 		return finish(res, started, OutcomePeriodicDrop, fmt.Sprintf("%s, %d drops every %s", head, d.Periodic.Drops, d.Periodic.Period.Round(time.Millisecond)), d)
@@ -617,5 +624,5 @@ var keepaliveDescriptor = describe(Descriptor{
 	},
 	Targets: Targets{Target: true},
 }, ParseKeepaliveRequest, func(r *KeepaliveRequest) time.Duration {
-	return r.Duration + r.Timeout + time.Second
+	return r.Duration + r.Monitor.Timeout + time.Second
 }, runKeepalive)

@@ -111,7 +111,7 @@ func errPingNotPermitted(err error) error {
 
 // ProbePing is the ping probe: see the package documentation for its Params.
 func ProbePing(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
-	return runParsed(ctx, req, ParsePingRequest, runPing)
+	return pingDescriptor.probe(ctx, req)
 }
 
 // runPing runs the ping probe whose parameters r were parsed from req.

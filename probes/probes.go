@@ -236,13 +236,3 @@ func ctxOutcome(ctx context.Context) vpndiag.Outcome {
 	}
 	return vpndiag.OutcomeTimeout
 }
-
-// runParsed parses req with parse and runs run on the typed request; a
-// request that does not parse gives an OutcomeError result.
-func runParsed[T any](ctx context.Context, req *vpndiag.ProbeRequest, parse func(*vpndiag.ProbeRequest) (T, error), run func(context.Context, *vpndiag.ProbeRequest, T) *vpndiag.ProbeResult) *vpndiag.ProbeResult {
-	r, err := parse(req)
-	if err != nil {
-		return failed(newResult(req), time.Now(), err)
-	}
-	return run(ctx, req, r)
-}

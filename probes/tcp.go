@@ -111,7 +111,7 @@ type TCPResult struct {
 
 // ProbeTCP is the tcp probe: see the package documentation for its Params.
 func ProbeTCP(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
-	return runParsed(ctx, req, ParseTCPRequest, runTCP)
+	return tcpDescriptor.probe(ctx, req)
 }
 
 // runTCP runs the tcp probe whose parameters r were parsed from req.

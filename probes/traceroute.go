@@ -150,7 +150,7 @@ func errTracerouteNotPermitted(err error) error {
 // ProbeTraceroute is the traceroute probe: see the package documentation
 // for its Params.
 func ProbeTraceroute(ctx context.Context, req *vpndiag.ProbeRequest) *vpndiag.ProbeResult {
-	return runParsed(ctx, req, ParseTracerouteRequest, runTraceroute)
+	return tracerouteDescriptor.probe(ctx, req)
 }
 
 // runTraceroute runs the traceroute probe whose parameters r were parsed from req.

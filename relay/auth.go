@@ -87,7 +87,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(MaxMessageSize)
 	c := &conn{hub: h, ws: ws, name: t.Name, tokenID: t.ID, hash: hash, siteID: t.SiteID, remote: r.RemoteAddr, done: make(chan struct{}), gone: make(chan struct{}),
-		msgs: newBucket(h.relayRate()), bytes: newBucket(RelayBytesPerSecond, RelayByteBurst)}
+		msgs: newBucket(h.relayRate()), bytes: newBucket(h.relayByteRate(), RelayByteBurst)}
 	c.serve(r.Context())
 }
 
@@ -101,4 +101,13 @@ func (h *Hub) relayRate() (rate, burst float64) {
 		burst = float64(h.RelayBurst)
 	}
 	return rate, burst
+}
+
+// relayByteRate is the rate in bytes per second of each relay's results
+// and batches.
+func (h *Hub) relayByteRate() float64 {
+	if h.RelayByteRate > 0 {
+		return float64(h.RelayByteRate)
+	}
+	return RelayBytesPerSecond
 }

@@ -45,8 +45,13 @@ type Hub struct {
 	Refusals Refuser
 	// RelayRate and RelayBurst limit each relay's results and sample
 	// batches per second; 0 means RelayMessagesPerSecond and
-	// RelayMessageBurst.
-	RelayRate, RelayBurst int
+	// RelayMessageBurst. RelayByteRate limits their volume in bytes per
+	// second; 0 means RelayBytesPerSecond. A site whose relay runs many
+	// probes at once (a big site, a sweep of many targets, a benchmark)
+	// may need them raised; `vpndiag serve` sets them from the hub section
+	// of its config (relay_messages_per_second, relay_message_burst,
+	// relay_bytes_per_second).
+	RelayRate, RelayBurst, RelayByteRate int
 	// MonitorLifetime, when set, is how long every keep-alive monitor the
 	// hub started runs before the hub stops it; 0 means the monitor's
 	// duration parameter (default DefaultMonitorLifetime) and a minute.

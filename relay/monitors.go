@@ -30,8 +30,26 @@ const (
 // samples. A forgotten monitor never pings for ever.
 const (
 	DefaultMonitorLifetime = 24 * time.Hour
+	MinMonitorLifetime     = time.Minute
 	MaxMonitorLifetime     = 7 * 24 * time.Hour
 )
+
+// MonitorLifetime is how long the monitor req starts runs: its duration
+// parameter, or DefaultMonitorLifetime without one. A value that is not a
+// duration from MinMonitorLifetime to MaxMonitorLifetime is an EINVALID
+// error. The relay refuses such a start; the hub, which records the start
+// before the relay answers, counts DefaultMonitorLifetime meanwhile.
+func MonitorLifetime(req *vpndiag.ProbeRequest) (time.Duration, error) {
+	v := req.Params[MonitorDurationParam]
+	if v == "" {
+		return DefaultMonitorLifetime, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < MinMonitorLifetime || d > MaxMonitorLifetime {
+		return DefaultMonitorLifetime, vpndiag.Errorf(vpndiag.EINVALID, "The monitor duration must be a duration from %s to %s (got %q).", MinMonitorLifetime, MaxMonitorLifetime, v)
+	}
+	return d, nil
+}
 
 // monitorGrace is how long samples of a stopped or expired monitor are
 // still accepted (its last batch is sent as it stops).
@@ -61,17 +79,13 @@ type monitor struct {
 }
 
 // monitorLifetime is how long the monitor r starts runs, as the hub sees
-// it: its duration parameter (capped at MaxMonitorLifetime) plus a minute
-// for the relay's own stop and last batch; Hub.MonitorLifetime overrides
-// it (tests).
+// it: MonitorLifetime plus a minute for the relay's own stop and last
+// batch; Hub.MonitorLifetime overrides it (tests).
 func (h *Hub) monitorLifetime(r *vpndiag.ProbeRequest) time.Duration {
 	if h.MonitorLifetime > 0 {
 		return h.MonitorLifetime
 	}
-	d := DefaultMonitorLifetime
-	if v, err := time.ParseDuration(r.Params[MonitorDurationParam]); err == nil && v > 0 {
-		d = min(v, MaxMonitorLifetime)
-	}
+	d, _ := MonitorLifetime(r) // a bad duration: the relay refuses the start
 	return d + monitorGrace
 }
 

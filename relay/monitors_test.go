@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,29 @@ func sendSamples(t *testing.T, ws *websocket.Conn, caseID int64, monitor string)
 		if m.Type == relay.TypeAck && m.Ack.Batch == batch {
 			return
 		}
+	}
+}
+
+// startMonitor has the hub start monitor name for caseID on relayName,
+// whose raw link ws answers the start job ok (the test reads the job itself,
+// the hub's Probe waiting in a goroutine).
+func (e *hubEnv) startMonitor(ws *websocket.Conn, relayName string, caseID int64, name string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.hub.Probe(ctx, &vpndiag.ProbeRequest{CaseID: caseID, Relay: relayName, Kind: vpndiag.ProbeKeepalive, Target: "10.0.0.1",
+			Params: map[string]string{relay.MonitorParam: "start", relay.MonitorNameParam: name}})
+		done <- err
+	}()
+	job := recv(e.t, ws)
+	send(e.t, ws, &relay.Message{Type: relay.TypeResult, Result: &vpndiag.ProbeResult{ID: job.Job.ID, Outcome: vpndiag.OutcomeOK, Summary: "started"}})
+	if a := recv(e.t, ws); a.Type != relay.TypeAck {
+		e.t.Fatalf("hub answered %+v", a)
+	}
+	if err := <-done; err != nil {
+		e.t.Fatal(err)
 	}
 }
 
@@ -48,24 +72,8 @@ func TestSamplesOnlyForMonitorsTheHubStarted(t *testing.T) {
 		t.Fatalf("samples without a monitor stored: %d in another customer's case, %d in the site's case", n, m)
 	}
 
-	// The hub starts monitor "ka" for case 0 (the fake relay answers ok in
-	// a goroutine, so the test reads the job itself).
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := e.hub.Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.cases[0], Relay: "hq-1", Kind: vpndiag.ProbeKeepalive, Target: "10.0.0.1",
-			Params: map[string]string{relay.MonitorParam: "start", relay.MonitorNameParam: "ka"}})
-		done <- err
-	}()
-	job := recv(t, ws)
-	send(t, ws, &relay.Message{Type: relay.TypeResult, Result: &vpndiag.ProbeResult{ID: job.Job.ID, Outcome: vpndiag.OutcomeOK, Summary: "started"}})
-	if a := recv(t, ws); a.Type != relay.TypeAck {
-		t.Fatalf("hub answered %+v", a)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	// The hub starts monitor "ka" for case 0.
+	e.startMonitor(ws, "hq-1", e.cases[0], "ka")
 	sendSamples(t, ws, e.cases[0], "ka")
 	sendSamples(t, ws, other, "ka")      // the right monitor, another case
 	sendSamples(t, ws, e.cases[0], "kb") // a monitor never started
@@ -110,5 +118,41 @@ func TestMonitorsExpire(t *testing.T) {
 		if time.Since(t0) > 3*time.Second {
 			t.Fatal("the hub did not stop the expired monitor")
 		}
+	}
+}
+
+// A monitor's duration parameter is read once, the same way by the hub and
+// the relay.
+func TestMonitorLifetime(t *testing.T) {
+	for _, tt := range []struct {
+		param string
+		want  time.Duration
+		err   bool
+	}{
+		{"", relay.DefaultMonitorLifetime, false},
+		{"8h", 8 * time.Hour, false},
+		{"1m", time.Minute, false},
+		{"168h", relay.MaxMonitorLifetime, false},
+		{"30s", 0, true},
+		{"169h", 0, true},
+		{"8", 0, true},
+		{"a week", 0, true},
+	} {
+		t.Run(tt.param, func(t *testing.T) {
+			req := &vpndiag.ProbeRequest{Kind: vpndiag.ProbeKeepalive, Params: map[string]string{relay.MonitorParam: "start"}}
+			if tt.param != "" {
+				req.Params[relay.MonitorDurationParam] = tt.param
+			}
+			d, err := relay.MonitorLifetime(req)
+			if tt.err {
+				if vpndiag.ErrorCode(err) != vpndiag.EINVALID || !strings.Contains(vpndiag.ErrorMessage(err), "monitor duration must be") {
+					t.Fatalf("MonitorLifetime = %s, %v; want an EINVALID error", d, err)
+				}
+				return
+			}
+			if err != nil || d != tt.want {
+				t.Fatalf("MonitorLifetime = %s, %v; want %s", d, err, tt.want)
+			}
+		})
 	}
 }

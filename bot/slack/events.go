@@ -2,18 +2,17 @@ package slack
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	slackgo "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/evidence"
 )
 
 // onEvent queues the work of an Events API callback: files shared in a
@@ -177,12 +176,13 @@ func (b *Bot) intake(ctx context.Context, cs *vpndiag.Case, f *slackgo.File, use
 		url = f.URLPrivate
 	}
 	summary, findings, err := b.download(ctx, cs, url, name, user)
+	var bin *binaryError
 	switch {
 	case errors.Is(err, errTooLarge):
 		refuse(fmt.Sprintf("it is over the limit of %s.", humanBytes(b.cfg.MaxUploadBytes)))
 		return
-	case errors.Is(err, errBinary):
-		refuse("it looks binary; I read text configs and logs. Export them as text and upload them again.")
+	case errors.As(err, &bin):
+		refuse(fmt.Sprintf("it looks binary: it is %s. I read text configs and logs. Export them as text and upload them again.", bin.kind))
 		return
 	case err != nil:
 		b.log.Warn("slack: evidence failed", "case", cs.Marker, "file", fileID, "error", err)
@@ -246,10 +246,13 @@ func (b *Bot) answerEvidence(ctx context.Context, cs *vpndiag.Case, fileID, name
 	}
 }
 
-var (
-	errTooLarge = errors.New("file over the upload limit")
-	errBinary   = errors.New("file is binary")
-)
+var errTooLarge = errors.New("file over the upload limit")
+
+// binaryError refuses a download whose head is not text; kind says what
+// it looks like (evidence.Binary's words).
+type binaryError struct{ kind string }
+
+func (e *binaryError) Error() string { return "file is binary: " + e.kind }
 
 // download streams the file with the bot token (Authorization: Bearer) into
 // evidence analysis, refusing binary content and stopping at the size cap.
@@ -272,8 +275,8 @@ func (b *Bot) download(ctx context.Context, cs *vpndiag.Case, url, name, user st
 		}
 		return "", nil, fmt.Errorf("download %s: %w", name, err)
 	}
-	if looksBinary(head) {
-		return "", nil, errBinary
+	if kind := evidence.Binary(head); kind != "" {
+		return "", nil, &binaryError{kind}
 	}
 	src := &errReader{r: br}
 	summary, findings, err := b.deps.Evidence.Attach(ctx, cs.ID, name, src, user)
@@ -315,19 +318,6 @@ func (e *errReader) Read(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
-}
-
-// looksBinary reports whether head holds a NUL byte or is sniffed as a
-// non-text type.
-func looksBinary(head []byte) bool {
-	if len(head) == 0 {
-		return false
-	}
-	if bytes.IndexByte(head, 0) >= 0 {
-		return true
-	}
-	ct := http.DetectContentType(head)
-	return !strings.HasPrefix(ct, "text/") && ct != "application/json" && !strings.Contains(ct, "xml")
 }
 
 func humanBytes(n int64) string {

@@ -102,6 +102,11 @@ func (s countingSessions) CreateSession(ctx context.Context, sess *vpndiag.Sessi
 	return s.SessionService.CreateSession(ctx, sess)
 }
 
+func (s countingSessions) StartSession(ctx context.Context, sess *vpndiag.Session, events []*vpndiag.Event, upd *vpndiag.CaseUpdate) error {
+	s.c.add("StartSession")
+	return s.SessionService.StartSession(ctx, sess, events, upd)
+}
+
 func (s countingSessions) ApplyTransition(ctx context.Context, t *vpndiag.Transition) error {
 	s.c.add("ApplyTransition")
 	return s.SessionService.ApplyTransition(ctx, t)
@@ -332,7 +337,7 @@ func TestStoreCallsPerClick(t *testing.T) {
 }
 
 // writes are the methods of the storage services that write.
-var writes = []string{"CreateCase", "UpdateCase", "CreateSession", "ApplyTransition", "AppendEvent", "UpsertSite",
+var writes = []string{"CreateCase", "UpdateCase", "CreateSession", "StartSession", "ApplyTransition", "AppendEvent", "UpsertSite",
 	"CreateFindings", "CreateProbeResult", "AddKeepaliveSamples", "Claim"}
 
 // TestStoreCallsPerChoiceClick: a click on a choice writes once, the

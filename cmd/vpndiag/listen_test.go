@@ -3,8 +3,10 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +23,7 @@ import (
 
 	botslack "github.com/vpndiag/vpndiag/bot/slack"
 	"github.com/vpndiag/vpndiag/bot/slack/slackfake"
+	"github.com/vpndiag/vpndiag/internal/procmem"
 	"github.com/vpndiag/vpndiag/relay"
 )
 
@@ -184,16 +187,14 @@ func TestServeSurvivesHubFlood(t *testing.T) {
 // peakRSS reads a process's peak resident set size (VmHWM) in MiB.
 func peakRSS(t *testing.T, pid int) float64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
+	u, err := procmem.Of(pid)
+	if errors.Is(err, fs.ErrNotExist) {
 		t.Skipf("no /proc: %v", err)
 	}
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	if err != nil {
+		t.Fatal(err)
 	}
-	kb, _ := strconv.Atoi(string(m[1]))
-	return float64(kb) / 1024
+	return float64(u.Peak) / (1 << 20)
 }
 
 // One relay token floods the hub with results and sample batches whose IDs

@@ -141,7 +141,8 @@ func (s *server) openHub() error {
 		return nil
 	}
 	hub := &relay.Hub{Tokens: s.db.RelayTokens, Results: s.db.Probes,
-		Sites: s.deps.Sites, Cases: s.deps.Cases, Logger: log}
+		Sites: s.deps.Sites, Cases: s.deps.Cases, Logger: log,
+		RelayRate: cfg.Hub.RelayMessagesPerSecond, RelayBurst: cfg.Hub.RelayMessageBurst, RelayByteRate: cfg.Hub.RelayBytesPerSecond}
 	s.hub = hub
 	if s.bp != nil {
 		hub.Monitors = s.bp

@@ -90,294 +90,337 @@ func junosSet(ls []string) []stmt {
 	return out
 }
 
+// junosProp is an IKE or IPsec proposal.
+type junosProp struct {
+	lifetime Value[time.Duration]
+	kb       Value[int64]
+	groups   []Value[int]
+	text     []string
+	line     int
+}
+
+// junosPolicy is an IKE or IPsec policy.
+type junosPolicy struct {
+	props []string
+	pfs   Value[bool]
+	group []Value[int]
+	psk   Value[bool]
+	line  int
+}
+
+// junosGateway is an IKE gateway.
+type junosGateway struct {
+	name    string
+	line    int
+	policy  string
+	addr    []Value[string]
+	natt    Value[string]
+	dpd     DPD
+	version Value[int]
+	local   Value[string]
+}
+
+// junosVPN is an IPsec VPN.
+type junosVPN struct {
+	name, gateway, policy string
+	line                  int
+	bind                  Value[string]
+	sel                   []Selector
+	// ts is the index in sel of each named traffic selector.
+	ts map[string]int
+}
+
+// junosState is what parseJunos gathers from the statements before it
+// builds the tunnels.
+type junosState struct {
+	c                    *Config
+	ikeProps, ipsecProps map[string]*junosProp
+	ikePols, ipsecPols   map[string]*junosPolicy
+	gws                  map[string]*junosGateway
+	vpns                 []*junosVPN
+	vpnBy                map[string]*junosVPN
+}
+
 // parseJunos reads Junos SRX statements (from set or hierarchical form).
 func parseJunos(st []stmt, syntax string) *Config {
-	c := &Config{Vendor: "juniper", Syntax: syntax, Routing: Default("static")}
-	type prop struct {
-		lifetime Value[time.Duration]
-		kb       Value[int64]
-		groups   []Value[int]
-		text     []string
-		line     int
+	s := &junosState{
+		c:        &Config{Vendor: "juniper", Syntax: syntax, Routing: Default("static")},
+		ikeProps: map[string]*junosProp{}, ipsecProps: map[string]*junosProp{},
+		ikePols: map[string]*junosPolicy{}, ipsecPols: map[string]*junosPolicy{},
+		gws: map[string]*junosGateway{}, vpnBy: map[string]*junosVPN{},
 	}
-	ikeProps, ipsecProps := map[string]*prop{}, map[string]*prop{}
-	type pol struct {
-		props []string
-		pfs   Value[bool]
-		group []Value[int]
-		psk   Value[bool]
-		line  int
+	for _, x := range st {
+		s.read(x)
 	}
-	ikePols, ipsecPols := map[string]*pol{}, map[string]*pol{}
-	type gw struct {
-		name    string
-		line    int
-		policy  string
-		addr    []Value[string]
-		natt    Value[string]
-		dpd     Value[bool]
-		dpdIntv Value[time.Duration]
-		dpdThr  Value[int]
-		version Value[int]
-		local   Value[string]
+	for _, v := range s.vpns {
+		s.c.Tunnels = append(s.c.Tunnels, s.tunnel(v))
 	}
-	gws := map[string]*gw{}
-	type vpn struct {
-		name, gateway, policy string
-		line                  int
-		bind                  Value[string]
-		sel                   []Selector
-	}
-	var vpns []*vpn
-	vpnBy := map[string]*vpn{}
-	tsIndex := map[string]int{}
-	getProp := func(m map[string]*prop, n string, line int) *prop {
-		if m[n] == nil {
-			m[n] = &prop{line: line}
+	return s.c
+}
+
+// read takes in one statement.
+func (s *junosState) read(x stmt) {
+	f := x.f
+	switch {
+	case has(f, "security", "ike", "proposal") && len(f) > 5:
+		junosProposal(s.ikeProps, f[3], x.line).read(f[4:], x.line)
+	case has(f, "security", "ipsec", "proposal") && len(f) > 5:
+		junosProposal(s.ipsecProps, f[3], x.line).read(f[4:], x.line)
+	case has(f, "security", "ike", "policy") && len(f) > 4:
+		p := junosPolicyNamed(s.ikePols, f[3], x.line)
+		if !p.readProposals(f) && f[4] == "pre-shared-key" {
+			p.psk = At(true, x.line)
 		}
-		return m[n]
-	}
-	getPol := func(m map[string]*pol, n string, line int) *pol {
-		if m[n] == nil {
-			m[n] = &pol{line: line}
+	case has(f, "security", "ipsec", "policy") && len(f) > 4:
+		p := junosPolicyNamed(s.ipsecPols, f[3], x.line)
+		if !p.readProposals(f) && f[4] == "perfect-forward-secrecy" {
+			p.pfs = At(true, x.line)
+			for _, w := range f[5:] {
+				if n, ok := dhGroup(w); ok && strings.HasPrefix(w, "group") {
+					p.group = append(p.group, At(n, x.line))
+				}
+			}
 		}
-		return m[n]
-	}
-	for _, s := range st {
-		f := s.f
-		switch {
-		case has(f, "security", "ike", "proposal") && len(f) > 5:
-			p := getProp(ikeProps, f[3], s.line)
-			readJunosProp(f[4:], s.line, &p.lifetime, &p.kb, &p.groups, &p.text)
-		case has(f, "security", "ipsec", "proposal") && len(f) > 5:
-			p := getProp(ipsecProps, f[3], s.line)
-			readJunosProp(f[4:], s.line, &p.lifetime, &p.kb, &p.groups, &p.text)
-		case has(f, "security", "ike", "policy") && len(f) > 4:
-			p := getPol(ikePols, f[3], s.line)
-			switch f[4] {
-			case "proposals":
-				p.props = append(p.props, f[5:]...)
-			case "proposal-set":
-				if len(f) > 5 {
-					p.props = append(p.props, "proposal-set "+f[5])
-				}
-			case "pre-shared-key":
-				p.psk = At(true, s.line)
-			}
-		case has(f, "security", "ipsec", "policy") && len(f) > 4:
-			p := getPol(ipsecPols, f[3], s.line)
-			switch f[4] {
-			case "proposals":
-				p.props = append(p.props, f[5:]...)
-			case "proposal-set":
-				if len(f) > 5 {
-					p.props = append(p.props, "proposal-set "+f[5])
-				}
-			case "perfect-forward-secrecy":
-				p.pfs = At(true, s.line)
-				for _, w := range f[5:] {
-					if n, ok := dhGroup(w); ok && strings.HasPrefix(w, "group") {
-						p.group = append(p.group, At(n, s.line))
-					}
-				}
-			}
-		case has(f, "security", "ike", "gateway") && len(f) > 4:
-			g := gws[f[3]]
-			if g == nil {
-				g = &gw{name: f[3], line: s.line}
-				gws[f[3]] = g
-			}
-			switch f[4] {
-			case "ike-policy":
-				if len(f) > 5 {
-					g.policy = f[5]
-				}
-			case "address":
-				for _, a := range f[5:] {
-					g.addr = append(g.addr, At(a, s.line))
-				}
-			case "no-nat-traversal":
-				g.natt = At("disabled", s.line)
-			case "nat-keepalive":
-			case "dead-peer-detection":
-				g.dpd = At(true, s.line)
-				for i := 5; i+1 < len(f); i++ {
-					if f[i] == "interval" {
-						if n, ok := atoi(f[i+1]); ok {
-							g.dpdIntv = At(time.Duration(n)*time.Second, s.line)
-						}
-					}
-					if f[i] == "threshold" {
-						if n, ok := atoi(f[i+1]); ok {
-							g.dpdThr = At(n, s.line)
-						}
-					}
-				}
-			case "version":
-				if len(f) > 5 {
-					switch f[5] {
-					case "v1-only":
-						g.version = At(1, s.line)
-					case "v2-only":
-						g.version = At(2, s.line)
-					}
-				}
-			case "local-address", "external-interface":
-				if len(f) > 5 && !g.local.Known() {
-					g.local = At(f[5], s.line)
-				}
-			}
-		case has(f, "security", "ipsec", "vpn") && len(f) > 4:
-			v := vpnBy[f[3]]
-			if v == nil {
-				v = &vpn{name: f[3], line: s.line}
-				vpnBy[f[3]] = v
-				vpns = append(vpns, v)
-			}
-			r := f[4:]
-			switch {
-			case has(r, "bind-interface") && len(r) > 1:
-				v.bind = At(r[1], s.line)
-			case has(r, "ike", "gateway") && len(r) > 2:
-				v.gateway = r[2]
-			case has(r, "ike", "ipsec-policy") && len(r) > 2:
-				v.policy = r[2]
-			case has(r, "ike", "proxy-identity"):
-				var loc, rem string
-				for i := 2; i+1 < len(r); i++ {
-					if r[i] == "local" {
-						loc = r[i+1]
-					}
-					if r[i] == "remote" {
-						rem = r[i+1]
-					}
-				}
-				if loc != "" || rem != "" {
-					v.sel = append(v.sel, Selector{Local: loc, Remote: rem, Line: s.line})
-				}
-			case has(r, "traffic-selector") && len(r) > 3:
-				key := v.name + "/" + r[1]
-				i, ok := tsIndex[key]
-				if !ok {
-					i = len(v.sel)
-					tsIndex[key] = i
-					v.sel = append(v.sel, Selector{Line: s.line})
-				}
-				for j := 2; j+1 < len(r); j++ {
-					switch r[j] {
-					case "local-ip":
-						v.sel[i].Local = r[j+1]
-					case "remote-ip":
-						v.sel[i].Remote = r[j+1]
-					}
-				}
-			}
-		case has(f, "protocols", "bgp"):
-			if !c.Routing.Known() || c.Routing.From == FromDefault {
-				c.Routing = At("bgp", s.line)
-			}
+	case has(f, "security", "ike", "gateway") && len(f) > 4:
+		s.readGateway(f, x.line)
+	case has(f, "security", "ipsec", "vpn") && len(f) > 4:
+		s.readVPN(f, x.line)
+	case has(f, "protocols", "bgp"):
+		if !s.c.Routing.Known() || s.c.Routing.From == FromDefault {
+			s.c.Routing = At("bgp", x.line)
 		}
 	}
-	for _, v := range vpns {
-		t := &Tunnel{Name: v.name, Line: v.line}
-		g := gws[v.gateway]
-		if g == nil {
-			c.note(v.line, "IKE gateway %q of VPN %q is not in this file", v.gateway, v.name)
-			g = &gw{}
-		}
-		t.Peers = g.addr
-		t.Local = g.local
-		t.IKEVersion = Default(1)
-		if g.version.Known() {
-			t.IKEVersion = g.version
-		}
-		t.NATT = Default("enabled")
-		if g.natt.Known() {
-			t.NATT = g.natt
-		}
-		t.DPD.Enabled = Default(false)
-		if g.dpd.Known() {
-			t.DPD.Enabled, t.DPD.Interval, t.DPD.Retries = g.dpd, g.dpdIntv, g.dpdThr
-		}
-		t.Phase1.Lifetime = Default(28800 * time.Second)
-		if ip := ikePols[g.policy]; ip != nil {
-			t.PSK = At(false, ip.line)
-			if ip.psk.Known() {
-				t.PSK = ip.psk
-				t.Auth = At("psk", ip.psk.Line)
-			}
-			for _, pn := range ip.props {
-				if p := ikeProps[pn]; p != nil {
-					if p.lifetime.Known() {
-						t.Phase1.Lifetime = p.lifetime
-					}
-					t.Phase1.DHGroups = append(t.Phase1.DHGroups, p.groups...)
-					t.Phase1.Proposals = append(t.Phase1.Proposals, At(pn+": "+strings.Join(p.text, " "), p.line))
-					break
-				}
-				t.Phase1.Proposals = append(t.Phase1.Proposals, At(pn, ip.line))
-			}
-		} else {
-			c.note(g.line, "IKE policy %q is not in this file", g.policy)
-		}
-		t.Phase2.Lifetime = Default(3600 * time.Second)
-		t.PFS = Default(false)
-		if pp := ipsecPols[v.policy]; pp != nil {
-			if pp.pfs.Known() {
-				t.PFS = pp.pfs
-				t.Phase2.DHGroups = pp.group
-			}
-			for _, pn := range pp.props {
-				if p := ipsecProps[pn]; p != nil {
-					if p.lifetime.Known() {
-						t.Phase2.Lifetime = p.lifetime
-					}
-					if p.kb.Known() {
-						t.Phase2.LifetimeKB = p.kb
-					}
-					t.Phase2.Proposals = append(t.Phase2.Proposals, At(pn+": "+strings.Join(p.text, " "), p.line))
-					break
-				}
-				t.Phase2.Proposals = append(t.Phase2.Proposals, At(pn, pp.line))
-			}
-		}
-		switch {
-		case len(v.sel) > 0:
-			t.Selectors = v.sel
-			t.RouteBased = Default(false)
-			if v.bind.Known() {
-				t.RouteBased = v.bind.mapBool(true)
-			}
-		case v.bind.Known():
-			t.RouteBased = At(true, v.bind.Line)
-			t.Selectors = []Selector{{Local: "any", Remote: "any", Line: v.bind.Line}}
-		default:
-			t.RouteBased = Default(false)
-			c.note(v.line, "VPN %q has neither bind-interface nor proxy identities here; its traffic is chosen by security policies", v.name)
-		}
-		c.Tunnels = append(c.Tunnels, t)
+}
+
+// junosProposal returns the proposal named n in m, made at line when new.
+func junosProposal(m map[string]*junosProp, n string, line int) *junosProp {
+	if m[n] == nil {
+		m[n] = &junosProp{line: line}
 	}
-	return c
+	return m[n]
+}
+
+// junosPolicyNamed returns the policy named n in m, made at line when new.
+func junosPolicyNamed(m map[string]*junosPolicy, n string, line int) *junosPolicy {
+	if m[n] == nil {
+		m[n] = &junosPolicy{line: line}
+	}
+	return m[n]
+}
+
+// readProposals reads "… policy NAME proposals P…" and "… proposal-set
+// SET" (f is the whole statement); false for any other statement.
+func (p *junosPolicy) readProposals(f []string) bool {
+	switch f[4] {
+	case "proposals":
+		p.props = append(p.props, f[5:]...)
+	case "proposal-set":
+		if len(f) > 5 {
+			p.props = append(p.props, "proposal-set "+f[5])
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// readGateway reads "security ike gateway NAME …".
+func (s *junosState) readGateway(f []string, line int) {
+	g := s.gws[f[3]]
+	if g == nil {
+		g = &junosGateway{name: f[3], line: line}
+		s.gws[f[3]] = g
+	}
+	switch f[4] {
+	case "ike-policy":
+		if len(f) > 5 {
+			g.policy = f[5]
+		}
+	case "address":
+		for _, a := range f[5:] {
+			g.addr = append(g.addr, At(a, line))
+		}
+	case "no-nat-traversal":
+		g.natt = At("disabled", line)
+	case "dead-peer-detection":
+		g.dpd.Enabled = At(true, line)
+		if n, ok := intAfter(f[5:], "interval"); ok {
+			g.dpd.Interval = At(time.Duration(n)*time.Second, line)
+		}
+		if n, ok := intAfter(f[5:], "threshold"); ok {
+			g.dpd.Retries = At(n, line)
+		}
+	case "version":
+		if len(f) > 5 {
+			switch f[5] {
+			case "v1-only":
+				g.version = At(1, line)
+			case "v2-only":
+				g.version = At(2, line)
+			}
+		}
+	case "local-address", "external-interface":
+		if len(f) > 5 && !g.local.Known() {
+			g.local = At(f[5], line)
+		}
+	}
+}
+
+// readVPN reads "security ipsec vpn NAME …": gateway, policy,
+// bind-interface, proxy identities and traffic selectors.
+func (s *junosState) readVPN(f []string, line int) {
+	v := s.vpnBy[f[3]]
+	if v == nil {
+		v = &junosVPN{name: f[3], line: line, ts: map[string]int{}}
+		s.vpnBy[f[3]] = v
+		s.vpns = append(s.vpns, v)
+	}
+	r := f[4:]
+	switch {
+	case has(r, "bind-interface") && len(r) > 1:
+		v.bind = At(r[1], line)
+	case has(r, "ike", "gateway") && len(r) > 2:
+		v.gateway = r[2]
+	case has(r, "ike", "ipsec-policy") && len(r) > 2:
+		v.policy = r[2]
+	case has(r, "ike", "proxy-identity"):
+		loc, _ := wordAfter(r[2:], "local")
+		rem, _ := wordAfter(r[2:], "remote")
+		if loc != "" || rem != "" {
+			v.sel = append(v.sel, Selector{Local: loc, Remote: rem, Line: line})
+		}
+	case has(r, "traffic-selector") && len(r) > 3:
+		i, ok := v.ts[r[1]]
+		if !ok {
+			i = len(v.sel)
+			v.ts[r[1]] = i
+			v.sel = append(v.sel, Selector{Line: line})
+		}
+		if w, ok := wordAfter(r[2:], "local-ip"); ok {
+			v.sel[i].Local = w
+		}
+		if w, ok := wordAfter(r[2:], "remote-ip"); ok {
+			v.sel[i].Remote = w
+		}
+	}
+}
+
+// wordAfter returns the word after the last w in f that has one.
+func wordAfter(f []string, w string) (string, bool) {
+	out, found := "", false
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == w {
+			out, found = f[i+1], true
+		}
+	}
+	return out, found
+}
+
+// tunnel builds the tunnel of a VPN from its gateway and policies.
+func (s *junosState) tunnel(v *junosVPN) *Tunnel {
+	t := &Tunnel{Name: v.name, Line: v.line}
+	g := named(s.c, s.gws, v.gateway, v.line, "IKE gateway %q of VPN %q is not in this file", v.gateway, v.name)
+	t.Peers = g.addr
+	t.Local = g.local
+	t.IKEVersion = orDefault(g.version, 1)
+	t.NATT = orDefault(g.natt, "enabled")
+	t.DPD.Enabled = Default(false)
+	if g.dpd.Enabled.Known() {
+		t.DPD = g.dpd
+	}
+	s.phase1(t, g)
+	s.phase2(t, v)
+	s.selectors(t, v)
+	return t
+}
+
+// phase1 sets phase 1 and the PSK from the gateway's IKE policy.
+func (s *junosState) phase1(t *Tunnel, g *junosGateway) {
+	t.Phase1.Lifetime = Default(28800 * time.Second)
+	ip := s.ikePols[g.policy]
+	if ip == nil {
+		s.c.note(g.line, "IKE policy %q is not in this file", g.policy)
+		return
+	}
+	t.PSK = At(false, ip.line)
+	if ip.psk.Known() {
+		t.PSK = ip.psk
+		t.Auth = At("psk", ip.psk.Line)
+	}
+	if p := junosProposals(&t.Phase1, ip, s.ikeProps); p != nil {
+		t.Phase1.DHGroups = append(t.Phase1.DHGroups, p.groups...)
+	}
+}
+
+// phase2 sets phase 2 and PFS from the VPN's IPsec policy.
+func (s *junosState) phase2(t *Tunnel, v *junosVPN) {
+	t.Phase2.Lifetime = Default(3600 * time.Second)
+	t.PFS = Default(false)
+	pp := s.ipsecPols[v.policy]
+	if pp == nil {
+		return
+	}
+	if pp.pfs.Known() {
+		t.PFS = pp.pfs
+		t.Phase2.DHGroups = pp.group
+	}
+	if p := junosProposals(&t.Phase2, pp, s.ipsecProps); p != nil && p.kb.Known() {
+		t.Phase2.LifetimeKB = p.kb
+	}
+}
+
+// junosProposals adds to ph the proposals pol names, up to the first one
+// defined in this file, whose text and lifetime it takes and which it
+// returns (nil when none is).
+func junosProposals(ph *Phase, pol *junosPolicy, props map[string]*junosProp) *junosProp {
+	for _, pn := range pol.props {
+		if p := props[pn]; p != nil {
+			if p.lifetime.Known() {
+				ph.Lifetime = p.lifetime
+			}
+			ph.Proposals = append(ph.Proposals, At(pn+": "+strings.Join(p.text, " "), p.line))
+			return p
+		}
+		ph.Proposals = append(ph.Proposals, At(pn, pol.line))
+	}
+	return nil
+}
+
+// selectors sets the VPN's traffic selectors and whether it is route-based.
+func (s *junosState) selectors(t *Tunnel, v *junosVPN) {
+	switch {
+	case len(v.sel) > 0:
+		t.Selectors = v.sel
+		t.RouteBased = Default(false)
+		if v.bind.Known() {
+			t.RouteBased = v.bind.mapBool(true)
+		}
+	case v.bind.Known():
+		t.RouteBased = At(true, v.bind.Line)
+		t.Selectors = []Selector{{Local: "any", Remote: "any", Line: v.bind.Line}}
+	default:
+		t.RouteBased = Default(false)
+		s.c.note(v.line, "VPN %q has neither bind-interface nor proxy identities here; its traffic is chosen by security policies", v.name)
+	}
 }
 
 // mapBool returns a bool value at the same line.
 func (v Value[T]) mapBool(b bool) Value[bool] { return Value[bool]{V: b, Line: v.Line, From: v.From} }
 
-func readJunosProp(r []string, line int, life *Value[time.Duration], kb *Value[int64], groups *[]Value[int], text *[]string) {
+// read reads one "… proposal NAME KEY VALUE" statement (r from KEY on).
+func (p *junosProp) read(r []string, line int) {
 	switch r[0] {
 	case "lifetime-seconds":
-		if n, ok := atoi(r[1]); ok {
-			*life = At(time.Duration(n)*time.Second, line)
-		}
+		setSeconds(&p.lifetime, r[1], line)
 	case "lifetime-kilobytes":
 		if n, ok := atoi(r[1]); ok {
-			*kb = At(int64(n), line)
+			p.kb = At(int64(n), line)
 		}
 	case "dh-group":
 		if n, ok := dhGroup(r[1]); ok {
-			*groups = append(*groups, At(n, line))
+			p.groups = append(p.groups, At(n, line))
 		}
 	case "encryption-algorithm", "authentication-algorithm":
-		*text = append(*text, r[1])
+		p.text = append(p.text, r[1])
 	}
 }

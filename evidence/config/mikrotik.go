@@ -33,34 +33,7 @@ func (it *rosItem) get(k string) (Value[string], bool) {
 
 // rosWords splits a RouterOS command line into words, keeping quoted
 // strings (with \" escapes) together and removing the quotes.
-func rosWords(s string) []string {
-	var out []string
-	var b strings.Builder
-	inq, any := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' && inq && i+1 < len(s):
-			i++
-			b.WriteByte(s[i])
-		case c == '"':
-			inq = !inq
-			any = true
-		case (c == ' ' || c == '\t') && !inq:
-			if b.Len() > 0 || any {
-				out = append(out, b.String())
-			}
-			b.Reset()
-			any = false
-		default:
-			b.WriteByte(c)
-		}
-	}
-	if b.Len() > 0 || any {
-		out = append(out, b.String())
-	}
-	return out
-}
+func rosWords(s string) []string { return quotedWords(s, true, false) }
 
 // rosLines joins continuation lines (ending in a backslash) and drops
 // comments, returning each logical line with the number of its first line.
@@ -100,14 +73,51 @@ func rosLines(ls []string) ([]string, []int) {
 	return out, nums
 }
 
+// rosState is what parseMikroTik read from the /ip ipsec menus.
+type rosState struct {
+	c *Config
+	// items are the added entries per menu ("peer", "profile", "proposal",
+	// "identity", "policy").
+	items map[string][]*rosItem
+	// defaults are the menus' default entries as changed by "set [ find
+	// default=yes ]".
+	defaults map[string]*rosItem
+	peers    []*rosItem
+}
+
 // parseMikroTik reads the /ip ipsec part of a RouterOS export (plain,
 // terse or verbose): peers, profiles, proposals, identities and policies,
 // and RouterOS 6 peers that carry the phase 1 settings and the secret.
 func parseMikroTik(ls []string) *Config {
-	c := &Config{Vendor: "mikrotik", Syntax: "routeros", Routing: Default("static")}
+	s := &rosState{c: &Config{Vendor: "mikrotik", Syntax: "routeros", Routing: Default("static")}}
+	s.items, s.defaults = rosIPsecItems(ls)
+	s.peers = s.items["peer"]
+	// RouterOS 6 before 6.44: no peer names; policies name the peer by
+	// sa-dst-address.
+	if len(s.peers) == 0 {
+		seen := map[string]bool{}
+		for _, p := range s.items["policy"] {
+			if v, ok := p.get("sa-dst-address"); ok && !seen[v.V] {
+				seen[v.V] = true
+				s.peers = append(s.peers, &rosItem{line: p.line, kv: map[string]Value[string]{"address": v}})
+			}
+		}
+	}
+	for n, pe := range s.peers {
+		if v, ok := pe.get("disabled"); ok && v.V == "yes" {
+			continue
+		}
+		s.c.Tunnels = append(s.c.Tunnels, s.tunnel(n, pe))
+	}
+	sort.SliceStable(s.c.Tunnels, func(i, j int) bool { return s.c.Tunnels[i].Line < s.c.Tunnels[j].Line })
+	return s.c
+}
+
+// rosIPsecItems reads the "add" commands of the /ip ipsec menus, and the
+// "set" commands that change a menu's default entry.
+func rosIPsecItems(ls []string) (items map[string][]*rosItem, defaults map[string]*rosItem) {
+	items, defaults = map[string][]*rosItem{}, map[string]*rosItem{}
 	menu := ""
-	items := map[string][]*rosItem{}
-	defaults := map[string]*rosItem{} // "set [ find default=yes ]" per menu
 	lines, nums := rosLines(ls)
 	for i, l := range lines {
 		w := rosWords(l)
@@ -115,297 +125,314 @@ func parseMikroTik(ls []string) *Config {
 			continue
 		}
 		if strings.HasPrefix(w[0], "/") {
-			// "/ip ipsec peer" alone, or "/ip ipsec peer add …" (terse).
-			path := []string{strings.TrimPrefix(w[0], "/")}
-			j := 1
-			for j < len(w) && !strings.Contains(w[j], "=") && w[j] != "add" && w[j] != "set" && w[j] != "print" && w[j] != "remove" {
-				path = append(path, w[j])
-				j++
-			}
-			menu = strings.Join(path, " ")
-			w = w[j:]
+			menu, w = rosMenu(w)
 			if len(w) == 0 {
 				continue
 			}
 		}
-		if !strings.HasPrefix(menu, "ip ipsec") || len(w) == 0 {
+		if !strings.HasPrefix(menu, "ip ipsec") {
 			continue
 		}
 		what := strings.TrimPrefix(menu, "ip ipsec ")
-		it := &rosItem{line: nums[i], kv: map[string]Value[string]{}}
-		isDefault := false
-		switch w[0] {
-		case "add":
-		case "set":
-			rest := strings.Join(w[1:], " ")
-			if strings.Contains(rest, "default=yes") || len(w) > 1 && (w[1] == "default" || w[1] == "0") {
-				isDefault = true
-			} else {
-				continue
-			}
-		default:
-			continue
-		}
-		for j := 1; j < len(w); j++ {
-			k, v, ok := strings.Cut(w[j], "=")
-			if !ok {
-				// "name "X"" without the equals sign, as some templates write it.
-				if w[j] == "name" && j+1 < len(w) && !strings.Contains(w[j+1], "=") {
-					it.kv["name"] = At(w[j+1], nums[i])
-					j++
-				}
-				continue
-			}
-			it.kv[k] = At(v, nums[i])
-		}
-		if isDefault {
-			if what == "policy" {
-				continue // the default policy template
-			}
-			defaults[what] = it
-			continue
-		}
-		items[what] = append(items[what], it)
-	}
-	byName := func(what, name string) *rosItem {
-		for _, it := range items[what] {
-			if v, ok := it.get("name"); ok && v.V == name {
-				return it
-			}
-		}
-		return nil
-	}
-	// setting returns key from it, else from the menu's modified default
-	// entry, else RouterOS's built-in default.
-	setting := func(it *rosItem, what, key string, builtin map[string]string) (Value[string], bool) {
-		if it != nil {
-			if v, ok := it.get(key); ok {
-				return v, true
-			}
-		}
-		// The default entry, as changed by "set [ find default=yes ]";
-		// entries that are added start from the built-in values.
-		if d := defaults[what]; d != nil && (it == nil || it.kv["name"].V == "default") {
-			if v, ok := d.get(key); ok {
-				return v, true
-			}
-		}
-		if v, ok := builtin[key]; ok {
-			return Default(v), true
-		}
-		return Value[string]{}, false
-	}
-	peers := items["peer"]
-	policies := items["policy"]
-	// RouterOS 6 before 6.44: no peer names; policies name the peer by
-	// sa-dst-address.
-	if len(peers) == 0 {
-		seen := map[string]bool{}
-		for _, p := range policies {
-			if v, ok := p.get("sa-dst-address"); ok && !seen[v.V] {
-				seen[v.V] = true
-				peers = append(peers, &rosItem{line: p.line, kv: map[string]Value[string]{"address": v}})
-			}
-		}
-	}
-	for n, pe := range peers {
-		if v, ok := pe.get("disabled"); ok && v.V == "yes" {
-			continue
-		}
-		addr, hasAddr := pe.get("address")
-		name := pe.kv["name"].V
-		if name == "" {
-			name = strings.TrimSuffix(addr.V, "/32")
-		}
-		if name == "" {
-			name = "peer " + itoa(n+1)
-		}
-		t := &Tunnel{Name: "peer " + name, Line: pe.line, RouteBased: Default(false)}
-		if hasAddr {
-			t.Peers = append(t.Peers, At(strings.TrimSuffix(addr.V, "/32"), addr.Line))
-		}
-		if v, ok := pe.get("local-address"); ok {
-			t.Local = v
-		}
-		t.IKEVersion = Default(1)
-		if v, ok := pe.get("exchange-mode"); ok {
-			if v.V == "ike2" {
-				t.IKEVersion = At(2, v.Line)
-			} else {
-				t.IKEVersion = At(1, v.Line)
-			}
-		}
-		// Phase 1: the peer's profile (RouterOS 6: the peer itself).
-		var prof *rosItem
-		if v, ok := pe.get("profile"); ok {
-			prof = byName("profile", v.V)
-			if prof == nil && v.V != "default" {
-				c.note(v.Line, "profile %s is not in this file; RouterOS defaults assumed", v.V)
-			}
-		}
-		p1 := func(key string) (Value[string], bool) {
-			if v, ok := pe.get(key); ok {
-				return v, true
-			}
-			return setting(prof, "profile", key, rosProfileDefaults)
-		}
-		if v, ok := p1("lifetime"); ok {
-			if d, ok := rosDuration(v.V); ok {
-				t.Phase1.Lifetime = Value[time.Duration]{V: d, Line: v.Line, From: v.From}
-			}
-		}
-		if v, ok := p1("dh-group"); ok {
-			for _, g := range splitList(v.V) {
-				if n, ok := dhGroup(g); ok {
-					t.Phase1.DHGroups = append(t.Phase1.DHGroups, Value[int]{V: n, Line: v.Line, From: v.From})
-				}
-			}
-		}
-		enc, _ := p1("enc-algorithm")
-		hash, _ := p1("hash-algorithm")
-		if enc.Known() || hash.Known() {
-			line, from := enc.Line, enc.From
-			if hash.From == FromFile {
-				line, from = max(line, hash.Line), FromFile
-			}
-			t.Phase1.Proposals = append(t.Phase1.Proposals, Value[string]{V: "enc-algorithm=" + enc.V + " hash-algorithm=" + hash.V, Line: line, From: from})
-		}
-		t.DPD.Enabled = Default(true)
-		if v, ok := p1("dpd-interval"); ok {
-			if v.V == "disable-dpd" {
-				t.DPD.Enabled = At(false, v.Line)
-			} else if d, ok := rosDuration(v.V); ok {
-				t.DPD.Enabled = Value[bool]{V: true, Line: v.Line, From: v.From}
-				t.DPD.Interval = Value[time.Duration]{V: d, Line: v.Line, From: v.From}
-			}
-		}
-		if v, ok := p1("dpd-maximum-failures"); ok {
-			if n, ok := atoi(v.V); ok {
-				t.DPD.Retries = Value[int]{V: n, Line: v.Line, From: v.From}
-			}
-		}
-		t.NATT = Default("enabled")
-		if v, ok := p1("nat-traversal"); ok && v.V == "no" {
-			t.NATT = At("disabled", v.Line)
-		}
-		// Authentication: identities (RouterOS 6.44+) or the peer's own.
-		t.Auth, t.PSK = Value[string]{}, Value[bool]{}
-		var id *rosItem
-		for _, it := range items["identity"] {
-			if v, ok := it.get("peer"); ok && v.V == pe.kv["name"].V && v.V != "" {
-				id = it
-			}
-		}
-		authOf := func(it *rosItem) {
-			method, ok := it.get("auth-method")
-			if !ok {
-				method = Default("pre-shared-key")
-			}
-			if strings.HasPrefix(method.V, "pre-shared-key") {
-				t.Auth = Value[string]{V: "psk", Line: method.Line, From: method.From}
-				if v, ok := it.get("secret"); ok && strings.TrimSpace(v.V) != "" {
-					t.PSK = At(true, v.Line)
-				} else {
-					t.PSK = At(false, it.line)
-				}
-			} else {
-				t.Auth = Value[string]{V: "pubkey", Line: method.Line, From: method.From}
-				if strings.HasPrefix(method.V, "eap") {
-					t.Auth.V = "eap"
-				}
-				t.PSK = At(false, method.Line)
-			}
-		}
 		switch {
-		case id != nil:
-			authOf(id)
-		case pe.kv["secret"].Known() || pe.kv["auth-method"].Known():
-			authOf(pe)
-		case len(items["identity"]) > 0:
-			t.PSK = At(false, pe.line)
-			c.note(pe.line, "no /ip ipsec identity names peer %s", name)
-		default:
-			c.note(pe.line, "no /ip ipsec identity in this file: the pre-shared key could not be checked")
+		case w[0] == "add":
+			items[what] = append(items[what], rosItemOf(w, nums[i]))
+		case w[0] == "set" && rosSetsDefault(w) && what != "policy":
+			// (The default policy is a template, not a policy.)
+			defaults[what] = rosItemOf(w, nums[i])
 		}
-		// Phase 2: the policies of this peer and their proposal.
-		var pols []*rosItem
-		for _, p := range policies {
-			if v, ok := p.get("disabled"); ok && v.V == "yes" {
-				continue
+	}
+	return items, defaults
+}
+
+// rosMenu reads the menu path that starts w: "/ip ipsec peer" alone, or
+// "/ip ipsec peer add …" (terse); it returns the menu and the rest.
+func rosMenu(w []string) (string, []string) {
+	path := []string{strings.TrimPrefix(w[0], "/")}
+	j := 1
+	for j < len(w) && !strings.Contains(w[j], "=") && w[j] != "add" && w[j] != "set" && w[j] != "print" && w[j] != "remove" {
+		path = append(path, w[j])
+		j++
+	}
+	return strings.Join(path, " "), w[j:]
+}
+
+// rosSetsDefault reports whether a "set" command changes the menu's
+// default entry: "set [ find default=yes ] …", "set default …", "set 0 …".
+func rosSetsDefault(w []string) bool {
+	return strings.Contains(strings.Join(w[1:], " "), "default=yes") || len(w) > 1 && (w[1] == "default" || w[1] == "0")
+}
+
+// rosItemOf reads the key=value words of an add or set command.
+func rosItemOf(w []string, line int) *rosItem {
+	it := &rosItem{line: line, kv: map[string]Value[string]{}}
+	for j := 1; j < len(w); j++ {
+		k, v, ok := strings.Cut(w[j], "=")
+		if !ok {
+			// "name "X"" without the equals sign, as some templates write it.
+			if w[j] == "name" && j+1 < len(w) && !strings.Contains(w[j+1], "=") {
+				it.kv["name"] = At(w[j+1], line)
+				j++
 			}
-			if v, ok := p.get("template"); ok && v.V == "yes" {
-				continue
-			}
-			pv, ok := p.get("peer")
-			sd, ok2 := p.get("sa-dst-address")
-			if ok && pv.V == pe.kv["name"].V || !ok && ok2 && strings.TrimSuffix(sd.V, "/32") == strings.TrimSuffix(addr.V, "/32") || len(peers) == 1 && !ok && !ok2 {
-				pols = append(pols, p)
+			continue
+		}
+		it.kv[k] = At(v, line)
+	}
+	return it
+}
+
+// byName returns the entry of menu what with that name, or nil.
+func (s *rosState) byName(what, name string) *rosItem {
+	for _, it := range s.items[what] {
+		if v, ok := it.get("name"); ok && v.V == name {
+			return it
+		}
+	}
+	return nil
+}
+
+// setting returns key from it, else from the menu's modified default
+// entry, else RouterOS's built-in default.
+func (s *rosState) setting(it *rosItem, what, key string, builtin map[string]string) (Value[string], bool) {
+	if it != nil {
+		if v, ok := it.get(key); ok {
+			return v, true
+		}
+	}
+	// The default entry, as changed by "set [ find default=yes ]";
+	// entries that are added start from the built-in values.
+	if d := s.defaults[what]; d != nil && (it == nil || it.kv["name"].V == "default") {
+		if v, ok := d.get(key); ok {
+			return v, true
+		}
+	}
+	if v, ok := builtin[key]; ok {
+		return Default(v), true
+	}
+	return Value[string]{}, false
+}
+
+// like returns x with the line and origin of v.
+func like[U, T any](x U, v Value[T]) Value[U] { return Value[U]{V: x, Line: v.Line, From: v.From} }
+
+// tunnel builds the tunnel of the n-th peer.
+func (s *rosState) tunnel(n int, pe *rosItem) *Tunnel {
+	addr, hasAddr := pe.get("address")
+	name := pe.kv["name"].V
+	if name == "" {
+		name = strings.TrimSuffix(addr.V, "/32")
+	}
+	if name == "" {
+		name = "peer " + itoa(n+1)
+	}
+	t := &Tunnel{Name: "peer " + name, Line: pe.line, RouteBased: Default(false)}
+	if hasAddr {
+		t.Peers = append(t.Peers, At(strings.TrimSuffix(addr.V, "/32"), addr.Line))
+	}
+	if v, ok := pe.get("local-address"); ok {
+		t.Local = v
+	}
+	t.IKEVersion = Default(1)
+	if v, ok := pe.get("exchange-mode"); ok {
+		if v.V == "ike2" {
+			t.IKEVersion = At(2, v.Line)
+		} else {
+			t.IKEVersion = At(1, v.Line)
+		}
+	}
+	s.phase1(t, pe)
+	s.auth(t, pe, name)
+	s.phase2(t, pe, addr, name)
+	return t
+}
+
+// phase1 sets phase 1, DPD and NAT-T from the peer's profile (RouterOS 6:
+// the peer itself).
+func (s *rosState) phase1(t *Tunnel, pe *rosItem) {
+	var prof *rosItem
+	if v, ok := pe.get("profile"); ok {
+		prof = s.byName("profile", v.V)
+		if prof == nil && v.V != "default" {
+			s.c.note(v.Line, "profile %s is not in this file; RouterOS defaults assumed", v.V)
+		}
+	}
+	p1 := func(key string) (Value[string], bool) {
+		if v, ok := pe.get(key); ok {
+			return v, true
+		}
+		return s.setting(prof, "profile", key, rosProfileDefaults)
+	}
+	if v, ok := p1("lifetime"); ok {
+		if d, ok := rosDuration(v.V); ok {
+			t.Phase1.Lifetime = like(d, v)
+		}
+	}
+	if v, ok := p1("dh-group"); ok {
+		for _, g := range splitList(v.V) {
+			if n, ok := dhGroup(g); ok {
+				t.Phase1.DHGroups = append(t.Phase1.DHGroups, like(n, v))
 			}
 		}
-		var prop *rosItem
-		propName := "default"
-		for _, p := range pols {
-			src, dst := p.kv["src-address"].V, p.kv["dst-address"].V
-			if src == "" {
-				src = "any"
-			}
-			if dst == "" {
-				dst = "any"
-			}
-			t.Selectors = append(t.Selectors, Selector{Local: src, Remote: dst, Line: p.line})
-			if v, ok := p.get("proposal"); ok && prop == nil {
-				propName = v.V
-				prop = byName("proposal", v.V)
-			}
+	}
+	enc, _ := p1("enc-algorithm")
+	hash, _ := p1("hash-algorithm")
+	if enc.Known() || hash.Known() {
+		t.Phase1.Proposals = append(t.Phase1.Proposals, rosProposal("enc-algorithm", enc, "hash-algorithm", hash))
+	}
+	t.DPD.Enabled = Default(true)
+	if v, ok := p1("dpd-interval"); ok {
+		if v.V == "disable-dpd" {
+			t.DPD.Enabled = At(false, v.Line)
+		} else if d, ok := rosDuration(v.V); ok {
+			t.DPD.Enabled = like(true, v)
+			t.DPD.Interval = like(d, v)
 		}
-		if len(pols) == 0 {
-			c.note(pe.line, "no /ip ipsec policy for peer %s in this file: traffic selectors and phase 2 proposal not known", name)
+	}
+	if v, ok := p1("dpd-maximum-failures"); ok {
+		if n, ok := atoi(v.V); ok {
+			t.DPD.Retries = like(n, v)
 		}
-		if prop == nil && propName != "default" {
-			c.note(pe.line, "proposal %s is not in this file; RouterOS defaults assumed", propName)
+	}
+	t.NATT = Default("enabled")
+	if v, ok := p1("nat-traversal"); ok && v.V == "no" {
+		t.NATT = At("disabled", v.Line)
+	}
+}
+
+// rosProposal writes "K1=V1 K2=V2" from the cipher and integrity settings,
+// at the later line when the second is from the file.
+func rosProposal(k1 string, v1 Value[string], k2 string, v2 Value[string]) Value[string] {
+	line, from := v1.Line, v1.From
+	if v2.From == FromFile {
+		line, from = max(line, v2.Line), FromFile
+	}
+	return Value[string]{V: k1 + "=" + v1.V + " " + k2 + "=" + v2.V, Line: line, From: from}
+}
+
+// auth sets authentication and PSK from the identity that names the peer
+// (RouterOS 6.44+) or the peer's own settings.
+func (s *rosState) auth(t *Tunnel, pe *rosItem, name string) {
+	var id *rosItem
+	for _, it := range s.items["identity"] {
+		if v, ok := it.get("peer"); ok && v.V == pe.kv["name"].V && v.V != "" {
+			id = it
 		}
-		// Without a policy, which proposal phase 2 uses is not known: a
-		// setting counts only where every proposal of the file and the
-		// default one agree on it.
-		uncertain := len(pols) == 0 && len(items["proposal"]) > 0
-		p2 := func(key string) (Value[string], bool) {
-			v, ok := setting(prop, "proposal", key, rosProposalDefaults)
-			if !uncertain {
-				return v, ok
-			}
-			for _, it := range items["proposal"] {
-				if w, ok2 := setting(it, "proposal", key, rosProposalDefaults); ok2 != ok || w.V != v.V {
-					return Value[string]{}, false
-				}
-			}
+	}
+	switch {
+	case id != nil:
+		rosAuth(t, id)
+	case pe.kv["secret"].Known() || pe.kv["auth-method"].Known():
+		rosAuth(t, pe)
+	case len(s.items["identity"]) > 0:
+		t.PSK = At(false, pe.line)
+		s.c.note(pe.line, "no /ip ipsec identity names peer %s", name)
+	default:
+		s.c.note(pe.line, "no /ip ipsec identity in this file: the pre-shared key could not be checked")
+	}
+}
+
+// rosAuth sets authentication and PSK from an identity or peer entry.
+func rosAuth(t *Tunnel, it *rosItem) {
+	method, ok := it.get("auth-method")
+	if !ok {
+		method = Default("pre-shared-key")
+	}
+	if strings.HasPrefix(method.V, "pre-shared-key") {
+		t.Auth = like("psk", method)
+		if v, ok := it.get("secret"); ok && strings.TrimSpace(v.V) != "" {
+			t.PSK = At(true, v.Line)
+		} else {
+			t.PSK = At(false, it.line)
+		}
+		return
+	}
+	t.Auth = like("pubkey", method)
+	if strings.HasPrefix(method.V, "eap") {
+		t.Auth.V = "eap"
+	}
+	t.PSK = At(false, method.Line)
+}
+
+// peerPolicies returns the enabled policies of the peer: by name, by
+// sa-dst-address, or every policy that names no peer when there is one.
+func (s *rosState) peerPolicies(pe *rosItem, addr Value[string]) []*rosItem {
+	var pols []*rosItem
+	for _, p := range s.items["policy"] {
+		if v, ok := p.get("disabled"); ok && v.V == "yes" {
+			continue
+		}
+		if v, ok := p.get("template"); ok && v.V == "yes" {
+			continue
+		}
+		pv, ok := p.get("peer")
+		sd, ok2 := p.get("sa-dst-address")
+		if ok && pv.V == pe.kv["name"].V || !ok && ok2 && strings.TrimSuffix(sd.V, "/32") == strings.TrimSuffix(addr.V, "/32") || len(s.peers) == 1 && !ok && !ok2 {
+			pols = append(pols, p)
+		}
+	}
+	return pols
+}
+
+// phase2 sets the selectors, phase 2 and PFS from the peer's policies and
+// their proposal.
+func (s *rosState) phase2(t *Tunnel, pe *rosItem, addr Value[string], name string) {
+	pols := s.peerPolicies(pe, addr)
+	var prop *rosItem
+	propName := "default"
+	for _, p := range pols {
+		src, dst := p.kv["src-address"].V, p.kv["dst-address"].V
+		if src == "" {
+			src = "any"
+		}
+		if dst == "" {
+			dst = "any"
+		}
+		t.Selectors = append(t.Selectors, Selector{Local: src, Remote: dst, Line: p.line})
+		if v, ok := p.get("proposal"); ok && prop == nil {
+			propName = v.V
+			prop = s.byName("proposal", v.V)
+		}
+	}
+	if len(pols) == 0 {
+		s.c.note(pe.line, "no /ip ipsec policy for peer %s in this file: traffic selectors and phase 2 proposal not known", name)
+	}
+	if prop == nil && propName != "default" {
+		s.c.note(pe.line, "proposal %s is not in this file; RouterOS defaults assumed", propName)
+	}
+	// Without a policy, which proposal phase 2 uses is not known: a
+	// setting counts only where every proposal of the file and the
+	// default one agree on it.
+	uncertain := len(pols) == 0 && len(s.items["proposal"]) > 0
+	p2 := func(key string) (Value[string], bool) {
+		v, ok := s.setting(prop, "proposal", key, rosProposalDefaults)
+		if !uncertain {
 			return v, ok
 		}
-		if v, ok := p2("lifetime"); ok {
-			if d, ok := rosDuration(v.V); ok {
-				t.Phase2.Lifetime = Value[time.Duration]{V: d, Line: v.Line, From: v.From}
+		for _, it := range s.items["proposal"] {
+			if w, ok2 := s.setting(it, "proposal", key, rosProposalDefaults); ok2 != ok || w.V != v.V {
+				return Value[string]{}, false
 			}
 		}
-		if v, ok := p2("pfs-group"); ok {
-			if v.V == "none" || v.V == "" {
-				t.PFS = Value[bool]{V: false, Line: v.Line, From: v.From}
-			} else if n, ok := dhGroup(v.V); ok {
-				t.PFS = Value[bool]{V: true, Line: v.Line, From: v.From}
-				t.Phase2.DHGroups = []Value[int]{{V: n, Line: v.Line, From: v.From}}
-			}
-		}
-		encs, _ := p2("enc-algorithms")
-		auths, _ := p2("auth-algorithms")
-		if encs.Known() {
-			line, from := encs.Line, encs.From
-			if auths.From == FromFile {
-				line, from = max(line, auths.Line), FromFile
-			}
-			t.Phase2.Proposals = append(t.Phase2.Proposals, Value[string]{V: "enc-algorithms=" + encs.V + " auth-algorithms=" + auths.V, Line: line, From: from})
-		}
-		c.Tunnels = append(c.Tunnels, t)
+		return v, ok
 	}
-	sort.SliceStable(c.Tunnels, func(i, j int) bool { return c.Tunnels[i].Line < c.Tunnels[j].Line })
-	return c
+	if v, ok := p2("lifetime"); ok {
+		if d, ok := rosDuration(v.V); ok {
+			t.Phase2.Lifetime = like(d, v)
+		}
+	}
+	if v, ok := p2("pfs-group"); ok {
+		if v.V == "none" || v.V == "" {
+			t.PFS = like(false, v)
+		} else if n, ok := dhGroup(v.V); ok {
+			t.PFS = like(true, v)
+			t.Phase2.DHGroups = []Value[int]{like(n, v)}
+		}
+	}
+	encs, _ := p2("enc-algorithms")
+	auths, _ := p2("auth-algorithms")
+	if encs.Known() {
+		t.Phase2.Proposals = append(t.Phase2.Proposals, rosProposal("enc-algorithms", encs, "auth-algorithms", auths))
+	}
 }
 
 // rosDuration reads RouterOS times: "1d", "30m", "8h", "1d2h3m4s", "00:30:00".

@@ -203,18 +203,6 @@ func parseSwanctl(ls []string) *Config {
 	c := &Config{Vendor: "strongswan", Syntax: "swanctl", Routing: Default("static")}
 	root := parseBraces(ls)
 	conns := root.child("connections")
-	secrets := root.child("secrets")
-	var pskLine int
-	if secrets != nil {
-		for _, s := range secrets.children {
-			if strings.HasPrefix(s.name, "ike") {
-				if v, ok := s.kv["secret"]; ok {
-					pskLine = v.Line
-					break
-				}
-			}
-		}
-	}
 	if conns == nil || len(conns.children) == 0 {
 		if conns == nil {
 			c.note(0, "no connections section")
@@ -224,65 +212,15 @@ func parseSwanctl(ls []string) *Config {
 		}
 		return c
 	}
+	pskLine := swanctlPSKLine(root.child("secrets"))
 	for _, cn0 := range conns.children {
 		cn := inherit(cn0, [][]*node{conns.children, root.children}, 0)
-		name := cn.name
-		if templated(name) {
-			c.note(cn.line, "connection name %s is a template variable", name)
+		if templated(cn.name) {
+			c.note(cn.line, "connection name %s is a template variable", cn.name)
 		}
-		t := &Tunnel{Name: name, Line: cn.line}
-		if v, ok := cn.kv["remote_addrs"]; ok {
-			for _, a := range splitList(v.V) {
-				t.Peers = append(t.Peers, At(a, v.Line))
-			}
-		}
-		if v, ok := cn.kv["local_addrs"]; ok {
-			t.Local = v
-		}
-		t.IKEVersion = Default(0)
-		if v, ok := cn.kv["version"]; ok {
-			if n, ok := atoi(v.V); ok && n <= 2 {
-				t.IKEVersion = At(n, v.Line)
-			}
-		}
-		if v, ok := cn.kv["proposals"]; ok && !templated(v.V) {
-			t.Phase1.Proposals = append(t.Phase1.Proposals, v)
-			for _, g := range proposalDH(v.V) {
-				t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, v.Line))
-			}
-		} else if ok {
-			c.note(v.Line, "IKE proposals are a template variable (%s); not checked", v.V)
-		}
-		swanctlIKELifetimes(cn, t)
-		if v, ok := cn.kv["reauth_time"]; ok {
-			c.note(v.Line, "reauth_time %s: the IKE SA is re-authenticated (a new IKE SA from scratch, not a rekey) at that interval", v.V)
-		}
-		t.DPD.Enabled = Default(false)
-		if v, ok := cn.kv["dpd_delay"]; ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.DPD.Enabled = At(d > 0, v.Line)
-				t.DPD.Interval = At(d, v.Line)
-			}
-		}
-		t.NATT = Default("enabled")
-		if v, ok := cn.kv["encap"]; ok && strings.EqualFold(v.V, "yes") {
-			t.NATT = At("forced", v.Line)
-		}
-		if loc := cn.child("local"); loc != nil {
-			if v, ok := loc.kv["auth"]; ok {
-				t.Auth = v
-				if v.V == "pubkey" || strings.HasPrefix(v.V, "eap") || v.V == "xauth" {
-					t.PSK = At(false, v.Line)
-				}
-			}
-		}
-		if t.Auth.V == "psk" {
-			if pskLine > 0 {
-				t.PSK = At(true, pskLine)
-			} else {
-				c.note(t.Auth.Line, "auth = psk but no secrets section in this file; the key may be in another swanctl file")
-			}
-		}
+		t := &Tunnel{Name: cn.name, Line: cn.line}
+		swanctlIKE(c, t, cn)
+		swanctlAuth(c, t, cn, pskLine)
 		t.RouteBased = Default(false)
 		if v, ok := cn.kv["if_id_in"]; ok {
 			t.RouteBased = At(true, v.Line)
@@ -290,47 +228,12 @@ func parseSwanctl(ls []string) *Config {
 		if ch := cn.child("children"); ch != nil {
 			for i, child0 := range ch.children {
 				child := inherit(child0, [][]*node{ch.children, root.children}, 0)
-				loc, rem := []string{"dynamic"}, []string{"dynamic"}
-				line := child.line
-				if v, ok := child.kv["local_ts"]; ok {
-					loc, line = splitList(v.V), v.Line
-				}
-				if v, ok := child.kv["remote_ts"]; ok {
-					rem, line = splitList(v.V), v.Line
-				}
-				for _, l := range loc {
-					for _, r := range rem {
-						t.Selectors = append(t.Selectors, Selector{Local: l, Remote: r, Line: line})
-					}
-				}
+				t.Selectors = append(t.Selectors, swanctlSelectors(child)...)
 				if i > 0 {
 					c.note(child.line, "CHILD_SA %q is a further SA pair; phase 2 values are read from the first child", child.name)
 					continue
 				}
-				swanctlChildLifetimes(child, t)
-				if v, ok := child.kv["esp_proposals"]; ok && templated(v.V) {
-					c.note(v.Line, "ESP proposals are a template variable (%s); PFS not checked", v.V)
-				} else if ok {
-					t.Phase2.Proposals = append(t.Phase2.Proposals, v)
-					gs := proposalDH(v.V)
-					for _, g := range gs {
-						t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, v.Line))
-					}
-					t.PFS = At(len(gs) > 0, v.Line)
-				} else {
-					t.PFS = Default(false)
-				}
-				if v, ok := child.kv["dpd_action"]; ok {
-					t.DPD.Action = v
-				}
-				if v, ok := child.kv["if_id_in"]; ok {
-					t.RouteBased = At(true, v.Line)
-				}
-				if v, ok := child.kv["inactivity"]; ok {
-					if d, ok := parseDuration(v.V, time.Second); ok {
-						t.IdleTimeout = At(d, v.Line)
-					}
-				}
+				swanctlChild(c, t, child)
 			}
 		}
 		c.Tunnels = append(c.Tunnels, t)
@@ -338,14 +241,145 @@ func parseSwanctl(ls []string) *Config {
 	return c
 }
 
+// swanctlPSKLine returns the line of the first IKE secret, 0 when there is
+// none.
+func swanctlPSKLine(secrets *node) int {
+	if secrets == nil {
+		return 0
+	}
+	for _, s := range secrets.children {
+		if strings.HasPrefix(s.name, "ike") {
+			if v, ok := s.kv["secret"]; ok {
+				return v.Line
+			}
+		}
+	}
+	return 0
+}
+
+// durationAt reads setting key of kv as a duration (bare numbers in
+// seconds).
+func durationAt(kv map[string]Value[string], key string) (Value[time.Duration], bool) {
+	if v, ok := kv[key]; ok {
+		if d, ok := parseDuration(v.V, time.Second); ok {
+			return At(d, v.Line), true
+		}
+	}
+	return Value[time.Duration]{}, false
+}
+
+// swanctlIKE reads a connection's IKE settings: addresses, version,
+// proposals, lifetimes, DPD and NAT-T.
+func swanctlIKE(c *Config, t *Tunnel, cn *node) {
+	if v, ok := cn.kv["remote_addrs"]; ok {
+		for _, a := range splitList(v.V) {
+			t.Peers = append(t.Peers, At(a, v.Line))
+		}
+	}
+	if v, ok := cn.kv["local_addrs"]; ok {
+		t.Local = v
+	}
+	t.IKEVersion = Default(0)
+	if v, ok := cn.kv["version"]; ok {
+		if n, ok := atoi(v.V); ok && n <= 2 {
+			t.IKEVersion = At(n, v.Line)
+		}
+	}
+	if v, ok := cn.kv["proposals"]; ok && !templated(v.V) {
+		t.Phase1.Proposals = append(t.Phase1.Proposals, v)
+		for _, g := range proposalDH(v.V) {
+			t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, v.Line))
+		}
+	} else if ok {
+		c.note(v.Line, "IKE proposals are a template variable (%s); not checked", v.V)
+	}
+	swanctlIKELifetimes(cn, t)
+	if v, ok := cn.kv["reauth_time"]; ok {
+		c.note(v.Line, "reauth_time %s: the IKE SA is re-authenticated (a new IKE SA from scratch, not a rekey) at that interval", v.V)
+	}
+	t.DPD.Enabled = Default(false)
+	if d, ok := durationAt(cn.kv, "dpd_delay"); ok {
+		t.DPD.Enabled = At(d.V > 0, d.Line)
+		t.DPD.Interval = d
+	}
+	t.NATT = Default("enabled")
+	if v, ok := cn.kv["encap"]; ok && strings.EqualFold(v.V, "yes") {
+		t.NATT = At("forced", v.Line)
+	}
+}
+
+// swanctlAuth reads the local auth method, and whether a secrets section
+// holds the key.
+func swanctlAuth(c *Config, t *Tunnel, cn *node, pskLine int) {
+	if loc := cn.child("local"); loc != nil {
+		if v, ok := loc.kv["auth"]; ok {
+			t.Auth = v
+			if v.V == "pubkey" || strings.HasPrefix(v.V, "eap") || v.V == "xauth" {
+				t.PSK = At(false, v.Line)
+			}
+		}
+	}
+	if t.Auth.V == "psk" {
+		if pskLine > 0 {
+			t.PSK = At(true, pskLine)
+		} else {
+			c.note(t.Auth.Line, "auth = psk but no secrets section in this file; the key may be in another swanctl file")
+		}
+	}
+}
+
+// swanctlSelectors returns a child's local_ts × remote_ts pairs.
+func swanctlSelectors(child *node) []Selector {
+	var out []Selector
+	loc, rem := []string{"dynamic"}, []string{"dynamic"}
+	line := child.line
+	if v, ok := child.kv["local_ts"]; ok {
+		loc, line = splitList(v.V), v.Line
+	}
+	if v, ok := child.kv["remote_ts"]; ok {
+		rem, line = splitList(v.V), v.Line
+	}
+	for _, l := range loc {
+		for _, r := range rem {
+			out = append(out, Selector{Local: l, Remote: r, Line: line})
+		}
+	}
+	return out
+}
+
+// swanctlChild reads the first CHILD_SA: lifetimes, ESP proposals and PFS,
+// DPD action, interface ID and inactivity.
+func swanctlChild(c *Config, t *Tunnel, child *node) {
+	swanctlChildLifetimes(child, t)
+	if v, ok := child.kv["esp_proposals"]; ok && templated(v.V) {
+		c.note(v.Line, "ESP proposals are a template variable (%s); PFS not checked", v.V)
+	} else if ok {
+		t.Phase2.Proposals = append(t.Phase2.Proposals, v)
+		gs := proposalDH(v.V)
+		for _, g := range gs {
+			t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, v.Line))
+		}
+		t.PFS = At(len(gs) > 0, v.Line)
+	} else {
+		t.PFS = Default(false)
+	}
+	if v, ok := child.kv["dpd_action"]; ok {
+		t.DPD.Action = v
+	}
+	if v, ok := child.kv["if_id_in"]; ok {
+		t.RouteBased = At(true, v.Line)
+	}
+	if d, ok := durationAt(child.kv, "inactivity"); ok {
+		t.IdleTimeout = d
+	}
+}
+
 // swanctlIKELifetimes sets the IKE SA's renewal (Rekey) and hard lifetime
 // (Lifetime) from rekey_time, reauth_time and over_time.
 func swanctlIKELifetimes(cn *node, t *Tunnel) {
 	dur := func(key string, def time.Duration) Value[time.Duration] {
-		if v, ok := cn.kv[key]; ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				return At(d, v.Line)
-			}
+		if d, ok := durationAt(cn.kv, key); ok {
+			return d
 		}
 		return Default(def)
 	}
@@ -373,17 +407,13 @@ func swanctlIKELifetimes(cn *node, t *Tunnel) {
 // lifetime (Lifetime) from rekey_time and life_time.
 func swanctlChildLifetimes(child *node, t *Tunnel) {
 	t.Phase2.Rekey = Default(time.Hour)
-	if v, ok := child.kv["rekey_time"]; ok {
-		if d, ok := parseDuration(v.V, time.Second); ok {
-			t.Phase2.Rekey = At(d, v.Line)
-		}
+	if d, ok := durationAt(child.kv, "rekey_time"); ok {
+		t.Phase2.Rekey = d
 	}
 	life := t.Phase2.Rekey.V + t.Phase2.Rekey.V/10
 	t.Phase2.Lifetime = Value[time.Duration]{V: life, Line: t.Phase2.Rekey.Line, From: t.Phase2.Rekey.From}
-	if v, ok := child.kv["life_time"]; ok {
-		if d, ok := parseDuration(v.V, time.Second); ok {
-			t.Phase2.Lifetime = At(d, v.Line)
-		}
+	if d, ok := durationAt(child.kv, "life_time"); ok {
+		t.Phase2.Lifetime = d
 	}
 }
 
@@ -487,203 +517,211 @@ func parseIPsecConf(ls []string, libre bool) *Config {
 			continue
 		}
 		t := &Tunnel{Name: cn.name, Line: cn.line}
-		kv := cn.kv
-		get := func(keys ...string) (Value[string], bool) {
-			for _, k := range keys {
-				if v, ok := kv[k]; ok {
-					return v, true
-				}
-			}
-			return Value[string]{}, false
-		}
-		if v, ok := get("right"); ok {
+		if v, ok := cn.get("right"); ok {
 			t.Peers = append(t.Peers, v)
 		}
-		if v, ok := get("left"); ok {
+		if v, ok := cn.get("left"); ok {
 			t.Local = v
 		}
-		// IKE version.
-		if libre {
-			t.IKEVersion = Default(2)
-			if v, ok := get("ikev2"); ok {
-				switch v.V {
-				case "no", "never":
-					t.IKEVersion = At(1, v.Line)
-				case "permit", "propose", "yes":
-					t.IKEVersion = At(2, v.Line)
-				case "insist":
-					t.IKEVersion = At(2, v.Line)
-				}
-			}
-			if v, ok := get("keyexchange"); ok {
-				if v.V == "ikev1" {
-					t.IKEVersion = At(1, v.Line)
-				} else if v.V == "ikev2" {
-					t.IKEVersion = At(2, v.Line)
-				}
-			}
-		} else {
-			t.IKEVersion = Default(0)
-			if v, ok := get("keyexchange"); ok {
-				switch v.V {
-				case "ikev1":
-					t.IKEVersion = At(1, v.Line)
-				case "ikev2":
-					t.IKEVersion = At(2, v.Line)
-				case "ike":
-					t.IKEVersion = At(0, v.Line)
-				}
-			}
-		}
-		// Proposals.
-		if v, ok := get("ike"); ok {
+		cn.ikeVersion(t, libre)
+		if v, ok := cn.get("ike"); ok {
 			t.Phase1.Proposals = append(t.Phase1.Proposals, v)
 			for _, g := range proposalDH(v.V) {
 				t.Phase1.DHGroups = append(t.Phase1.DHGroups, At(g, v.Line))
 			}
 		}
-		espV, espOK := get("esp", "phase2alg")
-		if espOK {
-			t.Phase2.Proposals = append(t.Phase2.Proposals, espV)
-			for _, g := range proposalDH(espV.V) {
-				t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, espV.Line))
+		if v, ok := cn.get("esp", "phase2alg"); ok {
+			t.Phase2.Proposals = append(t.Phase2.Proposals, v)
+			for _, g := range proposalDH(v.V) {
+				t.Phase2.DHGroups = append(t.Phase2.DHGroups, At(g, v.Line))
 			}
 		}
-		// Lifetimes.
-		if libre {
-			t.Phase1.Lifetime = Default(8 * time.Hour)
-			t.Phase2.Lifetime = Default(8 * time.Hour)
-		} else {
-			t.Phase1.Lifetime = Default(3 * time.Hour)
-			t.Phase2.Lifetime = Default(time.Hour)
+		cn.lifetimes(c, t, libre)
+		if d, ok := cn.duration("inactivity"); ok {
+			t.IdleTimeout = d
 		}
-		if v, ok := get("ikelifetime"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.Phase1.Lifetime = At(d, v.Line)
-			}
-		}
-		if v, ok := get("salifetime", "keylife", "lifetime"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.Phase2.Lifetime = At(d, v.Line)
-			}
-		}
-		if v, ok := get("lifebytes"); ok {
-			if n, ok := atoi(v.V); ok {
-				t.Phase2.LifetimeKB = At(int64(n/1024), v.Line)
-			}
-		}
-		// ikelifetime and lifetime/keylife/salifetime are hard lifetimes:
-		// renewal starts margintime (rekeymargin, default 9 min) before,
-		// made earlier still by up to rekeyfuzz (default 100 %) of it.
-		margin := Default(9 * time.Minute)
-		if v, ok := get("rekeymargin", "margintime"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				margin = At(d, v.Line)
-			}
-		}
-		if v, ok := get("rekeyfuzz"); ok {
-			c.note(v.Line, "rekeyfuzz=%s: each renewal is brought forward by a random part (up to %s) of the rekey margin", v.V, v.V)
-		}
-		if v, ok := get("rekey"); ok && v.V == "no" {
-			c.note(v.Line, "rekey=no: this device never renews the SAs; they expire and the tunnel drops until traffic brings it up again")
-		} else {
-			for _, ph := range []*Phase{&t.Phase1, &t.Phase2} {
-				if ph.Lifetime.Known() && margin.V < ph.Lifetime.V {
-					line := margin.Line
-					if ph.Lifetime.Line > line {
-						line = ph.Lifetime.Line
-					}
-					ph.Rekey = Value[time.Duration]{V: ph.Lifetime.V - margin.V, Line: line, From: FromFile}
-					if ph.Lifetime.From == FromDefault && margin.From == FromDefault {
-						ph.Rekey = Default(ph.Lifetime.V - margin.V)
-					}
-				} else if ph.Lifetime.Known() {
-					c.note(margin.Line, "the rekey margin (%s) is not shorter than the lifetime (%s): the SA cannot be renewed before it expires", margin, ph.Lifetime)
-				}
-			}
-		}
-		if v, ok := get("inactivity"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.IdleTimeout = At(d, v.Line)
-			}
-		}
-		// PFS.
-		if libre {
-			t.PFS = Default(true)
-			if v, ok := get("pfs"); ok {
-				t.PFS = At(v.V == "yes", v.Line)
-			}
-		} else {
-			switch {
-			case espOK:
-				t.PFS = At(len(t.Phase2.DHGroups) > 0, espV.Line)
-			default:
-				t.PFS = Default(false)
-			}
-			if v, ok := get("pfs"); ok && v.V == "no" {
-				t.PFS = At(false, v.Line)
-			}
-		}
-		// DPD.
-		t.DPD.Enabled = Default(false)
-		if v, ok := get("dpdaction"); ok {
-			t.DPD.Action = v
-			t.DPD.Enabled = At(v.V != "none", v.Line)
-			if !libre {
-				t.DPD.Interval = Default(30 * time.Second)
-			}
-		}
-		if v, ok := get("dpddelay"); ok {
-			if d, ok := parseDuration(v.V, time.Second); ok {
-				t.DPD.Interval = At(d, v.Line)
-				if libre || !t.DPD.Enabled.Known() || t.DPD.Enabled.From == FromDefault {
-					t.DPD.Enabled = At(d > 0, v.Line)
-				}
-			}
-		}
-		// NAT-T.
+		cn.pfs(t, libre)
+		cn.dpd(t, libre)
 		t.NATT = Default("enabled")
-		if v, ok := get("forceencaps", "encapsulation"); ok && v.V == "yes" {
+		if v, ok := cn.get("forceencaps", "encapsulation"); ok && v.V == "yes" {
 			t.NATT = At("forced", v.Line)
 		} else if ok && v.V == "no" {
 			t.NATT = At("disabled", v.Line)
 		}
-		// Selectors.
-		loc, rem := []string{"(left address)"}, []string{"(right address)"}
-		line := cn.line
-		if v, ok := get("leftsubnet", "leftsubnets"); ok {
-			loc, line = splitList(strings.Trim(v.V, "{}")), v.Line
-		}
-		if v, ok := get("rightsubnet", "rightsubnets"); ok {
-			rem, line = splitList(strings.Trim(v.V, "{}")), v.Line
-		}
-		for _, l := range loc {
-			for _, r := range rem {
-				t.Selectors = append(t.Selectors, Selector{Local: l, Remote: r, Line: line})
-			}
-		}
+		t.Selectors = cn.selectors()
 		t.RouteBased = Default(false)
-		if v, ok := get("mark", "vti-interface", "ipsec-interface"); ok {
+		if v, ok := cn.get("mark", "vti-interface", "ipsec-interface"); ok {
 			t.RouteBased = At(true, v.Line)
 		}
-		// Authentication.
-		if v, ok := get("authby", "leftauth"); ok {
-			switch v.V {
-			case "secret", "psk":
-				t.Auth = At("psk", v.Line)
-				c.note(v.Line, "pre-shared keys live in ipsec.secrets, not in this file")
-			case "pubkey", "rsasig", "rsa", "ecdsa", "rsa-sha2":
-				t.Auth = At("pubkey", v.Line)
-				t.PSK = At(false, v.Line)
-			default:
-				t.Auth = v
-			}
-		} else if libre {
-			t.Auth = Default("pubkey")
-		} else {
-			t.Auth = Default("pubkey")
-		}
+		cn.auth(c, t)
 		c.Tunnels = append(c.Tunnels, t)
 	}
 	return c
+}
+
+// get returns the first of keys the conn sets.
+func (cn *conn) get(keys ...string) (Value[string], bool) {
+	for _, k := range keys {
+		if v, ok := cn.kv[k]; ok {
+			return v, true
+		}
+	}
+	return Value[string]{}, false
+}
+
+// duration returns the first of keys the conn sets, as a duration.
+func (cn *conn) duration(keys ...string) (Value[time.Duration], bool) {
+	if v, ok := cn.get(keys...); ok {
+		if d, ok := parseDuration(v.V, time.Second); ok {
+			return At(d, v.Line), true
+		}
+	}
+	return Value[time.Duration]{}, false
+}
+
+// ikeVersion reads keyexchange (and libreswan's ikev2=).
+func (cn *conn) ikeVersion(t *Tunnel, libre bool) {
+	if !libre {
+		t.IKEVersion = Default(0)
+		if v, ok := cn.get("keyexchange"); ok {
+			if n, ok := ikeVersionWord(v, "ike"); ok {
+				t.IKEVersion = n
+			}
+		}
+		return
+	}
+	t.IKEVersion = Default(2)
+	if v, ok := cn.get("ikev2"); ok {
+		switch v.V {
+		case "no", "never":
+			t.IKEVersion = At(1, v.Line)
+		case "permit", "propose", "yes", "insist":
+			t.IKEVersion = At(2, v.Line)
+		}
+	}
+	if v, ok := cn.get("keyexchange"); ok {
+		if n, ok := ikeVersionWord(v, ""); ok {
+			t.IKEVersion = n
+		}
+	}
+}
+
+// lifetimes reads the hard lifetimes (ikelifetime, lifetime / keylife /
+// salifetime, lifebytes) and derives the renewal times: margintime
+// (rekeymargin, default 9 min) before, made earlier still by up to
+// rekeyfuzz (default 100 %) of it.
+func (cn *conn) lifetimes(c *Config, t *Tunnel, libre bool) {
+	if libre {
+		t.Phase1.Lifetime = Default(8 * time.Hour)
+		t.Phase2.Lifetime = Default(8 * time.Hour)
+	} else {
+		t.Phase1.Lifetime = Default(3 * time.Hour)
+		t.Phase2.Lifetime = Default(time.Hour)
+	}
+	if d, ok := cn.duration("ikelifetime"); ok {
+		t.Phase1.Lifetime = d
+	}
+	if d, ok := cn.duration("salifetime", "keylife", "lifetime"); ok {
+		t.Phase2.Lifetime = d
+	}
+	if v, ok := cn.get("lifebytes"); ok {
+		if n, ok := atoi(v.V); ok {
+			t.Phase2.LifetimeKB = At(int64(n/1024), v.Line)
+		}
+	}
+	margin := Default(9 * time.Minute)
+	if d, ok := cn.duration("rekeymargin", "margintime"); ok {
+		margin = d
+	}
+	if v, ok := cn.get("rekeyfuzz"); ok {
+		c.note(v.Line, "rekeyfuzz=%s: each renewal is brought forward by a random part (up to %s) of the rekey margin", v.V, v.V)
+	}
+	if v, ok := cn.get("rekey"); ok && v.V == "no" {
+		c.note(v.Line, "rekey=no: this device never renews the SAs; they expire and the tunnel drops until traffic brings it up again")
+		return
+	}
+	for _, ph := range []*Phase{&t.Phase1, &t.Phase2} {
+		if ph.Lifetime.Known() && margin.V < ph.Lifetime.V {
+			ph.Rekey = Value[time.Duration]{V: ph.Lifetime.V - margin.V, Line: max(margin.Line, ph.Lifetime.Line), From: FromFile}
+			if ph.Lifetime.From == FromDefault && margin.From == FromDefault {
+				ph.Rekey = Default(ph.Lifetime.V - margin.V)
+			}
+		} else if ph.Lifetime.Known() {
+			c.note(margin.Line, "the rekey margin (%s) is not shorter than the lifetime (%s): the SA cannot be renewed before it expires", margin, ph.Lifetime)
+		}
+	}
+}
+
+// pfs reads pfs=; strongSwan does PFS when the esp proposal names a group.
+func (cn *conn) pfs(t *Tunnel, libre bool) {
+	if libre {
+		t.PFS = Default(true)
+		if v, ok := cn.get("pfs"); ok {
+			t.PFS = At(v.V == "yes", v.Line)
+		}
+		return
+	}
+	t.PFS = Default(false)
+	if v, ok := cn.get("esp", "phase2alg"); ok {
+		t.PFS = At(len(t.Phase2.DHGroups) > 0, v.Line)
+	}
+	if v, ok := cn.get("pfs"); ok && v.V == "no" {
+		t.PFS = At(false, v.Line)
+	}
+}
+
+// dpd reads dpdaction and dpddelay.
+func (cn *conn) dpd(t *Tunnel, libre bool) {
+	t.DPD.Enabled = Default(false)
+	if v, ok := cn.get("dpdaction"); ok {
+		t.DPD.Action = v
+		t.DPD.Enabled = At(v.V != "none", v.Line)
+		if !libre {
+			t.DPD.Interval = Default(30 * time.Second)
+		}
+	}
+	if d, ok := cn.duration("dpddelay"); ok {
+		t.DPD.Interval = d
+		if libre || !t.DPD.Enabled.Known() || t.DPD.Enabled.From == FromDefault {
+			t.DPD.Enabled = At(d.V > 0, d.Line)
+		}
+	}
+}
+
+// selectors returns the leftsubnet(s) × rightsubnet(s) pairs.
+func (cn *conn) selectors() []Selector {
+	var out []Selector
+	loc, rem := []string{"(left address)"}, []string{"(right address)"}
+	line := cn.line
+	if v, ok := cn.get("leftsubnet", "leftsubnets"); ok {
+		loc, line = splitList(strings.Trim(v.V, "{}")), v.Line
+	}
+	if v, ok := cn.get("rightsubnet", "rightsubnets"); ok {
+		rem, line = splitList(strings.Trim(v.V, "{}")), v.Line
+	}
+	for _, l := range loc {
+		for _, r := range rem {
+			out = append(out, Selector{Local: l, Remote: r, Line: line})
+		}
+	}
+	return out
+}
+
+// auth reads authby (or leftauth); both stacks default to public keys.
+func (cn *conn) auth(c *Config, t *Tunnel) {
+	v, ok := cn.get("authby", "leftauth")
+	if !ok {
+		t.Auth = Default("pubkey")
+		return
+	}
+	switch v.V {
+	case "secret", "psk":
+		t.Auth = At("psk", v.Line)
+		c.note(v.Line, "pre-shared keys live in ipsec.secrets, not in this file")
+	case "pubkey", "rsasig", "rsa", "ecdsa", "rsa-sha2":
+		t.Auth = At("pubkey", v.Line)
+		t.PSK = At(false, v.Line)
+	default:
+		t.Auth = v
+	}
 }

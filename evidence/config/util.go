@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -111,6 +112,57 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
+// ikeVersionWord maps "ikev1" and "ikev2" to 1 and 2, and either (the
+// vendor's word for "both", when it has one) to 0.
+func ikeVersionWord(v Value[string], either string) (Value[int], bool) {
+	switch {
+	case v.V == "ikev1":
+		return At(1, v.Line), true
+	case v.V == "ikev2":
+		return At(2, v.Line), true
+	case either != "" && v.V == either:
+		return At(0, v.Line), true
+	}
+	return Value[int]{}, false
+}
+
+// quotedWords splits s into words at blanks outside double quotes,
+// removing the quotes; "" is an empty word. With escapes, a backslash in
+// quotes takes the next byte as it is (RouterOS); with bangComment, a "!"
+// that starts a word after the first ends the line (FortiGate samples).
+func quotedWords(s string, escapes, bangComment bool) []string {
+	var out []string
+	var b strings.Builder
+	inq, word := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case escapes && c == '\\' && inq && i+1 < len(s):
+			i++
+			b.WriteByte(s[i])
+			word = true
+		case c == '"':
+			inq = !inq
+			word = true
+		case !inq && (c == ' ' || c == '\t'):
+			if word {
+				out = append(out, b.String())
+				b.Reset()
+				word = false
+			}
+		case bangComment && !inq && c == '!' && !word && len(out) > 0:
+			return out
+		default:
+			b.WriteByte(c)
+			word = true
+		}
+	}
+	if word {
+		out = append(out, b.String())
+	}
+	return out
+}
+
 // uncomment removes a trailing comment starting with one of marks outside
 // quotes.
 func uncomment(s string, marks string) string {
@@ -162,6 +214,71 @@ func maskToPrefix(addr, mask string, wildcard bool) (string, bool) {
 	return addr + "/" + strconv.Itoa(bits), true
 }
 
+// named returns the entry name of m, or an empty one with a note at line
+// when the file does not hold it.
+func named[T any](c *Config, m map[string]*T, name string, line int, format string, args ...any) *T {
+	if p := m[name]; p != nil {
+		return p
+	}
+	c.note(line, format, args...)
+	return new(T)
+}
+
+// orDefault returns v when it is known, else the vendor default def.
+func orDefault[T any](v Value[T], def T) Value[T] {
+	if v.Known() {
+		return v
+	}
+	return Default(def)
+}
+
+// appendNew appends s to list unless it is there already.
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// aesName reads the AES cipher whose name starts at parts[j] ("aes256",
+// "aes-256-cbc", "aes-gcm-256", IOS "aes-cbc-256", "esp-aes 256" where
+// next is the following token) as "aes256" or "aes256gcm16", and returns
+// it with the index of the last part it used.
+func aesName(parts []string, j int, next string) (string, int) {
+	bits := strings.TrimPrefix(parts[j], "aes")
+	rest := strings.Join(parts[j+1:], "-")
+	gcm := false
+	if strings.HasPrefix(rest, "gcm") {
+		gcm = true
+		j++
+	} else if strings.HasPrefix(rest, "cbc") || strings.HasPrefix(rest, "ctr") {
+		// IOS "aes-cbc-256".
+		j++
+	}
+	if k := strings.Index(bits, "gcm"); k >= 0 {
+		gcm = true
+		bits = bits[:k]
+	}
+	aesBits := func(s string) bool { return s == "128" || s == "192" || s == "256" }
+	if bits == "" {
+		// aes-256-cbc, aes-gcm-256, "esp-aes 256", "aes 256".
+		switch {
+		case len(parts) > j+1 && aesBits(parts[j+1]):
+			bits = parts[j+1]
+			j++
+		case j == len(parts)-1 && aesBits(next):
+			bits = next
+		default:
+			bits = "128"
+		}
+	}
+	bits = strings.TrimPrefix(bits, "-")
+	if gcm {
+		return "aes" + bits + "gcm16", j
+	}
+	return "aes" + bits, j
+}
+
 // Algorithms returns the ciphers and integrity algorithms named in a
 // proposal as any vendor writes it, normalised to strongSwan-like names:
 // "aes128", "aes256", "aes128gcm16", "3des", "des", "chacha20poly1305";
@@ -172,22 +289,8 @@ func Algorithms(proposal string) (enc, integ []string) {
 	if strings.Contains(l, "${") || strings.Contains(l, "%{") {
 		return nil, nil
 	}
-	addE := func(s string) {
-		for _, x := range enc {
-			if x == s {
-				return
-			}
-		}
-		enc = append(enc, s)
-	}
-	addI := func(s string) {
-		for _, x := range integ {
-			if x == s {
-				return
-			}
-		}
-		integ = append(integ, s)
-	}
+	addE := func(s string) { enc = appendNew(enc, s) }
+	addI := func(s string) { integ = appendNew(integ, s) }
 	toks := strings.FieldsFunc(l, func(r rune) bool {
 		return r == ' ' || r == '\t' || r == ',' || r == ';' || r == ':' || r == '"' || r == '[' || r == ']' || r == '(' || r == ')' || r == '/' || r == '='
 	})
@@ -206,39 +309,9 @@ func Algorithms(proposal string) (enc, integ []string) {
 			case p == "" || strings.HasPrefix(p, "prf"):
 			case p == "esp" || p == "ah" || p == "hmac" || p == "cbc" || p == "ctr" || p == "96" || p == "128" && j > 0 || p == "encryption" || p == "integrity" || p == "hash" || p == "encr":
 			case p == "aes" || p == "aes256" || p == "aes128" || p == "aes192" || strings.HasPrefix(p, "aes") && !strings.HasPrefix(p, "aesxcbc") && !strings.HasPrefix(p, "aescmac"):
-				bits := strings.TrimPrefix(p, "aes")
-				gcm := false
-				if strings.HasPrefix(rest, "gcm") {
-					gcm = true
-					j++
-					rest = strings.Join(parts[j+1:], "-")
-				} else if strings.HasPrefix(rest, "cbc") || strings.HasPrefix(rest, "ctr") {
-					// IOS "aes-cbc-256".
-					j++
-					rest = strings.Join(parts[j+1:], "-")
-				}
-				if k := strings.Index(bits, "gcm"); k >= 0 {
-					gcm = true
-					bits = bits[:k]
-				}
-				if bits == "" {
-					// aes-256-cbc, aes-gcm-256, "esp-aes 256", "aes 256".
-					switch {
-					case len(parts) > j+1 && (parts[j+1] == "128" || parts[j+1] == "192" || parts[j+1] == "256"):
-						bits = parts[j+1]
-						j++
-					case j == len(parts)-1 && (next == "128" || next == "192" || next == "256"):
-						bits = next
-					default:
-						bits = "128"
-					}
-				}
-				bits = strings.TrimPrefix(bits, "-")
-				if gcm {
-					addE("aes" + bits + "gcm16")
-				} else {
-					addE("aes" + bits)
-				}
+				var name string
+				name, j = aesName(parts, j, next)
+				addE(name)
 			case p == "3des" || p == "des3" || p == "tripledes" || p == "des" && rest == "ede3" || p == "des" && strings.HasPrefix(rest, "ede3"):
 				addE("3des")
 				if strings.HasPrefix(rest, "ede3") {

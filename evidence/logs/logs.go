@@ -1,7 +1,7 @@
 // Package logs analyses VPN logs — strongSwan charon, libreswan pluto,
 // Cisco ASA and IOS syslog and debug output, Juniper kmd, FortiGate event
-// logs, Palo Alto ikemgr and system logs (table and syslog CSV), and cloud
-// tunnel logs, also when a syslog relay put its own prefix in front — for
+// logs, Palo Alto ikemgr and system logs (table and syslog CSV), MikroTik
+// RouterOS ipsec topics, and cloud tunnel logs, also when a syslog relay put its own prefix in front — for
 // what the vendors' message catalogues name: authentication failures,
 // proposal mismatches in phase 1 and phase 2, traffic selectors refused,
 // DPD declaring the peer dead, IKE requests that get no answer, half-open
@@ -52,23 +52,27 @@ var keywords = []string{
 	"Authentication failure", "authentication failed", "Authentication failed", "authentication failure",
 	"decryption failed", "could not decrypt", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "No preshared key",
 	"no peer config found", "does not match to", "Couldn't find configuration",
+	"wrong password", "identity not found",
 	// proposals
 	"NO_PROPOSAL_CHOSEN", "N(NO_PROP)", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
 	"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
 	"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute",
-	"matching policy", "no offers accepted", "SA policy not acceptable",
+	"matching policy", "no offers accepted", "SA policy not acceptable", "failed to get valid proposal",
 	// traffic selectors
 	"TS_UNACCEPT", "Traffic Selectors", "traffic selectors", "no matching crypto map", "crypto map policy not found",
 	"Policy not found", "INVALID_ID_INFORMATION", "N(INVAL_ID)", "no matching CHILD_SA config", "INVALID-ID-INFORMATION",
 	"Invalid ID info", "processing Proxy ID", "peer proxy ids", "proxy identities", "KMD_VPN_TS_MISMATCH", "TS unacceptable",
+	"failed to get sainfo", "P2_POLICY_LOOKUP_FAILURE", "invalidated proposal with error",
 	// DPD and liveness
 	"eclaring peer dead", "DPD failed", "DPD failure", "dpd_failure", "DPD timed out", "DPD: No response", "giving up after",
 	"sending DPD request", "DPD action", "lost contact", "KMD_DPD_PEER_DOWN",
+	"liveness action", "seems to be dead", "R_U_THERE sent",
 	// no answer
 	"retransmit", "retransmission", " RESENDING", "not responding", "No response", "timeout exceeded", "un-established",
 	"negotiation timeout", "ue to timeout", "not responsive", "Death by retransmission", "error: Timed out",
+	"due to time up",
 	// half-open: the peer repeats requests already answered or uses SAs gone here
-	"IKMP_NO_SA", "RECVD_PKT_INV_SPI", "Duplicate Phase", "with no matching SA",
+	"IKMP_NO_SA", "RECVD_PKT_INV_SPI", "Duplicate Phase", "with no matching SA", "for dead phase2",
 	// rekeying
 	"TEMPORARY_FAILURE", "N(TEMP_FAIL)", "unable to install", "failed to establish", "N(REKEY_SA)", "ekeying failed",
 	"ekey failed", " collision",
@@ -225,11 +229,16 @@ var families = []struct {
 	{"cisco-asa", []string{"%ASA-", "%FTD-"}, []string{"[IKEv1]", "IKE_DECODE", "Group = "}},
 	{"cisco-ios", []string{"ISAKMP:", "%CRYPTO-"}, []string{"ISAKMP (", "IPSEC(", "%IKEV2-"}},
 	{"juniper-kmd", []string{"KMD_", "kmd["}, []string{"IKE negotiation failed with error", "IKE Phase-2", "Phase-1 [", "Phase-2 ["}},
-	{"paloalto", []string{"ikemgr", ",SYSTEM,vpn,"}, []string{"[PNTF]", "[PERR]", "[PWRN]", "IKE phase-1 negotiation", "IKE phase-2 negotiation", "IKEv2 IKE SA negotiation", "ike-nego-p"}},
+	{"paloalto", []string{"ikemgr", ",SYSTEM,vpn,"}, []string{"[PNTF]", "[PERR]", "[PWRN]", "IKE phase-1 negotiation", "IKE phase-2 negotiation", "IKEv2 IKE SA negotiation", "ike-nego-p",
+		// ikemgr.log's own banner lines, written in capitals.
+		"IKE SA NEGOTIATION", "CHILD SA NEGOTIATION"}},
 	{"libreswan-pluto", []string{"pluto["}, []string{"STATE_", "\" #", "v2N_", "IKE SA authentication request", "initiating IKEv2", "initiating IKEv1",
 		"ISAKMP SA established {", "IPsec SA established", "sent Main Mode", "ipsec whack", "ipsec auto",
 		// pluto's own log file (logfile=, no syslog prefix) and whack output.
 		"packet from ", "with unencrypted notification", "with encrypted notification", "no local proposal matches", "deleting state"}},
+	// RouterOS logs by topic ("ipsec,error"); its IKEv1 daemon words its
+	// messages as racoon does.
+	{"mikrotik", []string{"ipsec,error", "ipsec,info", "ipsec,debug"}, []string{"ISAKMP-SA established", "IPsec-SA established", "phase1 negotiation failed", "ike2 SA", "ph1 packet", "ph2 packet"}},
 	{"strongswan-charon", []string{"charon"}, []string{"[IKE]", "[NET]", "[ENC]", "[CFG]", "IKE_SA ", "CHILD_SA", "retransmit ", "ID_PROT", "generating "}},
 }
 
@@ -301,6 +310,7 @@ type analyzer struct {
 	rekeyLine   int  // last line that showed a rekey exchange
 	rekeyAt     time.Time
 	refusedLine int // last line where a rekey was refused with NO_PROPOSAL_CHOSEN
+	tsLine      int // last line where traffic selectors were refused
 	lastTime    time.Time
 	initRetx    int // retransmits of the first IKE message
 	initRefs    []vpndiag.EvidenceRef
@@ -316,6 +326,9 @@ type analyzer struct {
 	stale       int // messages for SAs this side no longer has
 	staleRefs   []vpndiag.EvidenceRef
 	sas         map[string]*saState
+	collisions  int // rekey collisions detected and settled by the daemon
+	collRefs    []vpndiag.EvidenceRef
+	settled     int       // "collision won/lost" lines (one per collision)
 	lastAdd     int       // line of the last finding event
 	givingUp    []pending // "giving up after N retransmits", decided at the end
 	drops       []time.Time
@@ -447,12 +460,16 @@ func (a *analyzer) sa(key string) *saState {
 }
 
 // messageID reads the N of "message ID N" (charon), -1 when absent.
-func messageID(l []byte) int {
-	i := bytes.Index(l, []byte("message ID "))
+func messageID(l []byte) int { return numberAfter(l, "message ID ") }
+
+// numberAfter reads the decimal number (at most 10 digits) that follows
+// the first marker in l, -1 when there is none.
+func numberAfter(l []byte, marker string) int {
+	i := bytes.Index(l, []byte(marker))
 	if i < 0 {
 		return -1
 	}
-	j := i + len("message ID ")
+	j := i + len(marker)
 	k := j
 	for k < len(l) && l[k] >= '0' && l[k] <= '9' && k-j < 10 {
 		k++
@@ -510,16 +527,7 @@ func notifyLengthPhase(l []byte) int {
 	if !has(l, "informational payload") {
 		return 0
 	}
-	i := bytes.Index(l, []byte("length="))
-	if i < 0 {
-		return 0
-	}
-	j := i + len("length=")
-	k := j
-	for k < len(l) && l[k] >= '0' && l[k] <= '9' {
-		k++
-	}
-	if string(l[j:k]) == "16" {
+	if numberAfter(l, "length=") == 16 {
 		return 2
 	}
 	return 0
@@ -582,13 +590,13 @@ func (a *analyzer) classify(l []byte, n int) {
 			a.rekeyAt = ts
 		}
 	}
-	if hasAny(l, "PHASE 1 COMPLETED", "IKE_P1_COMPLETE", "established IKE SA", "ISAKMP SA established", "IKE SA established", "KMD_VPN_UP_ALARM") ||
+	if hasAny(l, "PHASE 1 COMPLETED", "IKE_P1_COMPLETE", "established IKE SA", "ISAKMP SA established", "ISAKMP-SA established", "IKE SA established", "KMD_VPN_UP_ALARM") ||
 		has(l, "IKE_SA") && has(l, "established between") {
 		a.established, sa.established = true, true
 		a.answered = true
 		a.estLine = n
 	}
-	if hasAny(l, "IPsec SA established", "PHASE 2 COMPLETED", "KMD_PM_SA_ESTABLISHED") || has(l, "CHILD_SA") && has(l, "established with") {
+	if hasAny(l, "IPsec SA established", "IPsec-SA established", "PHASE 2 COMPLETED", "KMD_PM_SA_ESTABLISHED") || has(l, "CHILD_SA") && has(l, "established with") {
 		a.p2up = true
 	}
 	if has(l, "parsed IKE_SA_INIT response") || has(l, "processed IKE_SA_INIT response") || has(l, "STATE_PARENT_I2") {
@@ -599,13 +607,14 @@ func (a *analyzer) classify(l []byte, n int) {
 	switch {
 	case hasAny(l, "AUTHENTICATION_FAILED", "AUTH_FAILED", "MAC mismatched", "key mismatch", "secret mismatch",
 		"invalid Pre-shared", "Hash verification failed", "IKMP_BAD_MESSAGE", "Authentication failure", "authentication failed", "Authentication failed",
-		"authentication failure", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "No preshared key", "pre-shared secret"):
+		"authentication failure", "mismatched pre-shared", "IKMP_NOT_ENCRYPTED", "No pre-shared key", "No preshared key", "pre-shared secret",
+		"possible cause: wrong password"):
 		if !hasAny(l, " successful", "successfully") {
 			a.add(n, l, evAuth)
 		}
 	case hasAny(l, "decryption failed", "could not decrypt"):
 		a.add(n, l, evDecrypt)
-	case hasAny(l, "no peer config found", "Couldn't find configuration") || has(l, "does not match to") && hasAny(l, "IDir", "IDi", "ID "):
+	case hasAny(l, "no peer config found", "Couldn't find configuration", "identity not found") || has(l, "does not match to") && hasAny(l, "IDir", "IDi", "ID "):
 		a.add(n, l, evIdentity)
 	case has(l, "PLD_MAL") && a.phase == 1:
 		a.add(n, l, event{kb.CodeAuthFailed, vpndiag.SeverityCritical, "the peer could not decrypt main mode message 5 (PAYLOAD_MALFORMED): the IKEv1 signature of a pre-shared key mismatch"})
@@ -616,8 +625,14 @@ func (a *analyzer) classify(l []byte, n int) {
 	// Proposals.
 	proposal := hasAny(l, "NO_PROPOSAL_CHOSEN", "NO_PROP", "no acceptable proposal", "proposals unacceptable", "PROPOSAL_NOT_CHOSEN",
 		"proposal not match", "No Proposal Match", "no suitable proposal", "found unacceptable", "no proposal chosen",
-		"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute", "no offers accepted", "SA policy not acceptable") ||
+		"No proposal chosen", "SA proposal chosen", "NO-PROPOSAL-CHOSEN", "pfs group mismatched", "Mismatched attribute", "no offers accepted", "SA policy not acceptable", "failed to get valid proposal") ||
 		has(l, "matching policy") && hasAny(l, "Failed to find", "failed to find", "no matching policy")
+	if proposal && has(l, "SA policy not acceptable") && a.tsLine > 0 && n-a.tsLine <= 5 {
+		// IOS ends a Quick Mode whose proxy identities it refused with
+		// the same words as one whose transforms it refused: the cause
+		// was logged just before.
+		proposal = false
+	}
 	if proposal && has(l, "no IKE config found") {
 		// strongSwan answers NO_PROPOSAL_CHOSEN when no connection is
 		// configured for the address pair at all.
@@ -652,10 +667,15 @@ func (a *analyzer) classify(l []byte, n int) {
 	// Traffic selectors.
 	switch {
 	case hasAny(l, "TS_UNACCEPT", "compatible Traffic Selectors", "no matching crypto map", "crypto map policy not found", "Crypto Map Policy not found",
-		"no matching CHILD_SA config", "KMD_VPN_TS_MISMATCH", "TS unacceptable", "Failed to match the peer proxy ids", "proxy identities not supported") ||
+		"no matching CHILD_SA config", "KMD_VPN_TS_MISMATCH", "TS unacceptable", "Failed to match the peer proxy ids", "proxy identities not supported",
+		"failed to get sainfo", "P2_POLICY_LOOKUP_FAILURE", "invalidated proposal with error 32") ||
 		has(l, "traffic selectors") && has(l, "unacceptable") ||
 		has(l, "Proxy ID") && hasAny(l, "failed", "mismatch"):
 		a.add(n, l, evTS)
+		a.tsLine = n
+	case has(l, "invalidated proposal with error 256"):
+		// IOS: the peer's transforms match no transform set.
+		a.add(n, l, evP2Prop)
 	case hasAny(l, "INVALID_ID_INFORMATION", "INVAL_ID", "INVALID-ID-INFORMATION", "Invalid ID info"):
 		// In Quick Mode it refuses the selectors (proxy IDs), in Main Mode
 		// the identity: only a line or context that says phase 1 is the
@@ -670,7 +690,7 @@ func (a *analyzer) classify(l []byte, n int) {
 
 	// DPD.
 	switch {
-	case has(l, "sending DPD request"):
+	case hasAny(l, "sending DPD request", "R_U_THERE sent"):
 		sa.dpd = true
 	case has(l, "generating") && hasAny(l, "CREATE_CHILD_SA", "IKE_AUTH", "QUICK_MODE", "IKE_SA_INIT"):
 		sa.dpd = false // a new request that is not a DPD
@@ -680,9 +700,9 @@ func (a *analyzer) classify(l []byte, n int) {
 	}
 	switch {
 	case hasAny(l, "declaring peer dead", "Declaring peer dead", "DPD failed", "DPD failure", "dpd_failure", "DPD timed out", "DPD: No response", "peer is dead",
-		"KMD_DPD_PEER_DOWN", "keepalive type: DPD") ||
+		"KMD_DPD_PEER_DOWN", "keepalive type: DPD", "seems to be dead") ||
 		has(l, "lost contact") && hasAny(l, "IKE", "peer") ||
-		has(l, "DPD action") && hasAny(l, "hold", "clear", "restart"):
+		hasAny(l, "DPD action", "liveness action") && hasAny(l, "hold", "clear", "restart"):
 		a.add(n, l, evDead)
 		sa.dpd = false
 		drop()
@@ -698,11 +718,11 @@ func (a *analyzer) classify(l []byte, n int) {
 	case hasAny(l, "retransmitting response", "Duplicate Phase") || has(l, "retransmit of request") && has(l, "received"):
 		a.dupReq++
 		a.dupRefs = a.keep(a.dupRefs, n, l)
-	case hasAny(l, "IKMP_NO_SA", "RECVD_PKT_INV_SPI", "with no matching SA"):
+	case hasAny(l, "IKMP_NO_SA", "RECVD_PKT_INV_SPI", "with no matching SA", "for dead phase2"):
 		a.stale++
 		a.staleRefs = a.keep(a.staleRefs, n, l)
 	case hasAny(l, "not responding", "timeout exceeded", "un-established", "negotiation timeout", "ue to timeout", "not responsive",
-		"Death by retransmission", "Maximum number of retransmissions") ||
+		"Death by retransmission", "Maximum number of retransmissions", "due to time up") ||
 		has(l, "No response") && !has(l, "DPD") ||
 		has(l, "Timed out") && hasAny(l, "negotiation", "IKE", "Phase-2"):
 		switch {
@@ -711,8 +731,12 @@ func (a *analyzer) classify(l []byte, n int) {
 		case hasAny(l, "ESTABLISHED_IKE_SA", "STATE_MAIN_I4", "STATE_MAIN_R3", "ESTABLISHED_CHILD_SA", "STATE_QUICK_I2", "STATE_QUICK_R2") ||
 			sa.dpd && !has(l, "establishing"):
 			a.add(n, l, evDeadEst)
-		case hasAny(l, "QUICK", "CREATE_CHILD", "phase-2", "phase 2", "Phase 2", "Phase-2", "quick mode", "child SA"):
+		case hasAny(l, "QUICK", "CREATE_CHILD", "phase-2", "phase 2", "Phase 2", "Phase-2", "quick mode", "child SA", "phase2 negotiation"):
 			a.add(n, l, evP2Silent)
+		case a.answered && !a.established && !sa.established && sa.recentRetx(n, tsOrZero(ts, hasTS)) == 1:
+			// IKE_SA_INIT was answered, IKE_AUTH (message ID 1, on UDP
+			// 4500 behind NAT, often fragmented) was not.
+			a.add(n, l, evAuthUnans)
 		default:
 			a.add(n, l, evNoAnswer)
 		}
@@ -726,6 +750,15 @@ func (a *analyzer) classify(l []byte, n int) {
 	case hasAny(l, "TEMPORARY_FAILURE", "TEMP_FAIL"):
 		a.add(n, l, event{kb.CodeRekeyFailed, vpndiag.SeverityWarning, "a CHILD_SA rekey collided (TEMPORARY_FAILURE): traffic can be lost until the next rekey or DPD"})
 		drop()
+	case has(l, "collision") && hasAny(l, "REKEY", "rekey") && resolvedCollision(l):
+		// Both ends rekeyed the same SA at once and the IKE daemon
+		// settled it (RFC 7296, 2.8.1): not a failure on its own.
+		if has(l, "detected") {
+			a.collisions++
+		} else {
+			a.settled++
+		}
+		a.collRefs = a.keep(a.collRefs, n, l)
 	case hasAny(l, "ekeying failed", "ekey failed") || has(l, "collision") && hasAny(l, "REKEY", "rekey"):
 		a.add(n, l, evRekey)
 		drop()
@@ -767,6 +800,13 @@ func (a *analyzer) classify(l []byte, n int) {
 			}
 		}
 	}
+}
+
+// resolvedCollision reports whether a rekey collision line is charon's
+// detection ("detected CHILD_REKEY collision with CHILD_REKEY") or
+// settlement ("CHILD_SA rekey collision won, deleting old child …").
+func resolvedCollision(l []byte) bool {
+	return hasAny(l, "collision won", "collision lost") || has(l, "detected") && has(l, "_REKEY collision with ")
 }
 
 func tsOrZero(ts time.Time, ok bool) time.Time {
@@ -827,25 +867,7 @@ func (a *analyzer) retransmit(l []byte, n int, sa *saState) {
 
 // requestID reads the N of "generating X request N" (charon), -1 when
 // absent.
-func requestID(l []byte) int {
-	i := bytes.Index(l, []byte(" request "))
-	if i < 0 {
-		return -1
-	}
-	j := i + len(" request ")
-	k := j
-	for k < len(l) && l[k] >= '0' && l[k] <= '9' && k-j < 10 {
-		k++
-	}
-	if k == j {
-		return -1
-	}
-	n := 0
-	for _, c := range l[j:k] {
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
+func requestID(l []byte) int { return numberAfter(l, " request ") }
 
 // junosCause reads the error of Junos kmd's "IKE negotiation failed with
 // error: …" and "IKE Phase-2 Failure: …".
@@ -875,24 +897,43 @@ func (a *analyzer) junosCause(l []byte, n int) {
 // "IKEv2 Negotiation aborted due to ERROR: …" and PAN-OS's "… negotiation
 // is failed …" when no keyword above named it.
 func (a *analyzer) causeText(l []byte, n int) {
+	t := causeOf(l)
 	switch {
-	case hasFold(l, "proposal") || hasFold(l, "matching policy") || hasFold(l, "DH group"):
+	case hasFold(t, "proposal") || hasFold(t, "matching policy") || hasFold(t, "DH group"):
 		if a.phaseOf(l) == 2 {
 			a.add(n, l, evP2Prop)
 		} else {
 			a.add(n, l, evP1Prop)
 		}
-	case hasFold(l, "pre-shared") || hasFold(l, "psk") || hasFold(l, "auth") && !hasFold(l, "authenticated"):
+	case hasFold(t, "pre-shared") || hasFold(t, "psk") || hasFold(t, "auth") && !hasFold(t, "authenticated"):
 		a.add(n, l, evAuth)
-	case hasFold(l, "selector") || hasFold(l, "proxy"):
+	case hasFold(t, "selector") || hasFold(t, "proxy") || hasFold(t, "no matching phase2"):
 		a.add(n, l, evTS)
-	case hasFold(l, "retransmi") || hasFold(l, "no response") || hasFold(l, "timeout"):
+	case hasFold(t, "retransmi") || hasFold(t, "no response") || hasFold(t, "timeout"):
 		if a.phaseOf(l) == 2 {
 			a.add(n, l, evP2Silent)
 		} else {
 			a.add(n, l, evNoAnswer)
 		}
 	}
+}
+
+// causeOf is the part of a negotiation error that says why: FortiGate's
+// reason="…" field, or what follows "ERROR:" (ASA); else the whole line.
+// FortiGate's other fields must not count: every event names
+// xauthuser= and xauthgroup=, which are no authentication failure.
+func causeOf(l []byte) []byte {
+	if i := bytes.Index(l, []byte(`reason="`)); i >= 0 {
+		v := l[i+len(`reason="`):]
+		if j := bytes.IndexByte(v, '"'); j >= 0 {
+			v = v[:j]
+		}
+		return v
+	}
+	if i := bytes.Index(l, []byte("ERROR:")); i >= 0 {
+		return l[i+len("ERROR:"):]
+	}
+	return l
 }
 
 // finish decides what needed the whole log and builds the findings.
@@ -924,6 +965,11 @@ func (a *analyzer) finish() {
 	}
 	if a.stale >= 3 {
 		a.merge(event{evStaleSA.code, evStaleSA.severity, fmt.Sprintf("the peer sent %d messages on IKE or IPsec SAs this side no longer has: the two ends went out of step (one side deleted its SAs without the other knowing)", a.stale)}, a.stale, a.staleRefs)
+	}
+	// A settled rekey collision is routine; one at most rekeys says both
+	// ends rekey on the same timer.
+	if c := max(a.collisions, a.settled); c >= 3 && a.aggs[kb.CodeRekeyFailed] == nil {
+		a.merge(event{kb.CodeRekeyFailed, vpndiag.SeverityWarning, fmt.Sprintf("both ends started the same rekey at the same moment %d times (rekey collisions, settled each time): the two sides use the same lifetimes, and some devices lose traffic or drop the SA when a collision is settled; make this side's lifetimes shorter than the cloud's so that it always rekeys first", c)}, c, a.collRefs)
 	}
 	// Retransmits with no final line: judged by how many there were.
 	switch {

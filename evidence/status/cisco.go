@@ -91,12 +91,7 @@ func parseSessionDB(st *Status, lines []string) {
 			continue
 		}
 		if m := sdbAddr.FindStringSubmatch(l); m != nil {
-			ps, _ := parseSelector(m[2])
-			if m[1] == "Local" {
-				cur.Local = append(cur.Local, ps...)
-			} else {
-				cur.Remote = append(cur.Remote, ps...)
-			}
+			cur.selector(m[1] == "Local", m[2])
 			continue
 		}
 		if m := sdbBytes.FindStringSubmatch(l); m != nil {
@@ -187,12 +182,7 @@ func parseCisco(st *Status, lines []string) {
 					v2child = &ChildSA{Peer: ike.Remote, Line: i + 1, Text: t}
 					ikev2Children = append(ikev2Children, v2child)
 				}
-				ps, _ := parseSelector(m[2])
-				if m[1] == "local" {
-					v2child.Local = append(v2child.Local, ps...)
-				} else {
-					v2child.Remote = append(v2child.Remote, ps...)
-				}
+				v2child.selector(m[1] == "local", m[2])
 				continue
 			}
 			if m := ciASAChildSPI.FindStringSubmatch(l); m != nil && v2child != nil {

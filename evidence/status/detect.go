@@ -21,6 +21,26 @@ const (
 // Formats lists every format, for documentation and tests.
 var Formats = []string{FormatSwanctl, FormatStroke, FormatLibreswan, FormatASA, FormatIOS, FormatFortiGate, FormatJunos, FormatPANOS}
 
+// commands are, per format, the device's commands that list its IKE SAs
+// and its IPsec SAs, for notes that ask for the listing a file lacks.
+var commands = map[string][2]string{
+	FormatSwanctl:   {"swanctl --list-sas", "swanctl --list-sas"},
+	FormatStroke:    {"ipsec statusall", "ipsec statusall"},
+	FormatLibreswan: {"ipsec status", "ipsec trafficstatus"},
+	FormatASA:       {"show crypto ikev2 sa (or show crypto ikev1 sa)", "show crypto ipsec sa"},
+	FormatIOS:       {"show crypto isakmp sa (or show crypto ikev2 sa)", "show crypto ipsec sa"},
+	FormatFortiGate: {"diagnose vpn ike gateway list", "diagnose vpn tunnel list"},
+	FormatJunos:     {"show security ike security-associations", "show security ipsec security-associations detail"},
+	FormatPANOS:     {"show vpn ike-sa", "show vpn ipsec-sa"},
+}
+
+// Commands returns the device's commands that list its IKE (phase 1) SAs
+// and its IPsec (phase 2) SAs, for a format of Formats; empty for another.
+func Commands(format string) (ike, ipsec string) {
+	c := commands[format]
+	return c[0], c[1]
+}
+
 type marker struct {
 	format string
 	weight int
@@ -45,6 +65,7 @@ var markers = []marker{
 	{FormatLibreswan, 3, regexp.MustCompile(`(?m)^(?:\d{3} )?#\d+: "[^"]+"\S*(?:\s+[^\s:]+)?:\d+\s+STATE_[A-Z0-9_]+\s*\(`)},
 	{FormatLibreswan, 3, regexp.MustCompile(`(?m)^(?:\d{3} )?#\d+: "[^"]+".*type=ESP,.*inBytes=\d+, outBytes=\d+`)},
 	{FormatLibreswan, 2, regexp.MustCompile(`Traffic: ESPin=\d+[KMG]?B ESPout=\d+[KMG]?B`)},
+	{FormatLibreswan, 2, regexp.MustCompile(`(?m)^[^\n]{0,40}?[$#]\s*(?:sudo\s+)?ipsec\s+(?:trafficstatus|whack\s+--trafficstatus)\b`)},
 	{FormatLibreswan, 2, regexp.MustCompile(`(?m)^(?:\d{3} )?"[^"]+"\S*:\s+\S*\.\.\.\S*;\s+(?:erouted|unrouted|routed|prospective erouted)`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*#pkts encaps: \d+`)},
 	{FormatIOS, 3, regexp.MustCompile(`(?m)^\s*local\s+ident \(addr/mask/prot/port\)`)},
@@ -68,11 +89,19 @@ var markers = []marker{
 	{FormatJunos, 3, regexp.MustCompile(`(?m)^\s*Direction: (inbound|outbound), SPI: `)},
 	{FormatJunos, 2, regexp.MustCompile(`(?m)^\s*(Local|Remote) Identity: ipv[46]`)},
 	{FormatJunos, 2, regexp.MustCompile(`(?m)^\s*(Encrypted|Decrypted) packets:\s+\d+`)},
+	// The command as echoed after the prompt, an IKE SA row and a
+	// summary SA row: each output alone reaches a safe score with its
+	// header.
+	{FormatJunos, 2, regexp.MustCompile(`(?m)^\S*[>#]\s*show security (?:ike|ipsec) security-associations\b`)},
+	{FormatJunos, 2, regexp.MustCompile(`(?m)^\s*\d+\s+(?:UP|DOWN)\s+[0-9a-f]{16}\s+[0-9a-f]{16}\s+(?:IKEv[12]|Main|Aggressive)\s`)},
+	{FormatJunos, 2, regexp.MustCompile(`(?m)^\s*[<>]\d+\s+ESP:\S+\s+[0-9a-f]{8}\s`)},
 	{FormatPANOS, 3, regexp.MustCompile(`(?m)^\s*GwID(/client IP)?\s+TnID\s+Peer-Address`)},
 	{FormatPANOS, 3, regexp.MustCompile(`(?m)^\s*Show (IPSec SA|IKEv2 SA|IKEv1 IKE SA|IKE SA):`)},
 	{FormatPANOS, 3, regexp.MustCompile(`(?m)^\s*total IPSec tunnel (configured|shown):`)},
 	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\s*(encap|decap) packets:\s+\d+`)},
 	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\s*id\s+name\s+state\s+monitor\s+local-ip\s+peer-ip`)},
+	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\S*>\s*show vpn (?:ike-sa|ipsec-sa|flow)\b`)},
+	{FormatPANOS, 2, regexp.MustCompile(`(?m)^\s*Gateway ID\s+Peer-Address\s+Gateway Name\s+Role`)},
 }
 
 // Detect says which SA status format text (the head of a file) looks like,

@@ -85,12 +85,7 @@ func parseFortiGate(st *Status, lines []string) {
 			continue
 		}
 		if m := fgSel.FindStringSubmatch(l); m != nil {
-			ps, _ := parseSelector(m[2])
-			if m[1] == "src" {
-				child.Local = append(child.Local, ps...)
-			} else {
-				child.Remote = append(child.Remote, ps...)
-			}
+			child.selector(m[1] == "src", m[2])
 			continue
 		}
 		if m := fgSPI.FindStringSubmatch(l); m != nil {

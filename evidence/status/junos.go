@@ -129,12 +129,7 @@ func parseJunos(st *Status, lines []string) {
 			continue
 		}
 		if m := jnIdentity.FindStringSubmatch(l); m != nil {
-			ps, _ := parseSelector(m[2])
-			if m[1] == "Local" {
-				cur.Local = append(cur.Local, ps...)
-			} else {
-				cur.Remote = append(cur.Remote, ps...)
-			}
+			cur.selector(m[1] == "Local", m[2])
 			continue
 		}
 		if m := jnDirection.FindStringSubmatch(l); m != nil {

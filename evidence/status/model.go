@@ -64,6 +64,10 @@ type ChildSA struct {
 	// Up is true when the SA is installed with keys (an SPI each way or
 	// the device says so).
 	Up bool `json:"up"`
+	// Mode is the encapsulation as the device prints it, when it does
+	// (swanctl: TUNNEL, TUNNEL-in-UDP when NAT-T wraps ESP in UDP 4500,
+	// TRANSPORT).
+	Mode string `json:"mode,omitempty"`
 	// Local and Remote are the traffic selectors (proxy IDs): the
 	// customer's side and the cloud's side, as prefixes.
 	Local  []netip.Prefix `json:"local,omitempty"`
@@ -92,8 +96,19 @@ type ChildSA struct {
 // snapshot starts a later listing of the same SA, at line i: its identity
 // without its counters.
 func (c *ChildSA) snapshot(i int, text string) *ChildSA {
-	return &ChildSA{Name: c.Name, IKE: c.IKE, Peer: c.Peer, State: c.State, Up: c.Up,
+	return &ChildSA{Name: c.Name, IKE: c.IKE, Peer: c.Peer, State: c.State, Up: c.Up, Mode: c.Mode,
 		Local: c.Local, Remote: c.Remote, SPIIn: c.SPIIn, SPIOut: c.SPIOut, Line: i + 1, Text: text}
+}
+
+// selector adds the traffic selector s, in any vendor's notation, to the
+// local side or the remote side; what is not an address adds nothing.
+func (c *ChildSA) selector(local bool, s string) {
+	ps, _ := parseSelector(s)
+	if local {
+		c.Local = append(c.Local, ps...)
+	} else {
+		c.Remote = append(c.Remote, ps...)
+	}
 }
 
 // counted records where a counter was read.

@@ -106,12 +106,7 @@ func parsePANOS(st *Status, lines []string) {
 				if !inProxy {
 					break
 				}
-				ps, _ := parseSelector(val)
-				if key == "local ip" {
-					detail.Local = append(detail.Local, ps...)
-				} else {
-					detail.Remote = append(detail.Remote, ps...)
-				}
+				detail.selector(key == "local ip", val)
 			case "encap packets", "decap packets", "encap bytes", "decap bytes":
 				n, err := strconv.ParseInt(val, 10, 64)
 				if err != nil {

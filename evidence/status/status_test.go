@@ -29,6 +29,17 @@ func testSite() *vpndiag.Site {
 	}
 }
 
+// vendorSite is the site of the samples written for the vendor checks:
+// 192.168.10.0/24 to the cloud's 10.100.0.0/16 through 203.0.113.10.
+func vendorSite() *vpndiag.Site {
+	return &vpndiag.Site{
+		Name:          "vendors",
+		VPNEndpoints:  []netip.Addr{netip.MustParseAddr("203.0.113.10")},
+		CloudCIDR:     netip.MustParsePrefix("10.100.0.0/16"),
+		CustomerCIDRs: []netip.Prefix{netip.MustParsePrefix("192.168.10.0/24")},
+	}
+}
+
 // TestCheck says, per sample, which format it is and which findings (code
 // at line) it must give; the golden file keeps the full texts.
 func TestCheck(t *testing.T) {
@@ -48,6 +59,9 @@ func TestCheck(t *testing.T) {
 		{"swanctl-no-child.txt", status.FormatSwanctl, []string{"sa-no-child@1"}, nil},
 		{"swanctl-connecting.txt", status.FormatSwanctl, []string{"sa-half-open@1"}, nil},
 		{"statusall-no-inbound.txt", status.FormatStroke, []string{"sa-no-inbound@18"}, nil},
+		// A child named apart from its connection (swanctl.conf through
+		// stroke) belongs to the IKE SA above it: no "no child" finding.
+		{"statusall-child-named-apart.txt", status.FormatStroke, []string{"sa-healthy@15"}, vendorSite()},
 		{"libreswan-no-inbound.txt", status.FormatLibreswan, []string{"sa-no-inbound@26"}, nil},
 		{"libreswan-half-open.txt", status.FormatLibreswan, []string{"sa-half-open@4"}, nil},
 		{"asa-multiple-pairs.txt", status.FormatASA, []string{"sa-no-inbound@56", "sa-multiple-pairs@18"}, nil},
@@ -59,6 +73,14 @@ func TestCheck(t *testing.T) {
 		{"fortigate-no-inbound.txt", status.FormatFortiGate, []string{"sa-no-inbound@21"}, nil},
 		{"junos-no-inbound.txt", status.FormatJunos, []string{"sa-no-inbound@36"}, nil},
 		{"junos-half-open.txt", status.FormatJunos, []string{"sa-half-open@3"}, nil},
+		// Each Junos command's output alone is recognised.
+		{"junos-ike-only.txt", status.FormatJunos, nil, vendorSite()},
+		{"junos-ipsec-summary.txt", status.FormatJunos, nil, vendorSite()},
+		{"libreswan-trafficstatus.txt", status.FormatLibreswan, nil, vendorSite()},
+		{"panos-ike-only.txt", status.FormatPANOS, nil, vendorSite()},
+		// Healthy single listings give no fault.
+		{"fortigate-healthy.txt", status.FormatFortiGate, []string{"sa-healthy@22"}, vendorSite()},
+		{"ios-healthy-once.txt", status.FormatIOS, nil, vendorSite()},
 		{"panos-healthy.txt", status.FormatPANOS, []string{"sa-healthy@100"}, nil},
 		{"panos-no-child.txt", status.FormatPANOS, []string{"sa-no-child@6"}, nil},
 	}

@@ -10,7 +10,7 @@ import (
 var (
 	swIKE      = regexp.MustCompile(`^(\S+): #(\d+), ([A-Z_]+), IKEv([12])`)
 	swEndpoint = regexp.MustCompile(`^\s+(local|remote)\s+'[^']*' @ (\S+?)\[\d+\]`)
-	swChild    = regexp.MustCompile(`^\s+(\S+): #(\d+), reqid \d+, ([A-Z_]+), `)
+	swChild    = regexp.MustCompile(`^\s+(\S+): #(\d+), reqid \d+, ([A-Z_]+), ([\w-]+)`)
 	swCount    = regexp.MustCompile(`^\s+(in|out)\s+([0-9a-f]{8})(?:\s*\([^)]*\))?,\s+(\d+) bytes,\s+(\d+) packets(?:,\s+(\d+)s ago)?`)
 	swTS       = regexp.MustCompile(`^\s+(local|remote)\s+([^'@]+)$`)
 )
@@ -55,7 +55,7 @@ func parseSwanctl(st *Status, lines []string) {
 			continue
 		}
 		if m := swChild.FindStringSubmatch(l); m != nil {
-			child = &ChildSA{Name: m[1], IKE: ike.Name, Peer: ike.Remote, State: m[3], Up: swChildUp(m[3]), Line: i + 1, Text: strings.TrimSpace(l)}
+			child = &ChildSA{Name: m[1], IKE: ike.Name, Peer: ike.Remote, State: m[3], Up: swChildUp(m[3]), Mode: m[4], Line: i + 1, Text: strings.TrimSpace(l)}
 			st.Child = append(st.Child, child)
 			continue
 		}
@@ -135,10 +135,17 @@ func parseStroke(st *Status, lines []string) {
 			if s := stSPIs.FindStringSubmatch(l); s != nil {
 				c.SPIIn, c.SPIOut = s[1], s[2]
 			}
+			named := false
 			for _, ike := range st.IKE {
 				if ike.Name == c.IKE {
-					c.Peer = ike.Remote
+					c.Peer, named = ike.Remote, true
 				}
+			}
+			// A child named apart from its connection (swanctl.conf's
+			// children, shown through stroke) belongs to the IKE SA
+			// listed just before it.
+			if last := len(st.IKE) - 1; !named && last >= 0 {
+				c.IKE, c.Peer = st.IKE[last].Name, st.IKE[last].Remote
 			}
 			children[m[1]+"{"+m[2]+"}"] = c
 			st.Child = append(st.Child, c)

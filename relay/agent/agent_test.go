@@ -669,3 +669,103 @@ func TestMonitorRateBudget(t *testing.T) {
 		t.Fatalf("two monitors pinging 6 times a minute under a limit of 10 = %+v, want a refusal", res)
 	}
 }
+
+// A monitor's interval is read as the keepalive probe reads it: the same
+// syntax (a duration or seconds), default and limits.
+func TestMonitorInterval(t *testing.T) {
+	e := MustEnv(t)
+	ra := e.StartAgent(e.Enrol("hq-1"), nil)
+	ra.WaitConnected(t)
+	for _, tt := range []struct {
+		interval string
+		ok       bool
+		want     string // in the summary, or in the error of a refusal
+	}{
+		{"", true, "every 5s"},
+		{"2s", true, "every 2s"},
+		{"3", true, "every 3s"},
+		{"10ms", false, "The keepalive probe's interval must be between 100ms and 1h0m0s"},
+		{"2h", false, "The keepalive probe's interval must be between 100ms and 1h0m0s"},
+		{"often", false, "must be a duration such as 5s or 500ms"},
+	} {
+		t.Run(tt.interval, func(t *testing.T) {
+			name := "iv-" + tt.interval
+			params := map[string]string{agent.ParamMonitor: "start", agent.ParamMonitorName: name}
+			if tt.interval != "" {
+				params[agent.ParamMonitorInterval] = tt.interval
+			}
+			res, err := e.Hub().Probe(context.Background(), &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeKeepalive, Target: "127.0.0.1", Relay: "hq-1", Params: params})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.ok != (res.Outcome == vpndiag.OutcomeOK) || !strings.Contains(res.Summary+res.Error, tt.want) {
+				t.Fatalf("start with interval %q = %+v, want ok=%v and %q", tt.interval, res, tt.ok, tt.want)
+			}
+			if tt.ok {
+				e.Hub().Probe(context.Background(), &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeKeepalive, Relay: "hq-1",
+					Params: map[string]string{agent.ParamMonitor: "stop", agent.ParamMonitorName: name}})
+			}
+		})
+	}
+}
+
+// A monitor's counts and up/down timeline survive a relay restart (the
+// probes monitor's own state file, beside the relay's), and its file goes
+// when it is stopped.
+func TestMonitorTimelineSurvivesRestart(t *testing.T) {
+	e := MustEnv(t)
+	token := e.Enrol("hq-1")
+	statePath := filepath.Join(t.TempDir(), "relay.state")
+	withState := func(a *agent.Agent) { a.StatePath = statePath }
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	job := func(action string) *vpndiag.ProbeResult {
+		t.Helper()
+		res, err := e.Hub().Probe(ctx, &vpndiag.ProbeRequest{CaseID: e.caseID, Kind: vpndiag.ProbeKeepalive, Target: "127.0.0.1", Relay: "hq-1",
+			Params: map[string]string{agent.ParamMonitor: action, agent.ParamMonitorName: "ka-timeline", agent.ParamMonitorInterval: "1s"}})
+		if err != nil || res.Outcome != vpndiag.OutcomeOK {
+			t.Fatalf("monitor %s: %+v, %v", action, res, err)
+		}
+		return res
+	}
+	status := func() probes.KeepaliveState {
+		t.Helper()
+		var sts []agent.MonitorStatus
+		if err := json.Unmarshal(job("status").Detail, &sts); err != nil || len(sts) != 1 {
+			t.Fatalf("status detail: %d monitors, %v", len(sts), err)
+		}
+		return sts[0].Monitor
+	}
+	files := func() []string {
+		m, _ := filepath.Glob(statePath + ".monitor-*")
+		return m
+	}
+
+	ra := e.StartAgent(token, withState)
+	ra.WaitConnected(t)
+	job("start")
+	before := status()
+	for before.Sent < 2 || before.State != "up" {
+		if ctx.Err() != nil {
+			t.Fatalf("monitor state %+v, want 2 pings and up", before)
+		}
+		time.Sleep(200 * time.Millisecond)
+		before = status()
+	}
+	ra.Stop()
+	if len(files()) != 1 {
+		t.Fatalf("monitor state files %v, want one", files())
+	}
+
+	ra2 := e.StartAgent(token, withState)
+	ra2.WaitConnected(t)
+	after := status()
+	if !after.StartedAt.Equal(before.StartedAt) || after.Sent < before.Sent || len(after.Transitions) < 1 || !after.Transitions[0].Time.Equal(before.Transitions[0].Time) {
+		t.Fatalf("after the restart: started %s, %d pings, transitions %v; before: started %s, %d pings, transitions %v",
+			after.StartedAt, after.Sent, after.Transitions, before.StartedAt, before.Sent, before.Transitions)
+	}
+	job("stop")
+	if len(files()) != 0 {
+		t.Fatalf("monitor state files %v after the stop, want none", files())
+	}
+}

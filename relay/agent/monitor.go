@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/atomicfile"
 	"github.com/vpndiag/vpndiag/kb"
 	"github.com/vpndiag/vpndiag/probes"
 	"github.com/vpndiag/vpndiag/relay"
@@ -46,7 +48,6 @@ const MaxMonitors = 16
 const (
 	DefaultMonitorDuration = relay.DefaultMonitorLifetime
 	MaxMonitorDuration     = relay.MaxMonitorLifetime
-	minMonitorDuration     = time.Minute
 )
 
 // ParamMonitorDuration is how long a started monitor runs, e.g. 8h;
@@ -75,27 +76,18 @@ type MonitorSpec struct {
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
-// MonitorStatus is a monitor's state, the detail of a status job.
+// MonitorStatus is a monitor's state, the detail of a status job: the
+// relay's spec with the state of the probes monitor that pings (the same
+// one `vpndiag probe keepalive` and the terminal run): its counts since it
+// started (kept across relay restarts in a file beside the relay's state
+// file), its up/down verdict after debouncing, transitions, any periodic
+// drop, and why pings could not be sent (the policy's rate limit, a
+// missing capability).
 type MonitorStatus struct {
 	MonitorSpec
-	// Address is the checked address pinged.
-	Address string `json:"address"`
-	// Samples and Lost count pings since the relay (re)started it.
-	Samples int `json:"samples"`
-	Lost    int `json:"lost"`
-	// Up is the monitor's verdict after its debouncing (two lost pings in a
-	// row mark the target down, one reply up); LastChange is when it last
-	// flipped.
-	Up         bool      `json:"up"`
-	LastChange time.Time `json:"last_change,omitzero"`
-	// Transitions are the up/down changes since the relay (re)started it.
-	Transitions []probes.Transition `json:"transitions,omitempty"`
-	// Periodic is set when the drops come at a regular interval (the
-	// hourly IKEv2 drop among them).
-	Periodic *probes.PeriodicDrop `json:"periodic,omitempty"`
-	// PingError says why pings could not be sent (the policy's rate limit,
-	// a missing capability), when they could not.
-	PingError string `json:"ping_error,omitempty"`
+	// Monitor is the pinging monitor's state; its Config.Target is the
+	// checked address pinged.
+	Monitor probes.KeepaliveState `json:"monitor"`
 }
 
 // monitor is one keep-alive monitor: the probes package's Monitor (the
@@ -104,10 +96,13 @@ type MonitorStatus struct {
 // them.
 type monitor struct {
 	spec MonitorSpec
-	addr string
 	km   *probes.Monitor
 	stop context.CancelFunc // stops it without removing it (relay shutdown)
 	done chan struct{}      // closed once km has stopped
+	// removed is set (under Agent.mu) once it is stopped for good (a stop
+	// job, its expiry): it is left out of the state file, then out of the
+	// relay's list.
+	removed bool
 
 	mu      sync.Mutex
 	pending []vpndiag.KeepaliveSample
@@ -127,13 +122,7 @@ func (m *monitor) AddKeepaliveSamples(_ context.Context, _ int64, samples []vpnd
 
 // status reports the monitor's state.
 func (m *monitor) status() MonitorStatus {
-	st := m.km.Status()
-	ms := MonitorStatus{MonitorSpec: m.spec, Address: m.addr, Samples: st.Sent, Lost: st.Sent - st.Received,
-		Up: st.State == "up", Transitions: st.Transitions, Periodic: st.Periodic, PingError: st.PingError}
-	if n := len(st.Transitions); n > 0 {
-		ms.LastChange = st.Transitions[n-1].Time
-	}
-	return ms
+	return MonitorStatus{MonitorSpec: m.spec, Monitor: m.km.Status()}
 }
 
 // state is the state file's content.
@@ -180,10 +169,12 @@ func (a *Agent) saveState() error {
 	if a.StatePath == "" {
 		return nil
 	}
-	a.mu.Lock()
 	st := state{Version: 1, Monitors: []MonitorSpec{}}
+	a.mu.Lock()
 	for _, k := range sortedKeys(a.monitors) {
-		st.Monitors = append(st.Monitors, a.monitors[k].spec)
+		if m := a.monitors[k]; !m.removed {
+			st.Monitors = append(st.Monitors, m.spec)
+		}
 	}
 	a.mu.Unlock()
 	b, err := json.MarshalIndent(st, "", "  ")
@@ -193,11 +184,7 @@ func (a *Agent) saveState() error {
 	if err := os.MkdirAll(filepath.Dir(a.StatePath), 0o700); err != nil {
 		return fmt.Errorf("relay state: %w", err)
 	}
-	tmp := a.StatePath + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("relay state: %w", err)
-	}
-	if err := os.Rename(tmp, a.StatePath); err != nil {
+	if err := atomicfile.WriteFile(a.StatePath, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("relay state: %w", err)
 	}
 	return nil
@@ -218,7 +205,7 @@ func (a *Agent) startMonitor(ctx context.Context, spec MonitorSpec) (bool, error
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, ok := a.monitors[spec.Name]; ok {
+	if old := a.monitors[spec.Name]; old != nil && !old.removed {
 		return false, nil
 	}
 	if len(a.monitors) >= MaxMonitors {
@@ -227,14 +214,10 @@ func (a *Agent) startMonitor(ctx context.Context, spec MonitorSpec) (bool, error
 	if err := a.monitorBudgetLocked(spec.Interval); err != nil {
 		return false, err
 	}
-	m := &monitor{spec: spec, addr: checked.Target, done: make(chan struct{})}
-	km, err := probes.NewMonitor(probes.KeepaliveConfig{Name: spec.Name, CaseID: spec.CaseID, Target: checked.Target, Interval: spec.Interval}, m)
-	if err != nil {
-		return false, err
-	}
-	km.Ping = a.monitorPing
+	m := &monitor{spec: spec, done: make(chan struct{})}
 	mctx, cancel := context.WithDeadline(context.Background(), spec.ExpiresAt)
-	if err := km.Start(mctx); err != nil {
+	km, err := a.startKeepalive(mctx, spec, checked.Target, m)
+	if err != nil {
 		cancel()
 		return false, err
 	}
@@ -242,6 +225,55 @@ func (a *Agent) startMonitor(ctx context.Context, spec MonitorSpec) (bool, error
 	a.monitors[spec.Name] = m
 	go a.watchMonitor(mctx, m)
 	return true, nil
+}
+
+// monitorStatePath is the file of a monitor's probes state (its counts,
+// up/down timeline and periodic drop) beside the relay's state file, so
+// that the timeline survives a relay restart; "" without a state file.
+func (a *Agent) monitorStatePath(name string) string {
+	if a.StatePath == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(name))
+	return fmt.Sprintf("%s.monitor-%x", a.StatePath, sum[:8])
+}
+
+// startKeepalive starts the probes monitor of spec, pinging addr and
+// saving its state to monitorStatePath: the one a previous run of this
+// relay saved, when that file holds this very monitor, else a new one. A
+// state that cannot be saved does not stop the monitor: it then runs
+// without its file (and restarts its timeline after a relay restart).
+func (a *Agent) startKeepalive(ctx context.Context, spec MonitorSpec, addr string, sink probes.KeepaliveSink) (*probes.Monitor, error) {
+	cfg := probes.KeepaliveConfig{Name: spec.Name, CaseID: spec.CaseID, Target: addr, Interval: spec.Interval, StatePath: a.monitorStatePath(spec.Name)}
+	var km *probes.Monitor
+	if cfg.StatePath != "" {
+		saved, err := probes.LoadMonitor(cfg.StatePath, sink)
+		switch {
+		case err == nil:
+			st := saved.Status()
+			if ip, _ := netip.ParseAddr(addr); st.Config.Target == ip.Unmap().String() && st.Config.Interval == spec.Interval &&
+				st.Config.CaseID == spec.CaseID && !st.StartedAt.Before(spec.StartedAt) {
+				km = saved
+			}
+		case vpndiag.ErrorCode(err) != vpndiag.ENOTFOUND:
+			a.log().Warn("relay: keep-alive monitor state not resumed", "monitor", spec.Name, "err", err)
+		}
+	}
+	for {
+		if km == nil {
+			var err error
+			if km, err = probes.NewMonitor(cfg, sink); err != nil {
+				return nil, err
+			}
+		}
+		km.Ping = a.monitorPing
+		err := km.Start(ctx)
+		if err == nil || cfg.StatePath == "" {
+			return km, err
+		}
+		a.log().Warn("relay: keep-alive monitor state not saved", "monitor", spec.Name, "err", err)
+		cfg.StatePath, km = "", nil
+	}
 }
 
 // monitorBudgetLocked refuses a monitor that would bring the monitors'
@@ -282,41 +314,53 @@ func (a *Agent) watchMonitor(ctx context.Context, m *monitor) {
 		return
 	}
 	a.mu.Lock()
-	mine := a.monitors[m.spec.Name] == m
-	if mine {
-		delete(a.monitors, m.spec.Name)
-	}
+	mine := a.monitors[m.spec.Name] == m && !m.removed
+	m.removed = m.removed || mine
 	a.mu.Unlock()
 	if !mine {
 		return
 	}
 	a.log().Info("relay: keep-alive monitor expired", "monitor", m.spec.Name, "started", m.spec.StartedAt, "expired", m.spec.ExpiresAt)
+	a.removeMonitor(m)
+}
+
+// removeMonitor sends a stopped monitor's last samples and takes it out of
+// the state file, then out of the relay's list: a status that no longer
+// shows it finds it gone from the file too. m.removed is set.
+func (a *Agent) removeMonitor(m *monitor) {
 	a.flushMonitor(m)
 	if err := a.saveState(); err != nil {
 		a.log().Error("relay: save state", "err", err)
 	}
+	if path := a.monitorStatePath(m.spec.Name); path != "" {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			a.log().Warn("relay: remove keep-alive monitor state", "monitor", m.spec.Name, "err", err)
+		}
+	}
+	a.mu.Lock()
+	if a.monitors[m.spec.Name] == m {
+		delete(a.monitors, m.spec.Name)
+	}
+	a.mu.Unlock()
 }
 
 // flushSamples turns every monitor's pending samples into a batch for the
 // hub.
 func (a *Agent) flushSamples() {
+	for _, m := range a.monitorList() {
+		a.flushMonitor(m)
+	}
+}
+
+// monitorList returns the running monitors by name.
+func (a *Agent) monitorList() []*monitor {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	ms := make([]*monitor, 0, len(a.monitors))
 	for _, k := range sortedKeys(a.monitors) {
 		ms = append(ms, a.monitors[k])
 	}
-	a.mu.Unlock()
-	for _, m := range ms {
-		m.mu.Lock()
-		samples := m.pending
-		m.pending = nil
-		m.mu.Unlock()
-		if len(samples) == 0 {
-			continue
-		}
-		batch := relay.NewJobID()
-		a.deliver("batch/"+batch, &relay.Message{Type: relay.TypeSamples, Samples: &relay.Samples{Batch: batch, CaseID: m.spec.CaseID, Samples: samples}})
-	}
+	return ms
 }
 
 // stopMonitors stops every monitor goroutine (the state file keeps them).
@@ -345,21 +389,17 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 	name := relay.MonitorName(req)
 	switch action := req.Params[ParamMonitor]; action {
 	case "start":
-		interval := DefaultMonitorInterval
-		if v := req.Params[ParamMonitorInterval]; v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return fail(vpndiag.Errorf(vpndiag.EINVALID, "The monitor interval must be a duration such as 5s (got %q).", v))
-			}
-			interval = d // the range is the monitor's own (probes.NewMonitor)
+		// The interval is read as the keepalive probe reads it: the same
+		// syntax, default and limits.
+		timing, err := probes.ParseKeepaliveRequest(&vpndiag.ProbeRequest{Kind: vpndiag.ProbeKeepalive, Target: req.Target,
+			Params: map[string]string{"interval": req.Params[ParamMonitorInterval]}})
+		if err != nil {
+			return fail(err)
 		}
-		lifetime := DefaultMonitorDuration
-		if v := req.Params[ParamMonitorDuration]; v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < minMonitorDuration || d > MaxMonitorDuration {
-				return fail(vpndiag.Errorf(vpndiag.EINVALID, "The monitor duration must be a duration from %s to %s (got %q).", minMonitorDuration, MaxMonitorDuration, v))
-			}
-			lifetime = d
+		interval := timing.Monitor.Interval
+		lifetime, err := relay.MonitorLifetime(req)
+		if err != nil {
+			return fail(err)
 		}
 		now := vpndiag.Now()
 		spec := MonitorSpec{Name: name, CaseID: req.CaseID, Target: req.Target, Interval: interval, StartedAt: now, ExpiresAt: now.Add(lifetime)}
@@ -380,27 +420,23 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 	case "stop":
 		a.mu.Lock()
 		m := a.monitors[name]
-		delete(a.monitors, name)
+		if m != nil && m.removed {
+			m = nil
+		}
+		if m != nil {
+			m.removed = true
+		}
 		a.mu.Unlock()
 		if m == nil {
 			return fail(vpndiag.Errorf(vpndiag.ENOTFOUND, "No keep-alive monitor named %s runs on this relay.", name))
 		}
 		m.stop()
 		<-m.done
-		a.flushMonitor(m)
-		if err := a.saveState(); err != nil {
-			a.log().Error("relay: save state", "err", err)
-		}
+		a.removeMonitor(m)
 		res.Outcome, res.Summary = vpndiag.OutcomeOK, fmt.Sprintf("keep-alive monitor %s stopped", name)
 	case "status":
-		a.mu.Lock()
 		var sts []MonitorStatus
-		ms := make([]*monitor, 0, len(a.monitors))
-		for _, k := range sortedKeys(a.monitors) {
-			ms = append(ms, a.monitors[k])
-		}
-		a.mu.Unlock()
-		for _, m := range ms {
+		for _, m := range a.monitorList() {
 			sts = append(sts, m.status())
 		}
 		b, _ := json.Marshal(sts)
@@ -408,16 +444,13 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 		res.Outcome = vpndiag.OutcomeOK
 		parts := make([]string, 0, len(sts))
 		for _, s := range sts {
-			state := "down"
-			if s.Up {
-				state = "up"
+			km := s.Monitor
+			part := fmt.Sprintf("%s (%s every %s, %s, %d/%d lost", s.Name, km.Config.Target, s.Interval, km.State, km.Sent-km.Received, km.Sent)
+			if km.Periodic != nil {
+				part += fmt.Sprintf(", drops every %s", km.Periodic.Period.Round(time.Second))
 			}
-			part := fmt.Sprintf("%s (%s every %s, %s, %d/%d lost", s.Name, s.Address, s.Interval, state, s.Lost, s.Samples)
-			if s.Periodic != nil {
-				part += fmt.Sprintf(", drops every %s", s.Periodic.Period.Round(time.Second))
-			}
-			if s.PingError != "" {
-				part += ", pings not sent: " + s.PingError
+			if km.PingError != "" {
+				part += ", pings not sent: " + km.PingError
 			}
 			parts = append(parts, part+")")
 		}
@@ -432,7 +465,7 @@ func (a *Agent) monitorJob(ctx context.Context, req *vpndiag.ProbeRequest) *vpnd
 	return res
 }
 
-// flushMonitor sends a stopped monitor's last samples.
+// flushMonitor sends a monitor's pending samples to the hub as one batch.
 func (a *Agent) flushMonitor(m *monitor) {
 	m.mu.Lock()
 	samples := m.pending

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -25,8 +26,8 @@ func NewDedupService(db *DB) *DedupService {
 
 // Claim records key and reports whether this is its first claim.
 func (s *DedupService) Claim(ctx context.Context, key string) (bool, error) {
-	if key == "" {
-		return false, vpndiag.Errorf(vpndiag.EINVALID, "A delivery key is required.")
+	if err := sqlrow.ValidateDedupKey(key); err != nil {
+		return false, err
 	}
 	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {

@@ -2,12 +2,12 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -60,11 +60,8 @@ func (s *EventService) FindEvents(ctx context.Context, caseID int64) ([]*vpndiag
 // one case wait for each other instead of racing for the same seq; a
 // missing case is ENOTFOUND.
 func appendEvent(ctx context.Context, tx *Tx, e *vpndiag.Event) error {
-	if e.Kind == "" {
-		return vpndiag.Errorf(vpndiag.EINVALID, "Event kind is required.")
-	}
-	if e.Data != nil && !json.Valid(e.Data) {
-		return vpndiag.Errorf(vpndiag.EINVALID, "Event data is not valid JSON.")
+	if err := sqlrow.ValidateEvent(e); err != nil {
+		return err
 	}
 	if e.Time.IsZero() {
 		e.Time = tx.now
@@ -73,40 +70,23 @@ func appendEvent(ctx context.Context, tx *Tx, e *vpndiag.Event) error {
 	err := tx.QueryRow(ctx, `UPDATE cases SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq`,
 		e.CaseID).Scan(&e.Seq)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return caseNotFound(e.CaseID)
+		return sqlrow.CaseNotFound(e.CaseID)
 	} else if err != nil {
 		return runtimeError(err)
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO events (case_id, seq, time, actor, kind, message, data)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		e.CaseID, e.Seq, e.Time, e.Actor, e.Kind, e.Message, nullJSON(e.Data)).Scan(&e.ID)
+		e.CaseID, e.Seq, e.Time, e.Actor, e.Kind, e.Message, sqlrow.NullJSON(e.Data)).Scan(&e.ID)
 	return runtimeError(err)
 }
 
 // findEvents returns a case's events in seq order.
 func findEvents(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.Event, error) {
-	rows, err := tx.Query(ctx, `SELECT id, case_id, seq, time, actor, kind, message, data::text
-		FROM events WHERE case_id = $1 ORDER BY seq`, caseID)
+	rows, err := tx.Query(ctx, `SELECT `+sqlrow.EventColumns+` FROM events WHERE case_id = $1 ORDER BY seq`, caseID)
 	if err != nil {
 		return nil, runtimeError(err)
 	}
-	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Event, error) {
-		var e vpndiag.Event
-		var data *string
-		if err := row.Scan(&e.ID, &e.CaseID, &e.Seq, &e.Time, &e.Actor, &e.Kind, &e.Message, &data); err != nil {
-			return nil, err
-		}
-		e.Time = e.Time.UTC()
-		if data != nil {
-			e.Data = json.RawMessage(*data)
-		}
-		return &e, nil
-	})
-	if err != nil {
-		return nil, runtimeError(err)
-	}
-	if es == nil {
-		es = []*vpndiag.Event{}
-	}
-	return es, nil
+	defer rows.Close()
+	es, err := sqlrow.Collect(rows, sqlrow.ScanEvent)
+	return es, runtimeError(err)
 }

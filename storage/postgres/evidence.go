@@ -2,15 +2,14 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/storage/internal/deflate"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -29,14 +28,6 @@ func NewEvidenceService(db *DB) *EvidenceService {
 	return &EvidenceService{db: db}
 }
 
-// maxEvidence returns the evidence size cap in bytes.
-func (db *DB) maxEvidence() int64 {
-	if db.MaxEvidenceBytes > 0 {
-		return db.MaxEvidenceBytes
-	}
-	return DefaultMaxEvidenceBytes
-}
-
 // CreateEvidence stores e with the redacted content read from r: it is
 // AttachEvidence with no findings and no event.
 func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader) error {
@@ -50,49 +41,20 @@ func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidenc
 // transaction then copies the chunks, and appending the event takes the
 // case's row lock as every write of a case does.
 func (s *EvidenceService) AttachEvidence(ctx context.Context, a *vpndiag.Attachment, r io.Reader) error {
-	e := a.Evidence
-	if e == nil {
-		return fmt.Errorf("attach evidence: %w", vpndiag.Errorf(vpndiag.EINVALID, "Evidence is required."))
-	}
-	if err := deflate.Validate(e); err != nil {
-		return fmt.Errorf("attach evidence: %w", err)
-	}
-	if err := s.checkCase(ctx, e.CaseID); err != nil {
-		return fmt.Errorf("attach evidence: %w", err)
-	}
-	tmp, err := os.CreateTemp("", "vpndiag-evidence-*.deflate")
+	tmp, cleanup, err := deflate.Spool(ctx, a.Evidence, r, deflate.Cap(s.db.MaxEvidenceBytes),
+		func(caseID int64) error { return s.checkCase(ctx, caseID) })
 	if err != nil {
-		return fmt.Errorf("attach evidence: temporary file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if err := deflate.Compress(ctx, e, r, tmp, s.db.maxEvidence()); err != nil {
 		return fmt.Errorf("attach evidence: %w", err)
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("attach evidence: %w", err)
-	}
+	defer cleanup()
 
 	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := createEvidence(ctx, tx, e, tmp); err != nil {
+	if err := sqlrow.Attach(writer{ctx, tx}, a, tmp); err != nil {
 		return fmt.Errorf("attach evidence: %w", err)
-	}
-	if err := deflate.Link(a); err != nil {
-		return fmt.Errorf("attach evidence: %w", err)
-	}
-	if len(a.Findings) > 0 {
-		if err := createFindings(ctx, tx, e.CaseID, a.Findings); err != nil {
-			return fmt.Errorf("attach evidence: findings: %w", err)
-		}
-	}
-	if ev := a.Event; ev != nil {
-		if err := appendEvent(ctx, tx, ev); err != nil {
-			return fmt.Errorf("attach evidence: event: %w", err)
-		}
 	}
 	return tx.Commit()
 }
@@ -133,7 +95,7 @@ func (s *EvidenceService) OpenEvidence(ctx context.Context, id int64) (io.ReadCl
 	if err != nil {
 		return nil, fmt.Errorf("open evidence: %w", err)
 	}
-	return deflate.NewReader(&chunkReader{ctx: ctx, db: s.db, id: id, want: e.CompressedSize}, e), nil
+	return deflate.NewReader(deflate.NewChunkReader(e, s.loadChunk(ctx, id)), e), nil
 }
 
 // OpenEvidenceRaw streams the stored raw DEFLATE stream (RFC 1951) of
@@ -143,7 +105,31 @@ func (s *EvidenceService) OpenEvidenceRaw(ctx context.Context, id int64) (io.Rea
 	if err != nil {
 		return nil, fmt.Errorf("open evidence: %w", err)
 	}
-	return &chunkReader{ctx: ctx, db: s.db, id: id, want: e.CompressedSize}, nil
+	return deflate.NewChunkReader(e, s.loadChunk(ctx, id)), nil
+}
+
+// loadChunk reads chunk n of evidence id with a query of its own on the
+// pool, so that no connection stays checked out while a caller streams.
+func (s *EvidenceService) loadChunk(ctx context.Context, id int64) deflate.LoadChunk {
+	return func(n int, buf []byte) ([]byte, bool, error) {
+		rows, err := s.db.pool.Query(ctx, `SELECT data FROM evidence_chunks WHERE evidence_id = $1 AND n = $2`, id, n)
+		if err != nil {
+			return nil, false, runtimeError(err)
+		}
+		defer rows.Close()
+		ok := rows.Next()
+		if ok {
+			// DriverBytes points into the connection's read buffer: copy it
+			// into buf before the next row.
+			var data pgtype.DriverBytes
+			if err := rows.Scan(&data); err != nil {
+				return nil, false, err
+			}
+			buf = append(buf, data...)
+		}
+		rows.Close()
+		return buf, ok, runtimeError(rows.Err())
+	}
 }
 
 // checkCase returns ENOTFOUND unless the case exists, before an upload is
@@ -171,26 +157,11 @@ func createEvidence(ctx context.Context, tx *Tx, e *vpndiag.Evidence, r io.Reade
 		e.CreatedAt).Scan(&e.ID); err != nil {
 		return runtimeError(err)
 	}
-	buf := make([]byte, ChunkSize)
-	for n := 0; ; n++ {
-		m, err := io.ReadFull(r, buf)
-		if m > 0 {
-			if _, err := tx.exec(ctx, `INSERT INTO evidence_chunks (evidence_id, n, data) VALUES ($1, $2, $3)`,
-				e.ID, n, buf[:m]); err != nil {
-				return err
-			}
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-	}
+	return deflate.WriteChunks(r, ChunkSize, func(n int, data []byte) error {
+		_, err := tx.exec(ctx, `INSERT INTO evidence_chunks (evidence_id, n, data) VALUES ($1, $2, $3)`, e.ID, n, data)
+		return err
+	})
 }
-
-// evidenceColumns are the columns of findEvidence, in order.
-const evidenceColumns = `id, case_id, name, kind, media_type, vendor, size, sha256, original_size,
-	original_sha256, redactions, crc32, compressed_size, uploaded_by, created_at`
 
 // findEvidenceByID returns evidence id, or ENOTFOUND.
 func findEvidenceByID(ctx context.Context, tx *Tx, id int64) (*vpndiag.Evidence, error) {
@@ -198,101 +169,18 @@ func findEvidenceByID(ctx context.Context, tx *Tx, id int64) (*vpndiag.Evidence,
 	if err != nil {
 		return nil, err
 	} else if len(es) == 0 {
-		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "Evidence %d not found.", id)
+		return nil, sqlrow.EvidenceNotFound(id)
 	}
 	return es[0], nil
 }
 
 // findEvidence returns the evidence matching the where clause, by ID.
 func findEvidence(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Evidence, error) {
-	rows, err := tx.Query(ctx, `SELECT `+evidenceColumns+` FROM evidence `+where+` ORDER BY id`, args...)
+	rows, err := tx.Query(ctx, `SELECT `+sqlrow.EvidenceColumns+` FROM evidence `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, runtimeError(err)
-	}
-	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Evidence, error) {
-		var e vpndiag.Evidence
-		var crc int64
-		if err := row.Scan(&e.ID, &e.CaseID, &e.Name, &e.Kind, &e.MediaType, &e.Vendor, &e.Size, &e.SHA256,
-			&e.OriginalSize, &e.OriginalSHA256, &e.Redactions, &crc, &e.CompressedSize, &e.UploadedBy,
-			&e.CreatedAt); err != nil {
-			return nil, err
-		}
-		e.CRC32, e.CreatedAt = uint32(crc), e.CreatedAt.UTC()
-		return &e, nil
-	})
-	if err != nil {
-		return nil, runtimeError(err)
-	}
-	if es == nil {
-		es = []*vpndiag.Evidence{}
-	}
-	return es, nil
-}
-
-// chunkReader reads an evidence stream chunk by chunk, each chunk with its
-// own query, so that no connection stays checked out while a caller
-// streams. Evidence never changes once stored.
-type chunkReader struct {
-	ctx  context.Context
-	db   *DB
-	id   int64
-	n    int    // next chunk to load
-	buf  []byte // the loaded chunk
-	pos  int    // read position in buf
-	read int64  // bytes returned so far
-	want int64  // the stored compressed size
-	eof  bool
-}
-
-// Read implements io.Reader.
-func (r *chunkReader) Read(p []byte) (int, error) {
-	for r.pos >= len(r.buf) {
-		if r.eof {
-			return 0, io.EOF
-		}
-		if err := r.load(); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, r.buf[r.pos:])
-	r.pos += n
-	r.read += int64(n)
-	return n, nil
-}
-
-// load reads the next chunk into buf (reused), or marks the end of the
-// stream.
-func (r *chunkReader) load() error {
-	rows, err := r.db.pool.Query(r.ctx, `SELECT data FROM evidence_chunks WHERE evidence_id = $1 AND n = $2`, r.id, r.n)
-	if err != nil {
-		return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, runtimeError(err))
 	}
 	defer rows.Close()
-	r.buf, r.pos = r.buf[:0], 0
-	if rows.Next() {
-		// DriverBytes points into the connection's read buffer: copy it
-		// into buf before the next row.
-		var data pgtype.DriverBytes
-		if err := rows.Scan(&data); err != nil {
-			return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, err)
-		}
-		r.buf = append(r.buf, data...)
-		r.n++
-	} else {
-		r.eof = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, runtimeError(err))
-	}
-	if r.eof && r.read != r.want {
-		return fmt.Errorf("evidence %d: stored stream is %d bytes, want %d", r.id, r.read, r.want)
-	}
-	return nil
-}
-
-// Close implements io.Closer.
-func (r *chunkReader) Close() error {
-	r.buf, r.eof = nil, true
-	return nil
+	es, err := sqlrow.Collect(rows, sqlrow.ScanEvidence)
+	return es, runtimeError(err)
 }

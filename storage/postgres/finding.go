@@ -2,11 +2,11 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -57,10 +57,7 @@ func createFindings(ctx context.Context, tx *Tx, caseID int64, fs []*vpndiag.Fin
 		return err
 	}
 	for _, f := range fs {
-		if f.Code == "" || f.Severity.Rank() == 0 {
-			return vpndiag.Errorf(vpndiag.EINVALID, "Finding %q needs a code and a known severity.", f.Code)
-		}
-		refs, err := json.Marshal(f.Evidence)
+		refs, err := sqlrow.PrepareFinding(f)
 		if err != nil {
 			return err
 		}
@@ -69,7 +66,7 @@ func createFindings(ctx context.Context, tx *Tx, caseID int64, fs []*vpndiag.Fin
 			detail, fix, kb_article, evidence, source, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 			caseID, f.Code, string(f.Severity), f.Severity.Rank(), f.Summary,
-			f.Detail, f.Fix, f.KBArticle, string(refs), f.Source, f.CreatedAt).Scan(&f.ID); err != nil {
+			f.Detail, f.Fix, f.KBArticle, refs, f.Source, f.CreatedAt).Scan(&f.ID); err != nil {
 			return runtimeError(err)
 		}
 	}
@@ -78,29 +75,12 @@ func createFindings(ctx context.Context, tx *Tx, caseID int64, fs []*vpndiag.Fin
 
 // findFindings returns a case's findings, worst first, then by ID.
 func findFindings(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.Finding, error) {
-	rows, err := tx.Query(ctx, `SELECT id, case_id, code, severity, summary, detail, fix, kb_article,
-		evidence, source, created_at FROM findings WHERE case_id = $1 ORDER BY severity_rank DESC, id`, caseID)
+	rows, err := tx.Query(ctx, `SELECT `+sqlrow.FindingColumns+` FROM findings WHERE case_id = $1
+		ORDER BY severity_rank DESC, id`, caseID)
 	if err != nil {
 		return nil, runtimeError(err)
 	}
-	fs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Finding, error) {
-		var f vpndiag.Finding
-		var refs []byte
-		if err := row.Scan(&f.ID, &f.CaseID, &f.Code, &f.Severity, &f.Summary, &f.Detail, &f.Fix, &f.KBArticle,
-			&refs, &f.Source, &f.CreatedAt); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(refs, &f.Evidence); err != nil {
-			return nil, fmt.Errorf("finding %d evidence: %w", f.ID, err)
-		}
-		f.CreatedAt = f.CreatedAt.UTC()
-		return &f, nil
-	})
-	if err != nil {
-		return nil, runtimeError(err)
-	}
-	if fs == nil {
-		fs = []*vpndiag.Finding{}
-	}
-	return fs, nil
+	defer rows.Close()
+	fs, err := sqlrow.Collect(rows, sqlrow.ScanFinding)
+	return fs, runtimeError(err)
 }

@@ -6,7 +6,9 @@
 //
 // It mirrors storage/sqlite: a DB owns the pool; each service is a thin
 // type whose methods BeginTx, defer Rollback, call helpers that take a *Tx,
-// and Commit. The schema lives in migration/*.sql, embedded; Open applies
+// and Commit. The helpers share with storage/sqlite what does not depend on
+// the database (storage/internal/sqlrow and storage/internal/deflate): the
+// SQL, the locking and the transactions are this package's. The schema lives in migration/*.sql, embedded; Open applies
 // every file not yet recorded in schema_migrations, each in its own
 // transaction, while holding a session advisory lock, so replicas that start
 // at the same moment apply each migration once and wait for each other. A
@@ -65,6 +67,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/deflate"
 )
 
 //go:embed migration/*.sql
@@ -72,7 +75,7 @@ var migrationFS embed.FS
 
 // DefaultMaxEvidenceBytes is the evidence size cap used when
 // DB.MaxEvidenceBytes is 0.
-const DefaultMaxEvidenceBytes = 64 << 20
+const DefaultMaxEvidenceBytes = deflate.DefaultMax
 
 // ChunkSize is the size of one stored piece of a compressed evidence
 // stream. It is smaller than SQLite's because pgx copies each parameter
@@ -483,27 +486,36 @@ func microPtr(t *time.Time) *time.Time {
 	return &m
 }
 
-// utcPtr returns an optional stored time in UTC.
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// nullID stores 0 as NULL, for optional references.
-func nullID(id int64) *int64 {
-	if id == 0 {
-		return nil
-	}
-	return &id
-}
-
 // nullJSON stores nil as NULL and anything else as JSON text.
 func nullJSON(b []byte) any {
 	if b == nil {
 		return nil
 	}
 	return string(b)
+}
+
+// writer is a transaction as sqlrow's steps made of several writes see
+// it.
+type writer struct {
+	ctx context.Context
+	tx  *Tx
+}
+
+func (w writer) CreateEvidence(e *vpndiag.Evidence, content io.Reader) error {
+	return createEvidence(w.ctx, w.tx, e, content)
+}
+
+func (w writer) CreateFindings(caseID int64, fs []*vpndiag.Finding) error {
+	return createFindings(w.ctx, w.tx, caseID, fs)
+}
+
+func (w writer) AppendEvent(e *vpndiag.Event) error { return appendEvent(w.ctx, w.tx, e) }
+
+func (w writer) CreateAnswer(a *vpndiag.Answer) error { return createAnswer(w.ctx, w.tx, a) }
+
+func (w writer) CreateSession(s *vpndiag.Session) error { return createSession(w.ctx, w.tx, s) }
+
+func (w writer) UpdateCase(id int64, upd vpndiag.CaseUpdate, withEvent bool) error {
+	_, err := updateCase(w.ctx, w.tx, id, upd, withEvent)
+	return err
 }

@@ -2,12 +2,11 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -82,59 +81,32 @@ func (s *ProbeService) FindKeepaliveSamples(ctx context.Context, caseID int64) (
 
 // createProbeResult inserts r unless its ID is stored already.
 func createProbeResult(ctx context.Context, tx *Tx, r *vpndiag.ProbeResult) error {
-	if r.ID == "" {
-		return vpndiag.Errorf(vpndiag.EINVALID, "A probe result needs the job ID.")
-	}
-	if r.Detail != nil && !json.Valid(r.Detail) {
-		return vpndiag.Errorf(vpndiag.EINVALID, "Probe result %s: detail is not valid JSON.", r.ID)
+	if err := sqlrow.ValidateProbeResult(r); err != nil {
+		return err
 	}
 	if r.CaseID != 0 {
 		if err := requireCase(ctx, tx, r.CaseID); err != nil {
 			return err
 		}
 	}
-	_, err := tx.exec(ctx, `INSERT INTO probe_results (id, case_id, kind, target, outcome, summary,
-		detail, error, relay, started_at, duration_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (id) DO NOTHING`,
-		r.ID, nullID(r.CaseID), string(r.Kind), r.Target, string(r.Outcome), r.Summary,
-		nullJSON(r.Detail), r.Error, r.Relay, micro(r.StartedAt), int64(r.Duration))
+	_, err := tx.exec(ctx, `INSERT INTO probe_results (`+sqlrow.ProbeResultColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
+		r.ID, sqlrow.NullID(r.CaseID), string(r.Kind), r.Target, string(r.Outcome), r.Summary,
+		sqlrow.NullJSON(r.Detail), r.Error, r.Relay, micro(r.StartedAt), int64(r.Duration))
 	return err
 }
 
 // findProbeResults returns a case's results (ad hoc ones for caseID 0) by
 // start time, then arrival.
 func findProbeResults(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.ProbeResult, error) {
-	rows, err := tx.Query(ctx, `SELECT id, case_id, kind, target, outcome, summary, detail::text, error, relay,
-		started_at, duration_ns FROM probe_results WHERE case_id IS NOT DISTINCT FROM $1
-		ORDER BY started_at, arrival`, nullID(caseID))
+	rows, err := tx.Query(ctx, `SELECT `+sqlrow.ProbeResultColumns+` FROM probe_results
+		WHERE case_id IS NOT DISTINCT FROM $1 ORDER BY started_at, arrival`, sqlrow.NullID(caseID))
 	if err != nil {
 		return nil, runtimeError(err)
 	}
-	rs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.ProbeResult, error) {
-		var r vpndiag.ProbeResult
-		var cid *int64
-		var detail *string
-		var dur int64
-		if err := row.Scan(&r.ID, &cid, &r.Kind, &r.Target, &r.Outcome, &r.Summary, &detail, &r.Error, &r.Relay,
-			&r.StartedAt, &dur); err != nil {
-			return nil, err
-		}
-		if cid != nil {
-			r.CaseID = *cid
-		}
-		r.Duration, r.StartedAt = time.Duration(dur), r.StartedAt.UTC()
-		if detail != nil {
-			r.Detail = json.RawMessage(*detail)
-		}
-		return &r, nil
-	})
-	if err != nil {
-		return nil, runtimeError(err)
-	}
-	if rs == nil {
-		rs = []*vpndiag.ProbeResult{}
-	}
-	return rs, nil
+	defer rows.Close()
+	rs, err := sqlrow.Collect(rows, sqlrow.ScanProbeResult)
+	return rs, runtimeError(err)
 }
 
 // addKeepaliveSamples inserts samples for caseID.
@@ -148,8 +120,8 @@ func addKeepaliveSamples(ctx context.Context, tx *Tx, caseID int64, samples []vp
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM keepalive_samples WHERE case_id = $1`, caseID).Scan(&n); err != nil {
 		return runtimeError(err)
 	}
-	if n+len(samples) > vpndiag.MaxKeepaliveSamplesPerCase {
-		return vpndiag.Errorf(vpndiag.ETOOLARGE, "Case %d holds %d keep-alive samples; %d more would pass the cap of %d.", caseID, n, len(samples), vpndiag.MaxKeepaliveSamplesPerCase)
+	if err := sqlrow.KeepaliveCap(caseID, n, len(samples)); err != nil {
+		return err
 	}
 	rows := make([][]any, len(samples))
 	for i, s := range samples {
@@ -162,23 +134,12 @@ func addKeepaliveSamples(ctx context.Context, tx *Tx, caseID int64, samples []vp
 
 // findKeepaliveSamples returns a case's samples by time, then arrival.
 func findKeepaliveSamples(ctx context.Context, tx *Tx, caseID int64) ([]vpndiag.KeepaliveSample, error) {
-	rows, err := tx.Query(ctx, `SELECT monitor, time, ok, rtt_ns FROM keepalive_samples
+	rows, err := tx.Query(ctx, `SELECT `+sqlrow.KeepaliveColumns+` FROM keepalive_samples
 		WHERE case_id = $1 ORDER BY time, id`, caseID)
 	if err != nil {
 		return nil, runtimeError(err)
 	}
-	ss, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (vpndiag.KeepaliveSample, error) {
-		var s vpndiag.KeepaliveSample
-		var rtt int64
-		err := row.Scan(&s.Monitor, &s.Time, &s.OK, &rtt)
-		s.RTT, s.Time = time.Duration(rtt), s.Time.UTC()
-		return s, err
-	})
-	if err != nil {
-		return nil, runtimeError(err)
-	}
-	if ss == nil {
-		ss = []vpndiag.KeepaliveSample{}
-	}
-	return ss, nil
+	defer rows.Close()
+	ss, err := sqlrow.Collect(rows, sqlrow.ScanKeepalive)
+	return ss, runtimeError(err)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -98,15 +99,15 @@ func (s *RelayTokenService) TouchRelayToken(ctx context.Context, id int64, at ti
 	if err != nil {
 		return fmt.Errorf("touch relay token: %w", err)
 	} else if n == 0 {
-		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Relay token %d not found.", id)
+		return sqlrow.RelayTokenNotFound(id)
 	}
 	return tx.Commit()
 }
 
 // createRelayToken inserts t.
 func createRelayToken(ctx context.Context, tx *Tx, t *vpndiag.RelayToken) error {
-	if t.Name == "" || t.Hash == "" {
-		return vpndiag.Errorf(vpndiag.EINVALID, "A relay token needs a name and a hash.")
+	if err := sqlrow.ValidateRelayToken(t); err != nil {
+		return err
 	}
 	if err := requireSite(ctx, tx, t.SiteID); err != nil {
 		return err
@@ -144,31 +145,18 @@ func revokeRelayToken(ctx context.Context, tx *Tx, name string) error {
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM relay_tokens WHERE name = $1)`, name).Scan(&known); err != nil {
 		return runtimeError(err)
 	} else if !known {
-		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Relay %s has no token.", name)
+		return sqlrow.NoRelayToken(name)
 	}
 	return nil
 }
 
 // findRelayTokens returns the tokens matching the where clause.
 func findRelayTokens(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.RelayToken, error) {
-	rows, err := tx.Query(ctx, `SELECT id, name, site_id, hash, prefix, created_at, last_seen_at, revoked_at
-		FROM relay_tokens `+where+` ORDER BY name, id`, args...)
+	rows, err := tx.Query(ctx, `SELECT `+sqlrow.RelayTokenColumns+` FROM relay_tokens `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, runtimeError(err)
 	}
-	ts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.RelayToken, error) {
-		var t vpndiag.RelayToken
-		if err := row.Scan(&t.ID, &t.Name, &t.SiteID, &t.Hash, &t.Prefix, &t.CreatedAt, &t.LastSeenAt, &t.RevokedAt); err != nil {
-			return nil, err
-		}
-		t.CreatedAt, t.LastSeenAt, t.RevokedAt = t.CreatedAt.UTC(), utcPtr(t.LastSeenAt), utcPtr(t.RevokedAt)
-		return &t, nil
-	})
-	if err != nil {
-		return nil, runtimeError(err)
-	}
-	if ts == nil {
-		ts = []*vpndiag.RelayToken{}
-	}
-	return ts, nil
+	defer rows.Close()
+	ts, err := sqlrow.Collect(rows, sqlrow.ScanRelayToken)
+	return ts, runtimeError(err)
 }

@@ -2,12 +2,12 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -52,6 +52,22 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *vpndiag.Sessio
 	return tx.Commit()
 }
 
+// StartSession stores a case's first session state, the events that start
+// it and the case update upd (nil for none) with its "case.updated" event,
+// in one transaction: one commit where CreateSession, AppendEvent and
+// UpdateCase took one each. ECONFLICT when the case has a session already.
+func (s *SessionService) StartSession(ctx context.Context, sess *vpndiag.Session, events []*vpndiag.Event, upd *vpndiag.CaseUpdate) error {
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := sqlrow.StartSession(writer{ctx, tx}, sess, events, upd); err != nil {
+		return fmt.Errorf("start session: %w", err)
+	}
+	return tx.Commit()
+}
+
 // ApplyTransition stores t in one transaction: the session (with Seq
 // FromSeq+1), the answer, the events (each with the case's next seq) and
 // the case update. It first takes the case's row lock, so transitions of
@@ -88,56 +104,32 @@ func (s *SessionService) FindAnswers(ctx context.Context, caseID int64) ([]*vpnd
 	return as, nil
 }
 
-// errStepDone is the ECONFLICT of a stale or repeated transition.
-func errStepDone() error {
-	return vpndiag.Errorf(vpndiag.ECONFLICT, "This step is already done.")
-}
-
 // findSession returns the case's session, or ENOTFOUND.
 func findSession(ctx context.Context, tx *Tx, caseID int64) (*vpndiag.Session, error) {
-	var sess vpndiag.Session
-	var vars, path []byte
-	err := tx.QueryRow(ctx, `SELECT case_id, flow, flow_version, state, seq, vars, path, updated_at
-		FROM sessions WHERE case_id = $1`, caseID).Scan(
-		&sess.CaseID, &sess.Flow, &sess.FlowVersion, &sess.State, &sess.Seq, &vars, &path, &sess.UpdatedAt)
+	sess, err := sqlrow.ScanSession(tx.QueryRow(ctx,
+		`SELECT `+sqlrow.SessionColumns+` FROM sessions WHERE case_id = $1`, caseID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "Case %d has no flow session.", caseID)
+		return nil, sqlrow.NoSession(caseID)
 	} else if err != nil {
 		return nil, runtimeError(err)
 	}
-	if err := json.Unmarshal(vars, &sess.Vars); err != nil {
-		return nil, fmt.Errorf("session vars: %w", err)
-	}
-	if err := json.Unmarshal(path, &sess.Path); err != nil {
-		return nil, fmt.Errorf("session path: %w", err)
-	}
-	sess.UpdatedAt = sess.UpdatedAt.UTC()
-	return &sess, nil
-}
-
-// validateSession checks the fields every stored session needs.
-func validateSession(sess *vpndiag.Session) error {
-	if sess.Flow == "" || sess.State == "" {
-		return vpndiag.Errorf(vpndiag.EINVALID, "A session needs a flow and a state.")
-	}
-	return nil
+	return sess, nil
 }
 
 // createSession inserts sess.
 func createSession(ctx context.Context, tx *Tx, sess *vpndiag.Session) error {
-	if err := validateSession(sess); err != nil {
+	if err := sqlrow.ValidateSession(sess); err != nil {
 		return err
 	}
 	if err := requireCase(ctx, tx, sess.CaseID); err != nil {
 		return err
 	}
-	vars, path, err := marshalSession(sess)
+	vars, path, err := sqlrow.MarshalSession(sess)
 	if err != nil {
 		return err
 	}
 	sess.UpdatedAt = tx.now
-	_, err = tx.exec(ctx, `INSERT INTO sessions (case_id, flow, flow_version, state, seq, vars, path, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err = tx.exec(ctx, `INSERT INTO sessions (`+sqlrow.SessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		sess.CaseID, sess.Flow, sess.FlowVersion, sess.State, sess.Seq, vars, path, sess.UpdatedAt)
 	if isUnique(err) {
 		return vpndiag.Errorf(vpndiag.ECONFLICT, "Case %d already has a flow session.", sess.CaseID)
@@ -145,37 +137,21 @@ func createSession(ctx context.Context, tx *Tx, sess *vpndiag.Session) error {
 	return err
 }
 
-// marshalSession encodes the JSON columns of a session.
-func marshalSession(sess *vpndiag.Session) (vars, path string, err error) {
-	v, err := json.Marshal(sess.Vars)
-	if err != nil {
-		return "", "", fmt.Errorf("session vars: %w", err)
-	}
-	p, err := json.Marshal(sess.Path)
-	if err != nil {
-		return "", "", fmt.Errorf("session path: %w", err)
-	}
-	return string(v), string(p), nil
-}
-
 // applyTransition writes t; see SessionService.ApplyTransition.
 func applyTransition(ctx context.Context, tx *Tx, t *vpndiag.Transition) error {
-	if t.Session == nil {
-		return vpndiag.Errorf(vpndiag.EINVALID, "A transition needs the new session state.")
-	}
-	if err := validateSession(t.Session); err != nil {
+	if err := sqlrow.ValidateTransition(t); err != nil {
 		return err
 	}
 	if err := lockCase(ctx, tx, t.CaseID); err != nil {
 		if vpndiag.ErrorCode(err) == vpndiag.ENOTFOUND {
-			return vpndiag.Errorf(vpndiag.ENOTFOUND, "Case %d has no flow session.", t.CaseID)
+			return sqlrow.NoSession(t.CaseID)
 		}
 		return err
 	}
 	var seq int
 	err := tx.QueryRow(ctx, `SELECT seq FROM sessions WHERE case_id = $1`, t.CaseID).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Case %d has no flow session.", t.CaseID)
+		return sqlrow.NoSession(t.CaseID)
 	} else if err != nil {
 		return runtimeError(err)
 	}
@@ -185,16 +161,16 @@ func applyTransition(ctx context.Context, tx *Tx, t *vpndiag.Transition) error {
 		if err != nil {
 			return err
 		} else if n == 0 {
-			return errStepDone()
+			return sqlrow.StepDone()
 		}
 	}
 	if seq != t.FromSeq {
-		return errStepDone()
+		return sqlrow.StepDone()
 	}
 
 	sess := t.Session
 	sess.CaseID, sess.Seq, sess.UpdatedAt = t.CaseID, t.FromSeq+1, tx.now
-	vars, path, err := marshalSession(sess)
+	vars, path, err := sqlrow.MarshalSession(sess)
 	if err != nil {
 		return err
 	}
@@ -203,24 +179,7 @@ func applyTransition(ctx context.Context, tx *Tx, t *vpndiag.Transition) error {
 		sess.Flow, sess.FlowVersion, sess.State, sess.Seq, vars, path, sess.UpdatedAt, sess.CaseID); err != nil {
 		return err
 	}
-	if a := t.Answer; a != nil {
-		a.CaseID, a.Seq = t.CaseID, t.FromSeq
-		if err := createAnswer(ctx, tx, a); err != nil {
-			return err
-		}
-	}
-	for _, e := range t.Events {
-		e.CaseID = t.CaseID
-		if err := appendEvent(ctx, tx, e); err != nil {
-			return err
-		}
-	}
-	if t.Case != nil {
-		if _, err := updateCase(ctx, tx, t.CaseID, *t.Case, false); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlrow.FinishTransition(writer{ctx, tx}, t)
 }
 
 // createAnswer inserts a, setting ID and CreatedAt.
@@ -236,25 +195,11 @@ func createAnswer(ctx context.Context, tx *Tx, a *vpndiag.Answer) error {
 
 // findAnswers returns a case's answers in insertion order.
 func findAnswers(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.Answer, error) {
-	rows, err := tx.Query(ctx, `SELECT id, case_id, seq, flow, state, question, choice, label, value,
-		source, source_ref, actor, created_at FROM answers WHERE case_id = $1 ORDER BY id`, caseID)
+	rows, err := tx.Query(ctx, `SELECT `+sqlrow.AnswerColumns+` FROM answers WHERE case_id = $1 ORDER BY id`, caseID)
 	if err != nil {
 		return nil, runtimeError(err)
 	}
-	as, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*vpndiag.Answer, error) {
-		var a vpndiag.Answer
-		if err := row.Scan(&a.ID, &a.CaseID, &a.Seq, &a.Flow, &a.State, &a.Question, &a.Choice, &a.Label,
-			&a.Value, &a.Source, &a.SourceRef, &a.Actor, &a.CreatedAt); err != nil {
-			return nil, err
-		}
-		a.CreatedAt = a.CreatedAt.UTC()
-		return &a, nil
-	})
-	if err != nil {
-		return nil, runtimeError(err)
-	}
-	if as == nil {
-		as = []*vpndiag.Answer{}
-	}
-	return as, nil
+	defer rows.Close()
+	as, err := sqlrow.Collect(rows, sqlrow.ScanAnswer)
+	return as, runtimeError(err)
 }

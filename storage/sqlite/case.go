@@ -3,13 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -97,18 +95,13 @@ func (s *CaseService) UpdateCase(ctx context.Context, id int64, upd vpndiag.Case
 	return c, nil
 }
 
-// caseNotFound is the ENOTFOUND error for a case ID.
-func caseNotFound(id int64) error {
-	return vpndiag.Errorf(vpndiag.ENOTFOUND, "Case %d not found.", id)
-}
-
 // findCaseByID returns the case with id, or ENOTFOUND.
 func findCaseByID(ctx context.Context, tx *Tx, id int64) (*vpndiag.Case, error) {
 	cs, _, err := findCases(ctx, tx, vpndiag.CaseFilter{ID: &id})
 	if err != nil {
 		return nil, err
 	} else if len(cs) == 0 {
-		return nil, caseNotFound(id)
+		return nil, sqlrow.CaseNotFound(id)
 	}
 	return cs[0], nil
 }
@@ -119,7 +112,7 @@ func requireCase(ctx context.Context, tx *Tx, id int64) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE id = ?`, id).Scan(&n); err != nil {
 		return err
 	} else if n == 0 {
-		return caseNotFound(id)
+		return sqlrow.CaseNotFound(id)
 	}
 	return nil
 }
@@ -130,86 +123,28 @@ func requireSite(ctx context.Context, tx *Tx, id int64) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sites WHERE id = ?`, id).Scan(&n); err != nil {
 		return err
 	} else if n == 0 {
-		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Site %d not found.", id)
+		return sqlrow.SiteNotFound(id)
 	}
 	return nil
-}
-
-// caseColumns are the columns scanCase reads, in order.
-const caseColumns = `id, marker, site_id, title, status, origin, channel_id, thread_ts,
-	created_by, resolution, kb_article, created_at, updated_at`
-
-// scanCase reads one row of caseColumns.
-func scanCase(sc scanner) (*vpndiag.Case, error) {
-	var c vpndiag.Case
-	var siteID sql.NullInt64
-	var createdAt, updatedAt string
-	if err := sc.Scan(&c.ID, &c.Marker, &siteID, &c.Title, &c.Status, &c.Origin, &c.ChannelID, &c.ThreadTS,
-		&c.CreatedBy, &c.Resolution, &c.KBArticle, &createdAt, &updatedAt); err != nil {
-		return nil, err
-	}
-	c.SiteID = siteID.Int64
-	var err error
-	if c.CreatedAt, err = parseTime(createdAt); err != nil {
-		return nil, err
-	}
-	if c.UpdatedAt, err = parseTime(updatedAt); err != nil {
-		return nil, err
-	}
-	return &c, nil
 }
 
 // findCases returns the cases matching filter, newest first, and the count
 // before paging.
 func findCases(ctx context.Context, tx *Tx, filter vpndiag.CaseFilter) ([]*vpndiag.Case, int, error) {
-	where, args := []string{"1 = 1"}, []any{}
-	if v := filter.ID; v != nil {
-		where, args = append(where, "id = ?"), append(args, *v)
-	}
-	if v := filter.Marker; v != nil {
-		where, args = append(where, "marker = ?"), append(args, *v)
-	}
-	if v := filter.ChannelID; v != nil {
-		where, args = append(where, "channel_id = ?"), append(args, *v)
-	}
-	if v := filter.ThreadTS; v != nil {
-		where, args = append(where, "thread_ts = ?"), append(args, *v)
-	}
-	if v := filter.Status; v != nil {
-		where, args = append(where, "status = ?"), append(args, string(*v))
-	}
-	if v := filter.SiteID; v != nil {
-		where, args = append(where, "site_id IS ?"), append(args, nullID(*v))
-	}
-	cond := strings.Join(where, " AND ")
-
+	where, args := sqlrow.CaseWhere(sqlrow.SQLite, filter)
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE `+cond, args...).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE `+where, args.Values()...).Scan(&n); err != nil {
 		return nil, 0, err
 	}
-	q := `SELECT ` + caseColumns + ` FROM cases WHERE ` + cond + ` ORDER BY id DESC`
-	if filter.Limit > 0 || filter.Offset > 0 {
-		limit := filter.Limit
-		if limit <= 0 {
-			limit = -1
-		}
-		q += ` LIMIT ? OFFSET ?`
-		args = append(args, limit, filter.Offset)
-	}
-	rows, err := tx.QueryContext(ctx, q, args...)
+	q := `SELECT ` + sqlrow.CaseColumns + ` FROM cases WHERE ` + where + ` ORDER BY id DESC` +
+		sqlrow.Page(args, filter.Limit, filter.Offset)
+	rows, err := tx.QueryContext(ctx, q, args.Values()...)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer rows.Close()
-	cs := []*vpndiag.Case{}
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		cs = append(cs, c)
-	}
-	if err := rows.Err(); err != nil {
+	cs, err := sqlrow.Collect(rows, sqlrow.ScanCase)
+	if err != nil {
 		return nil, 0, err
 	}
 	return cs, n, nil
@@ -229,7 +164,7 @@ func createCase(ctx context.Context, tx *Tx, c *vpndiag.Case) error {
 	res, err := tx.ExecContext(ctx, `INSERT INTO cases (marker, site_id, title, status, origin, channel_id,
 		thread_ts, created_by, resolution, kb_article, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Marker, nullID(c.SiteID), c.Title, string(c.Status), c.Origin, c.ChannelID,
+		c.Marker, sqlrow.NullID(c.SiteID), c.Title, string(c.Status), c.Origin, c.ChannelID,
 		c.ThreadTS, c.CreatedBy, c.Resolution, c.KBArticle, formatTime(c.CreatedAt), formatTime(c.UpdatedAt))
 	if isUnique(err) {
 		return vpndiag.Errorf(vpndiag.ECONFLICT, "Case %s already exists.", c.Marker)
@@ -239,19 +174,11 @@ func createCase(ctx context.Context, tx *Tx, c *vpndiag.Case) error {
 	if c.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	data, err := json.Marshal(map[string]any{
-		"marker": c.Marker, "title": c.Title, "origin": c.Origin, "status": c.Status,
-	})
+	ev, err := sqlrow.CaseCreated(c)
 	if err != nil {
 		return err
 	}
-	return appendEvent(ctx, tx, &vpndiag.Event{
-		CaseID:  c.ID,
-		Actor:   c.CreatedBy,
-		Kind:    vpndiag.EventCaseCreated,
-		Message: fmt.Sprintf("Case %s opened: %s", c.Marker, c.Title),
-		Data:    data,
-	})
+	return appendEvent(ctx, tx, ev)
 }
 
 // updateCase applies upd to case id and, when withEvent, appends a
@@ -261,63 +188,25 @@ func updateCase(ctx context.Context, tx *Tx, id int64, upd vpndiag.CaseUpdate, w
 	if err != nil {
 		return nil, err
 	}
-	changed := map[string]any{}
-	if v := upd.Title; v != nil {
-		c.Title, changed["title"] = *v, *v
-	}
-	if v := upd.Status; v != nil {
-		if !v.Valid() {
-			return nil, vpndiag.Errorf(vpndiag.EINVALID, "Case status %q is not known.", *v)
-		}
-		c.Status, changed["status"] = *v, *v
-	}
-	if v := upd.SiteID; v != nil {
-		if *v != 0 {
-			if err := requireSite(ctx, tx, *v); err != nil {
-				return nil, err
-			}
-		}
-		c.SiteID, changed["site_id"] = *v, *v
-	}
-	if v := upd.ThreadTS; v != nil {
-		c.ThreadTS, changed["thread_ts"] = *v, *v
-	}
-	if v := upd.Resolution; v != nil {
-		c.Resolution, changed["resolution"] = *v, *v
-	}
-	if v := upd.KBArticle; v != nil {
-		c.KBArticle, changed["kb_article"] = *v, *v
+	changed, err := sqlrow.ApplyCaseUpdate(c, upd, func(id int64) error { return requireSite(ctx, tx, id) })
+	if err != nil {
+		return nil, err
 	}
 	c.UpdatedAt = tx.now
 	if _, err := tx.ExecContext(ctx, `UPDATE cases SET title = ?, status = ?, site_id = ?, thread_ts = ?,
 		resolution = ?, kb_article = ?, updated_at = ? WHERE id = ?`,
-		c.Title, string(c.Status), nullID(c.SiteID), c.ThreadTS, c.Resolution, c.KBArticle,
+		c.Title, string(c.Status), sqlrow.NullID(c.SiteID), c.ThreadTS, c.Resolution, c.KBArticle,
 		formatTime(c.UpdatedAt), id); err != nil {
 		return nil, err
 	}
 	if !withEvent {
 		return c, nil
 	}
-	data, err := json.Marshal(changed)
+	ev, err := sqlrow.CaseUpdated(c, changed)
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]string, 0, len(changed))
-	for k := range changed {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	msg := fmt.Sprintf("Case %s updated", c.Marker)
-	if len(keys) > 0 {
-		msg += ": " + strings.Join(keys, ", ")
-	}
-	if err := appendEvent(ctx, tx, &vpndiag.Event{
-		CaseID:  c.ID,
-		Actor:   "system",
-		Kind:    vpndiag.EventCaseUpdated,
-		Message: msg,
-		Data:    data,
-	}); err != nil {
+	if err := appendEvent(ctx, tx, ev); err != nil {
 		return nil, err
 	}
 	return c, nil

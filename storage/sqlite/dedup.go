@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -22,8 +23,8 @@ func NewDedupService(db *DB) *DedupService {
 
 // Claim records key and reports whether this is its first claim.
 func (s *DedupService) Claim(ctx context.Context, key string) (bool, error) {
-	if key == "" {
-		return false, vpndiag.Errorf(vpndiag.EINVALID, "A delivery key is required.")
+	if err := sqlrow.ValidateDedupKey(key); err != nil {
+		return false, err
 	}
 	var first bool
 	err := s.db.write(ctx, func(tx *Tx) error {

@@ -3,10 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -57,11 +57,8 @@ func (s *EventService) FindEvents(ctx context.Context, caseID int64) ([]*vpndiag
 // appendEvent inserts e with the case's next seq. The caller holds the
 // write lock (every read-write Tx does), so max+1 cannot race.
 func appendEvent(ctx context.Context, tx *Tx, e *vpndiag.Event) error {
-	if e.Kind == "" {
-		return vpndiag.Errorf(vpndiag.EINVALID, "Event kind is required.")
-	}
-	if e.Data != nil && !json.Valid(e.Data) {
-		return vpndiag.Errorf(vpndiag.EINVALID, "Event data is not valid JSON.")
+	if err := sqlrow.ValidateEvent(e); err != nil {
+		return err
 	}
 	if e.Time.IsZero() {
 		e.Time = tx.now
@@ -72,7 +69,7 @@ func appendEvent(ctx context.Context, tx *Tx, e *vpndiag.Event) error {
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO events (case_id, seq, time, actor, kind, message, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.CaseID, e.Seq, formatTime(e.Time), e.Actor, e.Kind, e.Message, nullBytes(e.Data))
+		e.CaseID, e.Seq, formatTime(e.Time), e.Actor, e.Kind, e.Message, sqlrow.NullJSON(e.Data))
 	if err != nil {
 		return err
 	}
@@ -82,27 +79,10 @@ func appendEvent(ctx context.Context, tx *Tx, e *vpndiag.Event) error {
 
 // findEvents returns a case's events in seq order.
 func findEvents(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.Event, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, case_id, seq, time, actor, kind, message, data
-		FROM events WHERE case_id = ? ORDER BY seq`, caseID)
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.EventColumns+` FROM events WHERE case_id = ? ORDER BY seq`, caseID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	es := []*vpndiag.Event{}
-	for rows.Next() {
-		var e vpndiag.Event
-		var t string
-		var data sql.NullString
-		if err := rows.Scan(&e.ID, &e.CaseID, &e.Seq, &t, &e.Actor, &e.Kind, &e.Message, &data); err != nil {
-			return nil, err
-		}
-		if e.Time, err = parseTime(t); err != nil {
-			return nil, err
-		}
-		if data.Valid {
-			e.Data = json.RawMessage(data.String)
-		}
-		es = append(es, &e)
-	}
-	return es, rows.Err()
+	return sqlrow.Collect(rows, sqlrow.ScanEvent)
 }

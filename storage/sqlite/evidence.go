@@ -3,13 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/storage/internal/deflate"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -27,14 +26,6 @@ func NewEvidenceService(db *DB) *EvidenceService {
 	return &EvidenceService{db: db}
 }
 
-// maxEvidence returns the evidence size cap in bytes.
-func (db *DB) maxEvidence() int64 {
-	if db.MaxEvidenceBytes > 0 {
-		return db.MaxEvidenceBytes
-	}
-	return DefaultMaxEvidenceBytes
-}
-
 // CreateEvidence stores e with the redacted content read from r: it is
 // AttachEvidence with no findings and no event.
 func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidence, r io.Reader) error {
@@ -49,46 +40,15 @@ func (s *EvidenceService) CreateEvidence(ctx context.Context, e *vpndiag.Evidenc
 // only copies the compressed chunks; content over the size cap fails with
 // ETOOLARGE and stores nothing. Memory stays bounded whatever the size.
 func (s *EvidenceService) AttachEvidence(ctx context.Context, a *vpndiag.Attachment, r io.Reader) error {
-	e := a.Evidence
-	if e == nil {
-		return fmt.Errorf("attach evidence: %w", vpndiag.Errorf(vpndiag.EINVALID, "Evidence is required."))
-	}
-	if err := deflate.Validate(e); err != nil {
-		return fmt.Errorf("attach evidence: %w", err)
-	}
-	if err := s.checkCase(ctx, e.CaseID); err != nil {
-		return fmt.Errorf("attach evidence: %w", err)
-	}
-
-	tmp, err := os.CreateTemp("", "vpndiag-evidence-*.deflate")
+	tmp, cleanup, err := deflate.Spool(ctx, a.Evidence, r, deflate.Cap(s.db.MaxEvidenceBytes),
+		func(caseID int64) error { return s.checkCase(ctx, caseID) })
 	if err != nil {
-		return fmt.Errorf("attach evidence: temporary file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-
-	if err := deflate.Compress(ctx, e, r, tmp, s.db.maxEvidence()); err != nil {
 		return fmt.Errorf("attach evidence: %w", err)
 	}
+	defer cleanup()
 	return s.db.write(ctx, func(tx *Tx) error {
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		if err := sqlrow.Attach(writer{ctx, tx}, a, tmp); err != nil {
 			return fmt.Errorf("attach evidence: %w", err)
-		}
-		if err := createEvidence(ctx, tx, e, tmp); err != nil {
-			return fmt.Errorf("attach evidence: %w", err)
-		}
-		if err := deflate.Link(a); err != nil {
-			return fmt.Errorf("attach evidence: %w", err)
-		}
-		if len(a.Findings) > 0 {
-			if err := createFindings(ctx, tx, e.CaseID, a.Findings); err != nil {
-				return fmt.Errorf("attach evidence: findings: %w", err)
-			}
-		}
-		if ev := a.Event; ev != nil {
-			if err := appendEvent(ctx, tx, ev); err != nil {
-				return fmt.Errorf("attach evidence: event: %w", err)
-			}
 		}
 		return nil
 	})
@@ -127,30 +87,45 @@ func (s *EvidenceService) FindEvidence(ctx context.Context, caseID int64) ([]*vp
 // checks the size and CRC-32 at the end and fails if they differ from what
 // was stored.
 func (s *EvidenceService) OpenEvidence(ctx context.Context, id int64) (io.ReadCloser, error) {
-	raw, e, err := s.openRaw(ctx, id)
+	e, err := s.FindEvidenceByID(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("open evidence: %w", err)
 	}
-	return deflate.NewReader(raw, e), nil
+	return deflate.NewReader(deflate.NewChunkReader(e, s.loadChunk(ctx, id)), e), nil
 }
 
 // OpenEvidenceRaw streams the stored raw DEFLATE stream (RFC 1951) of
 // evidence id, one chunk in memory at a time.
 func (s *EvidenceService) OpenEvidenceRaw(ctx context.Context, id int64) (io.ReadCloser, error) {
-	raw, _, err := s.openRaw(ctx, id)
+	e, err := s.FindEvidenceByID(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("open evidence: %w", err)
 	}
-	return raw, nil
+	return deflate.NewChunkReader(e, s.loadChunk(ctx, id)), nil
 }
 
-// openRaw returns a chunk reader for evidence id and its metadata.
-func (s *EvidenceService) openRaw(ctx context.Context, id int64) (*chunkReader, *vpndiag.Evidence, error) {
-	e, err := s.FindEvidenceByID(ctx, id)
-	if err != nil {
-		return nil, nil, err
+// loadChunk reads chunk n of evidence id with a query of its own, outside
+// any transaction: evidence is never changed once stored.
+func (s *EvidenceService) loadChunk(ctx context.Context, id int64) deflate.LoadChunk {
+	return func(n int, buf []byte) ([]byte, bool, error) {
+		rows, err := s.db.db.QueryContext(ctx, `SELECT data FROM evidence_chunks WHERE evidence_id = ? AND n = ?`, id, n)
+		if err != nil {
+			return nil, false, err
+		}
+		defer rows.Close()
+		ok := rows.Next()
+		if ok {
+			var data sql.RawBytes
+			if err := rows.Scan(&data); err != nil {
+				return nil, false, err
+			}
+			buf = append(buf, data...)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, false, err
+		}
+		return buf, ok, rows.Close()
 	}
-	return &chunkReader{ctx: ctx, db: s.db, id: id, want: e.CompressedSize}, e, nil
 }
 
 // checkCase returns ENOTFOUND unless the case exists, before an upload is
@@ -182,26 +157,11 @@ func createEvidence(ctx context.Context, tx *Tx, e *vpndiag.Evidence, r io.Reade
 	if e.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	buf := make([]byte, ChunkSize)
-	for n := 0; ; n++ {
-		m, err := io.ReadFull(r, buf)
-		if m > 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO evidence_chunks (evidence_id, n, data) VALUES (?, ?, ?)`,
-				e.ID, n, buf[:m]); err != nil {
-				return err
-			}
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-	}
+	return deflate.WriteChunks(r, ChunkSize, func(n int, data []byte) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO evidence_chunks (evidence_id, n, data) VALUES (?, ?, ?)`, e.ID, n, data)
+		return err
+	})
 }
-
-// evidenceColumns are the columns scanEvidence reads, in order.
-const evidenceColumns = `id, case_id, name, kind, media_type, vendor, size, sha256, original_size,
-	original_sha256, redactions, crc32, compressed_size, uploaded_by, created_at`
 
 // findEvidenceByID returns evidence id, or ENOTFOUND.
 func findEvidenceByID(ctx context.Context, tx *Tx, id int64) (*vpndiag.Evidence, error) {
@@ -209,97 +169,17 @@ func findEvidenceByID(ctx context.Context, tx *Tx, id int64) (*vpndiag.Evidence,
 	if err != nil {
 		return nil, err
 	} else if len(es) == 0 {
-		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "Evidence %d not found.", id)
+		return nil, sqlrow.EvidenceNotFound(id)
 	}
 	return es[0], nil
 }
 
 // findEvidence returns the evidence matching the where clause, by ID.
 func findEvidence(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.Evidence, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+evidenceColumns+` FROM evidence `+where+` ORDER BY id`, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.EvidenceColumns+` FROM evidence `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	es := []*vpndiag.Evidence{}
-	for rows.Next() {
-		var e vpndiag.Evidence
-		var crc int64
-		var createdAt string
-		if err := rows.Scan(&e.ID, &e.CaseID, &e.Name, &e.Kind, &e.MediaType, &e.Vendor, &e.Size, &e.SHA256,
-			&e.OriginalSize, &e.OriginalSHA256, &e.Redactions, &crc, &e.CompressedSize, &e.UploadedBy,
-			&createdAt); err != nil {
-			return nil, err
-		}
-		e.CRC32 = uint32(crc)
-		if e.CreatedAt, err = parseTime(createdAt); err != nil {
-			return nil, err
-		}
-		es = append(es, &e)
-	}
-	return es, rows.Err()
-}
-
-// chunkReader reads an evidence stream chunk by chunk, each chunk with its
-// own query, so that no transaction stays open while a caller streams.
-// Evidence is never changed once stored, so the chunks are consistent.
-type chunkReader struct {
-	ctx  context.Context
-	db   *DB
-	id   int64
-	n    int    // next chunk to load
-	buf  []byte // the loaded chunk, reused
-	pos  int    // read position in buf
-	read int64  // bytes returned so far
-	want int64  // the stored compressed size
-	eof  bool
-}
-
-// Read implements io.Reader.
-func (r *chunkReader) Read(p []byte) (int, error) {
-	for r.pos >= len(r.buf) {
-		if r.eof {
-			return 0, io.EOF
-		}
-		if err := r.load(); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, r.buf[r.pos:])
-	r.pos += n
-	r.read += int64(n)
-	return n, nil
-}
-
-// load reads the next chunk into buf, or marks the end of the stream.
-func (r *chunkReader) load() error {
-	rows, err := r.db.db.QueryContext(r.ctx, `SELECT data FROM evidence_chunks WHERE evidence_id = ? AND n = ?`, r.id, r.n)
-	if err != nil {
-		return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, err)
-	}
-	defer rows.Close()
-	r.buf, r.pos = r.buf[:0], 0
-	if rows.Next() {
-		var data sql.RawBytes
-		if err := rows.Scan(&data); err != nil {
-			return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, err)
-		}
-		r.buf = append(r.buf, data...)
-		r.n++
-	} else {
-		r.eof = true
-		if r.read != r.want {
-			return fmt.Errorf("evidence %d: stored stream is %d bytes, want %d", r.id, r.read, r.want)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("evidence %d chunk %d: %w", r.id, r.n, err)
-	}
-	return rows.Close()
-}
-
-// Close implements io.Closer.
-func (r *chunkReader) Close() error {
-	r.buf, r.eof = nil, true
-	return nil
+	return sqlrow.Collect(rows, sqlrow.ScanEvidence)
 }

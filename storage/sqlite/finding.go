@@ -3,10 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -54,10 +54,7 @@ func createFindings(ctx context.Context, tx *Tx, caseID int64, fs []*vpndiag.Fin
 		return err
 	}
 	for _, f := range fs {
-		if f.Code == "" || f.Severity.Rank() == 0 {
-			return vpndiag.Errorf(vpndiag.EINVALID, "Finding %q needs a code and a known severity.", f.Code)
-		}
-		refs, err := json.Marshal(f.Evidence)
+		refs, err := sqlrow.PrepareFinding(f)
 		if err != nil {
 			return err
 		}
@@ -65,7 +62,7 @@ func createFindings(ctx context.Context, tx *Tx, caseID int64, fs []*vpndiag.Fin
 		res, err := tx.ExecContext(ctx, `INSERT INTO findings (case_id, code, severity, severity_rank, summary,
 			detail, fix, kb_article, evidence, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			caseID, f.Code, string(f.Severity), f.Severity.Rank(), f.Summary,
-			f.Detail, f.Fix, f.KBArticle, string(refs), f.Source, formatTime(f.CreatedAt))
+			f.Detail, f.Fix, f.KBArticle, refs, f.Source, formatTime(f.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -78,27 +75,11 @@ func createFindings(ctx context.Context, tx *Tx, caseID int64, fs []*vpndiag.Fin
 
 // findFindings returns a case's findings, worst first, then by ID.
 func findFindings(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.Finding, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, case_id, code, severity, summary, detail, fix, kb_article,
-		evidence, source, created_at FROM findings WHERE case_id = ? ORDER BY severity_rank DESC, id`, caseID)
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.FindingColumns+` FROM findings WHERE case_id = ?
+		ORDER BY severity_rank DESC, id`, caseID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	fs := []*vpndiag.Finding{}
-	for rows.Next() {
-		var f vpndiag.Finding
-		var refs, createdAt string
-		if err := rows.Scan(&f.ID, &f.CaseID, &f.Code, &f.Severity, &f.Summary, &f.Detail, &f.Fix, &f.KBArticle,
-			&refs, &f.Source, &createdAt); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(refs), &f.Evidence); err != nil {
-			return nil, fmt.Errorf("finding %d evidence: %w", f.ID, err)
-		}
-		if f.CreatedAt, err = parseTime(createdAt); err != nil {
-			return nil, err
-		}
-		fs = append(fs, &f)
-	}
-	return fs, rows.Err()
+	return sqlrow.Collect(rows, sqlrow.ScanFinding)
 }

@@ -3,11 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -76,55 +75,31 @@ func (s *ProbeService) FindKeepaliveSamples(ctx context.Context, caseID int64) (
 
 // createProbeResult inserts r unless its ID is stored already.
 func createProbeResult(ctx context.Context, tx *Tx, r *vpndiag.ProbeResult) error {
-	if r.ID == "" {
-		return vpndiag.Errorf(vpndiag.EINVALID, "A probe result needs the job ID.")
-	}
-	if r.Detail != nil && !json.Valid(r.Detail) {
-		return vpndiag.Errorf(vpndiag.EINVALID, "Probe result %s: detail is not valid JSON.", r.ID)
+	if err := sqlrow.ValidateProbeResult(r); err != nil {
+		return err
 	}
 	if r.CaseID != 0 {
 		if err := requireCase(ctx, tx, r.CaseID); err != nil {
 			return err
 		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO probe_results (id, case_id, kind, target, outcome, summary,
-		detail, error, relay, started_at, duration_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
-		r.ID, nullID(r.CaseID), string(r.Kind), r.Target, string(r.Outcome), r.Summary,
-		nullBytes(r.Detail), r.Error, r.Relay, formatTime(r.StartedAt), int64(r.Duration))
+	_, err := tx.ExecContext(ctx, `INSERT INTO probe_results (`+sqlrow.ProbeResultColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		r.ID, sqlrow.NullID(r.CaseID), string(r.Kind), r.Target, string(r.Outcome), r.Summary,
+		sqlrow.NullJSON(r.Detail), r.Error, r.Relay, formatTime(r.StartedAt), int64(r.Duration))
 	return err
 }
 
 // findProbeResults returns a case's results (ad hoc ones for caseID 0) by
 // start time, then arrival.
 func findProbeResults(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.ProbeResult, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, case_id, kind, target, outcome, summary, detail, error, relay,
-		started_at, duration_ns FROM probe_results WHERE case_id IS ? ORDER BY started_at, rowid`, nullID(caseID))
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.ProbeResultColumns+` FROM probe_results
+		WHERE case_id IS ? ORDER BY started_at, rowid`, sqlrow.NullID(caseID))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	rs := []*vpndiag.ProbeResult{}
-	for rows.Next() {
-		var r vpndiag.ProbeResult
-		var cid sql.NullInt64
-		var detail sql.NullString
-		var startedAt string
-		var dur int64
-		if err := rows.Scan(&r.ID, &cid, &r.Kind, &r.Target, &r.Outcome, &r.Summary, &detail, &r.Error, &r.Relay,
-			&startedAt, &dur); err != nil {
-			return nil, err
-		}
-		r.CaseID, r.Duration = cid.Int64, time.Duration(dur)
-		if detail.Valid {
-			r.Detail = json.RawMessage(detail.String)
-		}
-		if r.StartedAt, err = parseTime(startedAt); err != nil {
-			return nil, err
-		}
-		rs = append(rs, &r)
-	}
-	return rs, rows.Err()
+	return sqlrow.Collect(rows, sqlrow.ScanProbeResult)
 }
 
 // addKeepaliveSamples inserts samples for caseID.
@@ -136,8 +111,8 @@ func addKeepaliveSamples(ctx context.Context, tx *Tx, caseID int64, samples []vp
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM keepalive_samples WHERE case_id = ?`, caseID).Scan(&n); err != nil {
 		return err
 	}
-	if n+len(samples) > vpndiag.MaxKeepaliveSamplesPerCase {
-		return vpndiag.Errorf(vpndiag.ETOOLARGE, "Case %d holds %d keep-alive samples; %d more would pass the cap of %d.", caseID, n, len(samples), vpndiag.MaxKeepaliveSamplesPerCase)
+	if err := sqlrow.KeepaliveCap(caseID, n, len(samples)); err != nil {
+		return err
 	}
 	for _, s := range samples {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO keepalive_samples (case_id, monitor, time, ok, rtt_ns)
@@ -150,25 +125,11 @@ func addKeepaliveSamples(ctx context.Context, tx *Tx, caseID int64, samples []vp
 
 // findKeepaliveSamples returns a case's samples by time, then arrival.
 func findKeepaliveSamples(ctx context.Context, tx *Tx, caseID int64) ([]vpndiag.KeepaliveSample, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT monitor, time, ok, rtt_ns FROM keepalive_samples
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.KeepaliveColumns+` FROM keepalive_samples
 		WHERE case_id = ? ORDER BY time, id`, caseID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	ss := []vpndiag.KeepaliveSample{}
-	for rows.Next() {
-		var s vpndiag.KeepaliveSample
-		var t string
-		var rtt int64
-		if err := rows.Scan(&s.Monitor, &t, &s.OK, &rtt); err != nil {
-			return nil, err
-		}
-		s.RTT = time.Duration(rtt)
-		if s.Time, err = parseTime(t); err != nil {
-			return nil, err
-		}
-		ss = append(ss, s)
-	}
-	return ss, rows.Err()
+	return sqlrow.Collect(rows, sqlrow.ScanKeepalive)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -101,15 +102,15 @@ func (s *RelayTokenService) TouchRelayToken(ctx context.Context, id int64, at ti
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("touch relay token: %w", err)
 	} else if n == 0 {
-		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Relay token %d not found.", id)
+		return sqlrow.RelayTokenNotFound(id)
 	}
 	return tx.Commit()
 }
 
 // createRelayToken inserts t.
 func createRelayToken(ctx context.Context, tx *Tx, t *vpndiag.RelayToken) error {
-	if t.Name == "" || t.Hash == "" {
-		return vpndiag.Errorf(vpndiag.EINVALID, "A relay token needs a name and a hash.")
+	if err := sqlrow.ValidateRelayToken(t); err != nil {
+		return err
 	}
 	if err := requireSite(ctx, tx, t.SiteID); err != nil {
 		return err
@@ -150,37 +151,17 @@ func revokeRelayToken(ctx context.Context, tx *Tx, name string) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM relay_tokens WHERE name = ?`, name).Scan(&n); err != nil {
 		return err
 	} else if n == 0 {
-		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Relay %s has no token.", name)
+		return sqlrow.NoRelayToken(name)
 	}
 	return nil
 }
 
 // findRelayTokens returns the tokens matching the where clause.
 func findRelayTokens(ctx context.Context, tx *Tx, where string, args ...any) ([]*vpndiag.RelayToken, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, name, site_id, hash, prefix, created_at, last_seen_at, revoked_at
-		FROM relay_tokens `+where+` ORDER BY name, id`, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.RelayTokenColumns+` FROM relay_tokens `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	ts := []*vpndiag.RelayToken{}
-	for rows.Next() {
-		var t vpndiag.RelayToken
-		var createdAt string
-		var lastSeen, revoked sql.NullString
-		if err := rows.Scan(&t.ID, &t.Name, &t.SiteID, &t.Hash, &t.Prefix, &createdAt, &lastSeen, &revoked); err != nil {
-			return nil, err
-		}
-		if t.CreatedAt, err = parseTime(createdAt); err != nil {
-			return nil, err
-		}
-		if t.LastSeenAt, err = parseNullTime(lastSeen); err != nil {
-			return nil, err
-		}
-		if t.RevokedAt, err = parseNullTime(revoked); err != nil {
-			return nil, err
-		}
-		ts = append(ts, &t)
-	}
-	return ts, rows.Err()
+	return sqlrow.Collect(rows, sqlrow.ScanRelayToken)
 }

@@ -3,10 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/sqlrow"
 )
 
 // Ensure the service implements the interface.
@@ -47,6 +47,19 @@ func (s *SessionService) CreateSession(ctx context.Context, sess *vpndiag.Sessio
 	})
 }
 
+// StartSession stores a case's first session state, the events that start
+// it and the case update upd (nil for none) with its "case.updated" event,
+// in one write (one commit shared with the writes queued at the same
+// moment). ECONFLICT when the case has a session already.
+func (s *SessionService) StartSession(ctx context.Context, sess *vpndiag.Session, events []*vpndiag.Event, upd *vpndiag.CaseUpdate) error {
+	return s.db.write(ctx, func(tx *Tx) error {
+		if err := sqlrow.StartSession(writer{ctx, tx}, sess, events, upd); err != nil {
+			return fmt.Errorf("start session: %w", err)
+		}
+		return nil
+	})
+}
+
 // ApplyTransition stores t in one transaction: the session (with Seq
 // FromSeq+1), the answer, the events (each with the case's next seq) and
 // the case update. ECONFLICT ("This step is already done.") when the
@@ -79,58 +92,30 @@ func (s *SessionService) FindAnswers(ctx context.Context, caseID int64) ([]*vpnd
 	return as, nil
 }
 
-// errStepDone is the ECONFLICT of a stale or repeated transition.
-func errStepDone() error {
-	return vpndiag.Errorf(vpndiag.ECONFLICT, "This step is already done.")
-}
-
 // findSession returns the case's session, or ENOTFOUND.
 func findSession(ctx context.Context, tx *Tx, caseID int64) (*vpndiag.Session, error) {
-	var sess vpndiag.Session
-	var vars, path, updatedAt string
-	err := tx.QueryRowContext(ctx, `SELECT case_id, flow, flow_version, state, seq, vars, path, updated_at
-		FROM sessions WHERE case_id = ?`, caseID).Scan(
-		&sess.CaseID, &sess.Flow, &sess.FlowVersion, &sess.State, &sess.Seq, &vars, &path, &updatedAt)
+	sess, err := sqlrow.ScanSession(tx.QueryRowContext(ctx,
+		`SELECT `+sqlrow.SessionColumns+` FROM sessions WHERE case_id = ?`, caseID))
 	if errNoRows(err) {
-		return nil, vpndiag.Errorf(vpndiag.ENOTFOUND, "Case %d has no flow session.", caseID)
-	} else if err != nil {
-		return nil, err
+		return nil, sqlrow.NoSession(caseID)
 	}
-	if err := json.Unmarshal([]byte(vars), &sess.Vars); err != nil {
-		return nil, fmt.Errorf("session vars: %w", err)
-	}
-	if err := json.Unmarshal([]byte(path), &sess.Path); err != nil {
-		return nil, fmt.Errorf("session path: %w", err)
-	}
-	if sess.UpdatedAt, err = parseTime(updatedAt); err != nil {
-		return nil, err
-	}
-	return &sess, nil
-}
-
-// validateSession checks the fields every stored session needs.
-func validateSession(sess *vpndiag.Session) error {
-	if sess.Flow == "" || sess.State == "" {
-		return vpndiag.Errorf(vpndiag.EINVALID, "A session needs a flow and a state.")
-	}
-	return nil
+	return sess, err
 }
 
 // createSession inserts sess.
 func createSession(ctx context.Context, tx *Tx, sess *vpndiag.Session) error {
-	if err := validateSession(sess); err != nil {
+	if err := sqlrow.ValidateSession(sess); err != nil {
 		return err
 	}
 	if err := requireCase(ctx, tx, sess.CaseID); err != nil {
 		return err
 	}
-	vars, path, err := marshalSession(sess)
+	vars, path, err := sqlrow.MarshalSession(sess)
 	if err != nil {
 		return err
 	}
 	sess.UpdatedAt = tx.now
-	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (case_id, flow, flow_version, state, seq, vars, path, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (`+sqlrow.SessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.CaseID, sess.Flow, sess.FlowVersion, sess.State, sess.Seq, vars, path, formatTime(sess.UpdatedAt))
 	if isUnique(err) {
 		return vpndiag.Errorf(vpndiag.ECONFLICT, "Case %d already has a flow session.", sess.CaseID)
@@ -138,32 +123,15 @@ func createSession(ctx context.Context, tx *Tx, sess *vpndiag.Session) error {
 	return err
 }
 
-// marshalSession encodes the JSON columns of a session.
-func marshalSession(sess *vpndiag.Session) (vars, path string, err error) {
-	v, err := json.Marshal(sess.Vars)
-	if err != nil {
-		return "", "", fmt.Errorf("session vars: %w", err)
-	}
-	p, err := json.Marshal(sess.Path)
-	if err != nil {
-		return "", "", fmt.Errorf("session path: %w", err)
-	}
-	return string(v), string(p), nil
-}
-
 // applyTransition writes t; see SessionService.ApplyTransition.
 func applyTransition(ctx context.Context, tx *Tx, t *vpndiag.Transition) error {
-	if t.Session == nil {
-		return vpndiag.Errorf(vpndiag.EINVALID, "A transition needs the new session state.")
-	}
-	if err := validateSession(t.Session); err != nil {
+	if err := sqlrow.ValidateTransition(t); err != nil {
 		return err
 	}
-
 	var seq int
 	err := tx.QueryRowContext(ctx, `SELECT seq FROM sessions WHERE case_id = ?`, t.CaseID).Scan(&seq)
 	if errNoRows(err) {
-		return vpndiag.Errorf(vpndiag.ENOTFOUND, "Case %d has no flow session.", t.CaseID)
+		return sqlrow.NoSession(t.CaseID)
 	} else if err != nil {
 		return err
 	}
@@ -176,16 +144,16 @@ func applyTransition(ctx context.Context, tx *Tx, t *vpndiag.Transition) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return errStepDone()
+			return sqlrow.StepDone()
 		}
 	}
 	if seq != t.FromSeq {
-		return errStepDone()
+		return sqlrow.StepDone()
 	}
 
 	sess := t.Session
 	sess.CaseID, sess.Seq, sess.UpdatedAt = t.CaseID, t.FromSeq+1, tx.now
-	vars, path, err := marshalSession(sess)
+	vars, path, err := sqlrow.MarshalSession(sess)
 	if err != nil {
 		return err
 	}
@@ -195,24 +163,7 @@ func applyTransition(ctx context.Context, tx *Tx, t *vpndiag.Transition) error {
 		return err
 	}
 
-	if a := t.Answer; a != nil {
-		a.CaseID, a.Seq = t.CaseID, t.FromSeq
-		if err := createAnswer(ctx, tx, a); err != nil {
-			return err
-		}
-	}
-	for _, e := range t.Events {
-		e.CaseID = t.CaseID
-		if err := appendEvent(ctx, tx, e); err != nil {
-			return err
-		}
-	}
-	if t.Case != nil {
-		if _, err := updateCase(ctx, tx, t.CaseID, *t.Case, false); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlrow.FinishTransition(writer{ctx, tx}, t)
 }
 
 // createAnswer inserts a, setting ID and CreatedAt.
@@ -231,24 +182,10 @@ func createAnswer(ctx context.Context, tx *Tx, a *vpndiag.Answer) error {
 
 // findAnswers returns a case's answers in insertion order.
 func findAnswers(ctx context.Context, tx *Tx, caseID int64) ([]*vpndiag.Answer, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, case_id, seq, flow, state, question, choice, label, value,
-		source, source_ref, actor, created_at FROM answers WHERE case_id = ? ORDER BY id`, caseID)
+	rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.AnswerColumns+` FROM answers WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	as := []*vpndiag.Answer{}
-	for rows.Next() {
-		var a vpndiag.Answer
-		var createdAt string
-		if err := rows.Scan(&a.ID, &a.CaseID, &a.Seq, &a.Flow, &a.State, &a.Question, &a.Choice, &a.Label,
-			&a.Value, &a.Source, &a.SourceRef, &a.Actor, &createdAt); err != nil {
-			return nil, err
-		}
-		if a.CreatedAt, err = parseTime(createdAt); err != nil {
-			return nil, err
-		}
-		as = append(as, &a)
-	}
-	return as, rows.Err()
+	return sqlrow.Collect(rows, sqlrow.ScanAnswer)
 }

@@ -72,7 +72,12 @@
 // storage/postgres implements the same services for several bot replicas
 // on one database; storage/storetest is the conformance suite both pass.
 // The differences are described there: per-case row locks instead of this
-// store's single writer, no group commit, microsecond times.
+// store's single writer, no group commit, microsecond times. What the two
+// do the same way is written once under storage/internal: sqlrow (column
+// lists, reading rows, checks before a write, JSON columns, case filters,
+// the writes a transition or an attachment is made of) and deflate
+// (evidence compression and chunks); each store keeps its SQL, its
+// transactions and its error messages.
 package sqlite
 
 import (
@@ -81,6 +86,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -91,6 +97,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/storage/internal/deflate"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -100,7 +107,7 @@ var migrationFS embed.FS
 
 // DefaultMaxEvidenceBytes is the evidence size cap used when
 // DB.MaxEvidenceBytes is 0.
-const DefaultMaxEvidenceBytes = 64 << 20
+const DefaultMaxEvidenceBytes = deflate.DefaultMax
 
 // ChunkSize is the size of one stored piece of a compressed evidence stream.
 const ChunkSize = 1 << 20
@@ -507,15 +514,6 @@ const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 // formatTime formats t in UTC for storage.
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-// parseTime parses a stored time.
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
-	}
-	return t.UTC(), nil
-}
-
 // nullTime formats an optional time; nil is NULL.
 func nullTime(t *time.Time) any {
 	if t == nil {
@@ -524,35 +522,28 @@ func nullTime(t *time.Time) any {
 	return formatTime(*t)
 }
 
-// parseNullTime parses an optional stored time.
-func parseNullTime(s sql.NullString) (*time.Time, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	t, err := parseTime(s.String)
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
+// writer is a write transaction as sqlrow's steps made of several writes
+// see it.
+type writer struct {
+	ctx context.Context
+	tx  *Tx
 }
 
-// nullID stores 0 as NULL, for optional references.
-func nullID(id int64) any {
-	if id == 0 {
-		return nil
-	}
-	return id
+func (w writer) CreateEvidence(e *vpndiag.Evidence, content io.Reader) error {
+	return createEvidence(w.ctx, w.tx, e, content)
 }
 
-// nullBytes stores nil as NULL and anything else as text.
-func nullBytes(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return string(b)
+func (w writer) CreateFindings(caseID int64, fs []*vpndiag.Finding) error {
+	return createFindings(w.ctx, w.tx, caseID, fs)
 }
 
-// scanner is *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
+func (w writer) AppendEvent(e *vpndiag.Event) error { return appendEvent(w.ctx, w.tx, e) }
+
+func (w writer) CreateAnswer(a *vpndiag.Answer) error { return createAnswer(w.ctx, w.tx, a) }
+
+func (w writer) CreateSession(s *vpndiag.Session) error { return createSession(w.ctx, w.tx, s) }
+
+func (w writer) UpdateCase(id int64, upd vpndiag.CaseUpdate, withEvent bool) error {
+	_, err := updateCase(w.ctx, w.tx, id, upd, withEvent)
+	return err
 }

@@ -33,22 +33,10 @@ func testCaseService_MarkersUniquePerDay(t *testing.T, open Opener) {
 	}
 
 	const writers = 8
-	var wg sync.WaitGroup
-	codes := make(chan string, writers)
-	for i := 0; i < writers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &vpndiag.Case{Marker: "VPN-20261125-RACE", Status: vpndiag.CaseOpen, Origin: "slack", CreatedBy: "U1"}
-			codes <- vpndiag.ErrorCode(db.Cases.CreateCase(ctx, c))
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	got := map[string]int{}
-	for c := range codes {
-		got[c]++
-	}
+	got := race(writers, func(int) error {
+		c := &vpndiag.Case{Marker: "VPN-20261125-RACE", Status: vpndiag.CaseOpen, Origin: "slack", CreatedBy: "U1"}
+		return db.Cases.CreateCase(ctx, c)
+	})
 	if got[""] != 1 || got[vpndiag.ECONFLICT] != writers-1 {
 		t.Fatalf("racing creates of one marker: %v, want one success and %d ECONFLICT", got, writers-1)
 	}
@@ -116,27 +104,15 @@ func testSessionService_ConcurrentTransitions(t *testing.T, open Opener) {
 	}
 	for round := 0; round < 3; round++ {
 		const writers = 10
-		var wg sync.WaitGroup
-		codes := make(chan string, writers)
-		for w := 0; w < writers; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				// Half the writers replay one delivery (same key), half
-				// are separate clicks (own keys).
-				key := fmt.Sprintf("r%d-w%d", round, w)
-				if w%2 == 0 {
-					key = fmt.Sprintf("r%d-same", round)
-				}
-				codes <- vpndiag.ErrorCode(db.Sessions.ApplyTransition(ctx, step(round, fmt.Sprintf("U%d", w), key)))
-			}(w)
-		}
-		wg.Wait()
-		close(codes)
-		got := map[string]int{}
-		for c := range codes {
-			got[c]++
-		}
+		got := race(writers, func(w int) error {
+			// Half the writers replay one delivery (same key), half are
+			// separate clicks (own keys).
+			key := fmt.Sprintf("r%d-w%d", round, w)
+			if w%2 == 0 {
+				key = fmt.Sprintf("r%d-same", round)
+			}
+			return db.Sessions.ApplyTransition(ctx, step(round, fmt.Sprintf("U%d", w), key))
+		})
 		if got[""] != 1 || got[vpndiag.ECONFLICT] != writers-1 {
 			t.Fatalf("round %d: outcomes %v, want one success and %d ECONFLICT", round, got, writers-1)
 		}
@@ -163,4 +139,25 @@ func testSessionService_ConcurrentTransitions(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	wantCode(t, db.Sessions.ApplyTransition(ctx, step(4, "U0", "final")), vpndiag.ECONFLICT)
+}
+
+// race runs f for writers 0 to n-1 at the same moment and counts the
+// outcomes by error code ("" for success).
+func race(n int, f func(w int) error) map[string]int {
+	var wg sync.WaitGroup
+	codes := make(chan string, n)
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			codes <- vpndiag.ErrorCode(f(w))
+		}(w)
+	}
+	wg.Wait()
+	close(codes)
+	got := map[string]int{}
+	for c := range codes {
+		got[c]++
+	}
+	return got
 }

@@ -42,6 +42,61 @@ func testSessionService_CreateFind(t *testing.T, open Opener) {
 	}
 }
 
+// testSessionService_StartSession: the first state, its events and the case
+// update are stored together or not at all.
+func testSessionService_StartSession(t *testing.T, open Opener) {
+	ctx := context.Background()
+	db := open(t)
+	ss := db.Sessions
+	c := MustCreateCase(t, db, 1)
+	shown := func(msg string) []*vpndiag.Event {
+		return []*vpndiag.Event{{Actor: "alice", Kind: vpndiag.EventStepShown, Message: msg, Data: []byte(`{"state":"start"}`)}}
+	}
+	escalated, res := vpndiag.CaseEscalated, "support:start"
+
+	// A bad event stores nothing, not even the session.
+	bad := []*vpndiag.Event{{Actor: "alice", Message: "no kind"}}
+	wantCode(t, ss.StartSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "support", State: "start"}, bad, nil), vpndiag.EINVALID)
+	_, err := ss.FindSession(ctx, c.ID)
+	wantCode(t, err, vpndiag.ENOTFOUND)
+
+	sess := &vpndiag.Session{CaseID: c.ID, Flow: "support", FlowVersion: 2, State: "start", Vars: map[string]string{}}
+	if err := ss.StartSession(ctx, sess, shown("Flow support started"),
+		&vpndiag.CaseUpdate{Status: &escalated, Resolution: &res}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ss.FindSession(ctx, c.ID); err != nil || got.State != "start" || got.Seq != 0 || got.FlowVersion != 2 {
+		t.Fatalf("session = %+v, %v; want support v2 at start, seq 0", got, err)
+	}
+	check := func(when string) {
+		t.Helper()
+		evs, err := db.Events.FindEvents(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, e := range evs {
+			kinds = append(kinds, e.Kind)
+		}
+		want := []string{vpndiag.EventCaseCreated, vpndiag.EventStepShown, vpndiag.EventCaseUpdated}
+		if !reflect.DeepEqual(kinds, want) || evs[1].Seq != 2 || string(evs[1].Data) != `{"state":"start"}` {
+			t.Fatalf("%s: events %v (step seq %d, data %s), want %v", when, kinds, evs[1].Seq, evs[1].Data, want)
+		}
+		got, err := db.Cases.FindCaseByID(ctx, c.ID)
+		if err != nil || got.Status != escalated || got.Resolution != res {
+			t.Fatalf("%s: case %+v, %v; want escalated with resolution %s", when, got, err, res)
+		}
+	}
+	check("started")
+
+	// A second start is ECONFLICT and adds nothing.
+	wantCode(t, ss.StartSession(ctx, &vpndiag.Session{CaseID: c.ID, Flow: "triage", State: "start"},
+		shown("again"), nil), vpndiag.ECONFLICT)
+	check("started twice")
+	wantCode(t, ss.StartSession(ctx, &vpndiag.Session{CaseID: 999, Flow: "triage", State: "start"}, shown("x"), nil),
+		vpndiag.ENOTFOUND)
+}
+
 func testSessionService_ApplyTransition(t *testing.T, open Opener) {
 	ctx := context.Background()
 	db := open(t)

@@ -71,6 +71,7 @@ func Run(t *testing.T, open Opener) {
 		{"RelayTokenService", testRelayTokenService},
 		{"SessionService_CreateFind", testSessionService_CreateFind},
 		{"SessionService_ApplyTransition", testSessionService_ApplyTransition},
+		{"SessionService_StartSession", testSessionService_StartSession},
 		{"SessionService_ConcurrentTransitions", testSessionService_ConcurrentTransitions},
 		{"SiteService", testSiteService},
 		{"SiteService_Channels", testSiteService_Channels},

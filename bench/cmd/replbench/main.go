@@ -19,37 +19,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/bench/internal/row"
+	sl "github.com/vpndiag/vpndiag/bench/internal/slackload"
 	"github.com/vpndiag/vpndiag/bench/loadgen"
 	botslack "github.com/vpndiag/vpndiag/bot/slack"
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/storage/postgres"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
-
-// secret is the signing secret shared by the generator and the bots.
-const secret = "bench-signing-secret-0123456789ab"
 
 // goalP99 is the ack p99 the replicas must stay under at their rate: far
 // inside Slack's 3 s and the bot's own 2.5 s acknowledgement deadline. One
@@ -66,13 +52,9 @@ func main() {
 	if !postgres.IsURL(*dbURL) {
 		fail(errors.New("-db: give a postgres:// URL"))
 	}
-	var rs []int
-	for _, f := range strings.Split(*rates, ",") {
-		r, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || r <= 0 || r > 5000 {
-			fail(fmt.Errorf("-rates: %q is not a rate from 1 to 5000", f))
-		}
-		rs = append(rs, r)
+	rs, err := sl.ParseRates(*rates)
+	if err != nil {
+		fail(err)
 	}
 	if *seconds <= 0 || *seconds > 30 || *replicas < 1 || *replicas > 8 || *replicaRate <= 0 || *replicaRate > 5000 {
 		fail(errors.New("-seconds must be in (0, 30], -replicas in [1, 8], -replica-rate in [1, 5000]"))
@@ -87,111 +69,39 @@ func main() {
 	}
 }
 
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "replbench:", err)
-	os.Exit(1)
-}
+func fail(err error) { sl.Fail("replbench", err) }
 
-// bot is one bot in HTTP mode on its own loopback listener.
-type bot struct {
-	url   string
-	cases vpndiag.CaseService
-	sess  vpndiag.SessionService
-	close func()
-}
-
-// services are what a bot is wired to.
-type services struct {
-	cases    vpndiag.CaseService
-	sessions vpndiag.SessionService
-	events   vpndiag.EventService
-	sites    vpndiag.SiteService
-	findings vpndiag.FindingService
-	probes   vpndiag.ProbeService
-	dedup    vpndiag.DedupService
-}
-
-// errorLog counts the bots' warnings and errors, formatting each record as
-// JSON as production does.
-type errorLog struct {
-	json slog.Handler
-	n    atomic.Int64
-}
-
-func (l *errorLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelInfo }
-func (l *errorLog) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelWarn {
-		l.n.Add(1)
-	}
-	return l.json.Handle(ctx, r)
-}
-func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *errorLog) WithGroup(string) slog.Handler      { return l }
-
-func listen(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-// startBot wires a bot as `vpndiag serve` does and serves it.
-func startBot(s services, slackURL string, log *errorLog) (*bot, error) {
-	engine := flows.NewEngine(nil, flows.Services{Cases: s.cases, Sessions: s.sessions, Events: s.events, Sites: s.sites,
-		Findings: s.findings, Probes: s.probes})
-	b, err := botslack.New(botslack.Config{BotToken: "xoxb-bench", SigningSecret: secret, APIURL: slackURL},
-		botslack.Deps{Cases: s.cases, Sites: s.sites, Events: s.events, Dedup: s.dedup, Diagnoser: engine,
-			Findings: s.findings, Logger: slog.New(log)})
-	if err != nil {
-		return nil, err
-	}
-	u, stop, err := listen(b.Handler())
-	if err != nil {
-		b.Close()
-		return nil, err
-	}
-	return &bot{url: u, cases: s.cases, sess: s.sessions, close: func() { stop(); _ = b.Close() }}, nil
-}
-
-func openSQLite(path string) (services, func(), error) {
+func openSQLite(path string) (sl.Services, func(), error) {
 	db := sqlite.NewDB(path)
 	if err := db.Open(); err != nil {
-		return services{}, nil, err
+		return sl.Services{}, nil, err
 	}
-	return services{sqlite.NewCaseService(db), sqlite.NewSessionService(db), sqlite.NewEventService(db),
-		sqlite.NewSiteService(db), sqlite.NewFindingService(db), sqlite.NewProbeService(db), sqlite.NewDedupService(db)}, func() { db.Close() }, nil
+	return sl.Services{Services: flows.Services{Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db), Events: sqlite.NewEventService(db),
+		Sites: sqlite.NewSiteService(db), Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db)},
+		Dedup: sqlite.NewDedupService(db)}, func() { db.Close() }, nil
 }
 
-func openPostgres(ctx context.Context, dsn string) (services, func(), error) {
+func openPostgres(ctx context.Context, dsn string) (sl.Services, func(), error) {
 	db := postgres.NewDB(dsn)
 	db.MaxConns = 16
 	if err := db.Open(ctx); err != nil {
-		return services{}, nil, err
+		return sl.Services{}, nil, err
 	}
-	return services{postgres.NewCaseService(db), postgres.NewSessionService(db), postgres.NewEventService(db),
-		postgres.NewSiteService(db), postgres.NewFindingService(db), postgres.NewProbeService(db), postgres.NewDedupService(db)}, func() { db.Close() }, nil
+	return sl.Services{Services: flows.Services{Cases: postgres.NewCaseService(db), Sessions: postgres.NewSessionService(db), Events: postgres.NewEventService(db),
+		Sites: postgres.NewSiteService(db), Findings: postgres.NewFindingService(db), Probes: postgres.NewProbeService(db)},
+		Dedup: postgres.NewDedupService(db)}, func() { db.Close() }, nil
 }
 
 func run(ctx context.Context, dsn, dir string, rates []int, replicas, replicaRate int, seconds float64) error {
-	// The fake Slack Web API: every method succeeds.
-	var ts atomic.Int64
-	slackURL, stopSlack, err := listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		n := ts.Add(1)
-		fmt.Fprintf(w, `{"ok":true,"channel":"C1","ts":"1700000000.%06d","message_ts":"1700000000.%06d"}`, n, n)
-	}))
+	slack, err := sl.StartSlack()
 	if err != nil {
 		return err
 	}
-	defer stopSlack()
-	slackURL += "/api/"
-	log := &errorLog{json: slog.NewJSONHandler(io.Discard, nil)}
+	defer slack.Close()
+	log := &sl.LogCounter{}
+	defer log.Report("replbench")
 
-	bareURL, stopBare, err := listen(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	bareURL, stopBare, err := sl.ListenBare()
 	if err != nil {
 		return err
 	}
@@ -202,27 +112,27 @@ func run(ctx context.Context, dsn, dir string, rates []int, replicas, replicaRat
 		return fmt.Errorf("open SQLite: %w", err)
 	}
 	defer closeSQLite()
-	lite, err := startBot(ls, slackURL, log)
+	lite, err := sl.StartBot(ls, slack.URL, log)
 	if err != nil {
 		return err
 	}
-	defer lite.close()
-	var pgBots []*bot
+	defer lite.Close()
+	var pgBots []*sl.Bot
 	for i := 0; i < max(replicas, 1); i++ {
 		ps, closePG, err := openPostgres(ctx, dsn)
 		if err != nil {
 			return fmt.Errorf("open PostgreSQL: %w", err)
 		}
 		defer closePG()
-		b, err := startBot(ps, slackURL, log)
+		b, err := sl.StartBot(ps, slack.URL, log)
 		if err != nil {
 			return err
 		}
-		defer b.close()
+		defer b.Close()
 		pgBots = append(pgBots, b)
 	}
 
-	hook := slackURL + "hooks/commands/T0001/1"
+	hook := slack.CommandHook()
 	phase := 0
 	// load sends n signed "start" commands at rate, round robin over urls,
 	// each from its own user in a channel of the phase's own.
@@ -236,42 +146,20 @@ func run(ctx context.Context, dsn, dir string, rates []int, replicas, replicaRat
 			if i < warm {
 				text = "help"
 			}
-			return signed(urls[i%len(urls)], botslack.PathCommands,
-				command(fmt.Sprintf("U%d%06d", phase, i), channel, text, fmt.Sprintf("t%d.%d", phase, i), hook))
+			return sl.Signed(urls[i%len(urls)], botslack.PathCommands,
+				sl.Command(fmt.Sprintf("U%d%06d", phase, i), channel, text, fmt.Sprintf("t%d.%d", phase, i), hook))
 		}}
 		if check {
-			cfg.Check = func(_ int, _ *http.Response, body []byte) error {
-				if bytes.Contains(body, []byte("busy")) {
-					return errors.New("acknowledged as busy: work refused")
-				}
-				return nil
-			}
+			cfg.Check = sl.NotBusy
 		}
 		res, err := loadgen.Run(ctx, cfg)
 		return res, channel, err
 	}
 	// committed waits until the acknowledged cases of channel are stored
 	// with their sessions, or the count stops growing.
-	committed := func(b *bot, channel string, want int) (int, time.Duration) {
-		t0, last, lastChange := time.Now(), -1, time.Now()
-		for {
-			cs, _, err := b.cases.FindCases(ctx, vpndiag.CaseFilter{ChannelID: &channel})
-			ready := 0
-			if err == nil {
-				for _, c := range cs {
-					if _, err := b.sess.FindSession(ctx, c.ID); err == nil {
-						ready++
-					}
-				}
-			}
-			if ready != last {
-				last, lastChange = ready, time.Now()
-			}
-			if ready >= want || time.Since(lastChange) > 5*time.Second {
-				return ready, time.Since(t0)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	committed := func(b *sl.Bot, channel string, want int) (int, time.Duration, error) {
+		cs, waited, err := b.WaitCases(ctx, channel, want)
+		return len(cs), waited, err
 	}
 	summary := func(name string, r *loadgen.Result) string {
 		s := fmt.Sprintf("%s p50 %s p99 %s max %s (ok %d/%d, %.0f/s, max lag %s", name, row.Ms(r.P50), row.Ms(r.P99), row.Ms(r.Max),
@@ -287,16 +175,22 @@ func run(ctx context.Context, dsn, dir string, rates []int, replicas, replicaRat
 		if err != nil {
 			return err
 		}
-		sq, sqChan, err := load([]string{lite.url}, rate, true)
+		sq, sqChan, err := load([]string{lite.URL}, rate, true)
 		if err != nil {
 			return err
 		}
-		sqN, sqDrain := committed(lite, sqChan, sq.OK)
-		pg, pgChan, err := load([]string{pgBots[0].url}, rate, true)
+		sqN, sqDrain, err := committed(lite, sqChan, sq.OK)
 		if err != nil {
 			return err
 		}
-		pgN, pgDrain := committed(pgBots[0], pgChan, pg.OK)
+		pg, pgChan, err := load([]string{pgBots[0].URL}, rate, true)
+		if err != nil {
+			return err
+		}
+		pgN, pgDrain, err := committed(pgBots[0], pgChan, pg.OK)
+		if err != nil {
+			return err
+		}
 		fmt.Fprintf(os.Stderr, "ack slash command %4d req/s: %s, committed %d in %s | %s, committed %d in %s | %s\n", rate,
 			summary("PostgreSQL", pg), pgN, pgDrain.Round(time.Millisecond), summary("SQLite", sq), sqN, sqDrain.Round(time.Millisecond),
 			summary("bare", bare))
@@ -314,7 +208,7 @@ func run(ctx context.Context, dsn, dir string, rates []int, replicas, replicaRat
 	if replicas > 1 {
 		urls := make([]string, len(pgBots))
 		for i, b := range pgBots {
-			urls[i] = b.url
+			urls[i] = b.URL
 		}
 		bare, _, err := load([]string{bareURL}, replicaRate, false)
 		if err != nil {
@@ -324,7 +218,10 @@ func run(ctx context.Context, dsn, dir string, rates []int, replicas, replicaRat
 		if err != nil {
 			return err
 		}
-		n, drain := committed(pgBots[0], ch, r.OK)
+		n, drain, err := committed(pgBots[0], ch, r.OK)
+		if err != nil {
+			return err
+		}
 		fmt.Fprintf(os.Stderr, "ack slash command %4d req/s over %d replicas on PostgreSQL: %s, committed %d in %s | %s\n",
 			replicaRate, replicas, summary("replicas", r), n, drain.Round(time.Millisecond), summary("bare", bare))
 		met := r.P99 <= goalP99 && r.Failed == 0 && n == r.OK
@@ -337,9 +234,6 @@ func run(ctx context.Context, dsn, dir string, rates []int, replicas, replicaRat
 			Met:      &met,
 		}.Print(os.Stdout)
 	}
-	if n := log.n.Load(); n > 0 {
-		fmt.Fprintf(os.Stderr, "replbench: the bots logged %d warnings or errors\n", n)
-	}
 	return nil
 }
 
@@ -348,38 +242,4 @@ func ratio(a, b time.Duration) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f×", float64(a)/float64(b))
-}
-
-// signed returns a POST of a form body signed as Slack signs it.
-func signed(base, path string, body []byte) (*http.Request, error) {
-	req, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "v0:%s:", ts)
-	mac.Write(body)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-	return req, nil
-}
-
-// command is the form of a slash command as Slack sends it.
-func command(user, channel, text, trigger, responseURL string) []byte {
-	f := url.Values{}
-	f.Set("token", "gIkuvaNzQIHg97ATvDxqgjtO")
-	f.Set("team_id", "T0001")
-	f.Set("team_domain", "example")
-	f.Set("channel_id", channel)
-	f.Set("channel_name", "vpn-bench")
-	f.Set("user_id", user)
-	f.Set("user_name", "oncall-"+user)
-	f.Set("command", botslack.DefaultCommand)
-	f.Set("text", text)
-	f.Set("api_app_id", "A123456")
-	f.Set("response_url", responseURL)
-	f.Set("trigger_id", trigger)
-	return []byte(f.Encode())
 }

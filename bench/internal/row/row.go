@@ -57,4 +57,4 @@ func Ratio(a, b float64) string {
 }
 
 // MiB formats bytes as MiB with one decimal.
-func MiB(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+func MiB[T int64 | uint64](n T) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

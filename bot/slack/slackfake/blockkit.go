@@ -305,15 +305,7 @@ func (c *checker) text(path string, v any, max int) {
 	case "plain_text":
 		c.plain(path, v, max, true)
 	case "mrkdwn":
-		s, _ := m["text"].(string)
-		if s == "" {
-			c.bad(path+".text", "empty")
-		}
-		if runes(s) > max {
-			c.bad(path+".text", "%d characters, over %d", runes(s), max)
-		}
-		c.textTotal += runes(s)
-		c.mrkdwn(path+".text", s)
+		c.mrkdwn(path+".text", c.body(path, m, max))
 	default:
 		c.bad(path+".type", "%v is not plain_text or mrkdwn", m["type"])
 	}
@@ -332,6 +324,12 @@ func (c *checker) plain(path string, v any, max int, required bool) {
 		c.bad(path, "not a plain_text object")
 		return
 	}
+	c.body(path, m, max)
+}
+
+// body checks the text of a text object m: present, at most max
+// characters, counted in the message's total. It returns the text.
+func (c *checker) body(path string, m map[string]any, max int) string {
 	s, _ := m["text"].(string)
 	if s == "" {
 		c.bad(path+".text", "empty")
@@ -340,6 +338,7 @@ func (c *checker) plain(path string, v any, max int, required bool) {
 		c.bad(path+".text", "%d characters, over %d", runes(s), max)
 	}
 	c.textTotal += runes(s)
+	return s
 }
 
 // token is what may follow '<' in mrkdwn the bot writes: a user, channel or

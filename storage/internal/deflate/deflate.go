@@ -19,7 +19,20 @@ import (
 	"strconv"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/internal/ctxio"
 )
+
+// DefaultMax is the evidence size cap (redacted, uncompressed) of a store
+// configured with none.
+const DefaultMax = 64 << 20
+
+// Cap returns the size cap max, or DefaultMax when max is 0 or less.
+func Cap(max int64) int64 {
+	if max > 0 {
+		return max
+	}
+	return DefaultMax
+}
 
 // Validate checks the evidence fields the caller must set.
 func Validate(e *vpndiag.Evidence) error {
@@ -43,7 +56,7 @@ func Compress(ctx context.Context, e *vpndiag.Evidence, r io.Reader, w io.Writer
 		return err
 	}
 	sum, crc := sha256.New(), crc32.NewIEEE()
-	n, err := io.Copy(io.MultiWriter(fw, sum, crc), io.LimitReader(ctxReader{ctx, r}, max+1))
+	n, err := io.Copy(io.MultiWriter(fw, sum, crc), io.LimitReader(ctxio.Reader(ctx, r), max+1))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", e.Name, err)
 	}
@@ -146,18 +159,4 @@ func (w *countWriter) Write(p []byte) (int, error) {
 	n, err := w.w.Write(p)
 	w.n += int64(n)
 	return n, err
-}
-
-// ctxReader stops reading when the context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-// Read implements io.Reader.
-func (r ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
 }
