@@ -267,6 +267,9 @@ func (s *server) serve(ctx context.Context, h http.Handler) error {
 	cfg, log := s.cfg, s.log
 	raw, err := net.Listen("tcp", cfg.Slack.Listen)
 	if err != nil {
+		if s.hubLn != nil {
+			_ = s.hubLn.Close() // opened already; nothing will serve it
+		}
 		return fmt.Errorf("serve: cannot listen on %s (choose another with --listen): %w", cfg.Slack.Listen, errors.Unwrap(err))
 	}
 	ln := listen.Limit(raw, 0, "http", log)
