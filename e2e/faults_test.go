@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -251,7 +253,59 @@ var faultCases = []faultCase{
 			{says(noAccess), "tunnel.ike_version", kb.ArticlePhase1, 1},
 		},
 	},
+	{
+		// Up, healthy SAs, nothing reaches the cloud: the customer tests
+		// reaching the environments, and reads its SA's counters after a
+		// ping when asked.
+		fault: lab.FaultCustomerRouteMissing,
+		walks: []walk{
+			{[]answer{{text: noAccess}, {text: "end_to_end"}, counters}, "connectivity.internal_routing", kb.ArticleConnectivityTest1, 3},
+			{[]answer{{text: tunnelDown}, {text: "end_to_end"}, counters}, "connectivity.internal_routing", kb.ArticleConnectivityTest1, 3},
+		},
+	},
 }
+
+// packetsRe reads a CHILD_SA's packet counters in `swanctl --list-sas`.
+var packetsRe = regexp.MustCompile(`(?m)^\s+(in|out)\s+[0-9a-f]+.*?(\d+) packets`)
+
+// saPackets sums the customer gateway's CHILD_SA packet counters, in and out.
+func saPackets(ctx context.Context, e *Env) (in, out int) {
+	s, err := e.Lab.SAs(ctx, lab.CustomerGateway)
+	if err != nil {
+		return -1, -1
+	}
+	for _, m := range packetsRe.FindAllStringSubmatch(s.Raw, -1) {
+		n, _ := strconv.Atoi(m[2])
+		if m[1] == "in" {
+			in += n
+		} else {
+			out += n
+		}
+	}
+	return in, out
+}
+
+// countersObserved does what the SA-counter question asks: ping a cloud
+// DNS server from the LAN and read the customer gateway's IPsec SA
+// counters before and after.
+func countersObserved(ctx context.Context, e *Env) string {
+	in0, out0 := saPackets(ctx, e)
+	_, _ = e.Lab.Exec(ctx, e.Lab.NS.LAN, "ping", "-c", "3", "-W", "1", lab.CloudDNSAddr.String())
+	in1, out1 := saPackets(ctx, e)
+	switch {
+	case in0 < 0 || in1 < 0:
+		return "no_sa"
+	case out1 > out0 && in1 > in0:
+		return "both_ways"
+	case out1 > out0:
+		return "no_inbound"
+	case in1 > in0:
+		return "no_outbound"
+	}
+	return "no_traffic"
+}
+
+var counters = answer{observe: countersObserved}
 
 // row is one line of the closing table.
 type row struct {

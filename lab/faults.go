@@ -32,6 +32,7 @@ const (
 	FaultWrongPeerAddress       = "wrong-peer-address"
 	FaultIDMismatch             = "id-mismatch"
 	FaultIKEVersionMismatch     = "ike-version-mismatch"
+	FaultCustomerRouteMissing   = "customer-route-missing"
 )
 
 // FaultInfo describes a fault.
@@ -84,6 +85,8 @@ var faults = []FaultInfo{
 		"IKE_AUTH refused: the cloud logs `looking for peer configs matching ...[vpn.customer.example]` and `no matching peer config found`; the customer logs `received AUTHENTICATION_FAILED notify error`, as with a wrong key"},
 	{FaultIKEVersionMismatch, "the customer gateway is set to IKEv1 (`version = 1`); the cloud speaks IKEv2 only",
 		"no tunnel: main mode is refused, the customer logs `received NO_PROPOSAL_CHOSEN error notify` (or retransmits main mode), the cloud `no IKE config found ... sending NO_PROPOSAL_CHOSEN`"},
+	{FaultCustomerRouteMissing, "a policy-routing rule on the customer gateway (ahead of strongSwan's table 220) sends the LAN's traffic for the cloud range out of its Internet interface instead of into the tunnel",
+		"the SAs stay ESTABLISHED/INSTALLED and healthy but their counters do not move; pings from the LAN leave unencrypted towards the Internet and get no answer; nothing is logged"},
 }
 
 // Faults lists every fault the lab can apply.
@@ -250,6 +253,9 @@ func (l *Lab) apply(ctx context.Context, name string, st *state) error {
 `, tableESP))
 	case FaultDPDUnanswered:
 		return l.dropDPDReplies(ctx)
+	case FaultCustomerRouteMissing:
+		_, err := inNS(ctx, l.NS.CustomerGW, bypassRule("add")...)
+		return err
 	case FaultHalfOpen:
 		// The cloud declares the customer dead while its DPD replies are
 		// lost; then the path heals, but the customer (no DPD of its own)
@@ -270,6 +276,18 @@ func (l *Lab) apply(ctx context.Context, name string, st *state) error {
 		}
 	}
 	return nil
+}
+
+// bypassPriority is the customer-route-missing rule's priority: below
+// 220, so it is looked up before the routes strongSwan installs in table 220.
+const bypassPriority = "100"
+
+// bypassRule is the `ip rule` command (add or del) of the
+// customer-route-missing fault: LAN traffic for the cloud range looks up the
+// main table, whose default route is the Internet, before the tunnel's
+// routes.
+func bypassRule(verb string) []string {
+	return []string{"ip", "rule", verb, "from", CustomerCIDR.String(), "to", CloudCIDR.String(), "lookup", "main", "priority", bypassPriority}
 }
 
 // dropDPDReplies makes the path router drop the customer gateway's
@@ -317,6 +335,11 @@ func (l *Lab) undo(ctx context.Context, name string, st *state) error {
 		return l.nftDelete(ctx, l.NS.Path, tableESP)
 	case FaultDPDUnanswered:
 		return l.nftDelete(ctx, l.NS.Path, tableDPD)
+	case FaultCustomerRouteMissing:
+		if out, err := inNS(ctx, l.NS.CustomerGW, "ip", "rule", "show", "priority", bypassPriority); err == nil && strings.TrimSpace(out) != "" {
+			_, err := inNS(ctx, l.NS.CustomerGW, bypassRule("del")...)
+			return err
+		}
 	}
 	return nil
 }

@@ -359,6 +359,14 @@ func TestLabFaults(t *testing.T) {
 				t.Errorf("cloud log lacks the refusal of IKEv1:\n%s", log)
 			}
 		}},
+		{lab.FaultCustomerRouteMissing, func(t *testing.T, cust, cloud int64) {
+			if !l.TunnelUp(ctx) {
+				t.Error("SAs went down; only the LAN's traffic should miss the tunnel")
+			}
+			if ping(ctx, l, l.NS.LAN, none, lab.CloudDNSAddr, 2) {
+				t.Error("traffic passes although it is routed around the tunnel")
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault, func(t *testing.T) {
@@ -487,8 +495,8 @@ func TestLookupFault(t *testing.T) {
 	if _, err := lab.LookupFault("psk"); err == nil || !strings.Contains(err.Error(), "psk-mismatch") {
 		t.Errorf("unknown fault: %v; want an error listing the faults", err)
 	}
-	if len(lab.Faults()) != 19 {
-		t.Errorf("want 19 faults, got %d", len(lab.Faults()))
+	if len(lab.Faults()) != 20 {
+		t.Errorf("want 20 faults, got %d", len(lab.Faults()))
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -79,7 +80,7 @@ var keywords = []string{
 	// idle close
 	"inactivity", "Idle Timeout", "idle timeout",
 	// context: phases, establishment, drops
-	"IKE_SA_INIT", "IKE_AUTH re", "CREATE_CHILD_SA", "Quick Mode", "QUICK_MODE", "Main Mode ", "ID_PROT re", "STATE_PARENT_I1",
+	"IKE_SA_INIT", "initiating IKE_SA ", "IKE_AUTH re", "CREATE_CHILD_SA", "Quick Mode", "QUICK_MODE", "Main Mode ", "ID_PROT re", "STATE_PARENT_I1",
 	"proposals: ESP", "proposals: IKE", "established", "PHASE 1 COMPLETED", "IKE_P1_COMPLETE", "PHASE 2 COMPLETED",
 	"Session disconnected", "unnel-down", "unnel down", "phase2_state", "phase 1 error", "phase 2 error",
 	"phase-1 negotiation", "phase-2 negotiation", "received DELETE", "received Delete", "SESSION_STATUS",
@@ -312,7 +313,8 @@ type analyzer struct {
 	refusedLine int // last line where a rekey was refused with NO_PROPOSAL_CHOSEN
 	tsLine      int // last line where traffic selectors were refused
 	lastTime    time.Time
-	initRetx    int // retransmits of the first IKE message
+	initRetx    int    // retransmits of the first IKE message
+	initPeer    string // the address charon last started an IKE SA to ("initiating ... IKE_SA ... to ADDR")
 	initRefs    []vpndiag.EvidenceRef
 	p2Retx      int // retransmits of phase 2 requests on an established IKE SA
 	p2Refs      []vpndiag.EvidenceRef
@@ -567,6 +569,9 @@ func (a *analyzer) classify(l []byte, n int) {
 		if a.res.Last.IsZero() || ts.After(a.res.Last) {
 			a.res.Last = ts
 		}
+	}
+	if p := initiatedTo(l); p != "" {
+		a.initPeer = p
 	}
 	drop := func() {
 		if hasTS && len(a.drops) < maxDrops {
@@ -865,6 +870,28 @@ func (a *analyzer) retransmit(l []byte, n int, sa *saState) {
 	}
 }
 
+// initiatedTo returns the peer address of a charon line starting an IKE SA
+// ("initiating IKE_SA conn[1] to 203.0.113.10", "initiating Main Mode
+// IKE_SA ... to ..."), or "".
+func initiatedTo(l []byte) string {
+	i := bytes.Index(l, []byte("initiating "))
+	if i < 0 || !bytes.Contains(l[i:], []byte("IKE_SA ")) {
+		return ""
+	}
+	j := bytes.LastIndex(l[i:], []byte(" to "))
+	if j < 0 {
+		return ""
+	}
+	f := bytes.Fields(l[i+j+4:])
+	if len(f) == 0 {
+		return ""
+	}
+	if a, err := netip.ParseAddr(string(f[0])); err == nil {
+		return a.String()
+	}
+	return ""
+}
+
 // requestID reads the N of "generating X request N" (charon), -1 when
 // absent.
 func requestID(l []byte) int { return numberAfter(l, " request ") }
@@ -983,7 +1010,11 @@ func (a *analyzer) finish() {
 		a.merge(evAuthUnans, a.authRetx, a.authRefs)
 	}
 	if a.initRetx >= 3 && !a.established && a.aggs[kb.CodePhase1NoProposal] == nil && a.aggs[kb.CodeAuthFailed] == nil {
-		a.merge(event{kb.CodeIKENoResponse, vpndiag.SeverityCritical, fmt.Sprintf("the first IKE message was retransmitted %d times without an answer: UDP 500/4500 blocked on the way or the peer unreachable", a.initRetx)}, a.initRetx, a.initRefs)
+		text := fmt.Sprintf("the first IKE message was retransmitted %d times without an answer: UDP 500/4500 blocked on the way or the peer unreachable", a.initRetx)
+		if a.initPeer != "" {
+			text = fmt.Sprintf("the first IKE message to %s was retransmitted %d times without an answer: UDP 500/4500 blocked on the way, the peer unreachable, or %s not the cloud's VPN endpoint", a.initPeer, a.initRetx, a.initPeer)
+		}
+		a.merge(event{kb.CodeIKENoResponse, vpndiag.SeverityCritical, text}, a.initRetx, a.initRefs)
 	}
 	if d, ok := period(a.drops); ok {
 		a.res.DropPeriod = d.period

@@ -295,3 +295,39 @@ func TestYearlessTimeRange(t *testing.T) {
 		t.Fatalf("range = %v .. %v, want one hour", r.First, r.Last)
 	}
 }
+
+// TestIKEUnansweredNamesPeer: the first IKE message unanswered names the
+// address charon sent it to, so that a peer address that is not the cloud's
+// endpoint shows in the finding itself; without an "initiating" line the
+// finding keeps its general wording.
+func TestIKEUnansweredNamesPeer(t *testing.T) {
+	retx := `2026-12-03T13:25:34 12[ENC] <customer|11> generating IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) ]
+2026-12-03T13:25:35 16[IKE] <customer|11> retransmit 1 of request with message ID 0
+2026-12-03T13:25:36 14[IKE] <customer|11> retransmit 2 of request with message ID 0
+2026-12-03T13:25:38 10[IKE] <customer|11> retransmit 3 of request with message ID 0
+2026-12-03T13:25:41 12[IKE] <customer|11> giving up after 3 retransmits
+`
+	tests := []struct {
+		name, log, want string
+	}{
+		{"ikev2", "2026-12-03T13:25:34 12[IKE] <customer|11> initiating IKE_SA customer[11] to 203.0.113.11\n" + retx,
+			"first IKE message to 203.0.113.11 was retransmitted"},
+		{"ikev1", "2026-12-03T13:25:34 12[IKE] <customer|11> initiating Main Mode IKE_SA customer[11] to 198.51.100.7\n" + retx,
+			"or 198.51.100.7 not the cloud's VPN endpoint"},
+		{"no initiating line", retx, "first IKE message was retransmitted 3 times"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := MustAnalyze(t, "charon.log", []byte(tt.log))
+			var got string
+			for _, f := range r.Findings {
+				if f.Code == kb.CodeIKENoResponse {
+					got = f.Summary
+				}
+			}
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("ike-no-response summary %q, want it to contain %q (findings %v)", got, tt.want, codes(r))
+			}
+		})
+	}
+}
