@@ -680,6 +680,18 @@ func TestEvidenceDecidedByWorstFinding(t *testing.T) {
 			{Code: "ike-no-response", Severity: vpndiag.SeverityError},
 			{Code: "auth-failed", Severity: vpndiag.SeverityCritical},
 		}, "phase1_settings"},
+		{"a peer that is not the site's endpoint comes before IKE unanswered", []*vpndiag.Finding{
+			{Code: "ike-no-response", Severity: vpndiag.SeverityCritical},
+			{Code: "peer-mismatch", Severity: vpndiag.SeverityCritical},
+		}, "wrong_peer"},
+		{"a wrong identity comes before the AUTHENTICATION_FAILED it causes", []*vpndiag.Finding{
+			{Code: "auth-failed", Severity: vpndiag.SeverityCritical},
+			{Code: "id-mismatch", Severity: vpndiag.SeverityCritical},
+		}, "identity"},
+		{"IKEv1 against IKEv2 comes before the NO_PROPOSAL_CHOSEN it causes", []*vpndiag.Finding{
+			{Code: "phase1-no-proposal", Severity: vpndiag.SeverityCritical},
+			{Code: "ike-version-mismatch", Severity: vpndiag.SeverityCritical},
+		}, "ike_version"},
 		{"an info note alone decides nothing (certainty)", []*vpndiag.Finding{
 			{Code: "nat-traversal", Severity: vpndiag.SeverityInfo},
 		}, "bring_up_server"},
