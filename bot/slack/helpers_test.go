@@ -302,6 +302,38 @@ func (h *Harness) MentionEvent(user, channel, threadTS, text string) []byte {
 	return b
 }
 
+// BotUser is the bot's user ID in the events the harness builds.
+const BotUser = "U0BOT"
+
+// MessageEvent builds an Events API message event (message.channels):
+// user wrote text in the thread threadTS of channel; set adds or
+// overrides fields of the inner event (subtype, bot_id, …). The callback
+// names the bot's user in its authorizations, as Slack's do.
+func (h *Harness) MessageEvent(user, channel, threadTS, text string, set map[string]any) []byte {
+	h.T.Helper()
+	var v vector
+	_ = json.Unmarshal(MustFixture(h.T, "03_signature_vector_slackgo_events_json.json"), &v)
+	var p map[string]any
+	if err := json.Unmarshal([]byte(v.Body), &p); err != nil {
+		h.T.Fatal(err)
+	}
+	n := h.next()
+	p["event_id"] = fmt.Sprintf("Ev%06d", n)
+	p["authorizations"] = []map[string]any{{"team_id": "T1", "user_id": BotUser, "is_bot": true}}
+	ts := fmt.Sprintf("1700000400.%06d", n)
+	ev := map[string]any{"type": "message", "channel": channel, "user": user, "text": text,
+		"ts": ts, "event_ts": ts, "channel_type": "channel"}
+	if threadTS != "" {
+		ev["thread_ts"] = threadTS
+	}
+	for k, val := range set {
+		ev[k] = val
+	}
+	p["event"] = ev
+	b, _ := json.Marshal(p)
+	return b
+}
+
 // Event posts an Events API body.
 func (h *Harness) Event(body []byte, extra ...string) Response {
 	h.T.Helper()
