@@ -64,11 +64,18 @@ type typed struct {
 func (b *Bot) threadMessage(ctx context.Context, cs *vpndiag.Case, m typed) {
 	to := replyTo{channel: m.channel, user: m.user, threadTS: cs.ThreadTS}
 	text := pastedText(m.text)
+	if strings.TrimSpace(text) == "" && !m.mention {
+		return // nothing typed (a file shared without words, say)
+	}
 	rec := evidence.Recognise(text)
 	stored := false
 	if rec.Kind != vpndiag.EvidenceOther {
 		at := messageTime(m.ts)
-		name := fmt.Sprintf("pasted-%s-%s.%s", at.Format("150405"), m.user, pasteExt(rec.Kind))
+		who := m.user
+		if !userID.MatchString(who) {
+			who = "someone"
+		}
+		name := fmt.Sprintf("pasted-%s-%s.%s", at.Format("150405"), who, pasteExt(rec.Kind))
 		stored = b.take(ctx, cs, shared{
 			key: "slack:msg:" + m.channel + ":" + m.ts, noun: "message", name: name, user: m.user,
 			label: fmt.Sprintf("Text pasted at %s UTC (stored as %s)", at.Format("15:04"), name),
@@ -104,10 +111,14 @@ func (b *Bot) secretNotice(ctx context.Context, cs *vpndiag.Case, user string, n
 	if n > 1 {
 		what = fmt.Sprintf("%d secrets", n)
 	}
-	line := fmt.Sprintf(":warning: <@%s>, the message you posted contains %s (a pre-shared key, password or key material). %s "+
+	who := "someone"
+	if userID.MatchString(user) {
+		who = "<@" + user + ">"
+	}
+	line := fmt.Sprintf(":warning: %s, the message you posted contains %s (a pre-shared key, password or key material). %s "+
 		"Everyone in this channel can still read your message: please delete it (hover over it → ⋮ *More actions* → *Delete message*); "+
 		"the bot cannot delete a person's message. If people outside your team can read this channel, change the secret on both ends.",
-		user, what, kept)
+		who, what, kept)
 	if _, err := b.post(ctx, cs.ChannelID, cs.ThreadTS, fallback("The message you posted contains %s: please delete it.", what),
 		[]slackgo.Block{section(line)}); err != nil {
 		b.log.Warn("slack: secret notice not posted", "case", cs.Marker, "error", err)
@@ -136,6 +147,8 @@ func messageTime(ts string) time.Time {
 }
 
 var (
+	// userID is a Slack user ID, safe to write as a mention.
+	userID = regexp.MustCompile(`^[UW][A-Z0-9]{1,20}$`)
 	// slackLink is Slack's markup of a link, a mention or a channel:
 	// <https://x|label>, <mailto:a@b|a@b>, <@U1>, <#C1|name>.
 	slackLink = regexp.MustCompile(`<([^<>|\s]*)(?:\|([^<>]*))?>`)
