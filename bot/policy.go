@@ -16,7 +16,7 @@ type Members interface {
 	UsergroupMembers(ctx context.Context, group string) ([]string, error)
 }
 
-// Policy says who may diagnose and who may export, from config.Slack.
+// Policy says who may diagnose and who may export, from conffile.Slack.
 // Empty lists allow everyone.
 type Policy struct {
 	// Channels may run diagnoses; empty allows every channel.

@@ -25,7 +25,7 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/bot"
-	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/conffile"
 )
 
 // DefaultCommand is the slash command the manifest registers.
@@ -41,9 +41,9 @@ type Config struct {
 	SigningSecret string
 	// APIURL is the Slack API base, ending in "/"; Slack's when empty.
 	APIURL string
-	// MaxBodyBytes caps an HTTP request body; config.DefaultMaxBodyBytes when zero.
+	// MaxBodyBytes caps an HTTP request body; conffile.DefaultMaxBodyBytes when zero.
 	MaxBodyBytes int64
-	// MaxUploadBytes caps an evidence file; config.DefaultMaxUploadBytes when zero.
+	// MaxUploadBytes caps an evidence file; conffile.DefaultMaxUploadBytes when zero.
 	MaxUploadBytes int64
 	// Command is the slash command as registered; DefaultCommand when empty.
 	Command string
@@ -90,7 +90,7 @@ type Config struct {
 }
 
 // FromConfig returns the Config of a loaded configuration file.
-func FromConfig(c *config.Config) Config {
+func FromConfig(c *conffile.Config) Config {
 	return Config{
 		BotToken:         c.Slack.BotToken,
 		AppToken:         c.Slack.AppToken,
@@ -297,10 +297,10 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		return nil, errors.New("slack bot: a bot token is required")
 	}
 	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = config.DefaultMaxBodyBytes
+		cfg.MaxBodyBytes = conffile.DefaultMaxBodyBytes
 	}
 	if cfg.MaxUploadBytes == 0 {
-		cfg.MaxUploadBytes = config.DefaultMaxUploadBytes
+		cfg.MaxUploadBytes = conffile.DefaultMaxUploadBytes
 	}
 	if cfg.Command == "" {
 		cfg.Command = DefaultCommand

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,13 +51,13 @@ change it.`)
 	site := fs.String("site", "", "site profile YAML file to check peers, IKE version and networks against")
 	format := fs.String("format", "text", "output format: text or json")
 	obfuscate := fs.Bool("obfuscate", false, "also replace public IP addresses and host names in the output")
-	if err := parse(fs, interleave(args, map[string]bool{"site": true, "format": true})); err != nil {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if *format != "text" && *format != "json" {
-		return usageError(fmt.Sprintf("analyze: --format %q must be text or json", *format))
+	if err := checkFormat("analyze", *format); err != nil {
+		return err
 	}
-	files := fs.Args()
 	if len(files) == 0 {
 		return usageError("analyze: no FILE given (see vpndiag analyze --help)")
 	}
@@ -84,9 +83,7 @@ change it.`)
 	}
 	out.CrossFindings = evidence.CrossCheck(out.Files)
 	if *format == "json" {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := m.printJSON(out); err != nil {
 			return err
 		}
 	} else {
@@ -99,31 +96,6 @@ change it.`)
 		return vpndiag.Errorf(vpndiag.EINVALID, "%d of %d file(s) could not be read.", len(out.Errors), len(files))
 	}
 	return nil
-}
-
-// interleave moves flags after the file names to the front, so that
-// "vpndiag analyze a.conf b.log --site hq.yaml" works; valued names the
-// flags that take a value.
-func interleave(args []string, valued map[string]bool) []string {
-	var flags, rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i+1:]...)
-			break
-		}
-		if strings.HasPrefix(a, "-") && len(a) > 1 {
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if valued[name] && !strings.Contains(a, "=") && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-			continue
-		}
-		rest = append(rest, a)
-	}
-	return append(flags, append([]string{"--"}, rest...)...)
 }
 
 // analyzeFile opens and analyses one file; "-" is standard input.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"strings"
 
@@ -64,9 +62,7 @@ verifies bundles).`)
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := m.printJSON(rep); err != nil {
 			return err
 		}
 		return rep.Err()
@@ -123,25 +119,4 @@ file is never replaced.`)
 	fmt.Fprintf(m.Stdout, "public key: ed25519:%s\n", base64.StdEncoding.EncodeToString(pub))
 	fmt.Fprintf(m.Stdout, "config:\n  bundle:\n    signing_key: %s\n", strings.ReplaceAll(pos[0], `"`, `\"`))
 	return nil
-}
-
-// parseInterspersed parses flags that may come before, between or after the
-// positional arguments (vpndiag export CASE -o FILE) and returns the
-// positional arguments; "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parse(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }

@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/conffile"
 )
 
 func (m *Main) runCheck(ctx context.Context, args []string) error {
@@ -19,9 +19,9 @@ found (not just the first) and exit non-zero when there is any.`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var problems config.Problems
+	var problems conffile.Problems
 	cfg, err := m.loadConfig(*cfgPath)
-	var p config.Problems
+	var p conffile.Problems
 	if errors.As(err, &p) {
 		problems = append(problems, p...)
 	} else if err != nil {
@@ -33,10 +33,7 @@ found (not just the first) and exit non-zero when there is any.`)
 		}
 	}
 	problems = append(problems, checkContent()...)
-	if *cfgPath == "" {
-		*cfgPath = m.Getenv("VPNDIAG_CONFIG")
-	}
-	if w := exposedSecrets(*cfgPath); w != "" {
+	if w := exposedSecrets(m.configPath(*cfgPath)); w != "" {
 		fmt.Fprintln(m.Stderr, "vpndiag check: warning: "+w)
 	}
 	if len(problems) > 0 {
@@ -57,7 +54,7 @@ func exposedSecrets(path string) string {
 		return ""
 	}
 	// The file's own values, without the environment's.
-	cfg, err := config.Load(path, func(string) string { return "" })
+	cfg, err := conffile.Load(path, func(string) string { return "" })
 	if cfg == nil && err != nil {
 		return ""
 	}

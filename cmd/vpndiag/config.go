@@ -4,15 +4,58 @@ import (
 	"flag"
 	"log/slog"
 
-	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/conffile"
 )
 
-// loadConfig loads the config file (VPNDIAG_CONFIG when path is empty).
-func (m *Main) loadConfig(path string) (*config.Config, error) {
+// configPath names the config file to read: path, or VPNDIAG_CONFIG when
+// path is empty ("" for none).
+func (m *Main) configPath(path string) string {
 	if path == "" {
-		path = m.Getenv("VPNDIAG_CONFIG")
+		return m.Getenv("VPNDIAG_CONFIG")
 	}
-	return config.Load(path, m.Getenv)
+	return path
+}
+
+// loadConfig loads the config file (VPNDIAG_CONFIG when path is empty).
+func (m *Main) loadConfig(path string) (*conffile.Config, error) {
+	return conffile.Load(m.configPath(path), m.Getenv)
+}
+
+// configSite returns the site profile named name in the config file, nil
+// when it has none.
+func configSite(cfg *conffile.Config, name string) *vpndiag.Site {
+	for i := range cfg.Sites {
+		if cfg.Sites[i].Name == name {
+			return &cfg.Sites[i]
+		}
+	}
+	return nil
+}
+
+// dbFlags adds --config and --db, the flags of every command that opens
+// the database; load them with (*Main).loadConfigDB.
+func dbFlags(fs *flag.FlagSet) *dbOptions {
+	o := &dbOptions{}
+	fs.StringVar(&o.config, "config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
+	fs.StringVar(&o.db, "db", "", "database: SQLite file or postgres:// URL (default: $VPNDIAG_DB, the config's db, or the user's state directory)")
+	return o
+}
+
+// dbOptions are --config and --db as given.
+type dbOptions struct{ config, db string }
+
+// loadConfigDB loads the config file named by --config (VPNDIAG_CONFIG when
+// empty) and puts --db, when given, in its DB.
+func (m *Main) loadConfigDB(o *dbOptions) (*conffile.Config, error) {
+	cfg, err := m.loadConfig(o.config)
+	if err != nil {
+		return nil, err
+	}
+	if o.db != "" {
+		cfg.DB = o.db
+	}
+	return cfg, nil
 }
 
 // logFlags adds --log-level and --log-format to fs; apply them with
@@ -28,7 +71,7 @@ func logFlags(fs *flag.FlagSet) *logOptions {
 type logOptions struct{ level, format string }
 
 // apply overrides cfg's log settings with the flags given and checks them.
-func (o *logOptions) apply(cfg *config.Config) error {
+func (o *logOptions) apply(cfg *conffile.Config) error {
 	if o.level != "" {
 		cfg.Log.Level = o.level
 	}
@@ -40,7 +83,7 @@ func (o *logOptions) apply(cfg *config.Config) error {
 
 // logger returns a slog logger writing to Stderr at the configured level
 // and format.
-func (m *Main) logger(cfg *config.Config) *slog.Logger {
+func (m *Main) logger(cfg *conffile.Config) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: lvl}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -42,8 +41,9 @@ serve' first. The password may come from the URL, PGPASSWORD or ~/.pgpass.`)
 		return usageError("db copy: give both --from FILE.db and --to postgres://…")
 	case !postgres.IsURL(*to):
 		return usageError(fmt.Sprintf("db copy: --to %q is not a postgres:// URL", *to))
-	case *format != "text" && *format != "json":
-		return usageError(fmt.Sprintf("db copy: --format %q must be text or json", *format))
+	}
+	if err := checkFormat("db copy", *format); err != nil {
+		return err
 	}
 	if fi, err := os.Stat(*from); errors.Is(err, iofs.ErrNotExist) {
 		return vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no SQLite database at %s to copy.", *from)
@@ -65,9 +65,7 @@ serve' first. The password may come from the URL, PGPASSWORD or ~/.pgpass.`)
 		return err
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return m.printJSON(rep)
 	}
 	var total int64
 	for _, t := range rep.Tables {

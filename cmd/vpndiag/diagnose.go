@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,8 +24,7 @@ again with --case to continue at the same question.
 Non-interactive: --answers FILE, or answers piped on stdin, one a line: a
 choice's number, its key or the start of its label; a typed value; a file
 path or "skip" for uploads.`)
-	dbPath := fs.String("db", "", "SQLite database file or postgres:// URL (default: the config's db, or the user's state directory)")
-	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
+	dbOpts := dbFlags(fs)
 	answers := fs.String("answers", "", "read answers from FILE instead of the terminal")
 	format := fs.String("format", "text", "output: text, or json (the path taken and the outcome on stdout; the conversation on stderr)")
 	caseMarker := fs.String("case", "", "resume the case with this marker")
@@ -43,19 +41,15 @@ path or "skip" for uploads.`)
 		return usageError(fmt.Sprintf("diagnose: unexpected argument %q (to attach files, use --evidence FILE…)", fs.Arg(0)))
 	}
 	evidenceFiles = append(evidenceFiles, fs.Args()...)
-	if *format != "text" && *format != "json" {
-		return usageError(fmt.Sprintf("diagnose: --format %q must be text or json", *format))
+	if err := checkFormat("diagnose", *format); err != nil {
+		return err
 	}
 	if *migrate && *caseMarker == "" {
 		return usageError("diagnose: --migrate needs --case")
 	}
-	cfg, err := m.loadConfig(*cfgPath)
+	cfg, err := m.loadConfigDB(dbOpts)
 	if err != nil {
 		return err
-	}
-	path := *dbPath
-	if path == "" {
-		path = cfg.DB
 	}
 
 	in, interactive := m.Stdin, isTerminal(m.Stdin)
@@ -67,21 +61,16 @@ path or "skip" for uploads.`)
 		defer f.Close()
 		in, interactive = f, false
 	}
-	db, err := m.openDB(ctx, path, cfg.Evidence.MaxUploadBytes)
+	db, err := m.openDB(ctx, cfg.DB, cfg.Evidence.MaxUploadBytes)
 	if err != nil {
 		return err
 	}
-	svc := flows.Services{
-		Cases: db.Cases, Sessions: db.Sessions, Events: db.Events, Sites: db.Sites,
-		Findings: db.Findings, Probes: db.Probes, Evidence: db.Evidence,
-	}
+	svc := db.flowServices()
 	// A site named in the config is saved so the runner finds it by name.
-	for i := range cfg.Sites {
-		if cfg.Sites[i].Name == *site {
-			s := cfg.Sites[i]
-			if err := svc.Sites.UpsertSite(ctx, &s); err != nil {
-				return err
-			}
+	if cs := configSite(cfg, *site); cs != nil {
+		s := *cs
+		if err := svc.Sites.UpsertSite(ctx, &s); err != nil {
+			return err
 		}
 	}
 
@@ -111,17 +100,15 @@ path or "skip" for uploads.`)
 		return rep.Findings, nil
 	}
 	hint := ""
-	if *dbPath != "" {
-		hint = " --db " + *dbPath
+	if dbOpts.db != "" {
+		hint = " --db " + dbOpts.db
 	}
 	res, err := r.Run(ctx, terminal.Options{Case: *caseMarker, Flow: *flow, Site: *site, Migrate: *migrate, ResumeHint: hint, Evidence: evidenceFiles})
 	if err != nil {
 		return err
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return m.printJSON(res)
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/bundle"
-	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/conffile"
 	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/storage/postgres"
 )
@@ -24,8 +24,7 @@ The case is only read; a case still in progress exports what it has.
 Check a bundle with 'vpndiag bundle verify FILE'.`)
 	out := fs.String("o", "", "output file (default CASE-bundle.zip in the current directory)")
 	force := fs.Bool("force", false, "replace the output file when it exists")
-	dbPath := fs.String("db", "", "SQLite database file or postgres:// URL (default: the config's db, or the user's state directory)")
-	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG; none means defaults)")
+	dbOpts := dbFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -37,33 +36,20 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 	if err != nil {
 		return err
 	}
-	cfg, err := m.loadConfig(*cfgPath)
+	cfg, err := m.loadConfigDB(dbOpts)
 	if err != nil {
 		return err
-	}
-	path := *dbPath
-	if path == "" {
-		path = cfg.DB
 	}
 	// Exporting must not create a database: no database means no case.
-	if _, err := os.Stat(path); errors.Is(err, iofs.ErrNotExist) && !postgres.IsURL(path) {
-		return vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no database at %s, so no case %s (choose the database with --db).", path, marker)
+	if _, err := os.Stat(cfg.DB); errors.Is(err, iofs.ErrNotExist) && !postgres.IsURL(cfg.DB) {
+		return vpndiag.Errorf(vpndiag.ENOTFOUND, "There is no database at %s, so no case %s (choose the database with --db).", cfg.DB, marker)
 	}
-	db, err := m.openDB(ctx, path, cfg.Evidence.MaxUploadBytes)
+	db, err := m.openDB(ctx, cfg.DB, cfg.Evidence.MaxUploadBytes)
 	if err != nil {
 		return err
 	}
-	x := &bundle.Exporter{
-		Cases:    db.Cases,
-		Sessions: db.Sessions,
-		Events:   db.Events,
-		Probes:   db.Probes,
-		Evidence: db.Evidence,
-		Findings: db.Findings,
-		Sites:    db.Sites,
-		Graph:    flowGraph,
-	}
-	if x.SigningKey, err = signingKey(cfg); err != nil {
+	x, err := newExporter(cfg, db)
+	if err != nil {
 		return err
 	}
 	res, err := x.ExportFile(ctx, marker, *out, *force)
@@ -83,12 +69,19 @@ Check a bundle with 'vpndiag bundle verify FILE'.`)
 	return nil
 }
 
-// signingKey reads the bundle signing key the config names, if any.
-func signingKey(cfg *config.Config) (ed25519.PrivateKey, error) {
-	if cfg.Bundle.SigningKey == "" {
-		return nil, nil
+// newExporter returns the bundle exporter over db, signing with the key the
+// config names, if any.
+func newExporter(cfg *conffile.Config, db *store) (*bundle.Exporter, error) {
+	x := &bundle.Exporter{Cases: db.Cases, Sessions: db.Sessions, Events: db.Events, Probes: db.Probes,
+		Evidence: db.Evidence, Findings: db.Findings, Sites: db.Sites, Graph: flowGraph}
+	if cfg.Bundle.SigningKey != "" {
+		key, err := bundle.ReadSigningKey(cfg.Bundle.SigningKey)
+		if err != nil {
+			return nil, err
+		}
+		x.SigningKey = key
 	}
-	return bundle.ReadSigningKey(cfg.Bundle.SigningKey)
+	return x, nil
 }
 
 // flowGraph returns the graph of a flow at a version (the current version

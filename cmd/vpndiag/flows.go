@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -70,9 +69,7 @@ func (m *Main) flowsList(set *flows.Set, format string) error {
 	}
 	switch format {
 	case "json":
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return m.printJSON(list)
 	case "", "text":
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "FLOW\tVERSION\tSTATES\tEVENTS\tENDS\tWHAT IT DIAGNOSES")
@@ -88,9 +85,7 @@ func (m *Main) flowsShow(def *flows.Def, format string) error {
 	g := def.Graph()
 	switch format {
 	case "json":
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(g)
+		return m.printJSON(g)
 	case "", "text":
 	default:
 		return usageError(fmt.Sprintf("flows show: --format %q must be text or json", format))

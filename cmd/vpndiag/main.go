@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -178,4 +179,41 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return usageError(fmt.Sprintf("%s: %v", fs.Name(), err))
 	}
 	return nil
+}
+
+// checkFormat is the one rule for --format of a report: text or json.
+func checkFormat(command, format string) error {
+	if format != "text" && format != "json" {
+		return usageError(fmt.Sprintf("%s: --format %q must be text or json", command, format))
+	}
+	return nil
+}
+
+// printJSON writes v to Stdout as indented JSON: the output of every
+// command's --format json.
+func (m *Main) printJSON(v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments (vpndiag export CASE -o FILE) and returns the
+// positional arguments; "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

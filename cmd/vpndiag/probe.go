@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,8 +71,8 @@ The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
 	if err != nil {
 		return err
 	}
-	if *format != "text" && *format != "json" {
-		return usageError(fmt.Sprintf("probe: --format must be text or json, not %q", *format))
+	if err := checkFormat("probe", *format); err != nil {
+		return err
 	}
 	if len(rest) != 1 {
 		return usageError(fmt.Sprintf("probe %s: give exactly one %s (got %d arguments)", kind, desc.Target, len(rest)))
@@ -114,9 +113,7 @@ The exit status is 0 when the outcome is ok (or forwarded), 1 otherwise.`)
 		return err
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := m.printJSON(res); err != nil {
 			return err
 		}
 	} else {
@@ -169,127 +166,149 @@ func printProbeResult(w io.Writer, res *vpndiag.ProbeResult) {
 	if res.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", res.Error)
 	}
-	switch res.Kind {
-	case vpndiag.ProbeDNS:
-		var d probes.DNSResult
-		if probes.DecodeDetail(res, &d) == nil {
-			label := "server"
-			if d.Cloud != nil {
-				label = "internal resolver"
-			}
-			printDNSQuery(w, label, &d.Query)
-			if d.Cloud != nil {
-				printDNSQuery(w, "cloud DNS server", d.Cloud)
-			}
-		}
-	case vpndiag.ProbePing:
-		var d probes.PingResult
-		if probes.DecodeDetail(res, &d) == nil {
-			fmt.Fprintf(w, "  %d sent, %d received, %.0f%% loss, %d-byte payload", d.Sent, d.Received, d.Loss, d.Size)
-			if d.DF {
-				fmt.Fprint(w, ", don't fragment")
-			}
-			sock := "unprivileged ICMP socket"
-			if d.Privileged {
-				sock = "raw ICMP socket"
-			}
-			fmt.Fprintf(w, ", %s\n", sock)
-			if d.Received > 0 {
-				fmt.Fprintf(w, "  rtt min/avg/max/stddev = %s/%s/%s/%s\n", msec(d.MinRTT), msec(d.AvgRTT), msec(d.MaxRTT), msec(d.StdDevRTT))
-			}
-		}
-	case vpndiag.ProbeTCP:
-		var d probes.TCPResult
-		if probes.DecodeDetail(res, &d) == nil {
-			fmt.Fprintf(w, "  %s connect %s", d.Address, msec(d.ConnectTime))
-			if d.LocalAddress != "" {
-				fmt.Fprintf(w, " from %s", d.LocalAddress)
-			}
-			fmt.Fprintln(w)
-			if t := d.TLS; t != nil {
-				fmt.Fprintf(w, "  %s %s, handshake %s, server name %q\n", t.Version, t.CipherSuite, msec(t.HandshakeTime), t.ServerName)
-				fmt.Fprintf(w, "  subject %s\n  issuer  %s\n", t.Subject, t.Issuer)
-				if len(t.DNSNames) > 0 {
-					fmt.Fprintf(w, "  names   %s\n", strings.Join(t.DNSNames, ", "))
-				}
-				fmt.Fprintf(w, "  valid   %s to %s\n", t.NotBefore.Format(time.DateOnly), t.NotAfter.Format(time.DateOnly))
-				if t.Verified {
-					fmt.Fprintln(w, "  verified against the system roots")
-				} else {
-					fmt.Fprintf(w, "  not verified: %s\n", t.VerifyError)
-				}
-			}
-		}
-	case vpndiag.ProbeTraceroute:
-		var d probes.TracerouteResult
-		if probes.DecodeDetail(res, &d) == nil {
-			for _, h := range d.Hops {
-				fmt.Fprintf(w, "  %2d ", h.TTL)
-				if h.Address == "" {
-					fmt.Fprintln(w, " *")
-					continue
-				}
-				fmt.Fprintf(w, " %-15s", h.Address)
-				for _, p := range h.Probes {
-					switch {
-					case p.Address == "":
-						fmt.Fprint(w, "  *")
-					default:
-						fmt.Fprintf(w, "  %s", msec(p.RTT))
-						if p.Note != "" {
-							fmt.Fprint(w, " "+p.Note)
-						}
-					}
-				}
-				fmt.Fprintln(w)
-			}
-			if d.Path != nil {
-				fmt.Fprintf(w, "  path: %s: %s\n", d.Path.Verdict, d.Path.Explanation)
-			}
-		}
-	case vpndiag.ProbeIKE:
-		var d probes.IKEResult
-		if probes.DecodeDetail(res, &d) == nil {
-			fmt.Fprintf(w, "  offered %s, KE group %d\n", strings.Join(d.Proposals, ", "), d.DHGroup)
-			for _, a := range d.Attempts {
-				marker := ""
-				if a.NATT {
-					marker = " (non-ESP marker)"
-				}
-				fmt.Fprintf(w, "  UDP %d%s: %s after %d request(s)", a.Port, marker, a.Outcome, a.Sent)
-				if a.RTT > 0 {
-					fmt.Fprintf(w, ", %s", msec(a.RTT))
-				}
-				fmt.Fprintln(w)
-				for _, n := range a.Notifies {
-					fmt.Fprintf(w, "    notify %s", n.Name)
-					if len(n.Data) > 0 && len(n.Data) <= 32 {
-						fmt.Fprintf(w, " %s", hex.EncodeToString(n.Data))
-					}
-					fmt.Fprintln(w)
-				}
-				if a.Chosen != "" {
-					fmt.Fprintf(w, "    chosen %s, responder SPI %s\n", a.Chosen, a.ResponderSPI)
-				}
-			}
-		}
-	case vpndiag.ProbeKeepalive:
-		var d probes.KeepaliveResult
-		if probes.DecodeDetail(res, &d) == nil {
-			fmt.Fprintf(w, "  %d pings every %s, %d replies\n", d.Sent, d.Interval, d.Received)
-			for _, t := range d.Transitions {
-				state := "down"
-				if t.Up {
-					state = "up"
-				}
-				fmt.Fprintf(w, "  %s %s\n", t.Time.Format("15:04:05.000"), state)
-			}
-			if p := d.Periodic; p != nil {
-				fmt.Fprintf(w, "  periodic drop every %s (%d drops, finding %s)\n", p.Period.Round(time.Millisecond), p.Drops, p.Code)
-			}
-		}
+	if printDetail := detailPrinters[res.Kind]; printDetail != nil {
+		printDetail(w, res)
 	}
 	fmt.Fprintf(w, "  took %s\n", msec(res.Duration))
+}
+
+// detailPrinters write a result's detail for people, one per probe kind.
+var detailPrinters = map[vpndiag.ProbeKind]func(io.Writer, *vpndiag.ProbeResult){
+	vpndiag.ProbeDNS:        detailPrinter(printDNSDetail),
+	vpndiag.ProbePing:       detailPrinter(printPingDetail),
+	vpndiag.ProbeTCP:        detailPrinter(printTCPDetail),
+	vpndiag.ProbeTraceroute: detailPrinter(printTracerouteDetail),
+	vpndiag.ProbeIKE:        detailPrinter(printIKEDetail),
+	vpndiag.ProbeKeepalive:  detailPrinter(printKeepaliveDetail),
+}
+
+// detailPrinter decodes a result's detail into a T for write; a detail that
+// does not decode is left out.
+func detailPrinter[T any](write func(io.Writer, *T)) func(io.Writer, *vpndiag.ProbeResult) {
+	return func(w io.Writer, res *vpndiag.ProbeResult) {
+		var d T
+		if probes.DecodeDetail(res, &d) == nil {
+			write(w, &d)
+		}
+	}
+}
+
+// printDNSDetail writes the query (and the cloud DNS server's, when compared).
+func printDNSDetail(w io.Writer, d *probes.DNSResult) {
+	label := "server"
+	if d.Cloud != nil {
+		label = "internal resolver"
+	}
+	printDNSQuery(w, label, &d.Query)
+	if d.Cloud != nil {
+		printDNSQuery(w, "cloud DNS server", d.Cloud)
+	}
+}
+
+// printPingDetail writes counts, loss, payload, socket and round-trip times.
+func printPingDetail(w io.Writer, d *probes.PingResult) {
+	fmt.Fprintf(w, "  %d sent, %d received, %.0f%% loss, %d-byte payload", d.Sent, d.Received, d.Loss, d.Size)
+	if d.DF {
+		fmt.Fprint(w, ", don't fragment")
+	}
+	sock := "unprivileged ICMP socket"
+	if d.Privileged {
+		sock = "raw ICMP socket"
+	}
+	fmt.Fprintf(w, ", %s\n", sock)
+	if d.Received > 0 {
+		fmt.Fprintf(w, "  rtt min/avg/max/stddev = %s/%s/%s/%s\n", msec(d.MinRTT), msec(d.AvgRTT), msec(d.MaxRTT), msec(d.StdDevRTT))
+	}
+}
+
+// printTCPDetail writes the connection and, over TLS, the handshake and certificate.
+func printTCPDetail(w io.Writer, d *probes.TCPResult) {
+	fmt.Fprintf(w, "  %s connect %s", d.Address, msec(d.ConnectTime))
+	if d.LocalAddress != "" {
+		fmt.Fprintf(w, " from %s", d.LocalAddress)
+	}
+	fmt.Fprintln(w)
+	if t := d.TLS; t != nil {
+		fmt.Fprintf(w, "  %s %s, handshake %s, server name %q\n", t.Version, t.CipherSuite, msec(t.HandshakeTime), t.ServerName)
+		fmt.Fprintf(w, "  subject %s\n  issuer  %s\n", t.Subject, t.Issuer)
+		if len(t.DNSNames) > 0 {
+			fmt.Fprintf(w, "  names   %s\n", strings.Join(t.DNSNames, ", "))
+		}
+		fmt.Fprintf(w, "  valid   %s to %s\n", t.NotBefore.Format(time.DateOnly), t.NotAfter.Format(time.DateOnly))
+		if t.Verified {
+			fmt.Fprintln(w, "  verified against the system roots")
+		} else {
+			fmt.Fprintf(w, "  not verified: %s\n", t.VerifyError)
+		}
+	}
+}
+
+// printTracerouteDetail writes one line a hop and the path's verdict.
+func printTracerouteDetail(w io.Writer, d *probes.TracerouteResult) {
+	for _, h := range d.Hops {
+		fmt.Fprintf(w, "  %2d ", h.TTL)
+		if h.Address == "" {
+			fmt.Fprintln(w, " *")
+			continue
+		}
+		fmt.Fprintf(w, " %-15s", h.Address)
+		for _, p := range h.Probes {
+			switch {
+			case p.Address == "":
+				fmt.Fprint(w, "  *")
+			default:
+				fmt.Fprintf(w, "  %s", msec(p.RTT))
+				if p.Note != "" {
+					fmt.Fprint(w, " "+p.Note)
+				}
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if d.Path != nil {
+		fmt.Fprintf(w, "  path: %s: %s\n", d.Path.Verdict, d.Path.Explanation)
+	}
+}
+
+// printIKEDetail writes what was offered and each attempt's answer.
+func printIKEDetail(w io.Writer, d *probes.IKEResult) {
+	fmt.Fprintf(w, "  offered %s, KE group %d\n", strings.Join(d.Proposals, ", "), d.DHGroup)
+	for _, a := range d.Attempts {
+		marker := ""
+		if a.NATT {
+			marker = " (non-ESP marker)"
+		}
+		fmt.Fprintf(w, "  UDP %d%s: %s after %d request(s)", a.Port, marker, a.Outcome, a.Sent)
+		if a.RTT > 0 {
+			fmt.Fprintf(w, ", %s", msec(a.RTT))
+		}
+		fmt.Fprintln(w)
+		for _, n := range a.Notifies {
+			fmt.Fprintf(w, "    notify %s", n.Name)
+			if len(n.Data) > 0 && len(n.Data) <= 32 {
+				fmt.Fprintf(w, " %s", hex.EncodeToString(n.Data))
+			}
+			fmt.Fprintln(w)
+		}
+		if a.Chosen != "" {
+			fmt.Fprintf(w, "    chosen %s, responder SPI %s\n", a.Chosen, a.ResponderSPI)
+		}
+	}
+}
+
+// printKeepaliveDetail writes the counts, the up/down timeline and a periodic drop.
+func printKeepaliveDetail(w io.Writer, d *probes.KeepaliveResult) {
+	fmt.Fprintf(w, "  %d pings every %s, %d replies\n", d.Sent, d.Interval, d.Received)
+	for _, t := range d.Transitions {
+		state := "down"
+		if t.Up {
+			state = "up"
+		}
+		fmt.Fprintf(w, "  %s %s\n", t.Time.Format("15:04:05.000"), state)
+	}
+	if p := d.Periodic; p != nil {
+		fmt.Fprintf(w, "  periodic drop every %s (%d drops, finding %s)\n", p.Period.Round(time.Millisecond), p.Drops, p.Code)
+	}
 }
 
 func printDNSQuery(w io.Writer, label string, q *probes.DNSQuery) {

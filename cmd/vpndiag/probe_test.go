@@ -240,7 +240,7 @@ func TestProbeCommandBadInput(t *testing.T) {
 		{"invalid IP", []string{"probe", "ping", "10.0.0.300"}, 2, `"10.0.0.300" is not a valid IP address`},
 		{"port out of range", []string{"probe", "tcp", "127.0.0.1:70000"}, 2, "out of range"},
 		{"flag of another kind", []string{"probe", "tcp", "--count", "3", "127.0.0.1:80"}, 2, "flag provided but not defined: -count"},
-		{"bad format", []string{"probe", "tcp", "--format", "xml", "127.0.0.1:80"}, 2, "--format must be text or json"},
+		{"bad format", []string{"probe", "tcp", "--format", "xml", "127.0.0.1:80"}, 2, `--format "xml" must be text or json`},
 		{"bad param", []string{"probe", "tcp", "--param", "novalue", "127.0.0.1:80"}, 2, "want key=value"},
 		{"unknown param", []string{"probe", "tcp", "--param", "color=red", "127.0.0.1:80"}, 2, `no parameter "color"`},
 		{"huge timeout", []string{"probe", "tcp", "--timeout", "2h", "127.0.0.1:80"}, 2, "over the limit"},

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/vpndiag/vpndiag/config"
 	"log/slog"
 	"os"
 	"regexp"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/conffile"
 	"github.com/vpndiag/vpndiag/probes"
 	"github.com/vpndiag/vpndiag/relay"
 	"github.com/vpndiag/vpndiag/relay/agent"
@@ -78,8 +77,7 @@ Manage tokens on the bot's side with:
 	if *statePath == "" {
 		*statePath = *tokenFile + ".state"
 	}
-	logCfg := &config.Config{}
-	logCfg.Log.Level, logCfg.Log.Format = "info", "text"
+	logCfg := &conffile.Config{Log: conffile.Log{Level: conffile.DefaultLogLevel, Format: conffile.DefaultLogFormat}}
 	if err := logOpts.apply(logCfg); err != nil {
 		return usageError("relay: " + err.Error())
 	}
@@ -143,22 +141,14 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 		return usageError(fmt.Sprintf("relay token: unknown action %q; actions are create, list, revoke", action))
 	}
 	fs := m.flagSet("relay token "+action, usage, help)
-	dbPath := fs.String("db", "", "database of the bot: SQLite file or postgres:// URL (default: config db, or the state directory)")
-	cfgPath := fs.String("config", "", "config file (default $VPNDIAG_CONFIG)")
+	dbOpts := dbFlags(fs)
 	site := fs.String("site", "", "site the relay serves (create)")
 	name := fs.String("name", "", "relay name, e.g. hq-relay-1 (create)")
 	format := fs.String("format", "text", "output format: text or json (list)")
 	// Flags may follow the positional NAME of revoke.
-	var pos []string
-	for len(args) > 0 {
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	switch action {
 	case "create":
@@ -169,8 +159,8 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 			return usageError(fmt.Sprintf("relay token create: --name %q must be lower-case letters, digits, '.', '_' or '-' (at most 63)", *name))
 		}
 	case "list":
-		if *format != "text" && *format != "json" {
-			return usageError(fmt.Sprintf("relay token list: --format %q must be text or json", *format))
+		if err := checkFormat("relay token list", *format); err != nil {
+			return err
 		}
 	case "revoke":
 		if len(pos) != 1 {
@@ -180,94 +170,99 @@ func (m *Main) runRelayToken(ctx context.Context, args []string) error {
 	if len(pos) > 0 && action != "revoke" {
 		return usageError(fmt.Sprintf("relay token %s: unexpected argument %q", action, pos[0]))
 	}
-	cfg, err := m.loadConfig(*cfgPath)
+	cfg, err := m.loadConfigDB(dbOpts)
 	if err != nil {
 		return err
 	}
-	if *dbPath == "" {
-		*dbPath = cfg.DB
-	}
-	db, err := m.openDB(ctx, *dbPath, cfg.Evidence.MaxUploadBytes)
+	db, err := m.openDB(ctx, cfg.DB, cfg.Evidence.MaxUploadBytes)
 	if err != nil {
 		return err
 	}
-	tokens := db.RelayTokens
-	sites := db.Sites
 	switch action {
 	case "create":
-		s, err := sites.FindSiteByName(ctx, *site)
-		if vpndiag.ErrorCode(err) == vpndiag.ENOTFOUND {
-			// A site of the config file the bot has not stored yet.
-			for i := range cfg.Sites {
-				if cfg.Sites[i].Name == *site {
-					s = &cfg.Sites[i]
-					err = sites.UpsertSite(ctx, s)
-					break
-				}
-			}
-			if s == nil {
-				return vpndiag.Errorf(vpndiag.ENOTFOUND, "No site named %s: add it to the config (sites:) or set it up from Slack first.", *site)
-			}
-		}
-		if err != nil {
-			return err
-		}
-		token, hash, prefix := relay.NewToken()
-		if err := tokens.CreateRelayToken(ctx, &vpndiag.RelayToken{Name: *name, SiteID: s.ID, Hash: hash, Prefix: prefix}); err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stderr, "Relay token for %s (site %s). It is shown once and only its hash is kept:\n", *name, s.Name)
-		fmt.Fprintln(m.Stdout, token)
-		fmt.Fprintf(m.Stderr, "Put it in the relay's token file (chmod 600), e.g. /etc/vpndiag/relay.token, and start\n  vpndiag relay --hub https://BOT:PORT --token-file /etc/vpndiag/relay.token --policy /etc/vpndiag/policy.yaml --name %s\n", *name)
-		return nil
+		return m.createRelayToken(ctx, cfg, db, *site, *name)
 	case "list":
-		ts, err := tokens.FindRelayTokens(ctx)
-		if err != nil {
-			return err
+		return m.listRelayTokens(ctx, db, *format)
+	}
+	return m.revokeRelayToken(ctx, db, pos[0])
+}
+
+// createRelayToken issues a token for the relay name at the site siteName
+// (stored, or saved from the config), prints it once on Stdout and stores
+// only its hash.
+func (m *Main) createRelayToken(ctx context.Context, cfg *conffile.Config, db *store, siteName, name string) error {
+	s, err := db.Sites.FindSiteByName(ctx, siteName)
+	if vpndiag.ErrorCode(err) == vpndiag.ENOTFOUND {
+		// A site of the config file the bot has not stored yet.
+		cs := configSite(cfg, siteName)
+		if cs == nil {
+			return vpndiag.Errorf(vpndiag.ENOTFOUND, "No site named %s: add it to the config (sites:) or set it up from Slack first.", siteName)
 		}
-		siteNames := map[int64]string{}
-		if ss, err := sites.FindSites(ctx); err == nil {
-			for _, s := range ss {
-				siteNames[s.ID] = s.Name
-			}
+		s, err = cs, db.Sites.UpsertSite(ctx, cs)
+	}
+	if err != nil {
+		return err
+	}
+	token, hash, prefix := relay.NewToken()
+	if err := db.RelayTokens.CreateRelayToken(ctx, &vpndiag.RelayToken{Name: name, SiteID: s.ID, Hash: hash, Prefix: prefix}); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stderr, "Relay token for %s (site %s). It is shown once and only its hash is kept:\n", name, s.Name)
+	fmt.Fprintln(m.Stdout, token)
+	fmt.Fprintf(m.Stderr, "Put it in the relay's token file (chmod 600), e.g. /etc/vpndiag/relay.token, and start\n  vpndiag relay --hub https://BOT:PORT --token-file /etc/vpndiag/relay.token --policy /etc/vpndiag/policy.yaml --name %s\n", name)
+	return nil
+}
+
+// listRelayTokens prints every relay token, revoked ones too, with its
+// site and when its relay was last seen: a table, or JSON.
+func (m *Main) listRelayTokens(ctx context.Context, db *store, format string) error {
+	ts, err := db.RelayTokens.FindRelayTokens(ctx)
+	if err != nil {
+		return err
+	}
+	siteNames := map[int64]string{}
+	if ss, err := db.Sites.FindSites(ctx); err == nil {
+		for _, s := range ss {
+			siteNames[s.ID] = s.Name
 		}
-		if *format == "json" {
-			type row struct {
-				*vpndiag.RelayToken
-				Site string `json:"site"`
-			}
-			rows := make([]row, 0, len(ts))
-			for _, t := range ts {
-				rows = append(rows, row{t, siteNames[t.SiteID]})
-			}
-			enc := json.NewEncoder(m.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(rows)
+	}
+	if format == "json" {
+		type row struct {
+			*vpndiag.RelayToken
+			Site string `json:"site"`
 		}
-		if len(ts) == 0 {
-			fmt.Fprintln(m.Stdout, "No relay tokens. Create one with: vpndiag relay token create --site SITE --name NAME")
-			return nil
-		}
-		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tSITE\tTOKEN\tCREATED\tLAST SEEN\tSTATUS")
+		rows := make([]row, 0, len(ts))
 		for _, t := range ts {
-			seen, status := "never", "active"
-			if t.LastSeenAt != nil {
-				seen = stamp(*t.LastSeenAt)
-			}
-			if t.RevokedAt != nil {
-				status = "revoked " + stamp(*t.RevokedAt)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\t%s\t%s\n", t.Name, siteNames[t.SiteID], t.Prefix, stamp(t.CreatedAt), seen, status)
+			rows = append(rows, row{t, siteNames[t.SiteID]})
 		}
-		return tw.Flush()
-	default: // revoke
-		if err := tokens.RevokeRelayToken(ctx, pos[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stdout, "Revoked the token of relay %s. The running bot cuts it off within seconds; it cannot reconnect.\n", pos[0])
+		return m.printJSON(rows)
+	}
+	if len(ts) == 0 {
+		fmt.Fprintln(m.Stdout, "No relay tokens. Create one with: vpndiag relay token create --site SITE --name NAME")
 		return nil
 	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSITE\tTOKEN\tCREATED\tLAST SEEN\tSTATUS")
+	for _, t := range ts {
+		seen, status := "never", "active"
+		if t.LastSeenAt != nil {
+			seen = stamp(*t.LastSeenAt)
+		}
+		if t.RevokedAt != nil {
+			status = "revoked " + stamp(*t.RevokedAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\t%s\t%s\n", t.Name, siteNames[t.SiteID], t.Prefix, stamp(t.CreatedAt), seen, status)
+	}
+	return tw.Flush()
+}
+
+// revokeRelayToken revokes the token of the relay name.
+func (m *Main) revokeRelayToken(ctx context.Context, db *store, name string) error {
+	if err := db.RelayTokens.RevokeRelayToken(ctx, name); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "Revoked the token of relay %s. The running bot cuts it off within seconds; it cannot reconnect.\n", name)
+	return nil
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/vpndiag/vpndiag"
+	"github.com/vpndiag/vpndiag/flows"
 	"github.com/vpndiag/vpndiag/storage/postgres"
 	"github.com/vpndiag/vpndiag/storage/sqlite"
 )
@@ -17,15 +18,7 @@ import (
 // replicas. The db setting (or VPNDIAG_DB, or --db) chooses: a postgres://
 // or postgresql:// URL selects PostgreSQL, anything else is an SQLite file.
 type store struct {
-	Cases       vpndiag.CaseService
-	Sessions    vpndiag.SessionService
-	Events      vpndiag.EventService
-	Evidence    vpndiag.EvidenceService
-	Findings    vpndiag.FindingService
-	Probes      vpndiag.ProbeService
-	RelayTokens vpndiag.RelayTokenService
-	Sites       vpndiag.SiteService
-	Dedup       vpndiag.DedupService
+	vpndiag.Services
 
 	// Kind is "sqlite" or "postgres".
 	Kind string
@@ -38,6 +31,12 @@ type store struct {
 	PG *postgres.DB
 }
 
+// flowServices are the stores the flow engine works over.
+func (s *store) flowServices() flows.Services {
+	return flows.Services{Cases: s.Cases, Sessions: s.Sessions, Events: s.Events, Sites: s.Sites,
+		Findings: s.Findings, Probes: s.Probes, Evidence: s.Evidence}
+}
+
 // openDB opens (creating when needed) the database named by dsn and closes
 // it at Close. For an SQLite file, its directory is created.
 func (m *Main) openDB(ctx context.Context, dsn string, maxEvidence int64) (*store, error) {
@@ -48,14 +47,8 @@ func (m *Main) openDB(ctx context.Context, dsn string, maxEvidence int64) (*stor
 			return nil, err
 		}
 		m.onClose(db.Close)
-		return &store{
-			Cases: postgres.NewCaseService(db), Sessions: postgres.NewSessionService(db),
-			Events: postgres.NewEventService(db), Evidence: postgres.NewEvidenceService(db),
-			Findings: postgres.NewFindingService(db), Probes: postgres.NewProbeService(db),
-			RelayTokens: postgres.NewRelayTokenService(db), Sites: postgres.NewSiteService(db),
-			Dedup: postgres.NewDedupService(db),
-			Kind:  "postgres", Where: postgres.Redacted(dsn), Ping: db.Ping, PG: db,
-		}, nil
+		return &store{Services: postgres.NewServices(db),
+			Kind: "postgres", Where: postgres.Redacted(dsn), Ping: db.Ping, PG: db}, nil
 	}
 	if dir := filepath.Dir(dsn); dir != "." {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -68,12 +61,6 @@ func (m *Main) openDB(ctx context.Context, dsn string, maxEvidence int64) (*stor
 		return nil, err
 	}
 	m.onClose(db.Close)
-	return &store{
-		Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db),
-		Events: sqlite.NewEventService(db), Evidence: sqlite.NewEvidenceService(db),
-		Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
-		RelayTokens: sqlite.NewRelayTokenService(db), Sites: sqlite.NewSiteService(db),
-		Dedup: sqlite.NewDedupService(db),
-		Kind:  "sqlite", Where: dsn, Ping: db.SQL().PingContext,
-	}, nil
+	return &store{Services: sqlite.NewServices(db),
+		Kind: "sqlite", Where: dsn, Ping: db.SQL().PingContext}, nil
 }

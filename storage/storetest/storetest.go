@@ -20,15 +20,8 @@ import (
 // makes them; every backend gives them back unchanged. Times a store sets
 // itself come from its own clock and read back equal to what it set.
 type Store struct {
-	Cases       vpndiag.CaseService
-	Sessions    vpndiag.SessionService
-	Events      vpndiag.EventService
-	Evidence    vpndiag.EvidenceService
-	Findings    vpndiag.FindingService
-	Probes      vpndiag.ProbeService
-	RelayTokens vpndiag.RelayTokenService
-	Sites       vpndiag.SiteService
-	Dedup       vpndiag.DedupService
+	// Services are the backend's services (its NewServices).
+	vpndiag.Services
 
 	// SetMaxEvidenceBytes changes the evidence size cap.
 	SetMaxEvidenceBytes func(n int64)

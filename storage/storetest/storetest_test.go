@@ -35,9 +35,7 @@ func TestSQLite(t *testing.T) {
 		}
 		tb.Cleanup(func() { db.Close() })
 		return &storetest.Store{
-			Cases: sqlite.NewCaseService(db), Sessions: sqlite.NewSessionService(db), Events: sqlite.NewEventService(db),
-			Evidence: sqlite.NewEvidenceService(db), Findings: sqlite.NewFindingService(db), Probes: sqlite.NewProbeService(db),
-			RelayTokens: sqlite.NewRelayTokenService(db), Sites: sqlite.NewSiteService(db), Dedup: sqlite.NewDedupService(db),
+			Services:            sqlite.NewServices(db),
 			SetMaxEvidenceBytes: func(n int64) { db.MaxEvidenceBytes = n },
 			Exec: func(ctx context.Context, sql string) error {
 				_, err := db.SQL().ExecContext(ctx, sql)
@@ -63,9 +61,7 @@ func TestPostgres(t *testing.T) {
 		}
 		tb.Cleanup(func() { db.Close() })
 		return &storetest.Store{
-			Cases: postgres.NewCaseService(db), Sessions: postgres.NewSessionService(db), Events: postgres.NewEventService(db),
-			Evidence: postgres.NewEvidenceService(db), Findings: postgres.NewFindingService(db), Probes: postgres.NewProbeService(db),
-			RelayTokens: postgres.NewRelayTokenService(db), Sites: postgres.NewSiteService(db), Dedup: postgres.NewDedupService(db),
+			Services:            postgres.NewServices(db),
 			SetMaxEvidenceBytes: func(n int64) { db.MaxEvidenceBytes = n },
 			Exec: func(ctx context.Context, sql string) error {
 				_, err := db.Pool().Exec(ctx, sql)

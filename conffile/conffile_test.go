@@ -1,4 +1,4 @@
-package config_test
+package conffile_test
 
 import (
 	"errors"
@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpndiag/vpndiag/config"
+	"github.com/vpndiag/vpndiag/conffile"
 )
 
 // env returns a Getenv over m.
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestLoadFull(t *testing.T) {
-	c, err := config.Load("testdata/full.yaml", env(map[string]string{"SLACK_BOT_TOKEN": "xoxb-from-env"}))
+	c, err := conffile.Load("testdata/full.yaml", env(map[string]string{"SLACK_BOT_TOKEN": "xoxb-from-env"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,30 +42,30 @@ func TestLoadFull(t *testing.T) {
 }
 
 func TestLoadDefaults(t *testing.T) {
-	c, err := config.Load("", env(map[string]string{"HOME": "/home/op"}))
+	c, err := conffile.Load("", env(map[string]string{"HOME": "/home/op"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "/home/op/.local/state/vpndiag/vpndiag.db"; c.DB != want {
 		t.Errorf("DB = %q, want %q", c.DB, want)
 	}
-	c, _ = config.Load("", env(map[string]string{"HOME": "/home/op", "XDG_STATE_HOME": "/state", "VPNDIAG_DB": ""}))
+	c, _ = conffile.Load("", env(map[string]string{"HOME": "/home/op", "XDG_STATE_HOME": "/state", "VPNDIAG_DB": ""}))
 	if want := "/state/vpndiag/vpndiag.db"; c.DB != want {
 		t.Errorf("DB = %q, want %q", c.DB, want)
 	}
-	if c.Slack.Mode != "socket" || c.Slack.Listen != config.DefaultListen || c.Evidence.MaxUploadBytes != config.DefaultMaxUploadBytes {
+	if c.Slack.Mode != "socket" || c.Slack.Listen != conffile.DefaultListen || c.Evidence.MaxUploadBytes != conffile.DefaultMaxUploadBytes {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	err = c.ValidateServe()
-	var p config.Problems
+	var p conffile.Problems
 	if !errors.As(err, &p) || len(p) != 2 {
 		t.Fatalf("ValidateServe with no tokens = %v, want 2 problems", err)
 	}
 }
 
 func TestLoadReportsEveryProblem(t *testing.T) {
-	_, err := config.Load("testdata/bad.yaml", env(nil))
-	var p config.Problems
+	_, err := conffile.Load("testdata/bad.yaml", env(nil))
+	var p conffile.Problems
 	if !errors.As(err, &p) {
 		t.Fatalf("Load = %v, want Problems", err)
 	}
@@ -101,7 +101,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{"bad address", write("addr.yaml", "sites:\n  - name: x\n    cloud_dns_servers: [10.0.0.999]\n"), "10.0.0.999"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := config.Load(tc.path, env(nil))
+			_, err := conffile.Load(tc.path, env(nil))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Load = %v, want an error mentioning %q", err, tc.want)
 			}
@@ -110,14 +110,14 @@ func TestLoadBadFiles(t *testing.T) {
 			}
 		})
 	}
-	if c, err := config.Load(write("empty.yaml", "\n"), env(nil)); err != nil || c.Slack.Mode != "socket" {
+	if c, err := conffile.Load(write("empty.yaml", "\n"), env(nil)); err != nil || c.Slack.Mode != "socket" {
 		t.Fatalf("empty file: %v", err)
 	}
 }
 
 // The commented sample in deploy/ must stay a valid config with every option.
 func TestSampleConfigLoads(t *testing.T) {
-	c, err := config.Load("../deploy/vpndiag.example.yaml", env(nil))
+	c, err := conffile.Load("../deploy/vpndiag.example.yaml", env(nil))
 	if err != nil {
 		t.Fatalf("deploy/vpndiag.example.yaml: %v", err)
 	}
@@ -132,10 +132,10 @@ func TestProbeRunner(t *testing.T) {
 	for _, tc := range []struct {
 		body, want, problem string
 	}{
-		{"", config.ProbesNone, ""},
-		{"hub:\n  listen: 127.0.0.1:8443\n", config.ProbesRelay, ""},
-		{"probes: local\n", config.ProbesLocal, ""},
-		{"probes: none\nhub:\n  listen: 127.0.0.1:8443\n", config.ProbesNone, ""},
+		{"", conffile.ProbesNone, ""},
+		{"hub:\n  listen: 127.0.0.1:8443\n", conffile.ProbesRelay, ""},
+		{"probes: local\n", conffile.ProbesLocal, ""},
+		{"probes: none\nhub:\n  listen: 127.0.0.1:8443\n", conffile.ProbesNone, ""},
 		{"probes: relay\n", "", "probes: relay needs hub.listen"},
 		{"probes: everywhere\n", "", `probes: "everywhere" is not relay, local or none`},
 	} {
@@ -143,7 +143,7 @@ func TestProbeRunner(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c, err := config.Load(path, env(nil))
+		c, err := conffile.Load(path, env(nil))
 		if tc.problem != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.problem) {
 				t.Errorf("%q: Load = %v, want %q", tc.body, err, tc.problem)
@@ -169,17 +169,17 @@ func TestBundleSigningKey(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfg, []byte("bundle:\n  signing_key: "+key+"\n"), 0o600)
-	if c, err := config.Load(cfg, env(nil)); err != nil || c.Bundle.SigningKey != key {
+	if c, err := conffile.Load(cfg, env(nil)); err != nil || c.Bundle.SigningKey != key {
 		t.Fatalf("from the file: %v %+v", err, c)
 	}
-	if c, err := config.Load("", env(map[string]string{"VPNDIAG_BUNDLE_SIGNING_KEY": key})); err != nil || c.Bundle.SigningKey != key {
+	if c, err := conffile.Load("", env(map[string]string{"VPNDIAG_BUNDLE_SIGNING_KEY": key})); err != nil || c.Bundle.SigningKey != key {
 		t.Fatalf("from the environment: %v", err)
 	}
 	os.Chmod(key, 0o644)
-	if _, err := config.Load(cfg, env(nil)); err == nil || !strings.Contains(err.Error(), "bundle.signing_key") || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := conffile.Load(cfg, env(nil)); err == nil || !strings.Contains(err.Error(), "bundle.signing_key") || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("a key others can read: %v", err)
 	}
-	if _, err := config.Load("", env(map[string]string{"VPNDIAG_BUNDLE_SIGNING_KEY": filepath.Join(dir, "none")})); err == nil || !strings.Contains(err.Error(), "bundle.signing_key: cannot read") {
+	if _, err := conffile.Load("", env(map[string]string{"VPNDIAG_BUNDLE_SIGNING_KEY": filepath.Join(dir, "none")})); err == nil || !strings.Contains(err.Error(), "bundle.signing_key: cannot read") {
 		t.Errorf("a missing key: %v", err)
 	}
 }

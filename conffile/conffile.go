@@ -1,7 +1,7 @@
-// Package config loads vpndiag's YAML configuration file, overlays secrets
+// Package conffile loads vpndiag's YAML configuration file, overlays secrets
 // from the environment and validates the result, reporting every problem
 // with the name of its field.
-package config
+package conffile
 
 import (
 	"bytes"
@@ -169,6 +169,8 @@ const (
 	DefaultListen         = ":8080"
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultMaxUploadBytes = 64 << 20
+	DefaultLogLevel       = "info"
+	DefaultLogFormat      = "text"
 )
 
 // DefaultDBPath returns the database path used when none is configured: in
@@ -258,10 +260,10 @@ func (c *Config) applyDefaults(getenv func(string) string) {
 		c.DB = DefaultDBPath(getenv)
 	}
 	if c.Log.Level == "" {
-		c.Log.Level = "info"
+		c.Log.Level = DefaultLogLevel
 	}
 	if c.Log.Format == "" {
-		c.Log.Format = "text"
+		c.Log.Format = DefaultLogFormat
 	}
 	if c.Slack.Mode == "" {
 		c.Slack.Mode = "socket"
