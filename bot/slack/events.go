@@ -41,6 +41,9 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *comm
 		return
 	}
 	var fn func(ctx context.Context)
+	// relevant, when set, says before the delivery is claimed (a store
+	// write) whether there is anything to do.
+	var relevant func(ctx context.Context) bool
 	job := "app_mention"
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.FileSharedEvent:
@@ -48,7 +51,16 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *comm
 	case *slackevents.AppMentionEvent:
 		fn = func(ctx context.Context) { b.mentioned(ctx, e) }
 	case *slackevents.MessageEvent:
-		fn, job = func(ctx context.Context) { b.messaged(ctx, e) }, "message"
+		// Most replies in a channel are not in a case thread: only those
+		// in one are claimed and answered.
+		var cs *vpndiag.Case
+		relevant = func(ctx context.Context) bool {
+			cs = b.caseOfThread(ctx, e.Channel, e.ThreadTimeStamp)
+			return cs != nil
+		}
+		fn, job = func(ctx context.Context) {
+			b.threadMessage(ctx, cs, typed{channel: e.Channel, ts: e.TimeStamp, user: e.User, text: e.Text})
+		}, "message"
 	default:
 		b.seen.end(key, false)
 		return
@@ -56,6 +68,9 @@ func (b *Bot) onEvent(ev slackevents.EventsAPIEvent, envelope string, acks *comm
 	if !b.submit(job, acks, func(ctx context.Context) {
 		w := b.seen.work(key)
 		defer w.end()
+		if relevant != nil && !relevant(ctx) {
+			return
+		}
 		if first, err := b.claimDelivery(ctx, w); err != nil || !first {
 			return
 		}
@@ -103,15 +118,6 @@ func (b *Bot) mentioned(ctx context.Context, e *slackevents.AppMentionEvent) {
 		return
 	}
 	b.threadMessage(ctx, cs, typed{channel: e.Channel, ts: e.TimeStamp, user: e.User, text: e.Text, mention: true})
-}
-
-// messaged answers a message a person wrote in a case thread.
-func (b *Bot) messaged(ctx context.Context, e *slackevents.MessageEvent) {
-	cs := b.caseOfThread(ctx, e.Channel, e.ThreadTimeStamp)
-	if cs == nil {
-		return
-	}
-	b.threadMessage(ctx, cs, typed{channel: e.Channel, ts: e.TimeStamp, user: e.User, text: e.Text})
 }
 
 // caseOfThread returns the case whose thread is threadTS, or nil.
