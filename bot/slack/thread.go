@@ -63,7 +63,11 @@ type typed struct {
 // most once per case every hintWindow unless the bot was mentioned.
 func (b *Bot) threadMessage(ctx context.Context, cs *vpndiag.Case, m typed) {
 	to := replyTo{channel: m.channel, user: m.user, threadTS: cs.ThreadTS}
-	text := pastedText(m.text)
+	raw := m.text
+	if m.mention {
+		raw = leadingMention.ReplaceAllString(raw, "") // "@vpndiag" is not part of what was pasted
+	}
+	text := pastedText(raw)
 	if strings.TrimSpace(text) == "" && !m.mention {
 		return // nothing typed (a file shared without words, say)
 	}
@@ -147,6 +151,8 @@ func messageTime(ts string) time.Time {
 }
 
 var (
+	// leadingMention is the mention that starts a message written to the bot.
+	leadingMention = regexp.MustCompile(`^\s*<@[UW][A-Z0-9]+(?:\|[^<>]*)?>\s*`)
 	// userID is a Slack user ID, safe to write as a mention.
 	userID = regexp.MustCompile(`^[UW][A-Z0-9]{1,20}$`)
 	// slackLink is Slack's markup of a link, a mention or a channel:

@@ -88,11 +88,15 @@ func TestPastedEvidence(t *testing.T) {
 		name, text  string
 		ext, format string
 		next        string
+		// mention: pasted in a message to @vpndiag (an app_mention).
+		mention bool
 	}{
 		{"swanctl --list-sas", mustRead(t, filepath.Join("..", "..", "evidence", "status", "testdata", "swanctl-no-child.txt")),
-			".txt", "strongswan-swanctl-sas", "Make the traffic selectors match the cloud's"},
+			".txt", "strongswan-swanctl-sas", "Make the traffic selectors match the cloud's", false},
 		{"charon log lines", mustRead(t, filepath.Join(fixtures, "logs", "strongswan-charon-psk-mismatch-authentication-failed.txt")),
-			".log", "strongswan-charon", "Set the same pre-shared key on both ends"},
+			".log", "strongswan-charon", "Set the same pre-shared key on both ends", false},
+		{"charon log lines to @vpndiag", mustRead(t, filepath.Join(fixtures, "logs", "strongswan-charon-psk-mismatch-authentication-failed.txt")),
+			".log", "strongswan-charon", "Set the same pre-shared key on both ends", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +108,11 @@ func TestPastedEvidence(t *testing.T) {
 			}
 			n := len(h.Fake.Messages("C1"))
 			ev := h.MessageEvent("U1", "C1", cs.ThreadTS, slackText(tt.text), nil)
+			if tt.mention {
+				// Slack sends it twice: as a message (ignored) and as an app_mention.
+				h.Event(h.MessageEvent("U1", "C1", cs.ThreadTS, "<@"+BotUser+"> "+slackText(tt.text), nil))
+				ev = h.MentionEvent("U1", "C1", cs.ThreadTS, slackText(tt.text))
+			}
 			if r := h.Event(ev); r.Status != 200 {
 				t.Fatalf("message event: %d %s", r.Status, r.Body)
 			}
@@ -132,7 +141,7 @@ func TestPastedEvidence(t *testing.T) {
 				if !strings.HasPrefix(name, "pasted-") || !strings.HasSuffix(name, "-U1"+tt.ext) {
 					t.Errorf("stored as %q", name)
 				}
-				if strings.Contains(body, "```") || strings.Contains(body, "&lt;") {
+				if strings.Contains(body, "```") || strings.Contains(body, "&lt;") || strings.Contains(body, BotUser) {
 					t.Errorf("stored text keeps Slack's markup:\n%s", body)
 				}
 			}
