@@ -173,20 +173,16 @@ func analyzeText(ctx context.Context, rep *Report, raw io.Reader, enc string, si
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return fmt.Errorf("evidence: read %s: %w", rep.Name, err)
 	}
-	cands := config.Detect(string(head))
-	fam, famScore := logs.DetectFamily(head)
-	sfmt, sScore := status.Detect(string(head))
-	isStatus := sScore >= 4 && sScore >= famScore && (len(cands) == 0 || sScore >= cands[0].Score)
-	isConfig := !isStatus && len(cands) > 0 && (fam == "" || cands[0].Score >= 6 && cands[0].Score >= 2*famScore)
-	switch {
-	case isStatus:
-		err = analyzeStatus(ctx, rep, br, sfmt, site, maxCfg)
-	case isConfig:
-		err = analyzeConfig(ctx, rep, br, cands, site, maxCfg)
+	d := detect(head)
+	switch d.kind {
+	case vpndiag.EvidenceStatus:
+		err = analyzeStatus(ctx, rep, br, d.format, site, maxCfg)
+	case vpndiag.EvidenceConfig:
+		err = analyzeConfig(ctx, rep, br, d.cands, site, maxCfg)
 	default:
-		err = analyzeLog(ctx, rep, br, fam)
-		if err == nil && fam != "" && len(cands) > 0 {
-			rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("the file also looks like a %s configuration; only its log lines were analysed", cands[0].Format))
+		err = analyzeLog(ctx, rep, br, d.family)
+		if err == nil && d.family != "" && len(d.cands) > 0 {
+			rep.NotUnderstood = append(rep.NotUnderstood, fmt.Sprintf("the file also looks like a %s configuration; only its log lines were analysed", d.cands[0].Format))
 		}
 	}
 	if err != nil {

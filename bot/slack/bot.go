@@ -151,6 +151,9 @@ type Bot struct {
 
 	// starts limits case starts per user.
 	starts startLimiter
+	// hints limits the hints answering typed chatter in a case thread to
+	// one per case per hintWindow (in memory: a restart forgets it).
+	hints startLimiter
 
 	// lives remembers the live step message of each case.
 	lives lives
@@ -362,6 +365,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		acking:   bot.NewPool(4*cfg.Workers, cfg.Queue),
 		apiURL:   u,
 		starts:   startLimiter{max: cfg.MaxStartsPerUser, window: cfg.StartWindow, now: cfg.Clock},
+		hints:    startLimiter{max: 1, window: hintWindow, now: cfg.Clock},
 	}
 	policy := cfg.Policy
 	if policy.Members == nil && (len(policy.Usergroups) > 0 || hasGroup(policy.ExportUsers)) {
@@ -580,7 +584,8 @@ func (c *commits) wait(d time.Duration) bool {
 	return true
 }
 
-// startLimiter caps case starts per user within a sliding window.
+// startLimiter caps events per key within a sliding window: case starts
+// per user, hints per case thread.
 type startLimiter struct {
 	max    int
 	window time.Duration

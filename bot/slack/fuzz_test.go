@@ -75,16 +75,18 @@ func TestManifest(t *testing.T) {
 			}
 		}
 	}
-	// Exactly the scopes and events the bot uses: no history scopes, no
-	// message events (file_shared covers files shared in a case thread).
-	want := []string{"commands", "chat:write", "files:read", "files:write", "usergroups:read", "app_mentions:read"}
+	// Exactly the scopes and events the bot uses: the history scopes for
+	// the message events of case threads (pasted device output), nothing
+	// for direct messages or group DMs.
+	want := []string{"commands", "chat:write", "files:read", "files:write", "usergroups:read", "app_mentions:read", "channels:history", "groups:history"}
 	has(m.OAuth.Scopes.Bot, want...)
 	if len(m.OAuth.Scopes.Bot) != len(want) {
 		t.Errorf("manifest asks scopes %v, want only %v", m.OAuth.Scopes.Bot, want)
 	}
-	has(m.Settings.Events.BotEvents, "file_shared", "app_mention")
-	if len(m.Settings.Events.BotEvents) != 2 {
-		t.Errorf("manifest subscribes to %v, want only file_shared and app_mention", m.Settings.Events.BotEvents)
+	events := []string{"file_shared", "app_mention", "message.channels", "message.groups"}
+	has(m.Settings.Events.BotEvents, events...)
+	if len(m.Settings.Events.BotEvents) != len(events) {
+		t.Errorf("manifest subscribes to %v, want only %v", m.Settings.Events.BotEvents, events)
 	}
 	if !m.Settings.Interactivity.IsEnabled || !m.Settings.SocketMode {
 		t.Errorf("interactivity %v, socket mode %v", m.Settings.Interactivity.IsEnabled, m.Settings.SocketMode)

@@ -261,12 +261,15 @@ func (h *Harness) SubmitPayload(user string, n int, value string) []byte {
 	return b
 }
 
-// FileEvent builds an Events API file_shared event (in slack-go's fixture
-// envelope) for a file shared by user in a thread; files.info of the fake
-// then reports the share.
-func (h *Harness) FileEvent(user, channel, threadTS, fileID string) []byte {
+// BotUser is the bot's user ID in the events the harness builds.
+const BotUser = "U0BOT"
+
+// callback builds an Events API callback in slack-go's fixture envelope,
+// with a new event ID and the bot's user in its authorizations (as
+// Slack's callbacks have), around the inner event inner returns for the
+// callback's sequence number.
+func (h *Harness) callback(inner func(n int64) map[string]any) []byte {
 	h.T.Helper()
-	h.Fake.Share(fileID, channel, threadTS)
 	var v vector
 	_ = json.Unmarshal(MustFixture(h.T, "03_signature_vector_slackgo_events_json.json"), &v)
 	var p map[string]any
@@ -275,31 +278,54 @@ func (h *Harness) FileEvent(user, channel, threadTS, fileID string) []byte {
 	}
 	n := h.next()
 	p["event_id"] = fmt.Sprintf("Ev%06d", n)
-	p["event"] = map[string]any{
-		"type": "file_shared", "file_id": fileID, "user_id": user, "channel_id": channel,
-		"file": map[string]any{"id": fileID}, "event_ts": fmt.Sprintf("1700000200.%06d", n),
-	}
+	p["authorizations"] = []map[string]any{{"team_id": "T1", "user_id": BotUser, "is_bot": true}}
+	p["event"] = inner(n)
 	b, _ := json.Marshal(p)
 	return b
+}
+
+// FileEvent builds an Events API file_shared event for a file shared by
+// user in a thread; files.info of the fake then reports the share.
+func (h *Harness) FileEvent(user, channel, threadTS, fileID string) []byte {
+	h.T.Helper()
+	h.Fake.Share(fileID, channel, threadTS)
+	return h.callback(func(n int64) map[string]any {
+		return map[string]any{
+			"type": "file_shared", "file_id": fileID, "user_id": user, "channel_id": channel,
+			"file": map[string]any{"id": fileID}, "event_ts": fmt.Sprintf("1700000200.%06d", n),
+		}
+	})
 }
 
 // MentionEvent builds an Events API app_mention event: user wrote text to
 // the bot in the thread threadTS of channel.
 func (h *Harness) MentionEvent(user, channel, threadTS, text string) []byte {
 	h.T.Helper()
-	var v vector
-	_ = json.Unmarshal(MustFixture(h.T, "03_signature_vector_slackgo_events_json.json"), &v)
-	var p map[string]any
-	if err := json.Unmarshal([]byte(v.Body), &p); err != nil {
-		h.T.Fatal(err)
-	}
-	n := h.next()
-	p["event_id"] = fmt.Sprintf("Ev%06d", n)
-	ts := fmt.Sprintf("1700000300.%06d", n)
-	p["event"] = map[string]any{"type": "app_mention", "user": user, "channel": channel, "text": "<@U0BOT> " + text,
-		"ts": ts, "thread_ts": threadTS, "event_ts": ts}
-	b, _ := json.Marshal(p)
-	return b
+	return h.callback(func(n int64) map[string]any {
+		ts := fmt.Sprintf("1700000300.%06d", n)
+		return map[string]any{"type": "app_mention", "user": user, "channel": channel, "text": "<@" + BotUser + "> " + text,
+			"ts": ts, "thread_ts": threadTS, "event_ts": ts}
+	})
+}
+
+// MessageEvent builds an Events API message event (message.channels):
+// user wrote text in the thread threadTS of channel (none: outside a
+// thread); set adds or overrides fields of the inner event (subtype,
+// bot_id, …).
+func (h *Harness) MessageEvent(user, channel, threadTS, text string, set map[string]any) []byte {
+	h.T.Helper()
+	return h.callback(func(n int64) map[string]any {
+		ts := fmt.Sprintf("1700000400.%06d", n)
+		ev := map[string]any{"type": "message", "channel": channel, "user": user, "text": text,
+			"ts": ts, "event_ts": ts, "channel_type": "channel"}
+		if threadTS != "" {
+			ev["thread_ts"] = threadTS
+		}
+		for k, val := range set {
+			ev[k] = val
+		}
+		return ev
+	})
 }
 
 // Event posts an Events API body.
