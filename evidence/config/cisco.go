@@ -46,6 +46,45 @@ func (p *ciscoP2) apply(t *Tunnel, global Value[time.Duration]) {
 	}
 }
 
+// ciscoIdentity reads the device-wide "crypto isakmp identity" (IOS and
+// ASA): the identity the device sends when the command names one other
+// than its address. hostname sends the device's name with its domain
+// (hostname, and ip domain name or domain-name) as configured, or
+// "hostname" when the file has no hostname line; key-id sends its string
+// (ASA). address, auto and dn leave the identity to the device's address
+// or certificate, which the file does not state: unset.
+func ciscoIdentity(cmds []*cmd) Value[string] {
+	var id Value[string]
+	host, domain := "", ""
+	for _, c := range cmds {
+		f := c.f
+		switch {
+		case has(f, "crypto", "isakmp", "identity") && len(f) > 3:
+			id = Value[string]{}
+			switch strings.ToLower(f[3]) {
+			case "hostname":
+				id = At("hostname", c.line)
+			case "key-id":
+				if len(f) > 4 {
+					id = At(f[4], c.line)
+				}
+			}
+		case has(f, "hostname") && len(f) > 1:
+			host = f[1]
+		case has(f, "ip", "domain", "name") && len(f) > 3:
+			domain = f[3]
+		case has(f, "ip", "domain-name") && len(f) > 2:
+			domain = f[2]
+		case has(f, "domain-name") && len(f) > 1:
+			domain = f[1]
+		}
+	}
+	if id.V == "hostname" && host != "" {
+		id.V = strings.TrimSuffix(host+"."+domain, ".")
+	}
+	return id
+}
+
 // ciscoCommands groups lines into commands; "!" lines and "exit" end nothing
 // in particular and are skipped.
 func ciscoCommands(ls []string) []*cmd {

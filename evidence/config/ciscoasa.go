@@ -78,6 +78,8 @@ type asaState struct {
 	idle         map[string]Value[time.Duration]
 	groupPolicy  map[string]Value[string]
 	remoteAccess bool
+	// id is the device-wide "crypto isakmp identity", when it names one.
+	id Value[string]
 }
 
 // parseCiscoASA reads an ASA running configuration (or a part of it).
@@ -90,6 +92,7 @@ func parseCiscoASA(ls []string) *Config {
 		groups: map[string]*asaTunnelGroup{}, entries: map[string]*asaMapEntry{},
 		profiles: map[string]*asaProfile{}, proposals: asaIPsecProposals(cmds),
 		idle: map[string]Value[time.Duration]{}, groupPolicy: map[string]Value[string]{},
+		id: ciscoIdentity(cmds),
 	}
 	for _, c0 := range cmds {
 		s.read(c0)
@@ -286,7 +289,7 @@ func (s *asaState) mapTunnel(e *asaMapEntry) {
 	if !e.acl.Known() && len(e.peers) == 0 {
 		return
 	}
-	t := &Tunnel{Name: "crypto map " + e.name + " " + e.seq, Line: e.line, Peers: e.peers, NATT: s.natt}
+	t := &Tunnel{Name: "crypto map " + e.name + " " + e.seq, Line: e.line, Peers: e.peers, NATT: s.natt, LocalID: s.id}
 	if e.nattOff.Known() {
 		t.NATT = At("disabled", e.nattOff.Line)
 	}
@@ -327,6 +330,7 @@ func (s *asaState) mapTunnel(e *asaMapEntry) {
 // vtiTunnel builds the route-based tunnel of a tunnel interface.
 func (s *asaState) vtiTunnel(v *ciscoVTI) {
 	t := v.tunnel(s.natt)
+	t.LocalID = s.id
 	p := named(s.c, s.profiles, v.prof.V, v.prof.Line, "ipsec profile %s is not in this file", v.prof.V)
 	pols := s.v1
 	t.IKEVersion = At(1, v.prof.Line)

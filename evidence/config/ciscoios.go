@@ -28,6 +28,10 @@ type iosIKEv2Profile struct {
 	dpd      DPD
 	auth     Value[string]
 	remote   []string
+	// localID is "identity local"; remoteIDs are the "match identity
+	// remote" lines that name one peer.
+	localID   Value[string]
+	remoteIDs []Value[string]
 }
 
 // iosMapEntry is one "crypto map NAME SEQ ipsec-isakmp" entry.
@@ -54,7 +58,9 @@ type iosState struct {
 	dpd DPD
 	// v2dpd is the device-wide "crypto ikev2 dpd", for IKEv2 profiles
 	// that set none.
-	v2dpd          DPD
+	v2dpd DPD
+	// v1id is the device-wide "crypto isakmp identity" (IKEv1).
+	v1id           Value[string]
 	transforms     map[string]string
 	isakmpProfiles map[string]*iosISAKMPProfile
 	ipsecProfiles  map[string]*iosProfile
@@ -75,6 +81,7 @@ func parseCiscoIOS(ls []string) *Config {
 		isakmpProfiles: map[string]*iosISAKMPProfile{},
 		ipsecProfiles:  map[string]*iosProfile{},
 		v2profiles:     map[string]*iosIKEv2Profile{},
+		v1id:           ciscoIdentity(cmds),
 	}
 	for _, c0 := range cmds {
 		s.read(c0)
@@ -187,8 +194,29 @@ func readIKEv2Profile(c0 *cmd) *iosIKEv2Profile {
 		case has(sc.f, "authentication", "remote") && len(sc.f) > 2:
 			p.auth = At(ciscoAuth(sc.f[2]), sc.line)
 		}
+		p.readIdentity(sc)
 	}
 	return p
+}
+
+// readIdentity reads an IKEv2 profile's "identity local address|fqdn|
+// email|key-id VALUE" and "match identity remote address|fqdn|email
+// VALUE": the value as written. A remote match of a range (a mask other
+// than 255.255.255.255, address 0.0.0.0, or "any") names no one peer and
+// is left out; "fqdn domain NAME" keeps both words.
+func (p *iosIKEv2Profile) readIdentity(sc subcmd) {
+	f := sc.f
+	switch {
+	case has(f, "identity", "local") && len(f) > 3:
+		p.localID = At(f[3], sc.line)
+	case has(f, "match", "identity", "remote", "any"):
+	case has(f, "match", "identity", "remote", "address") && len(f) > 4:
+		if f[4] != "0.0.0.0" && (len(f) == 5 || f[5] == "255.255.255.255") {
+			p.remoteIDs = append(p.remoteIDs, At(f[4], sc.line))
+		}
+	case has(f, "match", "identity", "remote") && len(f) > 4:
+		p.remoteIDs = append(p.remoteIDs, At(strings.Join(f[4:], " "), sc.line))
+	}
 }
 
 // readProfile reads one "set ..." line of an IPsec profile or crypto map
@@ -293,12 +321,27 @@ func (s *iosState) phase1IKEv2(t *Tunnel, p *iosProfile) {
 			t.DPD = vp.dpd
 		}
 		t.Auth = vp.auth
+		s.ikev2Identities(t, vp)
 	} else {
 		t.Phase1.Lifetime = Default(86400 * time.Second)
 	}
 	if len(s.v2props) > 0 {
 		t.Phase1.Proposals = s.v2props[0].props
 		t.Phase1.DHGroups = s.v2props[0].groups
+	}
+}
+
+// ikev2Identities sets the identities from the IKEv2 profile vp: its
+// local identity, and its remote identity when it matches one; a profile
+// that matches several peers' identities leaves the remote one unchecked.
+func (s *iosState) ikev2Identities(t *Tunnel, vp *iosIKEv2Profile) {
+	t.LocalID = vp.localID
+	switch len(vp.remoteIDs) {
+	case 0:
+	case 1:
+		t.RemoteID = vp.remoteIDs[0]
+	default:
+		s.c.note(vp.remoteIDs[1].Line, "the IKEv2 profile of %s matches %d remote identities; the remote identity is not checked", t.Name, len(vp.remoteIDs))
 	}
 }
 
@@ -315,6 +358,7 @@ func (s *iosState) phase1IKEv1(t *Tunnel, p *iosProfile) {
 		t.Phase1.Lifetime = Default(86400 * time.Second)
 	}
 	t.DPD = s.dpd
+	t.LocalID = s.v1id
 	ip := s.isakmpProfiles[p.isakmp.V]
 	if ip == nil {
 		ip = s.isakmpProfileFor(t.Peers)

@@ -171,6 +171,7 @@ func fgPhase1(t *Tunnel, p1 *fgEntry) {
 	t.Phase1.Proposals = append(t.Phase1.Proposals, p1.list("proposal")...)
 	t.Phase1.DHGroups, _ = p1.groups("dhgrp")
 	fgAuth(t, p1)
+	fgIdentities(t, p1)
 	fgDPD(t, p1)
 	t.NATT = Default("enabled")
 	if v, ok := p1.get("nattraversal"); ok {
@@ -210,6 +211,27 @@ func fgAuth(t *Tunnel, p1 *fgEntry) {
 	if t.Auth.V == "pubkey" {
 		t.PSK = At(false, t.Auth.Line)
 	}
+}
+
+// fgIdentities reads localid and, when the tunnel accepts one peer only
+// (peertype one), peerid; an empty value ("set localid ''") names none.
+func fgIdentities(t *Tunnel, p1 *fgEntry) {
+	if v, ok := fgIdentity(p1, "localid"); ok {
+		t.LocalID = v
+	}
+	if pt, ok := p1.get("peertype"); ok && pt.V == "one" {
+		if v, ok := fgIdentity(p1, "peerid"); ok {
+			t.RemoteID = v
+		}
+	}
+}
+
+// fgIdentity returns identity setting k without its quotes, and whether
+// it names one.
+func fgIdentity(p1 *fgEntry, k string) (Value[string], bool) {
+	v, ok := p1.get(k)
+	v.V = strings.Trim(v.V, `"'`)
+	return v, ok && v.V != ""
 }
 
 // fgDPD reads dpd, dpd-retryinterval and dpd-retrycount.

@@ -118,6 +118,8 @@ type junosGateway struct {
 	dpd     DPD
 	version Value[int]
 	local   Value[string]
+	// localID and remoteID are local-identity and remote-identity.
+	localID, remoteID Value[string]
 }
 
 // junosVPN is an IPsec VPN.
@@ -263,7 +265,29 @@ func (s *junosState) readGateway(f []string, line int) {
 		if len(f) > 5 && !g.local.Known() {
 			g.local = At(f[5], line)
 		}
+	case "local-identity":
+		if id, ok := junosIdentity(f[5:]); ok {
+			g.localID = At(id, line)
+		}
+	case "remote-identity":
+		if id, ok := junosIdentity(f[5:]); ok {
+			g.remoteID = At(id, line)
+		}
 	}
+}
+
+// junosIdentity reads the words of a local-identity or remote-identity
+// ("inet 192.0.2.1", "hostname vpn.example.com", "user-at-hostname
+// a@example.com"): the value as written; a distinguished name keeps its
+// words, which may be a container or wildcard rather than one value.
+func junosIdentity(r []string) (string, bool) {
+	switch {
+	case len(r) == 0:
+		return "", false
+	case r[0] == "distinguished-name" || len(r) == 1:
+		return strings.Join(r, " "), true
+	}
+	return r[1], true
 }
 
 // readVPN reads "security ipsec vpn NAME …": gateway, policy,
@@ -322,6 +346,7 @@ func (s *junosState) tunnel(v *junosVPN) *Tunnel {
 	g := named(s.c, s.gws, v.gateway, v.line, "IKE gateway %q of VPN %q is not in this file", v.gateway, v.name)
 	t.Peers = g.addr
 	t.Local = g.local
+	t.LocalID, t.RemoteID = g.localID, g.remoteID
 	t.IKEVersion = orDefault(g.version, 1)
 	t.NATT = orDefault(g.natt, "enabled")
 	t.DPD.Enabled = Default(false)

@@ -321,8 +321,10 @@ func (s *rosState) auth(t *Tunnel, pe *rosItem, name string) {
 	switch {
 	case id != nil:
 		rosAuth(t, id)
+		rosIdentities(t, id)
 	case pe.kv["secret"].Known() || pe.kv["auth-method"].Known():
 		rosAuth(t, pe)
+		rosIdentities(t, pe)
 	case len(s.items["identity"]) > 0:
 		t.PSK = At(false, pe.line)
 		s.c.note(pe.line, "no /ip ipsec identity names peer %s", name)
@@ -351,6 +353,19 @@ func rosAuth(t *Tunnel, it *rosItem) {
 		t.Auth.V = "eap"
 	}
 	t.PSK = At(false, method.Line)
+}
+
+// rosIdentities sets the IKE identities from an identity (or RouterOS 6
+// peer) entry's my-id and remote-id, as written ("address:192.0.2.1",
+// "fqdn:vpn.example.com"); auto and ignore, RouterOS's defaults, name no
+// identity.
+func rosIdentities(t *Tunnel, it *rosItem) {
+	if v, ok := it.get("my-id"); ok && v.V != "auto" && v.V != "" {
+		t.LocalID = v
+	}
+	if v, ok := it.get("remote-id"); ok && v.V != "auto" && v.V != "ignore" && v.V != "" {
+		t.RemoteID = v
+	}
 }
 
 // peerPolicies returns the enabled policies of the peer: by name, by

@@ -218,6 +218,9 @@ func (c *Config) Summary() string {
 		}
 		fmt.Fprintf(&b, "  peers: %s\n", strings.Join(peers, ", "))
 		fmt.Fprintf(&b, "  ike version: %s\n", t.IKEVersion)
+		if t.LocalID.Known() || t.RemoteID.Known() {
+			fmt.Fprintf(&b, "  identities: local %s; remote %s\n", t.LocalID, t.RemoteID)
+		}
 		for _, ph := range []struct {
 			name string
 			p    Phase

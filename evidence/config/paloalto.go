@@ -199,6 +199,8 @@ type panGateway struct {
 	dpdInterval    Value[time.Duration]
 	dpdRetry       Value[int]
 	sawV1, sawV2   bool
+	// localID and peerID are local-id and peer-id.
+	localID, peerID Value[string]
 }
 
 // panTunnel is an IPsec tunnel.
@@ -378,6 +380,21 @@ func (g *panGateway) read(r []string, line int) {
 		}
 	case has(r, "protocol", "ikev1") || has(r, "protocol", "ikev2"):
 		g.readProtocol(r, line)
+	case has(r, "local-id"):
+		panIdentity(&g.localID, r[1:], line)
+	case has(r, "peer-id"):
+		panIdentity(&g.peerID, r[1:], line)
+	}
+}
+
+// panIdentity reads the words after local-id or peer-id ("id 192.0.2.1",
+// "type fqdn", or both on one set line) into id: the id as written. The
+// type alone sets nothing: the id says which identity is sent.
+func panIdentity(id *Value[string], r []string, line int) {
+	for i := 0; i+1 < len(r) && !panGatewayKeywords[r[i]]; i += 2 {
+		if r[i] == "id" {
+			*id = At(r[i+1], line)
+		}
 	}
 }
 
@@ -485,6 +502,7 @@ func (s *panState) tunnel(tu *panTunnel) *Tunnel {
 	t := &Tunnel{Name: tu.name, Line: tu.line}
 	g := named(s.c, s.gws, tu.gateway, tu.line, "IKE gateway %q of tunnel %q is not in this file", tu.gateway, tu.name)
 	t.Peers, t.Local = g.peer, g.local
+	t.LocalID, t.RemoteID = g.localID, g.peerID
 	t.IKEVersion = orDefault(g.version, 1)
 	t.Auth, t.PSK = g.auth, g.psk
 	if !t.PSK.Known() {
