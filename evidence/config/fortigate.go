@@ -214,7 +214,7 @@ func fgAuth(t *Tunnel, p1 *fgEntry) {
 }
 
 // fgIdentities reads localid and, when the tunnel accepts one peer only
-// (peertype one), peerid; an empty value ("set localid ”") names none.
+// (peertype one), peerid; an empty quoted value names none.
 func fgIdentities(t *Tunnel, p1 *fgEntry) {
 	if v, ok := fgIdentity(p1, "localid"); ok {
 		t.LocalID = v
