@@ -121,11 +121,16 @@ type Tunnel struct {
 	Peers []Value[string] `json:"peers"`
 	// Local is the local gateway address or interface, when given.
 	Local Value[string] `json:"local"`
-	// LocalID is the IKE identity this device sends (swanctl local id,
-	// ipsec.conf leftid), when set; unset it is the local address.
+	// LocalID is the IKE identity this device sends, as the file states
+	// it (swanctl local id, ipsec.conf leftid, IOS/ASA crypto isakmp
+	// identity hostname|key-id and IKEv2 profile identity local, Junos
+	// local-identity, PAN-OS local-id, FortiGate localid, RouterOS
+	// my-id); unset when the device derives it (its address, auto).
 	LocalID Value[string] `json:"local_id,omitzero"`
 	// RemoteID is the IKE identity this device expects from the peer
-	// (swanctl remote id, ipsec.conf rightid), when set.
+	// (swanctl remote id, ipsec.conf rightid, IOS IKEv2 profile match
+	// identity remote of one peer, Junos remote-identity, PAN-OS peer-id,
+	// FortiGate peerid with peertype one, RouterOS remote-id), when set.
 	RemoteID Value[string] `json:"remote_id,omitzero"`
 	// IKEVersion is 1 or 2; 0 in a known value means "either".
 	IKEVersion Value[int] `json:"ike_version"`
