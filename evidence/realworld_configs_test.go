@@ -1,59 +1,20 @@
 package evidence_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/evidence"
+	"github.com/vpndiag/vpndiag/internal/fixtures"
 	"github.com/vpndiag/vpndiag/kb"
 )
-
-// cfgRealWorldDir returns ../shared/fixtures/real-world next to the
-// repository (or $VPNDIAG_REALWORLD), skipping the test when it is absent.
-// The files are read from there, never copied into the repository.
-func cfgRealWorldDir(tb testing.TB) string {
-	tb.Helper()
-	if d := os.Getenv("VPNDIAG_REALWORLD"); d != "" {
-		return d
-	}
-	_, file, _, _ := runtime.Caller(0)
-	d := filepath.Join(filepath.Dir(file), "..", "..", "shared", "fixtures", "real-world")
-	if _, err := os.Stat(filepath.Join(d, "SOURCES.md")); err != nil {
-		tb.Skipf("real-world fixtures not found at %s (set VPNDIAG_REALWORLD): %v", d, err)
-	}
-	return d
-}
-
-// cfgRealWorldSecrets reads secrets.txt: file name TAB exact secret.
-func cfgRealWorldSecrets(tb testing.TB, dir string) map[string][]string {
-	tb.Helper()
-	f, err := os.Open(filepath.Join(dir, "secrets.txt"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string][]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, secret, ok := strings.Cut(sc.Text(), "\t")
-		if ok && secret != "" {
-			out[name] = append(out[name], secret)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
 
 // neutral are findings the SOURCES.md verdicts do not score: they judge
 // lifetimes, PFS, SA pairs, DPD, PSK and the peer, not the algorithms
@@ -69,8 +30,7 @@ func neutral(f *vpndiag.Finding) bool {
 // what the verdicts do not score), what is said as a note is said, and no
 // secret of secrets.txt appears in the report (JSON or text).
 func TestRealWorldConfigs(t *testing.T) {
-	dir := cfgRealWorldDir(t)
-	secrets := cfgRealWorldSecrets(t, dir)
+	dir, secrets := fixtures.RealWorld(t)
 	type want struct {
 		format string   // detected format
 		codes  []string // findings expected, and the only scored ones allowed

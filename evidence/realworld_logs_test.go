@@ -1,14 +1,12 @@
 package evidence_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -16,45 +14,9 @@ import (
 
 	"github.com/vpndiag/vpndiag"
 	"github.com/vpndiag/vpndiag/evidence"
+	"github.com/vpndiag/vpndiag/internal/fixtures"
 	"github.com/vpndiag/vpndiag/kb"
 )
-
-// realWorldDir is ../shared/fixtures/real-world next to the repository, or
-// $VPNDIAG_REALWORLD; the test is skipped when it is absent.
-func realWorldDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	d := filepath.Join(filepath.Dir(file), "..", "..", "shared", "fixtures", "real-world")
-	if e := os.Getenv("VPNDIAG_REALWORLD"); e != "" {
-		d = e
-	}
-	if _, err := os.Stat(filepath.Join(d, "SOURCES.md")); err != nil {
-		t.Skipf("real-world fixtures not found at %s (set VPNDIAG_REALWORLD): %v", d, err)
-	}
-	return d
-}
-
-// realWorldSecrets reads secrets.txt: the secrets of each file by its name.
-func realWorldSecrets(t *testing.T, dir string) map[string][]string {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "secrets.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string][]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if name, s, ok := strings.Cut(sc.Text(), "\t"); ok && s != "" {
-			out[name] = append(out[name], s)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // realWorldLogVerdicts is the verdict of SOURCES.md for each real-world log,
 // as finding codes: what a network engineer says is wrong, no more.
@@ -110,9 +72,8 @@ func realWorldVendors(t *testing.T, dir string) map[string]string {
 // text. With -v it
 // prints the per-vendor score.
 func TestRealWorldLogs(t *testing.T) {
-	dir := realWorldDir(t)
+	dir, secrets := fixtures.RealWorld(t)
 	vendors := realWorldVendors(t, dir)
-	secrets := realWorldSecrets(t, dir)
 	files, err := filepath.Glob(filepath.Join(dir, "logs", "*"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no real-world logs in %s: %v", dir, err)

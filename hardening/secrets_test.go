@@ -91,17 +91,10 @@ func plantedFiles() []planted {
 // (../shared/fixtures/real-world/secrets.txt).
 func realWorld(t *testing.T) ([]string, map[string][]string) {
 	t.Helper()
-	dir := fixtures.Dir(t, "real-world")
+	dir, secrets := fixtures.RealWorld(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*"))
-	b, err := os.ReadFile(filepath.Join(dir, "secrets.txt"))
-	if err != nil || len(files) < 50 {
-		t.Fatalf("real-world fixtures under %s: %d files, %v", dir, len(files), err)
-	}
-	secrets := map[string][]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if name, s, ok := strings.Cut(l, "\t"); ok {
-			secrets[name] = append(secrets[name], s)
-		}
+	if len(files) < 50 {
+		t.Fatalf("real-world fixtures under %s: %d files", dir, len(files))
 	}
 	return files, secrets
 }

@@ -1,27 +1,15 @@
 package redact_test
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/vpndiag/vpndiag/evidence/redact"
+	"github.com/vpndiag/vpndiag/internal/fixtures"
 )
-
-// realWorldDir is ../shared/fixtures/real-world next to the repository.
-func realWorldDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	d := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "fixtures", "real-world")
-	if _, err := os.Stat(filepath.Join(d, "secrets.txt")); err != nil {
-		t.Skipf("real-world fixtures not found at %s: %v", d, err)
-	}
-	return d
-}
 
 // tunnelParam finds the lines that carry a tunnel's parameters: lifetimes,
 // proposals, peers and selectors, DPD, PFS, and the names of tunnels, maps
@@ -36,19 +24,7 @@ var ipv4 = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`)
 // (a line that carries one is unchanged unless it also holds a listed
 // secret, in which case its addresses stay), and the line count is kept.
 func TestRealWorldFixtures(t *testing.T) {
-	dir := realWorldDir(t)
-	secrets := map[string][]string{}
-	f, err := os.Open(filepath.Join(dir, "secrets.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if name, secret, ok := strings.Cut(sc.Text(), "\t"); ok {
-			secrets[name] = append(secrets[name], secret)
-		}
-	}
+	dir, secrets := fixtures.RealWorld(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*"))
 	if len(files) < 50 {
 		t.Fatalf("only %d real-world fixtures", len(files))
