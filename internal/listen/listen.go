@@ -109,8 +109,10 @@ func (l *Limited) Accept() (net.Conn, error) {
 		}
 		if l.open.Add(1) > l.max {
 			l.open.Add(-1)
-			_ = c.Close()
+			// Counted before the close, so a peer that sees its connection
+			// closed also finds it in Refused.
 			l.Refuse(c.RemoteAddr().String(), "too many connections")
+			_ = c.Close()
 			continue
 		}
 		return &limitedConn{Conn: c, l: l}, nil
